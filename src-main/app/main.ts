@@ -1,0 +1,76 @@
+/**
+ * The Electron shell: one window on the built renderer, the contract over IPC.
+ * All work happens in the backend (services, workers); this file only wires.
+ */
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { app, BrowserWindow, dialog } from 'electron'
+import { openBackend, type Backend } from '../services/backend'
+import { registerIpc } from './ipc'
+import { installSecurityPolicy } from './security'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const rendererIndex = join(here, '../renderer/index.html')
+/** Set by `electron-vite dev` for hot reload. */
+const devServerUrl = process.env.ELECTRON_RENDERER_URL
+
+function isOwnFrame(url: string): boolean {
+  if (devServerUrl && url.startsWith(devServerUrl)) return true
+  return url.split('#')[0] === pathToFileURL(rendererIndex).href
+}
+
+function createWindow(): BrowserWindow {
+  const window = new BrowserWindow({
+    width: 1280,
+    height: 820,
+    minWidth: 900,
+    minHeight: 600,
+    title: 'Sorted Studio',
+    show: false,
+    webPreferences: {
+      preload: join(here, '../preload/preload.cjs'),
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+    },
+  })
+  window.once('ready-to-show', () => window.show())
+  if (devServerUrl) void window.loadURL(devServerUrl)
+  else void window.loadFile(rendererIndex)
+  return window
+}
+
+let backend: Backend | undefined
+
+app.whenReady().then(
+  () => {
+    installSecurityPolicy()
+    try {
+      backend = openBackend({
+        // Same folder as the CLI: $SORTED_STUDIO_HOME, else the OS user-data folder.
+        transport: 'electron',
+        ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
+      })
+    } catch (error) {
+      dialog.showErrorBox('Sorted Studio cannot open its data folder', error instanceof Error ? error.message : String(error))
+      app.exit(1)
+      return
+    }
+    registerIpc(backend, isOwnFrame)
+    createWindow()
+    app.on('activate', () => {
+      if (BrowserWindow.getAllWindows().length === 0) createWindow()
+    })
+  },
+  (error: unknown) => {
+    console.error(error)
+    app.exit(1)
+  },
+)
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit()
+})
+
+app.on('will-quit', () => backend?.close())

@@ -1,0 +1,62 @@
+/**
+ * Routes `sorted <command>` to its module and turns errors into messages and
+ * exit codes. Each command lives in its own module.
+ */
+import packageJson from '../../package.json'
+import { MigrationError, StoreFileError, StoreVersionError } from '../store'
+import { UsageError, type Command } from './commands'
+import { serveCommand } from './serve'
+
+const commands: Command[] = [serveCommand]
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length))
+  return [
+    `Sorted Studio ${packageJson.version}: dynamic-depth language models on your own machine.`,
+    '',
+    'Usage: sorted <command> [options]',
+    '',
+    'Commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Run `sorted <command> --help` for a command\'s options.',
+    'Options: --help, --version',
+  ].join('\n')
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(`${help()}\n`)
+    return first === undefined ? 2 : 0
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`${packageJson.version}\n`)
+    return 0
+  }
+  const command = commands.find((c) => c.name === first)
+  if (!command) {
+    process.stderr.write(`sorted: unknown command "${first}".\n\n${help()}\n`)
+    return 2
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`Usage: ${command.usage}\n`)
+    return 0
+  }
+  try {
+    return await command.run(rest)
+  } catch (error) {
+    // parseArgs reports unknown or malformed options with ERR_PARSE_ARGS_* codes.
+    const code = (error as NodeJS.ErrnoException).code ?? ''
+    if (error instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`sorted ${command.name}: ${(error as Error).message}\nUsage: ${command.usage}\n`)
+      return 2
+    }
+    // The data folder's database is unusable: say which file and why, no stack.
+    if (error instanceof StoreVersionError || error instanceof StoreFileError || error instanceof MigrationError) {
+      process.stderr.write(`sorted ${command.name}: ${error.message}\n`)
+      return 1
+    }
+    throw error
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * The contract over WebSocket: one JSON message per frame. Every frame is
+ * validated; a bad one is answered with a structured error and the
+ * connection (and server) carry on.
+ */
+import { WebSocketServer, type WebSocket } from 'ws'
+import type { Dispatch } from '../api/dispatch'
+import { ApiError, issuesFromZod, describeIssues } from '../api/errors'
+import { RequestMessage, type ServerMessage } from '../api/protocol'
+
+/** Requests are small JSON documents; large payloads travel over files, not frames. */
+export const maxFrameBytes = 4 * 1024 * 1024
+
+function send(socket: WebSocket, message: ServerMessage): void {
+  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message))
+}
+
+function badMessage(socket: WebSocket, message: string, id?: number): void {
+  const error = new ApiError('bad_message', message)
+  if (id === undefined) send(socket, { type: 'error', error: error.toData() })
+  else send(socket, { type: 'response', id, ok: false, error: error.toData() })
+}
+
+/** The id of a frame that failed validation, if it had a usable one, so the client's call can fail. */
+function salvageId(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined
+  const id = (value as { id?: unknown }).id
+  return typeof id === 'number' && Number.isInteger(id) && id >= 0 ? id : undefined
+}
+
+export async function handleFrame(socket: WebSocket, data: string, dispatch: Dispatch): Promise<void> {
+  let value: unknown
+  try {
+    value = JSON.parse(data)
+  } catch {
+    badMessage(socket, 'Message is not valid JSON.')
+    return
+  }
+  const parsed = RequestMessage.safeParse(value)
+  if (!parsed.success) {
+    badMessage(socket, `Message is not a request: ${describeIssues(issuesFromZod(parsed.error))}`, salvageId(value))
+    return
+  }
+  const { id, method, params } = parsed.data
+  const outcome = await dispatch(method, params)
+  send(socket, outcome.ok ? { type: 'response', id, ok: true, result: outcome.result } : { type: 'response', id, ok: false, error: outcome.error })
+}
+
+export function createSocketServer(dispatch: Dispatch): { wss: WebSocketServer; broadcast(event: string, payload: unknown): void } {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
+  wss.on('connection', (socket) => {
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) {
+        badMessage(socket, 'Binary frames are not part of the protocol; send JSON text.')
+        return
+      }
+      void handleFrame(socket, data.toString(), dispatch)
+    })
+    // A frame over maxPayload closes that socket (code 1009); the server stays up.
+    socket.on('error', () => socket.terminate())
+  })
+  return {
+    wss,
+    broadcast(event, payload) {
+      for (const client of wss.clients) send(client, { type: 'event', event, payload })
+    },
+  }
+}

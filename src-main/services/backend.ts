@@ -1,0 +1,60 @@
+/**
+ * The composition root behind both transports: opens the data folder and its
+ * database, builds the services, and binds each contract method to them.
+ */
+import { mkdirSync } from 'node:fs'
+import type { AppInfo } from '../api/contract'
+import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
+import { listProviders } from '../engine/onnx/providers'
+import { openStore, type Store } from '../store'
+import { EventBus, type EventListener } from './events'
+import { databasePath, resolveDataDir } from './paths'
+import { SettingsService } from './settings'
+import packageJson from '../../package.json'
+
+export interface BackendOptions {
+  transport: AppInfo['transport']
+  /** Overrides SORTED_STUDIO_HOME and the OS default. */
+  dataDir?: string
+  /** better-sqlite3 addon built for Electron's ABI (see scripts/electron-native.mjs). */
+  sqliteBinding?: string
+  log?: (message: string, error?: unknown) => void
+}
+
+export interface Backend {
+  readonly dataDir: string
+  readonly dispatch: Dispatch
+  subscribe(listener: EventListener): () => void
+  close(): void
+}
+
+export function openBackend(options: BackendOptions): Backend {
+  const log = options.log ?? ((message: string, error?: unknown) => console.error(message, error ?? ''))
+  const dataDir = resolveDataDir(options.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  const store: Store = openStore(databasePath(dataDir), options.sqliteBinding ? { nativeBinding: options.sqliteBinding } : {})
+  const bus = new EventBus()
+  const settings = new SettingsService(store.settings, bus, (message) => log(message))
+
+  const handlers: Handlers = {
+    'app.info': () => ({
+      name: 'Sorted Studio',
+      version: packageJson.version,
+      transport: options.transport,
+      platform: `${process.platform}-${process.arch}`,
+      dataDir,
+      databasePath: store.path,
+      schemaVersion: store.schemaVersion,
+      providers: listProviders(),
+    }),
+    'settings.get': () => settings.get(),
+    'settings.update': (patch) => settings.update(patch),
+  }
+
+  return {
+    dataDir,
+    dispatch: createDispatch(handlers, log),
+    subscribe: (listener) => bus.subscribe(listener),
+    close: () => store.close(),
+  }
+}

@@ -1,0 +1,362 @@
+/**
+ * Evaluation: instruction sets, the outputs each contender (a model at an
+ * exit) generated for them, and the judges' pairwise verdicts.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Database, Statement, Transaction } from 'better-sqlite3'
+import type { Clock } from './clock'
+import { NotFoundError } from './errors'
+import { decodeJson, encodeCanonicalJson, type JsonObject } from './json'
+
+export interface EvalSet {
+  id: string
+  name: string
+  /** The format it was imported from, e.g. `alpaca-json`, `pandalm`. */
+  format: string
+  itemCount: number
+  createdAt: number
+}
+
+export interface EvalItem {
+  id: string
+  evalSetId: string
+  /** Position in the imported file, from 0. */
+  idx: number
+  instruction: string
+  input: string
+  reference: string | null
+}
+
+export interface NewEvalItem {
+  instruction: string
+  input?: string
+  reference?: string | null
+}
+
+/** Who produced an output: a model cut at an exit (layer count). */
+export interface Contender {
+  modelId: string
+  exit: number
+}
+
+export interface Generation extends Contender {
+  id: string
+  evalItemId: string
+  decoding: JsonObject
+  output: string
+  tokensPerSecond: number | null
+  createdAt: number
+}
+
+export interface NewGeneration extends Contender {
+  evalItemId: string
+  decoding: JsonObject
+  output: string
+  tokensPerSecond?: number | null
+}
+
+/** PandaLM's answer: '1' the first response shown is better, '2' the second, or 'Tie'. */
+export type Verdict = '1' | '2' | 'Tie'
+
+export interface Judgement {
+  verdict: Verdict
+  reason: string | null
+  /** The judge's own reference answer, when it writes one. */
+  reference: string | null
+}
+
+export interface Comparison {
+  id: string
+  evalItemId: string
+  generationAId: string
+  generationBId: string
+  /** 'reference', 'human', 'pandalm:<model>'. */
+  judge: string
+  /** With A shown first. */
+  ab: Judgement
+  /** With B shown first: here '1' means B won. */
+  ba: Judgement
+  createdAt: number
+}
+
+export interface NewJudgement {
+  verdict: Verdict
+  reason?: string | null
+  reference?: string | null
+}
+
+export interface NewComparison {
+  generationAId: string
+  generationBId: string
+  judge: string
+  ab: NewJudgement
+  ba: NewJudgement
+}
+
+interface EvalSetRow {
+  id: string
+  name: string
+  format: string
+  item_count: number
+  created_at: number
+}
+
+interface EvalItemRow {
+  id: string
+  eval_set_id: string
+  idx: number
+  instruction: string
+  input: string
+  reference: string | null
+}
+
+interface GenerationRow {
+  id: string
+  eval_item_id: string
+  model_id: string
+  exit: number
+  decoding: string
+  output: string
+  tokens_per_second: number | null
+  created_at: number
+}
+
+interface ComparisonRow {
+  id: string
+  eval_item_id: string
+  generation_a_id: string
+  generation_b_id: string
+  judge: string
+  verdict_ab: Verdict
+  reason_ab: string | null
+  reference_ab: string | null
+  verdict_ba: Verdict
+  reason_ba: string | null
+  reference_ba: string | null
+  created_at: number
+}
+
+type GenerationKey = Pick<GenerationRow, 'eval_item_id' | 'model_id' | 'exit' | 'decoding'>
+type NewComparisonRow = Omit<ComparisonRow, 'eval_item_id'>
+
+function toEvalSet(row: EvalSetRow): EvalSet {
+  return { id: row.id, name: row.name, format: row.format, itemCount: row.item_count, createdAt: row.created_at }
+}
+
+function toEvalItem(row: EvalItemRow): EvalItem {
+  return {
+    id: row.id,
+    evalSetId: row.eval_set_id,
+    idx: row.idx,
+    instruction: row.instruction,
+    input: row.input,
+    reference: row.reference,
+  }
+}
+
+function toGeneration(row: GenerationRow): Generation {
+  return {
+    id: row.id,
+    evalItemId: row.eval_item_id,
+    modelId: row.model_id,
+    exit: row.exit,
+    decoding: decodeJson<JsonObject>(row.decoding),
+    output: row.output,
+    tokensPerSecond: row.tokens_per_second,
+    createdAt: row.created_at,
+  }
+}
+
+function toComparison(row: ComparisonRow): Comparison {
+  return {
+    id: row.id,
+    evalItemId: row.eval_item_id,
+    generationAId: row.generation_a_id,
+    generationBId: row.generation_b_id,
+    judge: row.judge,
+    ab: { verdict: row.verdict_ab, reason: row.reason_ab, reference: row.reference_ab },
+    ba: { verdict: row.verdict_ba, reason: row.reason_ba, reference: row.reference_ba },
+    createdAt: row.created_at,
+  }
+}
+
+export class EvalRepository {
+  readonly #insertSet: Statement<EvalSetRow>
+  readonly #insertItem: Statement<EvalItemRow>
+  readonly #getSet: Statement<[string], EvalSetRow>
+  readonly #sets: Statement<[], EvalSetRow>
+  readonly #deleteSet: Statement<[string]>
+  readonly #items: Statement<[string], EvalItemRow>
+  readonly #insertGeneration: Statement<GenerationRow>
+  readonly #findGeneration: Statement<GenerationKey, GenerationRow>
+  readonly #getGeneration: Statement<[string], GenerationRow>
+  readonly #generations: Statement<[string], GenerationRow>
+  readonly #putComparison: Statement<NewComparisonRow, ComparisonRow>
+  readonly #comparisons: Statement<[string], ComparisonRow>
+  readonly #importSet: Transaction<(name: string, format: string, items: readonly NewEvalItem[]) => EvalSet>
+  readonly #recordGeneration: Transaction<(generation: NewGeneration) => Generation>
+  readonly #now: Clock
+
+  constructor(db: Database, now: Clock) {
+    this.#now = now
+    this.#insertSet = db.prepare<EvalSetRow>(
+      `INSERT INTO eval_sets (id, name, format, item_count, created_at) VALUES (@id, @name, @format, @item_count, @created_at)`,
+    )
+    this.#insertItem = db.prepare<EvalItemRow>(
+      `INSERT INTO eval_items (id, eval_set_id, idx, instruction, input, reference)
+       VALUES (@id, @eval_set_id, @idx, @instruction, @input, @reference)`,
+    )
+    this.#getSet = db.prepare<[string], EvalSetRow>('SELECT * FROM eval_sets WHERE id = ?')
+    this.#sets = db.prepare<[], EvalSetRow>('SELECT * FROM eval_sets ORDER BY created_at DESC, rowid DESC')
+    this.#deleteSet = db.prepare<[string]>('DELETE FROM eval_sets WHERE id = ?')
+    this.#items = db.prepare<[string], EvalItemRow>('SELECT * FROM eval_items WHERE eval_set_id = ? ORDER BY idx')
+
+    this.#insertGeneration = db.prepare<GenerationRow>(
+      `INSERT INTO generations (id, eval_item_id, model_id, exit, decoding, output, tokens_per_second, created_at)
+       VALUES (@id, @eval_item_id, @model_id, @exit, @decoding, @output, @tokens_per_second, @created_at)
+       ON CONFLICT (eval_item_id, model_id, exit, decoding) DO NOTHING`,
+    )
+    this.#findGeneration = db.prepare<GenerationKey, GenerationRow>(
+      `SELECT * FROM generations
+       WHERE eval_item_id = @eval_item_id AND model_id = @model_id AND exit = @exit AND decoding = @decoding`,
+    )
+    this.#getGeneration = db.prepare<[string], GenerationRow>('SELECT * FROM generations WHERE id = ?')
+    this.#generations = db.prepare<[string], GenerationRow>(
+      'SELECT * FROM generations WHERE eval_item_id = ? ORDER BY model_id, exit, rowid',
+    )
+
+    // The item is taken from generation A, and the join refuses a B that
+    // answers a different item, so a comparison always compares like with like.
+    this.#putComparison = db.prepare<NewComparisonRow, ComparisonRow>(
+      `INSERT INTO comparisons (id, eval_item_id, generation_a_id, generation_b_id, judge,
+                                verdict_ab, reason_ab, reference_ab, verdict_ba, reason_ba, reference_ba, created_at)
+       SELECT @id, a.eval_item_id, a.id, b.id, @judge,
+              @verdict_ab, @reason_ab, @reference_ab, @verdict_ba, @reason_ba, @reference_ba, @created_at
+       FROM generations a JOIN generations b ON b.id = @generation_b_id AND b.eval_item_id = a.eval_item_id
+       WHERE a.id = @generation_a_id
+       ON CONFLICT (generation_a_id, generation_b_id, judge) DO UPDATE SET
+         verdict_ab = excluded.verdict_ab, reason_ab = excluded.reason_ab, reference_ab = excluded.reference_ab,
+         verdict_ba = excluded.verdict_ba, reason_ba = excluded.reason_ba, reference_ba = excluded.reference_ba,
+         created_at = excluded.created_at
+       RETURNING *`,
+    )
+    this.#comparisons = db.prepare<[string], ComparisonRow>(
+      `SELECT c.* FROM comparisons c JOIN eval_items i ON i.id = c.eval_item_id
+       WHERE i.eval_set_id = ? ORDER BY i.idx, c.rowid`,
+    )
+
+    this.#importSet = db.transaction((name: string, format: string, items: readonly NewEvalItem[]) => {
+      const set: EvalSetRow = { id: randomUUID(), name, format, item_count: items.length, created_at: this.#now() }
+      this.#insertSet.run(set)
+      items.forEach((item, idx) => {
+        this.#insertItem.run({
+          id: randomUUID(),
+          eval_set_id: set.id,
+          idx,
+          instruction: item.instruction,
+          input: item.input ?? '',
+          reference: item.reference ?? null,
+        })
+      })
+      return toEvalSet(set)
+    })
+    this.#recordGeneration = db.transaction((generation: NewGeneration) => {
+      const key: GenerationKey = {
+        eval_item_id: generation.evalItemId,
+        model_id: generation.modelId,
+        exit: generation.exit,
+        decoding: encodeCanonicalJson(generation.decoding, 'decoding'),
+      }
+      this.#insertGeneration.run({
+        ...key,
+        id: randomUUID(),
+        output: generation.output,
+        tokens_per_second: generation.tokensPerSecond ?? null,
+        created_at: this.#now(),
+      })
+      return toGeneration(this.#findGeneration.get(key)!)
+    })
+  }
+
+  /** Stores the set and all its items, or nothing. Items keep their file order as `idx`. */
+  importSet(name: string, format: string, items: readonly NewEvalItem[]): EvalSet {
+    return this.#importSet(name, format, items)
+  }
+
+  getSet(id: string): EvalSet | undefined {
+    const row = this.#getSet.get(id)
+    return row === undefined ? undefined : toEvalSet(row)
+  }
+
+  /** Newest first. */
+  sets(): EvalSet[] {
+    return this.#sets.all().map(toEvalSet)
+  }
+
+  /** Deletes the set with its items, generations and comparisons. */
+  removeSet(id: string): boolean {
+    return this.#deleteSet.run(id).changes > 0
+  }
+
+  /** In file order. */
+  items(evalSetId: string): EvalItem[] {
+    return this.#items.all(evalSetId).map(toEvalItem)
+  }
+
+  /**
+   * Idempotent: a rerun for the same item, contender and decoding config
+   * (in any key order) stores nothing new and returns the generation already
+   * recorded, so comparisons made against it stay valid.
+   */
+  recordGeneration(generation: NewGeneration): Generation {
+    return this.#recordGeneration(generation)
+  }
+
+  /** The stored output for this item, contender and decoding config, so a rerun can skip the work. */
+  findGeneration(evalItemId: string, contender: Contender, decoding: JsonObject): Generation | undefined {
+    const row = this.#findGeneration.get({
+      eval_item_id: evalItemId,
+      model_id: contender.modelId,
+      exit: contender.exit,
+      decoding: encodeCanonicalJson(decoding, 'decoding'),
+    })
+    return row === undefined ? undefined : toGeneration(row)
+  }
+
+  generations(evalItemId: string): Generation[] {
+    return this.#generations.all(evalItemId).map(toGeneration)
+  }
+
+  /**
+   * Stores one judge's verdicts on a pair in both presentation orders. The
+   * same judge judging the same pair again replaces its earlier verdicts.
+   */
+  recordComparison(comparison: NewComparison): Comparison {
+    const row = this.#putComparison.get({
+      id: randomUUID(),
+      generation_a_id: comparison.generationAId,
+      generation_b_id: comparison.generationBId,
+      judge: comparison.judge,
+      verdict_ab: comparison.ab.verdict,
+      reason_ab: comparison.ab.reason ?? null,
+      reference_ab: comparison.ab.reference ?? null,
+      verdict_ba: comparison.ba.verdict,
+      reason_ba: comparison.ba.reason ?? null,
+      reference_ba: comparison.ba.reference ?? null,
+      created_at: this.#now(),
+    })
+    if (row !== undefined) return toComparison(row)
+    for (const id of [comparison.generationAId, comparison.generationBId]) {
+      if (this.#getGeneration.get(id) === undefined) throw new NotFoundError('generation', id)
+    }
+    throw new RangeError(
+      `Generations ${comparison.generationAId} and ${comparison.generationBId} answer different eval items; ` +
+        'only outputs for the same item can be compared',
+    )
+  }
+
+  /** Every comparison on the set's items, in item order. */
+  comparisons(evalSetId: string): Comparison[] {
+    return this.#comparisons.all(evalSetId).map(toComparison)
+  }
+}

@@ -1,0 +1,159 @@
+/** Models on disk the app knows: bundled, imported from Hugging Face folders, or produced by a run. */
+import { randomUUID } from 'node:crypto'
+import type { Database, Statement, Transaction } from 'better-sqlite3'
+import type { Clock } from './clock'
+import { NotFoundError } from './errors'
+import { decodeJson, encodeJson, type JsonObject } from './json'
+
+export type ModelSource = 'bundled' | 'imported' | 'trained'
+
+export interface Model {
+  id: string
+  name: string
+  /** Architecture family from config.json, e.g. `llama`, `qwen2`. */
+  architecture: string
+  /** The model's folder. */
+  path: string
+  source: ModelSource
+  numLayers: number
+  /** Layer counts of the sub-models this model serves, ascending. */
+  exits: number[]
+  /** Per-exit evaluation results and speed (the same figures as sorted.json). */
+  results: JsonObject
+  config: JsonObject
+  createdAt: number
+  updatedAt: number
+}
+
+export interface NewModel {
+  /** A stable id (e.g. for the bundled model); a UUID when omitted. */
+  id?: string
+  name: string
+  architecture: string
+  path: string
+  source: ModelSource
+  numLayers: number
+  exits?: readonly number[]
+  results?: JsonObject
+  config?: JsonObject
+}
+
+interface ModelRow {
+  id: string
+  name: string
+  architecture: string
+  path: string
+  source: ModelSource
+  num_layers: number
+  exits: string
+  results: string
+  config: string
+  created_at: number
+  updated_at: number
+}
+
+function toModel(row: ModelRow): Model {
+  return {
+    id: row.id,
+    name: row.name,
+    architecture: row.architecture,
+    path: row.path,
+    source: row.source,
+    numLayers: row.num_layers,
+    exits: decodeJson<number[]>(row.exits),
+    results: decodeJson<JsonObject>(row.results),
+    config: decodeJson<JsonObject>(row.config),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+/** Exits are layer counts 1…numLayers; stored ascending and without repeats. */
+function normalizeExits(exits: readonly number[], numLayers: number): number[] {
+  for (const exit of exits) {
+    if (!Number.isInteger(exit) || exit < 1 || exit > numLayers) {
+      throw new RangeError(`Exit ${exit} is not a layer count between 1 and ${numLayers}`)
+    }
+  }
+  return [...new Set(exits)].sort((a, b) => a - b)
+}
+
+export class ModelsRepository {
+  readonly #insert: Statement<ModelRow, ModelRow>
+  readonly #get: Statement<[string], ModelRow>
+  readonly #list: Statement<[], ModelRow>
+  readonly #delete: Statement<[string]>
+  readonly #setExits: Statement<{ id: string; exits: string; now: number }, ModelRow>
+  readonly #setResults: Statement<{ id: string; results: string; now: number }, ModelRow>
+  readonly #updateExits: Transaction<(id: string, exits: readonly number[]) => Model>
+  readonly #now: Clock
+
+  constructor(db: Database, now: Clock) {
+    this.#now = now
+    this.#insert = db.prepare<ModelRow, ModelRow>(
+      `INSERT INTO models (id, name, architecture, path, source, num_layers, exits, results, config, created_at, updated_at)
+       VALUES (@id, @name, @architecture, @path, @source, @num_layers, @exits, @results, @config, @created_at, @updated_at)
+       RETURNING *`,
+    )
+    this.#get = db.prepare<[string], ModelRow>('SELECT * FROM models WHERE id = ?')
+    this.#list = db.prepare<[], ModelRow>('SELECT * FROM models ORDER BY created_at, rowid')
+    this.#delete = db.prepare<[string]>('DELETE FROM models WHERE id = ?')
+    this.#setExits = db.prepare<{ id: string; exits: string; now: number }, ModelRow>(
+      'UPDATE models SET exits = @exits, updated_at = @now WHERE id = @id RETURNING *',
+    )
+    this.#setResults = db.prepare<{ id: string; results: string; now: number }, ModelRow>(
+      'UPDATE models SET results = @results, updated_at = @now WHERE id = @id RETURNING *',
+    )
+    // Read-then-write: the exits are checked against the model's layer count.
+    this.#updateExits = db.transaction((id: string, exits: readonly number[]) => {
+      const model = this.get(id)
+      if (model === undefined) throw new NotFoundError('model', id)
+      const row = this.#setExits.get({ id, exits: encodeJson(normalizeExits(exits, model.numLayers), 'exits'), now: this.#now() })
+      return toModel(row!)
+    })
+  }
+
+  add(model: NewModel): Model {
+    const at = this.#now()
+    const row = this.#insert.get({
+      id: model.id ?? randomUUID(),
+      name: model.name,
+      architecture: model.architecture,
+      path: model.path,
+      source: model.source,
+      num_layers: model.numLayers,
+      exits: encodeJson(normalizeExits(model.exits ?? [], model.numLayers), 'exits'),
+      results: encodeJson(model.results ?? {}, 'results'),
+      config: encodeJson(model.config ?? {}, 'config'),
+      created_at: at,
+      updated_at: at,
+    })
+    return toModel(row!)
+  }
+
+  get(id: string): Model | undefined {
+    const row = this.#get.get(id)
+    return row === undefined ? undefined : toModel(row)
+  }
+
+  /** Oldest first, so the bundled model leads. */
+  list(): Model[] {
+    return this.#list.all().map(toModel)
+  }
+
+  /** Deletes the model with its runs and evaluation outputs; chats keep going without a model. Returns whether it existed. */
+  remove(id: string): boolean {
+    return this.#delete.run(id).changes > 0
+  }
+
+  updateExits(id: string, exits: readonly number[]): Model {
+    return this.#updateExits(id, exits)
+  }
+
+  /** Replaces the per-exit results (e.g. after an evaluation or benchmark). */
+  updateResults(id: string, results: JsonObject): Model {
+    const row = this.#setResults.get({ id, results: encodeJson(results, 'results'), now: this.#now() })
+    if (row === undefined) throw new NotFoundError('model', id)
+    return toModel(row)
+  }
+}

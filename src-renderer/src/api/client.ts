@@ -1,0 +1,169 @@
+/**
+ * The renderer's only way to reach the backend. It speaks the API contract
+ * over Electron IPC when the preload bridge is present, else over the browser
+ * mode WebSocket (token taken from the page URL).
+ */
+import type { EventName, EventPayload, MethodName, MethodRequest, MethodResponse } from '../../../src-main/api/contract'
+import type { ApiErrorData } from '../../../src-main/api/errors'
+import type { SortedBridge } from '../../../src-main/api/bridge'
+import type { IpcResult, ServerMessage } from '../../../src-main/api/protocol'
+
+export type ConnectionState = 'connecting' | 'open' | 'closed'
+
+export interface ApiClient {
+  readonly transport: 'electron' | 'browser'
+  call<M extends MethodName>(method: M, params: MethodRequest<M>): Promise<MethodResponse<M>>
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
+  /** Connection state changes (IPC is always open). */
+  onConnection(listener: (state: ConnectionState) => void): () => void
+}
+
+/** A failed call, with the backend's structured error. */
+export class ClientError extends Error {
+  readonly code: ApiErrorData['code']
+  readonly issues: ApiErrorData['issues']
+  constructor(data: ApiErrorData) {
+    super(data.message)
+    this.name = 'ClientError'
+    this.code = data.code
+    this.issues = data.issues
+  }
+}
+
+type Listener = (payload: unknown) => void
+
+class EventHub {
+  private readonly listeners = new Map<string, Set<Listener>>()
+  on(event: string, listener: Listener): () => void {
+    let set = this.listeners.get(event)
+    if (!set) this.listeners.set(event, (set = new Set()))
+    set.add(listener)
+    return () => set.delete(listener)
+  }
+  emit(event: string, payload: unknown): void {
+    for (const listener of this.listeners.get(event) ?? []) listener(payload)
+  }
+}
+
+function unwrap<T>(result: IpcResult): T {
+  if (result.ok) return result.result as T
+  throw new ClientError(result.error)
+}
+
+export function createIpcClient(bridge: SortedBridge): ApiClient {
+  const hub = new EventHub()
+  bridge.onEvent((event, payload) => hub.emit(event, payload))
+  return {
+    transport: 'electron',
+    async call(method, params) {
+      return unwrap(await bridge.invoke(method, params))
+    },
+    on(event, listener) {
+      return hub.on(event, listener as Listener)
+    },
+    onConnection(listener) {
+      listener('open')
+      return () => {}
+    },
+  }
+}
+
+interface Pending {
+  resolve: (value: unknown) => void
+  reject: (error: Error) => void
+}
+
+/**
+ * WebSocket client with request ids, and reconnection with backoff: requests
+ * made while disconnected wait for the socket; requests in flight when it
+ * drops fail, since the server may or may not have carried them out.
+ */
+export function createWebSocketClient(url: string): ApiClient {
+  const hub = new EventHub()
+  const connectionListeners = new Set<(state: ConnectionState) => void>()
+  const pending = new Map<number, Pending>()
+  let queue: string[] = []
+  let nextId = 1
+  let socket: WebSocket | undefined
+  let state: ConnectionState = 'connecting'
+  let retryMs = 250
+
+  const setState = (next: ConnectionState) => {
+    state = next
+    for (const listener of connectionListeners) listener(next)
+  }
+
+  const connect = () => {
+    setState('connecting')
+    const ws = new WebSocket(url)
+    socket = ws
+    ws.onopen = () => {
+      retryMs = 250
+      setState('open')
+      for (const frame of queue) ws.send(frame)
+      queue = []
+    }
+    ws.onmessage = (event) => {
+      const message = JSON.parse(String(event.data)) as ServerMessage
+      if (message.type === 'event') hub.emit(message.event, message.payload)
+      else if (message.type === 'response') {
+        const waiter = pending.get(message.id)
+        if (!waiter) return
+        pending.delete(message.id)
+        if (message.ok) waiter.resolve(message.result)
+        else waiter.reject(new ClientError(message.error))
+      } else console.error('Sorted Studio server:', message.error.message)
+    }
+    ws.onclose = () => {
+      for (const [id, waiter] of pending) {
+        waiter.reject(new ClientError({ code: 'internal', message: 'Connection to Sorted Studio was lost.' }))
+        pending.delete(id)
+      }
+      setState('closed')
+      setTimeout(connect, retryMs)
+      retryMs = Math.min(retryMs * 2, 5000)
+    }
+  }
+  connect()
+
+  return {
+    transport: 'browser',
+    call(method, params) {
+      const id = nextId++
+      const frame = JSON.stringify({ type: 'request', id, method, params })
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (value: unknown) => void, reject })
+        if (state === 'open' && socket?.readyState === WebSocket.OPEN) socket.send(frame)
+        else queue.push(frame)
+      })
+    },
+    on(event, listener) {
+      return hub.on(event, listener as Listener)
+    },
+    onConnection(listener) {
+      connectionListeners.add(listener)
+      listener(state)
+      return () => connectionListeners.delete(listener)
+    },
+  }
+}
+
+/**
+ * The page globals createClient reads, typed here rather than through the DOM
+ * lib: the renderer's unit tests import this module, and they are type-checked
+ * by tsconfig.node.json, which has no `window`.
+ */
+interface PageGlobals {
+  sorted?: SortedBridge
+  location: { search: string; protocol: string; host: string }
+}
+
+/** Picks the transport: the preload bridge in Electron, else the WebSocket. */
+export function createClient(): ApiClient {
+  const page = globalThis as unknown as PageGlobals
+  const bridge = page.sorted
+  if (bridge) return createIpcClient(bridge)
+  const token = new URLSearchParams(page.location.search).get('token') ?? ''
+  const protocol = page.location.protocol === 'https:' ? 'wss:' : 'ws:'
+  return createWebSocketClient(`${protocol}//${page.location.host}/api/ws?token=${encodeURIComponent(token)}`)
+}

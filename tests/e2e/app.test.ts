@@ -1,0 +1,114 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, screenshot, serve, type ServedApp } from './harness'
+
+let browser: Browser
+const dataRoot = mkdtempSync(join(tmpdir(), 'sorted-e2e-'))
+const running: ServedApp[] = []
+
+beforeAll(async () => {
+  browser = await launchChromium()
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await Promise.all(running.map((app) => app.stop()))
+  rmSync(dataRoot, { recursive: true, force: true })
+})
+
+async function start(dataDir: string): Promise<ServedApp> {
+  const app = await serve(dataDir)
+  running.push(app)
+  return app
+}
+
+/** A page that records console errors and uncaught exceptions (CSP violations show up here). */
+async function open(url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 800 } })
+  const errors: string[] = []
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text())
+  })
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(url)
+  return { page, errors }
+}
+
+describe('the app in browser mode', () => {
+  it('loads on the Settings page with working navigation and no errors', async () => {
+    const dataDir = join(dataRoot, 'nav')
+    const app = await start(dataDir)
+    const { page, errors } = await open(app.url)
+    await page.getByRole('heading', { name: 'Settings' }).waitFor()
+    const nav = page.getByRole('navigation', { name: 'Main' })
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Settings', 'About'])
+    await expect.poll(() => page.getByTestId('data-dir').textContent()).toContain(dataDir)
+    await screenshot(page, 'settings')
+
+    await nav.getByRole('link', { name: 'About' }).click()
+    await page.getByRole('heading', { name: 'About Sorted Studio' }).waitFor()
+    expect(page.url()).toContain('#/about')
+    await expect.poll(() => page.locator('main').textContent()).toContain(dataDir)
+    await screenshot(page, 'about')
+
+    await page.reload()
+    await page.getByRole('heading', { name: 'About Sorted Studio' }).waitFor()
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it('keeps a setting saved in the UI across a server restart', async () => {
+    const dataDir = join(dataRoot, 'restart')
+    const first = await start(dataDir)
+    const { page } = await open(first.url)
+    await page.locator('#theme').selectOption('dark')
+    await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved')
+    await page.locator('#execution-provider').selectOption('cpu')
+    await expect.poll(() => page.getByTestId('settings-status').textContent()).toBe('Saved')
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('dark')
+    await page.close()
+    expect(await first.stop()).toBe(0)
+
+    const second = await start(dataDir)
+    expect(second.token).not.toBe(first.token)
+    const reopened = await open(second.url)
+    await expect.poll(() => reopened.page.locator('#theme').inputValue()).toBe('dark')
+    expect(await reopened.page.locator('#execution-provider').inputValue()).toBe('cpu')
+    expect(await reopened.page.locator('html').getAttribute('data-theme')).toBe('dark')
+    await screenshot(reopened.page, 'settings-after-restart')
+    await reopened.page.close()
+  })
+
+  it('shows a change made in one window in every other window', async () => {
+    const app = await start(join(dataRoot, 'live'))
+    const one = await open(app.url)
+    const two = await open(app.url)
+    await two.page.locator('#theme').waitFor()
+    await one.page.locator('#theme').selectOption('light')
+    await expect.poll(() => two.page.locator('#theme').inputValue()).toBe('light')
+    await one.page.close()
+    await two.page.close()
+  })
+
+  it('tells the user when the connection to the server is lost', async () => {
+    const app = await start(join(dataRoot, 'lost'))
+    const { page } = await open(app.url)
+    await page.getByRole('heading', { name: 'Settings' }).waitFor()
+    expect(await page.getByTestId('connection-banner').count()).toBe(0)
+    await app.stop()
+    await page.getByTestId('connection-banner').waitFor()
+    await screenshot(page, 'connection-lost')
+    await page.close()
+  })
+
+  it('will not serve the page without the token', async () => {
+    const app = await start(join(dataRoot, 'token'))
+    const page = await browser.newPage()
+    const response = await page.goto(`http://127.0.0.1:${app.port}/`)
+    expect(response?.status()).toBe(401)
+    await page.close()
+  })
+})

@@ -1,0 +1,72 @@
+/**
+ * End-to-end harness: the real built CLI in browser mode, driven by Debian's
+ * Chromium through playwright-core. Run `npm run build` first (npm test does).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { chromium, type Browser, type Page } from 'playwright-core'
+
+export const repoRoot = new URL('../..', import.meta.url).pathname
+export const artifactsDir = join(repoRoot, 'test-artifacts', 'e2e')
+const cliPath = join(repoRoot, 'bin', 'sorted.mjs')
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+export interface ServedApp {
+  url: string
+  port: number
+  token: string
+  process: ChildProcess
+  /** Everything the server wrote to stdout and stderr so far. */
+  output(): string
+  /** SIGTERM and wait; resolves to the exit code. */
+  stop(): Promise<number | null>
+}
+
+export const listeningLine = /^Sorted Studio listening on (http:\/\/127\.0\.0\.1:(\d+)\/\?token=([A-Za-z0-9_-]+))$/
+
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+export function serve(dataDir: string, extraArgs: string[] = []): Promise<ServedApp> {
+  const child = runCli(['serve', '--port', '0', '--data-dir', dataDir, ...extraArgs])
+  let stdout = ''
+  let stderr = ''
+  child.stderr?.on('data', (chunk) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sorted serve printed no URL in 30 s.\n${stdout}\n${stderr}`)), 30_000)
+    child.once('exit', (code) => reject(new Error(`sorted serve exited with ${code}.\n${stdout}\n${stderr}`)))
+    child.stdout?.on('data', (chunk) => {
+      stdout += chunk
+      const match = stdout.split('\n')[0]?.match(listeningLine)
+      if (!match || !stdout.includes('\n')) return
+      clearTimeout(timer)
+      resolve({
+        url: match[1]!,
+        port: Number(match[2]),
+        token: match[3]!,
+        process: child,
+        output: () => stdout + stderr,
+        stop: () => {
+          if (child.exitCode === null) child.kill('SIGTERM')
+          return exited
+        },
+      })
+    })
+  })
+}
+
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(chromiumPath)) throw new Error(`No Chromium at ${chromiumPath}: install Debian's package (apt-get install -y chromium).`)
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  })
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(artifactsDir, { recursive: true })
+  await page.screenshot({ path: join(artifactsDir, `${name}.png`), fullPage: true })
+}

@@ -1,0 +1,225 @@
+import { describe, expect, it } from 'vitest'
+import {
+  NotFoundError,
+  type EvalItem,
+  type Generation,
+  type JsonObject,
+  type Model,
+  type NewEvalItem,
+  type Store,
+  type Verdict,
+} from '../../../src-main/store'
+import { addModel, manualClock, memoryStore } from './helpers'
+
+const items: NewEvalItem[] = [
+  { instruction: 'Name a primary colour.', reference: 'Red.' },
+  { instruction: 'Translate to French.', input: 'Good morning', reference: 'Bonjour' },
+  { instruction: 'Write a haiku about rain.' },
+]
+
+const greedy = { temperature: 0, maxNewTokens: 256 }
+
+/** An imported set and one model, ready for generations. */
+function evalFixture(store: Store) {
+  const set = store.evals.importSet('PandaLM test', 'pandalm', items)
+  const [first, second] = store.evals.items(set.id)
+  return { set, first: first!, second: second!, model: addModel(store) }
+}
+
+/** Records `output` as what `model` at `exit` answered to `item`. */
+function answer(store: Store, item: EvalItem, model: Model, exit: number, output: string, decoding: JsonObject = greedy) {
+  return store.evals.recordGeneration({ evalItemId: item.id, modelId: model.id, exit, decoding, output })
+}
+
+/** Records `who`'s verdicts on A vs B: `ab` with A shown first, `ba` with B first. */
+function judge(store: Store, a: Generation, b: Generation, who: string, ab: Verdict, ba: Verdict) {
+  return store.evals.recordComparison({
+    generationAId: a.id,
+    generationBId: b.id,
+    judge: who,
+    ab: { verdict: ab },
+    ba: { verdict: ba },
+  })
+}
+
+describe('EvalRepository sets', () => {
+  it('imports a set with its items in file order', () => {
+    const clock = manualClock()
+    const store = memoryStore({ now: clock.now })
+
+    const set = store.evals.importSet('PandaLM test', 'pandalm', items)
+
+    expect(set).toMatchObject({ name: 'PandaLM test', format: 'pandalm', itemCount: 3, createdAt: clock.now() })
+    expect(store.evals.items(set.id).map((i) => [i.idx, i.instruction, i.input, i.reference])).toEqual([
+      [0, 'Name a primary colour.', '', 'Red.'],
+      [1, 'Translate to French.', 'Good morning', 'Bonjour'],
+      [2, 'Write a haiku about rain.', '', null],
+    ])
+  })
+
+  it('imports nothing when one item is invalid', () => {
+    const store = memoryStore()
+    const broken = [...items, { instruction: null as unknown as string }]
+
+    expect(() => store.evals.importSet('Broken', 'alpaca-json', broken)).toThrow(/NOT NULL/)
+    expect(store.evals.sets()).toEqual([])
+  })
+
+  it('lists sets newest first', () => {
+    const clock = manualClock()
+    const store = memoryStore({ now: clock.now })
+    store.evals.importSet('older', 'alpaca-json', items)
+    clock.advance()
+    const newer = store.evals.importSet('newer', 'alpaca-json', items)
+
+    expect(store.evals.sets().map((s) => s.name)).toEqual(['newer', 'older'])
+    expect(store.evals.getSet(newer.id)).toEqual(newer)
+  })
+})
+
+describe('EvalRepository generations', () => {
+  it('records an output for a contender', () => {
+    const store = memoryStore()
+    const { first, model } = evalFixture(store)
+
+    const generation = store.evals.recordGeneration({
+      evalItemId: first.id,
+      modelId: model.id,
+      exit: 4,
+      decoding: greedy,
+      output: 'Blue.',
+      tokensPerSecond: 120,
+    })
+
+    expect(generation).toMatchObject({ evalItemId: first.id, modelId: model.id, exit: 4, decoding: greedy, output: 'Blue.' })
+    expect(store.evals.generations(first.id)).toEqual([generation])
+  })
+
+  it('keeps the first output when a rerun records the same item, contender and decoding again', () => {
+    const store = memoryStore()
+    const { first, model } = evalFixture(store)
+    const original = answer(store, first, model, 4, 'Blue.')
+
+    // Same config written with its keys in another order.
+    const rerun = answer(store, first, model, 4, 'Blue!', { maxNewTokens: 256, temperature: 0 })
+
+    expect(rerun).toEqual(original)
+    expect(store.evals.generations(first.id)).toHaveLength(1)
+  })
+
+  it('keeps outputs of different exits of the same model apart', () => {
+    const store = memoryStore()
+    const { first, model } = evalFixture(store)
+
+    answer(store, first, model, 2, 'Red')
+    answer(store, first, model, 8, 'Red.')
+
+    expect(store.evals.generations(first.id).map((g) => g.exit)).toEqual([2, 8])
+  })
+
+  it('finds a stored output so a rerun can skip generating it', () => {
+    const store = memoryStore()
+    const { first, model } = evalFixture(store)
+    const stored = answer(store, first, model, 4, 'Blue.')
+    const reordered = { maxNewTokens: 256, temperature: 0 }
+
+    expect(store.evals.findGeneration(first.id, { modelId: model.id, exit: 4 }, reordered)).toEqual(stored)
+    expect(store.evals.findGeneration(first.id, { modelId: model.id, exit: 2 }, greedy)).toBeUndefined()
+  })
+})
+
+describe('EvalRepository comparisons', () => {
+  /** Two contenders' answers to the first item: the model cut at 2 layers and in full. */
+  function pair(store: Store) {
+    const fixture = evalFixture(store)
+    const { first, model } = fixture
+    const shallow = answer(store, first, model, 2, 'Red')
+    const deep = answer(store, first, model, 8, 'Red is a primary colour.')
+    return { ...fixture, shallow, deep }
+  }
+
+  it('stores a judge’s verdicts in both presentation orders', () => {
+    const store = memoryStore()
+    const { set, first, shallow, deep } = pair(store)
+
+    const comparison = store.evals.recordComparison({
+      generationAId: shallow.id,
+      generationBId: deep.id,
+      judge: 'pandalm:pandalm-7b',
+      ab: { verdict: '2', reason: 'Response 2 is complete.', reference: 'Red.' },
+      ba: { verdict: '1', reason: 'Response 1 is complete.' },
+    })
+
+    expect(comparison).toMatchObject({
+      evalItemId: first.id,
+      judge: 'pandalm:pandalm-7b',
+      ab: { verdict: '2', reason: 'Response 2 is complete.', reference: 'Red.' },
+      ba: { verdict: '1', reason: 'Response 1 is complete.', reference: null },
+    })
+    expect(store.evals.comparisons(set.id)).toEqual([comparison])
+  })
+
+  it('replaces a judge’s earlier verdicts on the same pair instead of duplicating them', () => {
+    const store = memoryStore()
+    const { set, shallow, deep } = pair(store)
+    judge(store, shallow, deep, 'human', 'Tie', 'Tie')
+
+    judge(store, shallow, deep, 'human', '2', '1')
+
+    expect(store.evals.comparisons(set.id).map((c) => [c.ab.verdict, c.ba.verdict])).toEqual([['2', '1']])
+  })
+
+  it('keeps different judges’ verdicts on the same pair side by side', () => {
+    const store = memoryStore()
+    const { set, shallow, deep } = pair(store)
+
+    judge(store, shallow, deep, 'reference', '2', '1')
+    judge(store, shallow, deep, 'human', '2', '1')
+
+    expect(store.evals.comparisons(set.id).map((c) => c.judge)).toEqual(['reference', 'human'])
+  })
+
+  it('refuses a verdict other than 1, 2, Tie', () => {
+    const store = memoryStore()
+    const { shallow, deep } = pair(store)
+
+    expect(() =>
+      store.evals.recordComparison({
+        generationAId: shallow.id,
+        generationBId: deep.id,
+        judge: 'human',
+        ab: { verdict: 'A' as never },
+        ba: { verdict: '1' },
+      }),
+    ).toThrow(/CHECK constraint/)
+  })
+
+  it('refuses to compare outputs for different items', () => {
+    const store = memoryStore()
+    const { set, second, model, shallow } = pair(store)
+    const other = answer(store, second, model, 8, 'Bonjour')
+
+    expect(() => judge(store, shallow, other, 'human', '1', '2')).toThrow(/different eval items/)
+    expect(store.evals.comparisons(set.id)).toEqual([])
+  })
+
+  it('reports comparing a generation that does not exist', () => {
+    const store = memoryStore()
+    const { shallow } = pair(store)
+
+    const gone = { ...shallow, id: 'gone' }
+
+    expect(() => judge(store, shallow, gone, 'human', '1', '2')).toThrow(new NotFoundError('generation', 'gone'))
+  })
+
+  it('deletes a set with its items, generations and comparisons', () => {
+    const store = memoryStore()
+    const { set, first, shallow, deep } = pair(store)
+    judge(store, shallow, deep, 'human', '1', '2')
+
+    expect(store.evals.removeSet(set.id)).toBe(true)
+    expect(store.evals.items(set.id)).toEqual([])
+    expect(store.evals.generations(first.id)).toEqual([])
+    expect(store.evals.comparisons(set.id)).toEqual([])
+  })
+})

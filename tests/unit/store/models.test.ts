@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest'
+import { NotFoundError } from '../../../src-main/store'
+import { addModel, manualClock, memoryStore } from './helpers'
+
+describe('ModelsRepository', () => {
+  it('returns what was added, with parsed JSON and timestamps', () => {
+    const clock = manualClock()
+    const store = memoryStore({ now: clock.now })
+
+    const model = addModel(store, { config: { hidden_size: 64 }, results: { '4': { winRate: 0.4 } } })
+
+    expect(model).toMatchObject({
+      name: 'Tiny Llama',
+      architecture: 'llama',
+      source: 'imported',
+      numLayers: 8,
+      exits: [2, 4, 8],
+      config: { hidden_size: 64 },
+      results: { '4': { winRate: 0.4 } },
+      createdAt: clock.now(),
+    })
+    expect(store.models.get(model.id)).toEqual(model)
+  })
+
+  it('keeps a stable id when one is given', () => {
+    const store = memoryStore()
+
+    addModel(store, { id: 'bundled-tiny', source: 'bundled' })
+
+    expect(store.models.get('bundled-tiny')?.source).toBe('bundled')
+  })
+
+  it('lists models oldest first', () => {
+    const clock = manualClock()
+    const store = memoryStore({ now: clock.now })
+    addModel(store, { name: 'first' })
+    clock.advance()
+    addModel(store, { name: 'second' })
+
+    expect(store.models.list().map((m) => m.name)).toEqual(['first', 'second'])
+  })
+
+  it('stores exits ascending without repeats', () => {
+    const store = memoryStore()
+
+    expect(addModel(store, { exits: [8, 2, 4, 2] }).exits).toEqual([2, 4, 8])
+  })
+
+  it('refuses an exit deeper than the model', () => {
+    const store = memoryStore()
+
+    expect(() => addModel(store, { numLayers: 8, exits: [4, 9] })).toThrow('Exit 9 is not a layer count between 1 and 8')
+    expect(store.models.list()).toEqual([])
+  })
+
+  it('refuses a source outside bundled, imported, trained', () => {
+    const store = memoryStore()
+
+    expect(() => addModel(store, { source: 'downloaded' as never })).toThrow(/CHECK constraint/)
+  })
+
+  it('updates exits and moves updatedAt', () => {
+    const clock = manualClock()
+    const store = memoryStore({ now: clock.now })
+    const model = addModel(store)
+    const later = clock.advance()
+
+    const updated = store.models.updateExits(model.id, [3, 6])
+
+    expect(updated.exits).toEqual([3, 6])
+    expect(updated.updatedAt).toBe(later)
+    expect(store.models.get(model.id)?.exits).toEqual([3, 6])
+  })
+
+  it('updates per-exit results', () => {
+    const store = memoryStore()
+    const model = addModel(store)
+
+    store.models.updateResults(model.id, { '2': { tokensPerSecond: 120 }, '8': { tokensPerSecond: 40 } })
+
+    expect(store.models.get(model.id)?.results).toEqual({ '2': { tokensPerSecond: 120 }, '8': { tokensPerSecond: 40 } })
+  })
+
+  it('reports updating a model that does not exist', () => {
+    const store = memoryStore()
+
+    expect(() => store.models.updateExits('gone', [1])).toThrow(NotFoundError)
+    expect(() => store.models.updateResults('gone', {})).toThrow(NotFoundError)
+  })
+
+  it('removes a model and says whether it existed', () => {
+    const store = memoryStore()
+    const model = addModel(store)
+
+    expect(store.models.remove(model.id)).toBe(true)
+    expect(store.models.get(model.id)).toBeUndefined()
+    expect(store.models.remove(model.id)).toBe(false)
+  })
+
+  it('deletes the runs of a removed model and detaches its chats', () => {
+    const store = memoryStore()
+    const model = addModel(store)
+    const run = store.runs.create({ modelId: model.id, mode: 'soft', config: {}, totalSteps: 10 })
+    const chat = store.chats.create({ title: 'hello', modelId: model.id })
+
+    store.models.remove(model.id)
+
+    expect(store.runs.get(run.id)).toBeUndefined()
+    expect(store.chats.get(chat.id)?.modelId).toBeNull()
+  })
+})
