@@ -1,5 +1,5 @@
 // Shared by start/dev: is the build in out/ older than its sources?
-import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 
@@ -22,12 +22,24 @@ export function buildIsStale() {
   return inputs.some((input) => newestMtime(join(root, input)) > built)
 }
 
+/** The Electron version package-lock.json pins, whether or not npm could install it. */
+export function lockedElectronVersion() {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'))
+  return lock.packages?.['node_modules/electron']?.version
+}
+
 /** Runs `electron-vite build` and records when, so the next start can skip it. */
 export function build() {
   const started = Date.now()
   const result = spawnSync(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'], {
     cwd: root,
     stdio: ['ignore', 'inherit', 'inherit'],
+    // electron-vite picks its output target from Electron's major version and
+    // reads it from the installed package; where npm dropped that optional
+    // package, tell it the pinned one.
+    env: existsSync(join(root, 'node_modules/electron/package.json'))
+      ? process.env
+      : { ...process.env, ELECTRON_MAJOR_VER: String(lockedElectronVersion()).split('.')[0] },
   })
   if (result.status !== 0) throw new Error('The build failed (see above).')
   // The stamp carries the build's start time: a source saved during the

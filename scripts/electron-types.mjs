@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { lockedElectronVersion, root } from './build-state.mjs'
 
-const root = new URL('..', import.meta.url).pathname
 const installed = join(root, 'node_modules/electron/electron.d.ts')
 const cacheDir = join(root, 'node_modules/.cache/electron-types')
 const cached = join(cacheDir, 'electron.d.ts')
@@ -17,8 +17,7 @@ const stamp = join(cacheDir, 'version')
 
 if (existsSync(installed)) process.exit(0)
 
-const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'))
-const version = lock.packages?.['node_modules/electron']?.version
+const version = lockedElectronVersion()
 if (!version) {
   console.error('electron-types: package-lock.json does not pin electron; cannot type-check src-main/app.')
   process.exit(1)

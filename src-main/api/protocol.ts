@@ -1,7 +1,6 @@
 /**
- * The wire protocol of browser mode (one JSON message per WebSocket frame).
- * Electron IPC carries the same requests and responses natively; its channel
- * names are derived here too so both transports agree.
+ * The wire protocol of browser mode (one JSON message per WebSocket frame),
+ * and the result shape Electron IPC returns for the same requests.
  */
 import { z } from 'zod'
 import { ApiErrorData } from './errors'
@@ -32,12 +31,6 @@ export type ProtocolErrorMessage = z.infer<typeof ProtocolErrorMessage>
 
 export const ServerMessage = z.union([ResponseMessage, EventMessage, ProtocolErrorMessage])
 export type ServerMessage = z.infer<typeof ServerMessage>
-
-/** Electron IPC: one `ipcMain.handle` channel per method, one channel for all events. */
-export const ipcChannel = {
-  request: (method: string) => `sorted:${method}`,
-  events: 'sorted:event',
-} as const
 
 /** Result of an IPC call: errors are returned as data so their structure survives IPC. */
 export type IpcResult = { ok: true; result: unknown } | { ok: false; error: z.infer<typeof ApiErrorData> }

@@ -5,7 +5,8 @@
 import { ipcMain, webContents, type IpcMainInvokeEvent } from 'electron'
 import { methodNames } from '../api/contract'
 import { ApiError } from '../api/errors'
-import { ipcChannel, type IpcResult } from '../api/protocol'
+import { ipcChannel } from '../api/channels'
+import type { IpcResult } from '../api/protocol'
 import type { Backend } from '../services/backend'
 
 export function registerIpc(backend: Backend, isOwnFrame: (url: string) => boolean): () => void {

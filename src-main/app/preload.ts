@@ -5,7 +5,8 @@
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
 import type { SortedBridge } from '../api/bridge'
-import { ipcChannel, type IpcResult } from '../api/protocol'
+import { ipcChannel } from '../api/channels'
+import type { IpcResult } from '../api/protocol'
 
 const bridge: SortedBridge = {
   invoke: (method, params) => ipcRenderer.invoke(ipcChannel.request(String(method)), params) as Promise<IpcResult>,

@@ -1,0 +1,34 @@
+/**
+ * The one route table. A page is added here, and the main navigation lists it
+ * in this order because its route has a `navLabel`.
+ */
+import { createRouter, createWebHashHistory, type RouteRecordRaw, type RouterHistory } from 'vue-router'
+import AboutView from './views/AboutView.vue'
+import SettingsView from './views/SettingsView.vue'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** The page's name in the main navigation; routes without one are not listed. */
+    navLabel?: string
+  }
+}
+
+export const pages: RouteRecordRaw[] = [
+  { path: '/settings', name: 'settings', component: SettingsView, meta: { navLabel: 'Settings' } },
+  { path: '/about', name: 'about', component: AboutView, meta: { navLabel: 'About' } },
+]
+
+export const defaultPath = '/settings'
+
+export const navigation = pages.flatMap((page) => (page.meta?.navLabel ? [{ path: page.path, label: page.meta.navLabel }] : []))
+
+/**
+ * Hash history: the Electron window loads a file, and browser mode carries its
+ * `?token=` in the query, which a hash route leaves untouched across reloads.
+ */
+export function createAppRouter(history: RouterHistory = createWebHashHistory()) {
+  return createRouter({
+    history,
+    routes: [{ path: '/', redirect: defaultPath }, ...pages, { path: '/:unknown(.*)*', redirect: defaultPath }],
+  })
+}
