@@ -1,0 +1,74 @@
+/**
+ * Loading compiled graphs into ONNX Runtime: execution-provider choice with a
+ * logged fallback to CPU that names the cause, and thread settings.
+ */
+import * as ort from 'onnxruntime-node'
+import type { ExecutionProviderPreference } from '../../api/contract'
+import type { AnyTypedArray, DType } from './dtype'
+
+export type ProviderId = Exclude<ExecutionProviderPreference, 'auto'>
+
+export interface SessionOptions {
+  provider?: ExecutionProviderPreference
+  /** Threads inside one op (0 = ONNX Runtime's default: one per core). */
+  intraOpThreads?: number
+  interOpThreads?: number
+  /** Told when a requested provider cannot be used. */
+  log?: (message: string) => void
+}
+
+export interface LoadedSession {
+  readonly session: ort.InferenceSession
+  readonly provider: ProviderId
+  /** Why the requested provider was not used; undefined when it was. */
+  readonly fallbackReason: string | undefined
+}
+
+/** Providers `auto` tries, best first, on this platform. */
+export function autoProviderOrder(platform = process.platform): ProviderId[] {
+  return platform === 'win32' ? ['dml', 'cpu'] : platform === 'linux' ? ['cuda', 'cpu'] : ['cpu']
+}
+
+const ortProviderName: Record<ProviderId, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', webgpu: 'webgpu' }
+
+export async function loadSession(model: Uint8Array, options: SessionOptions = {}): Promise<LoadedSession> {
+  const preference = options.provider ?? 'cpu'
+  const candidates = preference === 'auto' ? autoProviderOrder() : preference === 'cpu' ? ['cpu' as const] : [preference, 'cpu' as const]
+  const base: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
+    ...(options.interOpThreads ? { interOpNumThreads: options.interOpThreads } : {}),
+  }
+  const failures: string[] = []
+  for (const provider of candidates) {
+    try {
+      const session = await ort.InferenceSession.create(model, { ...base, executionProviders: [ortProviderName[provider]] })
+      const fallbackReason = failures.length ? failures.join('; ') : undefined
+      if (fallbackReason && preference !== 'auto') options.log?.(`Using ${provider}: ${fallbackReason}`)
+      return { session, provider, fallbackReason }
+    } catch (error) {
+      if (provider === 'cpu') throw error
+      failures.push(`${provider} is unavailable (${firstLine(error)})`)
+    }
+  }
+  throw new Error(`no execution provider could load the model: ${failures.join('; ')}`)
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300)
+}
+
+const ortType: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32',
+  float64: 'float64',
+  float16: 'float16',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+}
+
+export function tensor(dtype: DType, data: AnyTypedArray, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor(ortType[dtype], data as never, dims)
+}
+
+export { ort }
