@@ -145,7 +145,7 @@ export class Graph {
     if (tensor.name !== name || this.outputs.includes(tensor)) {
       this.names.add(name)
       out = new Tensor(this, name, tensor.dtype, tensor.shape, undefined)
-      const node: Node = { id: this.nodes.length, name: `${name}/Identity`, def: identityDef as OpDef, params: undefined, inputs: [tensor], outputs: [out] }
+      const node: Node = { id: this.nodes.length, name: `${name}/Identity`, def: identityDef as OpDef<unknown>, params: undefined, inputs: [tensor], outputs: [out] }
       ;(out as { producer: Node | undefined }).producer = node
       this.nodes.push(node)
     }

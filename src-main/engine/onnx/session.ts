@@ -15,6 +15,10 @@ export interface SessionOptions {
   interOpThreads?: number
   /** Told when a requested provider cannot be used. */
   log?: (message: string) => void
+  /** ONNX Runtime graph optimisation; 'disabled' for graphs optimised already (see cache.ts). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all'
+  /** Where ONNX Runtime saves the optimised model. */
+  optimizedModelFilePath?: string
 }
 
 export interface LoadedSession {
@@ -31,20 +35,25 @@ export function autoProviderOrder(platform = process.platform): ProviderId[] {
 
 const ortProviderName: Record<ProviderId, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', webgpu: 'webgpu' }
 
-export async function loadSession(model: Uint8Array, options: SessionOptions = {}): Promise<LoadedSession> {
+/** Loads a model (bytes or a file path) on the preferred provider, falling back to CPU. */
+export async function loadSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<LoadedSession> {
   const preference = options.provider ?? 'cpu'
   const candidates = preference === 'auto' ? autoProviderOrder() : preference === 'cpu' ? ['cpu' as const] : [preference, 'cpu' as const]
   const base: ort.InferenceSession.SessionOptions = {
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: options.optimization ?? 'all',
+    // Warnings (e.g. "optimised model is hardware specific", which cache.ts accounts for) are noise to users.
+    logSeverityLevel: 3,
+    ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads ? { interOpNumThreads: options.interOpThreads } : {}),
   }
   const failures: string[] = []
   for (const provider of candidates) {
     try {
-      const session = await ort.InferenceSession.create(model, { ...base, executionProviders: [ortProviderName[provider]] })
+      const sessionOptions = { ...base, executionProviders: [ortProviderName[provider]] }
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions)
       const fallbackReason = failures.length ? failures.join('; ') : undefined
-      if (fallbackReason && preference !== 'auto') options.log?.(`Using ${provider}: ${fallbackReason}`)
+      if (fallbackReason) options.log?.(`Execution provider ${preference} → ${provider}: ${fallbackReason}`)
       return { session, provider, fallbackReason }
     } catch (error) {
       if (provider === 'cpu') throw error
