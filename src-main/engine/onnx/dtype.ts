@@ -1,9 +1,10 @@
 /** Element types the engine uses, and how each maps to ONNX and to JS arrays. */
-import { onnx } from 'onnx-proto'
+import type { onnx as OnnxTypes } from 'onnx-proto'
+import { onnx } from './proto'
 
 export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'bool'
 
-export const onnxDataType: Record<DType, onnx.TensorProto.DataType> = {
+export const onnxDataType: Record<DType, OnnxTypes.TensorProto.DataType> = {
   float32: onnx.TensorProto.DataType.FLOAT,
   float64: onnx.TensorProto.DataType.DOUBLE,
   float16: onnx.TensorProto.DataType.FLOAT16,

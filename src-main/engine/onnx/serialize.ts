@@ -6,16 +6,17 @@
  * num_outputs; ONNX Runtime 1.30 implements all of it on CPU, CUDA and
  * DirectML. IR version 8 is the one that goes with opset 18.
  */
-import { onnx } from 'onnx-proto'
+import type { onnx as OnnxTypes } from 'onnx-proto'
+import { onnx } from './proto'
 import { onnxDataType, type AnyTypedArray } from './dtype'
-import type { Attr, Graph, Tensor } from './graph'
+import type { Attr, Graph, Node, Tensor } from './graph'
 
 export const opsetVersion = 18
 export const irVersion = 8
 /** com.microsoft contrib ops, used only behind a capability check. */
 export const microsoftOpsetVersion = 1
 
-function valueInfo(tensor: Tensor): onnx.IValueInfoProto {
+function valueInfo(tensor: Tensor): OnnxTypes.IValueInfoProto {
   return {
     name: tensor.name,
     type: {
@@ -27,7 +28,7 @@ function valueInfo(tensor: Tensor): onnx.IValueInfoProto {
   }
 }
 
-function attribute(name: string, attr: Attr): onnx.IAttributeProto {
+function attribute(name: string, attr: Attr): OnnxTypes.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType
   if ('int' in attr) return { name, type: T.INT, i: attr.int }
   if ('float' in attr) return { name, type: T.FLOAT, f: attr.float }
@@ -46,10 +47,31 @@ export interface SerializeOptions {
   docString?: string
 }
 
+/**
+ * The nodes some output depends on, in order. Gradient rules build every
+ * input's gradient eagerly (a linear layer's dX next to its dW); where nothing
+ * reads one — the gradient of a batch input, say — it is dropped here rather
+ * than computed at every step.
+ */
+export function liveNodes(graph: Graph): Node[] {
+  const needed = new Set<Tensor>(graph.outputs)
+  const live: Node[] = []
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const node = graph.nodes[i]!
+    if (!node.outputs.some((t) => needed.has(t))) continue
+    live.push(node)
+    for (const input of node.inputs) if (input) needed.add(input)
+  }
+  return live.reverse()
+}
+
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint8Array {
   if (graph.outputs.length === 0) throw new Error(`graph ${graph.name} has no outputs`)
-  const domains = new Set(graph.nodes.map((n) => n.def.domain ?? ''))
-  const model: onnx.IModelProto = {
+  const nodes = liveNodes(graph)
+  const used = new Set<Tensor>(graph.outputs)
+  for (const node of nodes) for (const input of node.inputs) if (input) used.add(input)
+  const domains = new Set(nodes.map((n) => n.def.domain ?? ''))
+  const model: OnnxTypes.IModelProto = {
     irVersion,
     producerName: 'sorted-studio',
     docString: options.docString ?? '',
@@ -61,13 +83,13 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint
       name: graph.name,
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
-      initializer: graph.initializers.map(({ tensor, data }) => ({
+      initializer: graph.initializers.filter(({ tensor }) => used.has(tensor)).map(({ tensor, data }) => ({
         name: tensor.name,
         dataType: onnxDataType[tensor.dtype],
         dims: tensor.shape as number[],
         rawData: rawBytes(data),
       })),
-      node: graph.nodes.map((node) => ({
+      node: nodes.map((node) => ({
         name: node.name,
         opType: node.def.type,
         domain: node.def.domain ?? '',

@@ -1,0 +1,119 @@
+/**
+ * The LLaMA-family building blocks as graph functions, top to bottom like the
+ * architecture: RMSNorm, rotary embedding, causal attention with grouped
+ * query heads, the SwiGLU MLP, and the pre-norm block that joins them.
+ * Layouts: activations [B, T, d]; heads [B, H, T, D]; weights [in, out]
+ * (Hugging Face's Linear weight transposed), so a projection is x·W.
+ */
+import type { Tensor } from '../onnx/graph'
+import { add, expand, mul, neg, reciprocal, reduceMean, reshape, sqrt } from '../onnx/ops/basic'
+import { matmul } from '../onnx/ops/matmul'
+import { causalMask, silu, softmax } from '../onnx/ops/nn'
+import { concat, slice, transpose, unsqueeze } from '../onnx/ops/shape'
+
+/** x / sqrt(mean(x², last axis) + eps) · weight. */
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  const meanSquare = reduceMean(mul(x, x), [-1], true)
+  return mul(mul(x, reciprocal(sqrt(add(meanSquare, eps)))), weight)
+}
+
+/** [x₁, x₂] → [−x₂, x₁] on the last axis (Hugging Face's rotate_half). */
+function rotateHalf(x: Tensor): Tensor {
+  const half = (x.shape[x.rank - 1] as number) / 2
+  const x1 = slice(x, { starts: [0], ends: [half], axes: [-1] })
+  const x2 = slice(x, { starts: [half], ends: [2 * half], axes: [-1] })
+  return concat([neg(x2), x1], -1)
+}
+
+/** Rotary position embedding of x [B, H, T, D] with cos/sin [T, D] (or broadcastable). */
+export function rope(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  return add(mul(x, cos), mul(rotateHalf(x), sin))
+}
+
+export interface AttentionShape {
+  heads: number
+  kvHeads: number
+  headDim: number
+}
+
+/**
+ * Repeats each of the kvHeads key/value heads heads/kvHeads times along the
+ * head axis: [B, Hkv, T, D] → [B, H, T, D]. Expand's gradient sums the
+ * copies, so every query head that read a shared kv head sends it gradient.
+ */
+export function repeatKv(x: Tensor, repeats: number): Tensor {
+  if (repeats === 1) return x
+  const [b, hkv, t, d] = x.shape as [string | number, number, string | number, number]
+  const widened = expand(unsqueeze(x, [2]), [b, hkv, repeats, t, d], x)
+  return reshape(widened, [b, hkv * repeats, t, d], x)
+}
+
+/** softmax(q·kᵀ/√D + causal mask)·v over heads; q [B,H,T,D], k and v [B,Hkv,T,D]. */
+export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: AttentionShape): Tensor {
+  const repeats = shape.heads / shape.kvHeads
+  if (!Number.isInteger(repeats)) throw new Error(`heads ${shape.heads} is not a multiple of kvHeads ${shape.kvHeads}`)
+  const keys = repeatKv(k, repeats)
+  const values = repeatKv(v, repeats)
+  const scores = mul(matmul(q, transpose(keys, [0, 1, 3, 2])), 1 / Math.sqrt(shape.headDim))
+  return matmul(softmax(causalMask(scores), -1), values)
+}
+
+/** SwiGLU MLP: (silu(x·Wgate) ⊙ x·Wup)·Wdown. */
+export function swiglu(x: Tensor, gate: Tensor, up: Tensor, down: Tensor): Tensor {
+  return matmul(mul(silu(matmul(x, gate)), matmul(x, up)), down)
+}
+
+export interface BlockWeights {
+  attnNorm: Tensor
+  q: Tensor
+  k: Tensor
+  v: Tensor
+  o: Tensor
+  mlpNorm: Tensor
+  gate: Tensor
+  up: Tensor
+  down: Tensor
+}
+
+export interface BlockConfig extends AttentionShape {
+  rmsNormEps: number
+}
+
+/** [B, T, d·] → [B, heads, T, D] */
+function splitHeads(x: Tensor, heads: number, headDim: number): Tensor {
+  const [b, t] = x.shape as [string | number, string | number]
+  return transpose(reshape(x, [b, t, heads, headDim], x), [0, 2, 1, 3])
+}
+
+/** [B, H, T, D] → [B, T, H·D] */
+function mergeHeads(x: Tensor): Tensor {
+  const [b, h, t, d] = x.shape as [string | number, number, string | number, number]
+  return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * d], x)
+}
+
+/** One pre-norm decoder block: x + attn(norm(x)), then + mlp(norm(·)). */
+export function transformerBlock(x: Tensor, w: BlockWeights, config: BlockConfig, cos: Tensor, sin: Tensor): Tensor {
+  const normed = rmsNorm(x, w.attnNorm, config.rmsNormEps)
+  const q = rope(splitHeads(matmul(normed, w.q), config.heads, config.headDim), cos, sin)
+  const k = rope(splitHeads(matmul(normed, w.k), config.kvHeads, config.headDim), cos, sin)
+  const v = splitHeads(matmul(normed, w.v), config.kvHeads, config.headDim)
+  const attended = add(x, matmul(mergeHeads(causalAttention(q, k, v, config)), w.o))
+  return add(attended, swiglu(rmsNorm(attended, w.mlpNorm, config.rmsNormEps), w.gate, w.up, w.down))
+}
+
+/** cos and sin tables [T, D] for rotary embeddings (Hugging Face's default, unscaled). */
+export function ropeTables(length: number, headDim: number, theta = 10000): { cos: Float64Array; sin: Float64Array } {
+  const cos = new Float64Array(length * headDim)
+  const sin = new Float64Array(length * headDim)
+  const half = headDim / 2
+  for (let t = 0; t < length; t++) {
+    for (let i = 0; i < half; i++) {
+      const angle = t / theta ** ((2 * i) / headDim)
+      for (const j of [i, i + half]) {
+        cos[t * headDim + j] = Math.cos(angle)
+        sin[t * headDim + j] = Math.sin(angle)
+      }
+    }
+  }
+  return { cos, sin }
+}
