@@ -7,6 +7,7 @@
 import type { AnyTypedArray, DType } from './dtype'
 import { GraphError } from './errors'
 import type { OpDef } from './op'
+import { standardOps } from './standard-ops'
 import { formatShape, type Dim, type Shape } from './shape'
 
 export type Attr =
@@ -65,7 +66,15 @@ export class Graph {
   private readonly scopes: string[] = []
   private counter = 0
 
-  constructor(readonly name = 'sorted') {}
+  /**
+   * @param contribOps com.microsoft ops this graph may use. Each must have
+   *   passed `contribOpSupported` on the session's provider (contrib.ts):
+   *   contrib ops are optional extras, never assumed.
+   */
+  constructor(
+    readonly name = 'sorted',
+    readonly contribOps: ReadonlySet<string> = new Set(),
+  ) {}
 
   /** Builds `body` with node names prefixed by `scope/` (e.g. `layer3/attn/MatMul_12`). */
   scope<T>(scope: string, body: () => T): T {
@@ -120,6 +129,12 @@ export class Graph {
   /** Applies an op: checks inputs, infers outputs (or throws naming the node), records the node. */
   apply<P>(def: OpDef<P>, inputs: readonly (Tensor | undefined)[], params: P, name?: string): Tensor[] {
     const nodeName = this.uniqueName(name ?? def.type)
+    const domain = def.domain ?? ''
+    if (domain === '' && !standardOps.has(def.type)) throw new GraphError(def.type, nodeName, `is not an ONNX operator (opset 18)`)
+    if (domain === 'com.microsoft' && !this.contribOps.has(def.type)) {
+      throw new GraphError(def.type, nodeName, 'is a com.microsoft contrib op this graph was not cleared to use (probe it with contribOpSupported first)')
+    }
+    if (domain !== '' && domain !== 'com.microsoft') throw new GraphError(def.type, nodeName, `unknown op domain "${domain}"`)
     for (const input of inputs) {
       if (input && input.graph !== this) throw new GraphError(def.type, nodeName, `input ${input.name} belongs to another graph`)
     }
