@@ -73,10 +73,23 @@ export interface BlockWeights {
   gate: Tensor
   up: Tensor
   down: Tensor
+  /** q/k/v projection biases (Qwen2). */
+  qBias?: Tensor
+  kBias?: Tensor
+  vBias?: Tensor
+  /** Per-head RMSNorm weights [headDim] on q and k, before rotary embedding (Qwen3). */
+  qNorm?: Tensor
+  kNorm?: Tensor
 }
 
 export interface BlockConfig extends AttentionShape {
   rmsNormEps: number
+}
+
+/** Keys and values of earlier positions, [B, Hkv, P, D]. */
+export interface KvCache {
+  k: Tensor
+  v: Tensor
 }
 
 /** [B, T, d·] → [B, heads, T, D] */
@@ -91,14 +104,42 @@ function mergeHeads(x: Tensor): Tensor {
   return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * d], x)
 }
 
-/** One pre-norm decoder block: x + attn(norm(x)), then + mlp(norm(·)). */
+function project(x: Tensor, weight: Tensor, bias: Tensor | undefined): Tensor {
+  const y = matmul(x, weight)
+  return bias ? add(y, bias) : y
+}
+
+/**
+ * One pre-norm decoder layer: x + attn(norm(x)), then + mlp(norm(·)).
+ * With `past`, the new positions attend to the cached ones too and the
+ * layer returns the grown cache (`present`).
+ */
+export function decoderLayer(
+  x: Tensor,
+  w: BlockWeights,
+  config: BlockConfig,
+  cos: Tensor,
+  sin: Tensor,
+  past?: KvCache,
+): { hidden: Tensor; present: KvCache } {
+  const { heads, kvHeads, headDim, rmsNormEps: eps } = config
+  const normed = rmsNorm(x, w.attnNorm, eps)
+  let q = splitHeads(project(normed, w.q, w.qBias), heads, headDim)
+  let k = splitHeads(project(normed, w.k, w.kBias), kvHeads, headDim)
+  const v = splitHeads(project(normed, w.v, w.vBias), kvHeads, headDim)
+  if (w.qNorm) q = rmsNorm(q, w.qNorm, eps)
+  if (w.kNorm) k = rmsNorm(k, w.kNorm, eps)
+  q = rope(q, cos, sin)
+  k = rope(k, cos, sin)
+  const present = past ? { k: concat([past.k, k], 2), v: concat([past.v, v], 2) } : { k, v }
+  const attended = add(x, matmul(mergeHeads(causalAttention(q, present.k, present.v, config)), w.o))
+  const hidden = add(attended, swiglu(rmsNorm(attended, w.mlpNorm, eps), w.gate, w.up, w.down))
+  return { hidden, present }
+}
+
+/** One pre-norm decoder layer over a whole sequence (no cache). */
 export function transformerBlock(x: Tensor, w: BlockWeights, config: BlockConfig, cos: Tensor, sin: Tensor): Tensor {
-  const normed = rmsNorm(x, w.attnNorm, config.rmsNormEps)
-  const q = rope(splitHeads(matmul(normed, w.q), config.heads, config.headDim), cos, sin)
-  const k = rope(splitHeads(matmul(normed, w.k), config.kvHeads, config.headDim), cos, sin)
-  const v = splitHeads(matmul(normed, w.v), config.kvHeads, config.headDim)
-  const attended = add(x, matmul(mergeHeads(causalAttention(q, k, v, config)), w.o))
-  return add(attended, swiglu(rmsNorm(attended, w.mlpNorm, config.rmsNormEps), w.gate, w.up, w.down))
+  return decoderLayer(x, w, config, cos, sin).hidden
 }
 
 /** cos and sin tables [T, D] for rotary embeddings (Hugging Face's default, unscaled). */

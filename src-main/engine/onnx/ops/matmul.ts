@@ -68,7 +68,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 
 // ------------------------------------------------------------------ Gemm (backward only)
 
-interface GemmParams {
+export interface GemmParams {
   transA: boolean
   transB: boolean
 }
@@ -89,7 +89,8 @@ const gemmDef: OpDef<GemmParams> = {
   // takes second derivatives.
 }
 
-function gemm(a: Tensor, b: Tensor, params: GemmParams): Tensor {
+/** Gemm on 2-D operands: op(a)·op(b) with op = transpose where flagged (read in place, no copy). */
+export function gemm(a: Tensor, b: Tensor, params: GemmParams): Tensor {
   return a.graph.apply(gemmDef, [a, b], params)[0]!
 }
 

@@ -1,0 +1,76 @@
+/**
+ * Choosing the next token from logits: greedy, or sampling with temperature,
+ * top-k, top-p (nucleus) and a repetition penalty, from a seeded generator
+ * so the same seed gives the same text.
+ */
+export interface SamplingOptions {
+  /** 0 (the default) is greedy. */
+  temperature?: number
+  topK?: number
+  topP?: number
+  /** > 1 discourages tokens already in the sequence (CTRL/Hugging Face rule). */
+  repetitionPenalty?: number
+  seed?: number
+}
+
+/** mulberry32: small, fast, good enough for sampling. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i
+  return best
+}
+
+export function applyRepetitionPenalty(logits: Float32Array, history: Iterable<number>, penalty: number): Float32Array {
+  if (penalty === 1) return logits
+  const out = Float32Array.from(logits)
+  for (const id of new Set(history)) {
+    const v = out[id]
+    if (v !== undefined) out[id] = v > 0 ? v / penalty : v * penalty
+  }
+  return out
+}
+
+export type Sampler = (logits: Float32Array, history: readonly number[]) => number
+
+export function createSampler(options: SamplingOptions = {}): Sampler {
+  const temperature = options.temperature ?? 0
+  const penalty = options.repetitionPenalty ?? 1
+  if (temperature < 0) throw new Error('temperature must be ≥ 0')
+  if (penalty <= 0) throw new Error('repetitionPenalty must be > 0')
+  const rand = seededRandom(options.seed ?? Date.now())
+  return (raw, history) => {
+    const logits = applyRepetitionPenalty(raw, history, penalty)
+    if (temperature === 0) return argmax(logits)
+    // Candidates by descending logit, cut by top-k, then softmax, then top-p.
+    let order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!)
+    if (options.topK && options.topK > 0) order = order.slice(0, options.topK)
+    const max = logits[order[0]!]!
+    let probs = order.map((id) => Math.exp((logits[id]! - max) / temperature))
+    let total = probs.reduce((a, b) => a + b, 0)
+    if (options.topP !== undefined && options.topP < 1) {
+      let mass = 0
+      let keep = 0
+      while (keep < order.length && mass < options.topP * total) mass += probs[keep++]!
+      order = order.slice(0, Math.max(1, keep))
+      probs = probs.slice(0, order.length)
+      total = probs.reduce((a, b) => a + b, 0)
+    }
+    let u = rand() * total
+    for (let i = 0; i < order.length; i++) {
+      u -= probs[i]!
+      if (u <= 0) return order[i]!
+    }
+    return order[order.length - 1]!
+  }
+}
