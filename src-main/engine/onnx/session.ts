@@ -43,6 +43,10 @@ export async function loadSession(model: Uint8Array | string, options: SessionOp
     graphOptimizationLevel: options.optimization ?? 'all',
     // Warnings (e.g. "optimised model is hardware specific", which cache.ts accounts for) are noise to users.
     logSeverityLevel: 3,
+    // Every session has its own intra-op thread pool. Spinning workers of one
+    // session's pool steal the cores the next session (the next layer) needs,
+    // and a model runs many sessions back to back.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads ? { interOpNumThreads: options.interOpThreads } : {}),

@@ -1,0 +1,192 @@
+/**
+ * Dynamic-depth decoding on a random model of realistic small shape: prefill
+ * and decode speed at every exit, what changing the budget costs, the cost of
+ * per-layer graphs against one monolithic graph, and how close decoding gets
+ * to the machine's memory bandwidth (decode is memory-bound).
+ *
+ * Run: npm run bench -- decode   (one JSON line)
+ */
+import { availableParallelism } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { DynamicDepthRuntime } from '../../src-main/engine/generate/runtime'
+import { DynamicSequence } from '../../src-main/engine/generate/sequence'
+import { argmax } from '../../src-main/engine/generate/sampling'
+import { buildMonolithicGraph } from '../../src-main/engine/model/graphs'
+import { ropeTables } from '../../src-main/engine/model/rope'
+import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import { Graph } from '../../src-main/engine/onnx/graph'
+import { matmul } from '../../src-main/engine/onnx/ops/matmul'
+import { toModelProto } from '../../src-main/engine/onnx/serialize'
+import { loadSession, tensor, type ort } from '../../src-main/engine/onnx/session'
+
+const quick = process.env.BENCH_QUICK === '1'
+const shape = quick
+  ? { layers: 4, d: 256, heads: 8, kvHeads: 2, ffn: 704, vocab: 4096 }
+  : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 }
+const promptLength = 128
+const decodeTokens = quick ? 8 : 24
+const threads = { intraOpThreads: availableParallelism() }
+
+const config: ModelConfig = {
+  architecture: 'llama',
+  hfArchitecture: 'LlamaForCausalLM',
+  vocabSize: shape.vocab,
+  hiddenSize: shape.d,
+  intermediateSize: shape.ffn,
+  numLayers: shape.layers,
+  numHeads: shape.heads,
+  numKvHeads: shape.kvHeads,
+  headDim: shape.d / shape.heads,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: undefined,
+  maxPositionEmbeddings: 4096,
+  tieWordEmbeddings: false,
+  attentionBias: false,
+  qkNorm: false,
+  bosTokenId: 1,
+  eosTokenIds: [],
+  raw: {},
+}
+
+let seed = 12345
+function randomArray(n: number, scale: number): Float32Array {
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+    out[i] = (seed / 4294967296 - 0.5) * 2 * scale
+  }
+  return out
+}
+
+function randomWeights(): ModelWeights {
+  const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = config
+  const m = (rows: number, cols: number) => randomArray(rows * cols, 1 / Math.sqrt(cols))
+  const layers: LayerWeights[] = Array.from({ length: config.numLayers }, () => ({
+    attnNorm: new Float32Array(d).fill(1),
+    q: m(H * D, d),
+    k: m(Hkv * D, d),
+    v: m(Hkv * D, d),
+    o: m(d, H * D),
+    mlpNorm: new Float32Array(d).fill(1),
+    gate: m(F, d),
+    up: m(F, d),
+    down: m(d, F),
+  }))
+  return { embed: m(V, d), layers, norm: new Float32Array(d).fill(1), lmHead: m(V, d) }
+}
+
+const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = config
+const layerBytes = 4 * (d * H * D * 2 + d * Hkv * D * 2 + 3 * d * F + 2 * d)
+const headBytes = 4 * (V * d + d)
+/** Weight bytes a decoded token reads at `exit` (the embedding row is negligible). */
+const bytesPerToken = (exit: number) => exit * layerBytes + headBytes
+
+const prompt = Array.from({ length: promptLength }, (_, i) => (i * 7919 + 13) % V)
+
+async function decodeRate(runtime: DynamicDepthRuntime, exit: number): Promise<{ prefillTps: number; decodeTps: number; stepMs: number }> {
+  const sequence = new DynamicSequence(runtime)
+  const t0 = performance.now()
+  let { logits } = await sequence.advance(prompt, exit)
+  const prefillMs = performance.now() - t0
+  await sequence.advance([argmax(logits)], exit) // first decode step warms this depth
+  const t1 = performance.now()
+  for (let i = 0; i < decodeTokens; i++) logits = (await sequence.advance([argmax(logits)], exit)).logits
+  const stepMs = (performance.now() - t1) / decodeTokens
+  return { prefillTps: (promptLength / prefillMs) * 1000, decodeTps: 1000 / stepMs, stepMs }
+}
+
+/** Extra time of the first token after a budget change, beyond a normal step at the new exit. */
+async function switchCost(runtime: DynamicDepthRuntime, from: number, to: number, normalStepMs: number): Promise<number> {
+  const sequence = new DynamicSequence(runtime)
+  let { logits } = await sequence.advance(prompt.slice(0, 32), from)
+  for (let i = 0; i < 8; i++) logits = (await sequence.advance([argmax(logits)], from)).logits
+  const t = performance.now()
+  await sequence.advance([argmax(logits)], to)
+  return performance.now() - t - normalStepMs
+}
+
+async function monolithicStepMs(weights: ModelWeights): Promise<number> {
+  const { session } = await loadSession(toModelProto(buildMonolithicGraph(config, weights, config.numLayers)), threads)
+  const empty = () => tensor('float32', new Float32Array(0), [1, Hkv, 0, D])
+  let past: ort.Tensor[] = Array.from({ length: 2 * config.numLayers }, empty)
+  const step = async (ids: number[], start: number) => {
+    const { cos, sin } = ropeTables(config, start, ids.length)
+    const feeds: Record<string, ort.Tensor> = {
+      ids: tensor('int64', BigInt64Array.from(ids.map(BigInt)), [1, ids.length]),
+      cos: tensor('float32', cos, [ids.length, D]),
+      sin: tensor('float32', sin, [ids.length, D]),
+    }
+    for (let i = 0; i < config.numLayers; i++) {
+      feeds[`past_k_${i}`] = past[2 * i]!
+      feeds[`past_v_${i}`] = past[2 * i + 1]!
+    }
+    const out = await session.run(feeds)
+    past = Array.from({ length: config.numLayers }, (_, i) => [out[`present_k_${i}`]!, out[`present_v_${i}`]!]).flat()
+    const logits = out.logits!.data as Float32Array
+    return argmax(logits.subarray(logits.length - V))
+  }
+  let token = await step(prompt, 0)
+  token = await step([token], promptLength)
+  const t = performance.now()
+  for (let i = 0; i < decodeTokens; i++) token = await step([token], promptLength + 1 + i)
+  const ms = (performance.now() - t) / decodeTokens
+  await session.release()
+  return ms
+}
+
+/** Bytes/s of a matrix–vector product over a weight much larger than the caches. */
+async function gemvBandwidth(): Promise<number> {
+  const [K, N] = [d, 4 * V]
+  const g = new Graph('gemv')
+  g.output(matmul(g.input('x', 'float32', [1, K]), g.constant(randomArray(K * N, 0.01), 'float32', [K, N], 'w')), 'y')
+  const { session } = await loadSession(toModelProto(g), threads)
+  const feeds = { x: tensor('float32', randomArray(K, 1), [1, K]) }
+  for (let i = 0; i < 3; i++) await session.run(feeds)
+  const repeats = 20
+  const t = performance.now()
+  for (let i = 0; i < repeats; i++) await session.run(feeds)
+  const seconds = (performance.now() - t) / 1000 / repeats
+  await session.release()
+  return (4 * K * N) / seconds
+}
+
+const weights = randomWeights()
+const monolithicMs = await monolithicStepMs(weights)
+const runtime = await DynamicDepthRuntime.load(config, weights, threads)
+const perExit: Record<string, { prefill_tokens_per_s: number; decode_tokens_per_s: number }> = {}
+const steps: number[] = []
+for (let exit = 1; exit <= config.numLayers; exit++) {
+  const r = await decodeRate(runtime, exit)
+  steps[exit] = r.stepMs
+  perExit[exit] = { prefill_tokens_per_s: +r.prefillTps.toFixed(1), decode_tokens_per_s: +r.decodeTps.toFixed(2) }
+}
+const L = config.numLayers
+const half = L / 2
+/** Median of several trials: one token's time on this shared machine is noisy. */
+async function medianSwitch(from: number, to: number): Promise<number> {
+  const trials: number[] = []
+  for (let i = 0; i < 5; i++) trials.push(await switchCost(runtime, from, to, steps[to]!))
+  return trials.sort((a, b) => a - b)[2]!
+}
+const switchDownMs = await medianSwitch(L, half)
+const switchUpMs = await medianSwitch(half, L)
+const bandwidth = await gemvBandwidth()
+await runtime.release()
+
+const decodeFull = perExit[L]!.decode_tokens_per_s
+console.log(
+  JSON.stringify({
+    bench: 'decode',
+    shape: { ...shape, headDim: D, weight_mb: +((L * layerBytes + headBytes + 4 * V * d) / 1e6).toFixed(0) },
+    prompt_tokens: promptLength,
+    per_exit: perExit,
+    speedup_half: +(perExit[half]!.decode_tokens_per_s / decodeFull).toFixed(3),
+    ideal_half: +(bytesPerToken(L) / bytesPerToken(half)).toFixed(3),
+    switch_ms_lowering: +switchDownMs.toFixed(2),
+    switch_ms_raising: +switchUpMs.toFixed(2),
+    split_overhead: +(steps[L]! / monolithicMs).toFixed(3),
+    gemv_bandwidth_gb_s: +(bandwidth / 1e9).toFixed(2),
+    bandwidth_fraction: +((bytesPerToken(L) * decodeFull) / bandwidth).toFixed(3),
+  }),
+)
