@@ -25,14 +25,19 @@ const vite = await createServer({
   appType: 'spa',
 })
 const dataDirArg = process.argv.indexOf('--data-dir')
-const backend = openBackend({ transport: 'browser', ...(dataDirArg > 0 ? { dataDir: process.argv[dataDirArg + 1] } : {}) })
+const backend = openBackend({
+  transport: 'browser',
+  // The worker runs from source too, through tsx.
+  engineWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/engine-worker.ts') } },
+  ...(dataDirArg > 0 ? { dataDir: process.argv[dataDirArg + 1] } : {}),
+})
 const server = await startServer({ backend, rendererDir: join(root, 'src-renderer'), port: 0, serveRenderer: (req, res) => vite.middlewares(req, res) })
 console.log(`Sorted Studio (dev, hot reload) listening on ${server.url}`)
 
 const stop = async () => {
   await server.close()
   await vite.close()
-  backend.close()
+  await backend.close()
   process.exit(0)
 }
 process.once('SIGINT', () => void stop())

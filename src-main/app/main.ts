@@ -7,6 +7,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { app, BrowserWindow, dialog } from 'electron'
 import { openBackend, type Backend } from '../services/backend'
 import { registerIpc } from './ipc'
+// electron-vite bundles the worker as its own file and gives its path.
+import engineWorkerPath from '../workers/engine-worker?modulePath'
 import { installSecurityPolicy } from './security'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -50,6 +52,7 @@ app.whenReady().then(
       backend = openBackend({
         // Same folder as the CLI: $SORTED_STUDIO_HOME, else the OS user-data folder.
         transport: 'electron',
+        engineWorker: { path: engineWorkerPath },
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })
     } catch (error) {
@@ -73,4 +76,4 @@ app.on('window-all-closed', () => {
   if (process.platform !== 'darwin') app.quit()
 })
 
-app.on('will-quit', () => backend?.close())
+app.on('will-quit', () => void backend?.close())

@@ -5,9 +5,10 @@
 import packageJson from '../../package.json'
 import { MigrationError, StoreFileError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
+import { generateCommand } from './generate'
 import { serveCommand } from './serve'
 
-const commands: Command[] = [serveCommand]
+const commands: Command[] = [serveCommand, generateCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -4,6 +4,8 @@ import { parseArgs } from 'node:util'
 import { openBackend } from '../services/backend'
 import { startServer } from '../server/server'
 import { UsageError, type Command } from './commands'
+// electron-vite bundles the worker as its own file and gives its path.
+import engineWorkerPath from '../workers/engine-worker?modulePath'
 
 /** The built renderer sits beside the built CLI: out/main/cli.js → out/renderer. */
 function defaultRendererDir(): string {
@@ -38,12 +40,16 @@ a token that changes at every launch; the server refuses requests without it.`,
     if (!existsSync(`${rendererDir}/index.html`)) {
       throw new UsageError(`The user interface is not built (${rendererDir} has no index.html). Run \`npm run build\`.`)
     }
-    const backend = openBackend({ transport: 'browser', ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) })
+    const backend = openBackend({
+      transport: 'browser',
+      engineWorker: { path: engineWorkerPath },
+      ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+    })
     let server
     try {
       server = await startServer({ backend, rendererDir, port })
     } catch (error) {
-      backend.close()
+      await backend.close()
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new UsageError(`Port ${port} on 127.0.0.1 is already in use.`)
       throw error
     }
@@ -53,8 +59,8 @@ a token that changes at every launch; the server refuses requests without it.`,
     const running = server
     return new Promise<number>((resolve) => {
       const stop = () => {
-        void running.close().then(() => {
-          backend.close()
+        void running.close().then(async () => {
+          await backend.close()
           resolve(0)
         })
       }

@@ -3,10 +3,12 @@
  * database, builds the services, and binds each contract method to them.
  */
 import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import type { AppInfo } from '../api/contract'
 import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
 import { listProviders } from '../engine/onnx/providers'
 import { openStore, type Store } from '../store'
+import { EngineService, type EngineWorkerSpec } from './engine'
 import { EventBus, type EventListener } from './events'
 import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
@@ -19,13 +21,15 @@ export interface BackendOptions {
   /** better-sqlite3 addon built for Electron's ABI (see scripts/electron-native.mjs). */
   sqliteBinding?: string
   log?: (message: string, error?: unknown) => void
+  /** The engine worker to spawn (lazily, on the first engine.load); without it engine methods report unavailability. */
+  engineWorker?: EngineWorkerSpec
 }
 
 export interface Backend {
   readonly dataDir: string
   readonly dispatch: Dispatch
   subscribe(listener: EventListener): () => void
-  close(): void
+  close(): Promise<void>
 }
 
 export function openBackend(options: BackendOptions): Backend {
@@ -35,6 +39,11 @@ export function openBackend(options: BackendOptions): Backend {
   const store: Store = openStore(databasePath(dataDir), options.sqliteBinding ? { nativeBinding: options.sqliteBinding } : {})
   const bus = new EventBus()
   const settings = new SettingsService(store.settings, bus, (message) => log(message))
+  const engine = new EngineService(options.engineWorker, bus, {
+    cacheDir: join(dataDir, 'cache', 'graphs'),
+    provider: () => settings.get().executionProvider,
+    log: (message) => log(message),
+  })
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -49,12 +58,27 @@ export function openBackend(options: BackendOptions): Backend {
     }),
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
+    'engine.load': ({ path }) => engine.load(path),
+    'engine.unload': () => engine.unload(),
+    'engine.status': () => engine.status(),
+    'engine.generate': (request) => engine.generate(request),
+    'engine.setExit': ({ generationId, exit }) => {
+      engine.setExit(generationId, exit)
+      return {}
+    },
+    'engine.cancel': ({ generationId }) => {
+      engine.cancel(generationId)
+      return {}
+    },
   }
 
   return {
     dataDir,
     dispatch: createDispatch(handlers, log),
     subscribe: (listener) => bus.subscribe(listener),
-    close: () => store.close(),
+    close: async () => {
+      await engine.close()
+      store.close()
+    },
   }
 }

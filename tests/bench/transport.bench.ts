@@ -51,5 +51,5 @@ console.log(
   }),
 )
 await server.close()
-backend.close()
+await backend.close()
 rmSync(root, { recursive: true, force: true })

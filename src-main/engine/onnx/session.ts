@@ -5,6 +5,7 @@
 import * as ort from 'onnxruntime-node'
 import type { ExecutionProviderPreference } from '../../api/contract'
 import type { AnyTypedArray, DType } from './dtype'
+import { cudaProviderInstalled } from './providers'
 
 export type ProviderId = Exclude<ExecutionProviderPreference, 'auto'>
 
@@ -28,9 +29,10 @@ export interface LoadedSession {
   readonly fallbackReason: string | undefined
 }
 
-/** Providers `auto` tries, best first, on this platform. */
-export function autoProviderOrder(platform = process.platform): ProviderId[] {
-  return platform === 'win32' ? ['dml', 'cpu'] : platform === 'linux' ? ['cuda', 'cpu'] : ['cpu']
+/** Providers `auto` tries, best first, on this platform (CUDA only once its libraries are installed). */
+export function autoProviderOrder(platform = process.platform, cudaInstalled = cudaProviderInstalled()): ProviderId[] {
+  if (platform === 'win32') return ['dml', 'cpu']
+  return platform === 'linux' && cudaInstalled ? ['cuda', 'cpu'] : ['cpu']
 }
 
 const ortProviderName: Record<ProviderId, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', webgpu: 'webgpu' }
@@ -53,6 +55,11 @@ export async function loadSession(model: Uint8Array | string, options: SessionOp
   }
   const failures: string[] = []
   for (const provider of candidates) {
+    // Without its libraries ONNX Runtime can only fail (and print the failure to stderr).
+    if (provider === 'cuda' && !cudaProviderInstalled()) {
+      failures.push('cuda is unavailable (its libraries are not installed: run `npm run setup:gpu`)')
+      continue
+    }
     try {
       const sessionOptions = { ...base, executionProviders: [ortProviderName[provider]] }
       const session = typeof model === 'string' ? await ort.InferenceSession.create(model, sessionOptions) : await ort.InferenceSession.create(model, sessionOptions)

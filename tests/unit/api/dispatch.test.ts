@@ -14,11 +14,21 @@ const info: AppInfo = {
   providers: [],
 }
 
+const notUsedHere = () => {
+  throw new Error('not used in these tests')
+}
+
 function handlers(overrides: Partial<Handlers> = {}): Handlers {
   return {
     'app.info': () => info,
     'settings.get': () => defaultSettings,
     'settings.update': (patch) => ({ ...defaultSettings, ...patch }),
+    'engine.load': notUsedHere,
+    'engine.unload': notUsedHere,
+    'engine.status': notUsedHere,
+    'engine.generate': notUsedHere,
+    'engine.setExit': notUsedHere,
+    'engine.cancel': notUsedHere,
     ...overrides,
   }
 }

@@ -24,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server.close()
-  backend.close()
+  await backend.close()
   rmSync(root, { recursive: true, force: true })
 })
 

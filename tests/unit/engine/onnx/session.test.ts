@@ -43,9 +43,10 @@ describe('execution providers', () => {
   })
 
   it('tries the best provider for the platform first in automatic mode', () => {
-    expect(autoProviderOrder('linux')).toEqual(['cuda', 'cpu'])
-    expect(autoProviderOrder('win32')).toEqual(['dml', 'cpu'])
-    expect(autoProviderOrder('darwin')).toEqual(['cpu'])
+    expect(autoProviderOrder('linux', true)).toEqual(['cuda', 'cpu'])
+    expect(autoProviderOrder('linux', false)).toEqual(['cpu'])
+    expect(autoProviderOrder('win32', false)).toEqual(['dml', 'cpu'])
+    expect(autoProviderOrder('darwin', false)).toEqual(['cpu'])
   })
 })
 

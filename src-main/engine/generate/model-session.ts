@@ -1,0 +1,103 @@
+/**
+ * A model folder made ready to generate: weights compiled into the
+ * dynamic-depth runtime, tokenizer and chat template loaded, exits known.
+ * The CLI uses it directly; the app uses it inside the engine worker.
+ */
+import { basename } from 'node:path'
+import { loadModelFolder } from '../model/import'
+import type { ModelConfig } from '../model/types'
+import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
+import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
+import { generate, type GenerateResult, type GeneratedToken } from './generate'
+import { promptIds, type PromptInput } from './prompt'
+import type { SamplingOptions } from './sampling'
+import { DynamicDepthRuntime, type RuntimeOptions } from './runtime'
+import { DynamicSequence } from './sequence'
+
+export interface ModelInfo {
+  path: string
+  name: string
+  architecture: string
+  numLayers: number
+  /** Exits offered to the user: sorted.json's, else every layer count. */
+  exits: number[]
+  hasTokenizer: boolean
+  hasChatTemplate: boolean
+  provider: string
+  fallbackReason: string | undefined
+}
+
+export interface SessionGenerateOptions {
+  input: PromptInput
+  maxNewTokens: number
+  /** Exit per new token index; read before every token. */
+  exitAt: (index: number) => number
+  sampling?: SamplingOptions
+  stopStrings?: readonly string[]
+  onToken?: (token: GeneratedToken) => void
+  signal?: AbortSignal
+}
+
+export class ModelSession {
+  private constructor(
+    readonly info: ModelInfo,
+    readonly config: ModelConfig,
+    readonly runtime: DynamicDepthRuntime,
+    readonly tokenizer: TextTokenizer | undefined,
+    readonly formatter: ChatFormatter | undefined,
+  ) {}
+
+  static async open(dir: string, options: RuntimeOptions = {}): Promise<ModelSession> {
+    const progress = options.onProgress
+    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message))
+    const tokenizer = loadTokenizer(dir)
+    const formatter = chatFormatterFor(dir, tokenizer)
+    const runtime = await DynamicDepthRuntime.load(model.config, model.weights, {
+      ...options,
+      onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),
+    })
+    const L = model.config.numLayers
+    const info: ModelInfo = {
+      path: dir,
+      name: basename(dir),
+      architecture: model.config.hfArchitecture,
+      numLayers: L,
+      exits: model.sorted?.exits ?? Array.from({ length: L }, (_, i) => i + 1),
+      hasTokenizer: tokenizer !== undefined,
+      hasChatTemplate: formatter !== undefined,
+      provider: runtime.provider,
+      fallbackReason: runtime.fallbackReason,
+    }
+    return new ModelSession(info, model.config, runtime, tokenizer, formatter)
+  }
+
+  /** Model EOS ids plus the tokenizer's (generation_config.json, chat end-of-turn tokens). */
+  get eosTokenIds(): number[] {
+    return [...new Set([...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])])]
+  }
+
+  encode(input: PromptInput): number[] {
+    return promptIds(input, this.tokenizer, this.formatter)
+  }
+
+  async generate(options: SessionGenerateOptions): Promise<GenerateResult & { promptTokens: number }> {
+    const prompt = this.encode(options.input)
+    const result = await generate({
+      sequence: new DynamicSequence(this.runtime),
+      prompt,
+      maxNewTokens: options.maxNewTokens,
+      exitAt: options.exitAt,
+      eosTokenIds: this.eosTokenIds,
+      ...(options.sampling ? { sampling: options.sampling } : {}),
+      ...(options.stopStrings ? { stopStrings: options.stopStrings } : {}),
+      ...(this.tokenizer ? { detokenizer: createDecodeStream(this.tokenizer, { skipSpecialTokens: true }) } : {}),
+      ...(options.onToken ? { onToken: options.onToken } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+    return { ...result, promptTokens: prompt.length }
+  }
+
+  release(): Promise<void> {
+    return this.runtime.release()
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * A Hugging Face model folder → LoadedModel: config.json, the safetensors
+ * weights (one file, or shards with model.safetensors.index.json), the
+ * tokenizer files beside them and sorted.json when the model was sorted-tuned.
+ *
+ * Every tensor the config implies is located and shape-checked from the
+ * headers before any data is read, so a wrong checkpoint fails in
+ * milliseconds, naming the file and the tensor. Tensors the engine would not
+ * use (an o_proj bias, a layer past num_hidden_layers) are refused rather than
+ * dropped: ignoring weights would run a different model than the one saved.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { z } from 'zod'
+import { parseConfig } from './config'
+import { SafetensorsFile } from './safetensors'
+import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
+
+/** Files copied along with the weights: tokenizer, chat template and generation defaults. */
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'generation_config.json',
+  'tokenizer.model',
+  'added_tokens.json',
+  'vocab.json',
+  'merges.txt',
+  'chat_template.jinja',
+  'chat_template.json',
+] as const
+
+export const SORTED_FILE = 'sorted.json'
+
+export class ModelImportError extends Error {
+  constructor(
+    readonly file: string,
+    readonly tensor: string | undefined,
+    detail: string,
+  ) {
+    super(tensor === undefined ? `${file}: ${detail}` : `${file}: tensor "${tensor}": ${detail}`)
+    this.name = 'ModelImportError'
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Where each weight lives in a Hugging Face checkpoint
+
+type LayerField = keyof LayerWeights
+
+/** One tensor of the checkpoint: its HF name, its shape, and where it goes in ModelWeights. */
+export interface WeightSlot {
+  name: string
+  shape: number[]
+  /** Layer index, or undefined for embed / norm / lmHead. */
+  layer: number | undefined
+  field: LayerField | 'embed' | 'norm' | 'lmHead'
+}
+
+/**
+ * Every tensor a checkpoint with this config holds, in Hugging Face's order:
+ * embeddings, each layer, the final norm, and lm_head unless it is tied.
+ */
+export function weightSlots(config: ModelConfig): WeightSlot[] {
+  const d = config.hiddenSize
+  const qDim = config.numHeads * config.headDim
+  const kvDim = config.numKvHeads * config.headDim
+  const slots: WeightSlot[] = [{ name: 'model.embed_tokens.weight', shape: [config.vocabSize, d], layer: undefined, field: 'embed' }]
+  for (let i = 0; i < config.numLayers; i++) {
+    const p = `model.layers.${i}`
+    const add = (name: string, field: LayerField, shape: number[]) => slots.push({ name: `${p}.${name}`, shape, layer: i, field })
+    add('input_layernorm.weight', 'attnNorm', [d])
+    add('self_attn.q_proj.weight', 'q', [qDim, d])
+    add('self_attn.k_proj.weight', 'k', [kvDim, d])
+    add('self_attn.v_proj.weight', 'v', [kvDim, d])
+    if (config.attentionBias) {
+      add('self_attn.q_proj.bias', 'qBias', [qDim])
+      add('self_attn.k_proj.bias', 'kBias', [kvDim])
+      add('self_attn.v_proj.bias', 'vBias', [kvDim])
+    }
+    if (config.qkNorm) {
+      add('self_attn.q_norm.weight', 'qNorm', [config.headDim])
+      add('self_attn.k_norm.weight', 'kNorm', [config.headDim])
+    }
+    add('self_attn.o_proj.weight', 'o', [d, qDim])
+    add('post_attention_layernorm.weight', 'mlpNorm', [d])
+    add('mlp.gate_proj.weight', 'gate', [config.intermediateSize, d])
+    add('mlp.up_proj.weight', 'up', [config.intermediateSize, d])
+    add('mlp.down_proj.weight', 'down', [d, config.intermediateSize])
+  }
+  slots.push({ name: 'model.norm.weight', shape: [d], layer: undefined, field: 'norm' })
+  if (!config.tieWordEmbeddings) slots.push({ name: 'lm_head.weight', shape: [config.vocabSize, d], layer: undefined, field: 'lmHead' })
+  return slots
+}
+
+/** The array a slot names in `weights` (undefined when absent). */
+export function weightOf(weights: ModelWeights, slot: WeightSlot): Float32Array | undefined {
+  if (slot.layer === undefined) {
+    if (slot.field === 'embed') return weights.embed
+    if (slot.field === 'norm') return weights.norm
+    return weights.lmHead
+  }
+  return weights.layers[slot.layer]?.[slot.field as LayerField]
+}
+
+/** Checkpoint tensors that hold no weights (old Llama exports saved the rotary table). */
+function isIgnorable(name: string, config: ModelConfig): boolean {
+  // With tied embeddings transformers ignores a saved lm_head and uses the embedding.
+  return name.endsWith('rotary_emb.inv_freq') || (config.tieWordEmbeddings && name === 'lm_head.weight')
+}
+
+// ---------------------------------------------------------------------------
+// Locating the weight files
+
+const WeightIndex = z.looseObject({
+  metadata: z.unknown().optional(),
+  weight_map: z.record(z.string(), z.string()),
+})
+
+const SHARD = /^model-(\d+)-of-(\d+)\.safetensors$/
+
+interface WeightFiles {
+  /** Absolute paths of the safetensors files. */
+  files: string[]
+  /** The file to name when a tensor is missing altogether. */
+  describedBy: string
+  /** tensor → file, from the index, when there is one. */
+  index: Map<string, string> | undefined
+}
+
+function readJson(file: string): unknown {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ModelImportError(file, undefined, `cannot read (${error instanceof Error ? error.message : String(error)})`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new ModelImportError(file, undefined, `not valid JSON (${error instanceof Error ? error.message : String(error)})`)
+  }
+}
+
+function locateWeights(dir: string): WeightFiles {
+  const indexFile = join(dir, 'model.safetensors.index.json')
+  if (existsSync(indexFile)) {
+    const parsed = WeightIndex.safeParse(readJson(indexFile))
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]
+      throw new ModelImportError(indexFile, undefined, `field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`)
+    }
+    const index = new Map<string, string>()
+    for (const [tensor, shard] of Object.entries(parsed.data.weight_map)) {
+      // A shard is a file in this folder, never a path that leads out of it.
+      if (shard !== basename(shard) || shard === '..' || !shard.endsWith('.safetensors')) {
+        throw new ModelImportError(indexFile, tensor, `weight_map names "${shard}", which is not a .safetensors file in this folder`)
+      }
+      const file = join(dir, shard)
+      if (!existsSync(file)) throw new ModelImportError(indexFile, tensor, `weight_map names ${shard}, which does not exist`)
+      index.set(tensor, file)
+    }
+    return { files: [...new Set(index.values())], describedBy: indexFile, index }
+  }
+  const single = join(dir, 'model.safetensors')
+  if (existsSync(single)) return { files: [single], describedBy: single, index: undefined }
+
+  const names = readdirSync(dir)
+  const shards = names.filter((n) => SHARD.test(n)).sort()
+  if (shards.length > 0) {
+    // Shards without their index: usable only if the set is complete.
+    const total = Number(SHARD.exec(shards[0] as string)?.[2])
+    const width = (SHARD.exec(shards[0] as string)?.[1] ?? '').length
+    for (let i = 1; i <= total; i++) {
+      const expected = `model-${String(i).padStart(width, '0')}-of-${String(total).padStart(width, '0')}.safetensors`
+      if (!shards.includes(expected)) throw new ModelImportError(join(dir, expected), undefined, 'shard missing (and no model.safetensors.index.json)')
+    }
+    return { files: shards.map((n) => join(dir, n)), describedBy: dir, index: undefined }
+  }
+  if (names.some((n) => n.endsWith('.bin') || n.endsWith('.pt') || n.endsWith('.pth'))) {
+    throw new ModelImportError(dir, undefined, 'holds PyTorch pickle weights only; convert them to safetensors (model.safetensors) first')
+  }
+  throw new ModelImportError(dir, undefined, 'no model.safetensors or model.safetensors.index.json: not a Hugging Face model folder')
+}
+
+// ---------------------------------------------------------------------------
+// sorted.json
+
+const SortedJson = z.looseObject({
+  exits: z.array(z.number().int()).min(1),
+  results: z.record(z.string(), z.record(z.string(), z.number())).default({}),
+})
+
+/**
+ * Checks sorted metadata against a model with `numLayers` layers: exits are
+ * strictly ascending layer counts within 1..numLayers. `file` names the source in errors.
+ */
+export function parseSortedMetadata(json: unknown, file: string, numLayers: number): SortedMetadata {
+  const parsed = SortedJson.safeParse(json)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new ModelImportError(file, undefined, `field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'}`)
+  }
+  const { exits } = parsed.data
+  exits.forEach((exit, i) => {
+    if (exit < 1 || exit > numLayers) throw new ModelImportError(file, undefined, `field "exits": exit ${exit} is outside 1..${numLayers} (the model's layers)`)
+    if (i > 0 && exit <= (exits[i - 1] as number)) throw new ModelImportError(file, undefined, `field "exits": [${exits.join(', ')}] is not strictly ascending`)
+  })
+  return parsed.data as SortedMetadata
+}
+
+// ---------------------------------------------------------------------------
+
+function emptyLayer(): LayerWeights {
+  const none = new Float32Array(0)
+  return { attnNorm: none, q: none, k: none, v: none, o: none, mlpNorm: none, gate: none, up: none, down: none }
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i])
+}
+
+/**
+ * Loads a Hugging Face model folder. `onProgress` gets the fraction of weight
+ * bytes read so far (0..1) and what is being read. Throws ConfigError,
+ * SafetensorsError or ModelImportError, each naming the file (and the tensor).
+ */
+export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void): LoadedModel {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelImportError(dir, undefined, 'is not a folder')
+  const configFile = join(dir, 'config.json')
+  if (!existsSync(configFile)) throw new ModelImportError(configFile, undefined, 'missing: not a Hugging Face model folder')
+  const config = parseConfig(readJson(configFile), configFile)
+
+  onProgress?.(0, 'reading headers')
+  const located = locateWeights(dir)
+  const opened: SafetensorsFile[] = []
+  try {
+    // Which file holds each tensor, from the headers alone.
+    const holder = new Map<string, SafetensorsFile>()
+    for (const file of located.files) {
+      const st = SafetensorsFile.open(file)
+      opened.push(st)
+      for (const name of st.names()) {
+        const other = holder.get(name)
+        if (other) throw new ModelImportError(file, name, `also stored in ${other.file}`)
+        holder.set(name, st)
+      }
+    }
+    for (const [name, file] of located.index ?? []) {
+      if (holder.get(name)?.file !== file) throw new ModelImportError(file, name, `model.safetensors.index.json places this tensor here, but the file does not hold it`)
+    }
+
+    const slots = weightSlots(config)
+    const expected = new Set(slots.map((s) => s.name))
+    for (const [name, st] of holder) {
+      if (expected.has(name) || isIgnorable(name, config)) continue
+      const layer = /^model\.layers\.(\d+)\./.exec(name)?.[1]
+      if (layer !== undefined && Number(layer) >= config.numLayers) {
+        throw new ModelImportError(st.file, name, `layer ${layer} is beyond num_hidden_layers ${config.numLayers} in config.json`)
+      }
+      throw new ModelImportError(st.file, name, `unexpected tensor: a ${config.hfArchitecture} with this config.json has no such weight`)
+    }
+    let totalBytes = 0
+    for (const slot of slots) {
+      const st = holder.get(slot.name)
+      if (!st) throw new ModelImportError(located.describedBy, slot.name, `missing (expected shape [${slot.shape.join(', ')}])`)
+      const info = st.info(slot.name)
+      if (!sameShape(info.shape, slot.shape)) {
+        throw new ModelImportError(st.file, slot.name, `shape [${info.shape.join(', ')}] does not match config.json, which implies [${slot.shape.join(', ')}]`)
+      }
+      totalBytes += info.dataOffsets[1] - info.dataOffsets[0]
+    }
+
+    const layers = Array.from({ length: config.numLayers }, emptyLayer)
+    const weights: ModelWeights = { embed: new Float32Array(0), layers, norm: new Float32Array(0), lmHead: undefined }
+    let doneBytes = 0
+    for (const slot of slots) {
+      const st = holder.get(slot.name) as SafetensorsFile
+      onProgress?.(totalBytes === 0 ? 0 : doneBytes / totalBytes, `reading ${slot.name}`)
+      const data = st.read(slot.name)
+      if (slot.layer === undefined) weights[slot.field as 'embed' | 'norm' | 'lmHead'] = data
+      else (layers[slot.layer] as LayerWeights)[slot.field as LayerField] = data
+      const info = st.info(slot.name)
+      doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
+    }
+
+    const sortedFile = join(dir, SORTED_FILE)
+    const sorted = existsSync(sortedFile) ? parseSortedMetadata(readJson(sortedFile), sortedFile, config.numLayers) : undefined
+    const tokenizerFiles = TOKENIZER_FILES.filter((name) => existsSync(join(dir, name)))
+    onProgress?.(1, 'loaded')
+    return { dir, config, weights, tokenizerFiles, sorted }
+  } finally {
+    for (const st of opened) st.close()
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The engine's thread: model loading and generation run here, because
+ * ONNX Runtime's session.run blocks the thread that calls it. One model at a
+ * time; generations run one after another, each reading its exit before
+ * every token so engine.setExit takes effect on the next one.
+ */
+import { parentPort } from 'node:worker_threads'
+import type { z } from 'zod'
+import type { EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone } from '../api/contract'
+import { ModelSession } from '../engine/generate/model-session'
+import type { PromptInput } from '../engine/generate/prompt'
+import { FromWorker, ToWorker } from './engine-protocol'
+
+type GenerateRequestData = z.output<typeof GenerateRequest>
+
+const port = parentPort
+if (!port) throw new Error('engine-worker must run in a worker thread')
+
+function post(message: FromWorker): void {
+  port!.postMessage(message)
+}
+
+let session: ModelSession | undefined
+let status: EngineStatus = { state: 'empty' }
+const running = new Map<string, { exit: number; controller: AbortController }>()
+/** Generations and loads run one after another, in arrival order. */
+let queue: Promise<unknown> = Promise.resolve()
+
+function setStatus(next: EngineStatus): void {
+  status = next
+  post({ type: 'status', status })
+}
+
+function enqueue(job: () => Promise<void>): void {
+  queue = queue.then(job, job)
+}
+
+async function load(path: string, options: { provider: ExecutionProviderPreference; cacheDir?: string | undefined }): Promise<void> {
+  await session?.release()
+  session = undefined
+  setStatus({ state: 'loading', progress: 0, message: 'Reading the model folder' })
+  try {
+    session = await ModelSession.open(path, {
+      provider: options.provider,
+      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      log: (message) => post({ type: 'log', message }),
+      onProgress: (progress, message) => setStatus({ state: 'loading', progress, message }),
+    })
+    const { fallbackReason, ...info } = session.info
+    setStatus({ state: 'ready', model: fallbackReason ? { ...info, fallbackReason } : info })
+  } catch (error) {
+    setStatus({ state: 'error', error: (error as Error).message })
+  }
+}
+
+function failed(generationId: string, error: string): GenerationDone {
+  return { generationId, finishReason: 'error', text: '', tokens: [], exits: [], promptTokens: 0, prefillMs: 0, decodeTokensPerSecond: 0, error }
+}
+
+async function run(generationId: string, r: GenerateRequestData): Promise<void> {
+  const state = running.get(generationId)!
+  if (!session) {
+    running.delete(generationId)
+    post({ type: 'done', done: failed(generationId, 'No model is loaded: load one first.') })
+    return
+  }
+  const L = session.info.numLayers
+  // state.exit holds the request's exit, or a setExit that arrived while this generation was queued.
+  state.exit = Math.min(state.exit, L)
+  const input: PromptInput = r.promptIds ? { promptIds: r.promptIds } : r.messages ? { messages: r.messages } : { prompt: r.prompt! }
+  try {
+    const result = await session.generate({
+      input,
+      maxNewTokens: r.maxNewTokens,
+      exitAt: () => state.exit,
+      sampling: r.sampling,
+      stopStrings: r.stopStrings,
+      signal: state.controller.signal,
+      onToken: (t) => post({ type: 'token', token: { generationId, index: t.index, id: t.id, text: t.text, exit: t.exit } }),
+    })
+    const decoded = result.tokens.length - 1
+    post({
+      type: 'done',
+      done: {
+        generationId,
+        finishReason: result.finishReason,
+        text: result.text,
+        tokens: result.tokens,
+        exits: result.exits,
+        promptTokens: result.promptTokens,
+        prefillMs: result.prefillMs,
+        decodeTokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : 0,
+      },
+    })
+  } catch (error) {
+    post({ type: 'done', done: failed(generationId, (error as Error).message) })
+  } finally {
+    running.delete(generationId)
+  }
+}
+
+port.on('message', (raw: unknown) => {
+  const parsed = ToWorker.safeParse(raw)
+  if (!parsed.success) {
+    post({ type: 'log', message: `engine worker: ignoring a malformed message (${parsed.error.issues[0]?.message ?? 'invalid'})` })
+    return
+  }
+  const message = parsed.data
+  switch (message.type) {
+    case 'load':
+      enqueue(() => load(message.path, message))
+      break
+    case 'unload':
+      enqueue(async () => {
+        await session?.release()
+        session = undefined
+        setStatus({ state: 'empty' })
+      })
+      break
+    case 'generate':
+      running.set(message.generationId, { exit: message.request.exit ?? Number.MAX_SAFE_INTEGER, controller: new AbortController() })
+      enqueue(() => run(message.generationId, message.request))
+      break
+    case 'setExit': {
+      const state = running.get(message.generationId)
+      if (state) state.exit = Math.min(message.exit, session?.info.numLayers ?? message.exit)
+      break
+    }
+    case 'cancel':
+      running.get(message.generationId)?.controller.abort()
+      break
+  }
+})
+

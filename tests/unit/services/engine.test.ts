@@ -1,0 +1,120 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { EventName, GenerationDone, GenerationToken } from '../../../src-main/api/contract'
+import { ModelSession } from '../../../src-main/engine/generate/model-session'
+import { openBackend, type Backend } from '../../../src-main/services/backend'
+import { writeRandomModel } from '../../fixtures/fixtures'
+
+const root = mkdtempSync(join(tmpdir(), 'engine-service-'))
+const modelDir = join(root, 'model')
+let backend: Backend
+const events: { event: EventName; payload: unknown }[] = []
+
+beforeAll(() => {
+  writeRandomModel(modelDir, { architecture: 'llama', layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 50, dtype: 'F32', seed: 9 })
+  backend = openBackend({
+    transport: 'browser',
+    dataDir: join(root, 'data'),
+    log: () => {},
+    // The worker runs from source through tsx, as in `npm run dev`.
+    engineWorker: { path: join(__dirname, '../../../scripts/tsx-worker.mjs'), workerData: { tsEntry: join(__dirname, '../../../src-main/workers/engine-worker.ts') } },
+  })
+  backend.subscribe((event, payload) => events.push({ event, payload }))
+})
+
+afterAll(async () => {
+  await backend.close()
+  rmSync(root, { recursive: true, force: true })
+})
+
+async function call(method: string, params: unknown = {}): Promise<Record<string, unknown>> {
+  const outcome = await backend.dispatch(method, params)
+  if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`)
+  return outcome.result as Record<string, unknown>
+}
+
+function finished(generationId: string): Promise<GenerationDone> {
+  return new Promise((resolve) => {
+    const stop = backend.subscribe((event, payload) => {
+      if (event === 'generation.done' && (payload as GenerationDone).generationId === generationId) {
+        stop()
+        resolve(payload as GenerationDone)
+      }
+    })
+  })
+}
+
+const tokensOf = (generationId: string) =>
+  events.filter((e) => e.event === 'generation.token').map((e) => e.payload as GenerationToken).filter((t) => t.generationId === generationId)
+
+describe('engine service (worker thread)', () => {
+  it('refuses to generate before a model is loaded', async () => {
+    const outcome = await backend.dispatch('engine.generate', { promptIds: [1, 2] })
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'conflict' } })
+  })
+
+  it('reports a folder that is not a model as a load error naming the file', async () => {
+    const bad = join(root, 'bad')
+    mkdirSync(bad)
+    writeFileSync(join(bad, 'config.json'), '{ not json')
+    const status = await call('engine.load', { path: bad })
+    expect(status.state).toBe('error')
+    expect(String(status.error)).toContain(join(bad, 'config.json'))
+  })
+
+  it('loads a model folder with progress events and reports its exits', async () => {
+    const status = await call('engine.load', { path: modelDir })
+    expect(status).toMatchObject({ state: 'ready', model: { numLayers: 3, exits: [1, 2, 3], hasTokenizer: false, provider: 'cpu' } })
+    const progress = events.filter((e) => e.event === 'engine.status').map((e) => (e.payload as { state: string }).state)
+    expect(progress).toContain('loading')
+  })
+
+  it('streams tokens with their exit, then a summary', async () => {
+    const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4, 1, 5], maxNewTokens: 6, exit: 2 })) as { generationId: string }
+    const done = await finished(generationId)
+    expect(done.finishReason).toBe('length')
+    expect(done.tokens).toHaveLength(6)
+    expect(tokensOf(generationId).map((t) => [t.id, t.exit])).toEqual(done.tokens.map((id) => [id, 2]))
+  })
+
+  it('changes the exit of a running generation from a later token on, exactly as a schedule would', async () => {
+    const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4, 1, 5], maxNewTokens: 12, exit: 1 })) as { generationId: string }
+    const raised = new Promise<void>((resolve) => {
+      const stop = backend.subscribe((event, payload) => {
+        if (event === 'generation.token' && (payload as GenerationToken).generationId === generationId) {
+          stop()
+          void call('engine.setExit', { generationId, exit: 3 }).then(() => resolve())
+        }
+      })
+    })
+    const done = await finished(generationId)
+    await raised
+    expect(done.exits[0]).toBe(1)
+    expect(done.exits.at(-1)).toBe(3)
+    expect([...done.exits].sort((a, b) => a - b)).toEqual(done.exits)
+    // The same schedule run directly in this thread gives the same tokens.
+    const session = await ModelSession.open(modelDir)
+    const direct = await session.generate({ input: { promptIds: [3, 1, 4, 1, 5] }, maxNewTokens: 12, exitAt: (i) => done.exits[i]! })
+    await session.release()
+    expect(done.tokens).toEqual(direct.tokens)
+  })
+
+  it('cancels a generation', async () => {
+    const { generationId } = (await call('engine.generate', { promptIds: [1, 2, 3], maxNewTokens: 2000 })) as { generationId: string }
+    await call('engine.cancel', { generationId })
+    const done = await finished(generationId)
+    expect(done.finishReason).toBe('cancelled')
+    expect(done.tokens.length).toBeLessThan(2000)
+  })
+
+  it('validates requests: one prompt form, exits within the model', async () => {
+    expect(await backend.dispatch('engine.generate', { prompt: 'hi', promptIds: [1] })).toMatchObject({ ok: false, error: { code: 'invalid_params' } })
+    expect(await backend.dispatch('engine.setExit', { generationId: 'nope', exit: 1 })).toMatchObject({ ok: false, error: { code: 'not_found' } })
+  })
+
+  it('unloads the model', async () => {
+    expect(await call('engine.unload')).toEqual({ state: 'empty' })
+  })
+})
