@@ -81,6 +81,9 @@ export const generateCommand: Command = {
 
     const session = await ModelSession.open(values.model, { provider: provider.data, log: (m) => process.stderr.write(`${m}\n`) })
     try {
+      if ('prompt' in input && !session.info.hasTokenizer) {
+        throw new UsageError(`${values.model} has no tokenizer (tokenizer.json): give the prompt as --prompt-ids.`)
+      }
       const L = session.info.numLayers
       let exitAt
       try {

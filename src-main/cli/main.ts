@@ -3,6 +3,10 @@
  * exit codes. Each command lives in its own module.
  */
 import packageJson from '../../package.json'
+import { ConfigError } from '../engine/model/config'
+import { ModelImportError } from '../engine/model/import'
+import { SafetensorsError } from '../engine/model/safetensors'
+import { TokenizerFileError } from '../engine/tokenizer/files'
 import { MigrationError, StoreFileError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
@@ -53,9 +57,10 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`sorted ${command.name}: ${(error as Error).message}\nUsage: ${command.usage}\n`)
       return 2
     }
-    // The data folder's database is unusable: say which file and why, no stack.
-    if (error instanceof StoreVersionError || error instanceof StoreFileError || error instanceof MigrationError) {
-      process.stderr.write(`sorted ${command.name}: ${error.message}\n`)
+    // A file the user pointed at (a database, a model folder) is unusable: say which file and why, no stack.
+    const fileErrors = [StoreVersionError, StoreFileError, MigrationError, ModelImportError, ConfigError, SafetensorsError, TokenizerFileError]
+    if (fileErrors.some((kind) => error instanceof kind)) {
+      process.stderr.write(`sorted ${command.name}: ${(error as Error).message}\n`)
       return 1
     }
     throw error

@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ModelSession } from '../../src-main/engine/generate/model-session'
+import { parseBudgetSchedule } from '../../src-main/engine/generate/schedule'
+import { writeRandomModel } from '../fixtures/fixtures'
+import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
+import { runCli } from './harness'
+
+const root = mkdtempSync(join(tmpdir(), 'sorted-generate-'))
+const withTokenizer = join(root, 'with-tokenizer')
+const idsOnly = join(root, 'ids-only')
+
+beforeAll(() => {
+  const tokenizer = byteLevelTokenizerJson()
+  const vocab = Math.max(...Object.values(tokenizer.model.vocab as Record<string, number>)) + 1
+  const shape = { architecture: 'llama' as const, layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, dtype: 'F32' as const }
+  // End-of-sequence ids beyond the vocabulary: generation always runs to --max-new-tokens.
+  writeRandomModel(withTokenizer, { ...shape, vocab, seed: 4, config: { eos_token_id: vocab + 10 }, files: { 'tokenizer.json': tokenizer } })
+  writeRandomModel(idsOnly, { ...shape, vocab: 40, seed: 5, config: { eos_token_id: 2000 } })
+})
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+function finish(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = runCli(args)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c) => (stdout += c))
+  child.stderr?.on('data', (c) => (stderr += c))
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
+describe('sorted generate', () => {
+  it('follows a budget schedule and prints one JSON object', async () => {
+    const result = await finish(['generate', '--model', idsOnly, '--prompt-ids', '1,2,3', '--budget-schedule', '0:1,3:3', '--max-new-tokens', '6', '--json'])
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    const out = JSON.parse(result.stdout)
+    expect(Object.keys(out)).toEqual(expect.arrayContaining(['tokens', 'text', 'exits', 'prefill_ms', 'decode_tokens_per_s']))
+    expect(out.exits).toEqual([1, 1, 1, 3, 3, 3])
+    // The same schedule through the engine in this process gives the same tokens.
+    const session = await ModelSession.open(idsOnly)
+    const direct = await session.generate({ input: { promptIds: [1, 2, 3] }, maxNewTokens: 6, exitAt: parseBudgetSchedule('0:1,3:3', 3) })
+    await session.release()
+    expect(out.tokens).toEqual(direct.tokens)
+  })
+
+  it('tokenizes a text prompt and detokenizes the answer', async () => {
+    const result = await finish(['generate', '--model', withTokenizer, '--prompt', 'hi hi', '--exit', '2', '--max-new-tokens', '5', '--json'])
+    expect(result.code).toBe(0)
+    const out = JSON.parse(result.stdout)
+    expect(out.exits).toEqual([2, 2, 2, 2, 2])
+    expect(out.prompt_tokens).toBe(3) // <s> hi Ġhi
+    expect(typeof out.text).toBe('string')
+  })
+
+  it('samples reproducibly with a seed', async () => {
+    const args = ['generate', '--model', idsOnly, '--prompt-ids', '5,6', '--temperature', '1.2', '--top-p', '0.9', '--seed', '3', '--max-new-tokens', '8', '--json']
+    const [a, b] = await Promise.all([finish(args), finish(args)])
+    expect(JSON.parse(a.stdout).tokens).toEqual(JSON.parse(b.stdout).tokens)
+  })
+
+  it('explains what is wrong with the command line or the model', async () => {
+    const outside = await finish(['generate', '--model', idsOnly, '--prompt-ids', '1', '--exit', '9'])
+    expect(outside.code).toBe(2)
+    expect(outside.stderr).toContain('exit 9 is outside 1..3')
+    const textWithoutTokenizer = await finish(['generate', '--model', idsOnly, '--prompt', 'hello'])
+    expect(textWithoutTokenizer.code).toBe(2)
+    expect(textWithoutTokenizer.stderr).toContain('has no tokenizer (tokenizer.json): give the prompt as --prompt-ids')
+    const missing = await finish(['generate', '--model', join(root, 'nowhere'), '--prompt-ids', '1'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain(join(root, 'nowhere'))
+    expect(missing.stderr).not.toContain('    at ')
+  })
+})
