@@ -25,6 +25,11 @@ export interface OpDef<P> {
    * the node's name.
    */
   infer(inputs: readonly (TensorInfo | undefined)[], params: P): TensorInfo[]
+  /**
+   * Trailing inputs that exist only for autodiff (a custom gradient reads
+   * them) and are not emitted as ONNX inputs of the node.
+   */
+  readonly gradientOnlyInputs?: number
   /** ONNX attributes for these params. */
   attrs?(params: P): Record<string, Attr>
   /**

@@ -93,7 +93,7 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint
         name: node.name,
         opType: node.def.type,
         domain: node.def.domain ?? '',
-        input: node.inputs.map((t) => t?.name ?? ''),
+        input: node.inputs.slice(0, node.inputs.length - (node.def.gradientOnlyInputs ?? 0)).map((t) => t?.name ?? ''),
         output: node.outputs.map((t) => t.name),
         attribute: Object.entries(node.def.attrs?.(node.params) ?? {}).map(([name, attr]) => attribute(name, attr)),
       })),

@@ -13,7 +13,7 @@ let backend: Backend
 const events: { event: EventName; payload: unknown }[] = []
 
 beforeAll(() => {
-  writeRandomModel(modelDir, { architecture: 'llama', layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 50, dtype: 'F32', seed: 9 })
+  writeRandomModel(modelDir, { architecture: 'llama', layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 50, dtype: 'F32', seed: 9, config: { eos_token_id: 999 } })
   backend = openBackend({
     transport: 'browser',
     dataDir: join(root, 'data'),
@@ -80,23 +80,26 @@ describe('engine service (worker thread)', () => {
   })
 
   it('changes the exit of a running generation from a later token on, exactly as a schedule would', async () => {
-    const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4, 1, 5], maxNewTokens: 12, exit: 1 })) as { generationId: string }
-    const raised = new Promise<void>((resolve) => {
-      const stop = backend.subscribe((event, payload) => {
-        if (event === 'generation.token' && (payload as GenerationToken).generationId === generationId) {
-          stop()
-          void call('engine.setExit', { generationId, exit: 3 }).then(() => resolve())
-        }
-      })
+    const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4, 1, 5], maxNewTokens: 2000, exit: 1 })) as { generationId: string }
+    // Raise the exit after the first token; once a token comes from the new exit, stop.
+    let raised = false
+    const stop = backend.subscribe((event, payload) => {
+      const token = payload as GenerationToken
+      if (event !== 'generation.token' || token.generationId !== generationId) return
+      if (!raised) {
+        raised = true
+        void call('engine.setExit', { generationId, exit: 3 })
+      } else if (token.exit === 3) void call('engine.cancel', { generationId }).catch(() => {})
     })
     const done = await finished(generationId)
-    await raised
-    expect(done.exits[0]).toBe(1)
-    expect(done.exits.at(-1)).toBe(3)
-    expect([...done.exits].sort((a, b) => a - b)).toEqual(done.exits)
+    stop()
+    expect(done.finishReason).toBe('cancelled')
+    const switchAt = done.exits.indexOf(3)
+    expect(switchAt).toBeGreaterThan(0)
+    expect(done.exits).toEqual(done.exits.map((_, i) => (i < switchAt ? 1 : 3)))
     // The same schedule run directly in this thread gives the same tokens.
     const session = await ModelSession.open(modelDir)
-    const direct = await session.generate({ input: { promptIds: [3, 1, 4, 1, 5] }, maxNewTokens: 12, exitAt: (i) => done.exits[i]! })
+    const direct = await session.generate({ input: { promptIds: [3, 1, 4, 1, 5] }, maxNewTokens: done.tokens.length, exitAt: (i) => done.exits[i]! })
     await session.release()
     expect(done.tokens).toEqual(direct.tokens)
   })

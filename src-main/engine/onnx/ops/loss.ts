@@ -43,14 +43,21 @@ const summedCrossEntropyDef: OpDef<CrossEntropyParams> = {
   // the forward pass to the backward; recomputing softmax is one cheap pass.
   // An ignored row's target (e.g. −100) is not a valid column, so its index
   // is clamped to 0, where it adds −0.
-  grad: ({ inputs: [logits, targets], params: { ignoreIndex }, dOutputs: [g] }) => {
-    const rows = logits!.shape[0]!
-    const ignored = isIgnored(targets!, ignoreIndex)
-    const scale = reshape(where(ignored, 0, g!), [rows, 1], logits!)
-    const column = reshape(where(ignored, 0, targets!), [rows, 1], logits!)
-    const scaledProbs = mul(softmax(logits!, -1), scale)
-    return [scatterAdd(scaledProbs, column, neg(scale), 1), undefined]
-  },
+  grad: ({ inputs: [logits, targets], params: { ignoreIndex }, dOutputs: [g] }) => [crossEntropyLogitsGrad(logits!, targets!, g!, ignoreIndex), undefined],
+}
+
+/**
+ * d(Σ_n scale · CE_n)/d logits for logits [N, V], int64 targets [N] and a
+ * scalar `scale`: (softmax(logits[n]) − onehot(targets[n])) · scale, 0 for
+ * ignored rows, with at most two [N, V] tensors alive at once (see above).
+ */
+export function crossEntropyLogitsGrad(logits: Tensor, targets: Tensor, scale: Tensor, ignoreIndex: number): Tensor {
+  const rows = logits.shape[0]!
+  const ignored = isIgnored(targets, ignoreIndex)
+  const rowScale = reshape(where(ignored, 0, scale), [rows, 1], logits)
+  const column = reshape(where(ignored, 0, targets), [rows, 1], logits)
+  const scaledProbs = mul(softmax(logits, -1), rowScale)
+  return scatterAdd(scaledProbs, column, neg(rowScale), 1)
 }
 
 export interface CrossEntropyOptions {
@@ -83,7 +90,12 @@ export function crossEntropy(logits: Tensor, targets: Tensor, { ignoreIndex = -1
   const labels = targets.rank === 1 ? cast(targets, 'int64') : toVector(cast(targets, 'int64'), rows.shape[0]!)
   const total = graph.apply(summedCrossEntropyDef, [rows, labels], { ignoreIndex })[0]!
   const count = reduceSum(where(isIgnored(labels, ignoreIndex), 0, graph.scalar(1, logits.dtype)), [0])
-  return { loss: div(total, max(count, graph.scalar(1, logits.dtype))), count }
+  return { loss: div(total, atLeastOne(count)), count }
+}
+
+/** max(count, 1): the divisor of a mean over counted tokens that is 0, not NaN, when none is counted. */
+export function atLeastOne(count: Tensor): Tensor {
+  return max(count, count.graph.scalar(1, count.dtype))
 }
 
 // ------------------------------------------------------------------ small private ops (no gradients)
