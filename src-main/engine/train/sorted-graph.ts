@@ -1,0 +1,131 @@
+/**
+ * The training graphs of Sorted Fine-Tuning. Sub-model e is the first e
+ * layers plus the model's own final norm and LM head; its loss is the token
+ * cross-entropy of next-token prediction (labels shifted inside), summed over
+ * the batch and divided by the number of counted (≠ −100) targets. The head
+ * is shared by every exit, so its gradient sums their contributions.
+ *
+ * Parameters are graph inputs named as in the Hugging Face checkpoint
+ * (`model.layers.3.mlp.up_proj.weight`), in [out, in] layout, so a run
+ * starts from and exports to the same files. Outputs follow optimizer.ts:
+ * `loss.<exit>`, `loss.tokens` (counted targets), `objective`, updated
+ * `<name>.new`, `m.<name>.new`, `v.<name>.new`, `gradNorm`, or `grad.<name>`.
+ */
+import { weightSlots } from '../model/import'
+import { decoderLayer, rmsNorm, type BlockWeights } from '../model/layers'
+import { ropeTables } from '../model/rope'
+import type { ModelConfig } from '../model/types'
+import type { Graph, Tensor } from '../onnx/graph'
+import { div, reshape, sum } from '../onnx/ops/basic'
+import { linearCrossEntropy } from '../onnx/ops/fused'
+import { gather } from '../onnx/ops/indexing'
+import { slice, transpose } from '../onnx/ops/shape'
+import { buildTrainStep, type AdamWOptions, type TensorSpec, type TrainStepGraph } from '../onnx/optimizer'
+
+export interface SortedGraphOptions {
+  config: ModelConfig
+  /** Exits whose losses the graph computes; the objective is their mean. */
+  exits: number[]
+  batchSize: number
+  seqLen: number
+  mode: 'step' | 'gradients'
+  optimizer?: AdamWOptions
+}
+
+export function parameterSpecs(config: ModelConfig): TensorSpec[] {
+  return weightSlots(config).map((slot) => ({ name: slot.name, dtype: 'float32', shape: slot.shape }))
+}
+
+/** Norm weights and biases are not decayed (the usual transformers Trainer rule). */
+export function isNoDecay(name: string): boolean {
+  return name.endsWith('norm.weight') || name.endsWith('.bias')
+}
+
+/** Per-exit losses of one batch: Map exit → { loss, count }. */
+export function sortedLosses(
+  graph: Graph,
+  params: Record<string, Tensor>,
+  ids: Tensor,
+  labels: Tensor,
+  config: ModelConfig,
+  exits: readonly number[],
+): { losses: Map<number, Tensor>; count: Tensor } {
+  const [B, T] = ids.shape as [number, number]
+  const d = config.hiddenSize
+  const p = (name: string) => {
+    const t = params[name]
+    if (!t) throw new Error(`missing parameter ${name}`)
+    return t
+  }
+  const { cos, sin } = ropeTables(config, 0, T)
+  const cosT = graph.constant(cos, 'float32', [T, config.headDim])
+  const sinT = graph.constant(sin, 'float32', [T, config.headDim])
+  const blockConfig = { heads: config.numHeads, kvHeads: config.numKvHeads, headDim: config.headDim, rmsNormEps: config.rmsNormEps }
+  const head = params['lm_head.weight'] ?? p('model.embed_tokens.weight')
+  // Next-token targets: position t predicts label t+1.
+  const targets = reshape(slice(labels, { starts: [1], ends: [T], axes: [1] }), [B * (T - 1)])
+  const deepest = Math.max(...exits)
+  const losses = new Map<number, Tensor>()
+  let count: Tensor | undefined
+  let hidden = gather(p('model.embed_tokens.weight'), ids)
+  for (let l = 0; l < deepest; l++) {
+    hidden = graph.scope(`layer_${l}`, () => {
+      const name = (suffix: string) => `model.layers.${l}.${suffix}`
+      const linear = (suffix: string) => transpose(p(name(`${suffix}.weight`)), [1, 0])
+      const w: BlockWeights = {
+        attnNorm: p(name('input_layernorm.weight')),
+        q: linear('self_attn.q_proj'),
+        k: linear('self_attn.k_proj'),
+        v: linear('self_attn.v_proj'),
+        o: linear('self_attn.o_proj'),
+        mlpNorm: p(name('post_attention_layernorm.weight')),
+        gate: linear('mlp.gate_proj'),
+        up: linear('mlp.up_proj'),
+        down: linear('mlp.down_proj'),
+      }
+      if (config.attentionBias) {
+        w.qBias = p(name('self_attn.q_proj.bias'))
+        w.kBias = p(name('self_attn.k_proj.bias'))
+        w.vBias = p(name('self_attn.v_proj.bias'))
+      }
+      if (config.qkNorm) {
+        w.qNorm = p(name('self_attn.q_norm.weight'))
+        w.kNorm = p(name('self_attn.k_norm.weight'))
+      }
+      return decoderLayer(hidden, w, blockConfig, cosT, sinT).hidden
+    })
+    const exit = l + 1
+    if (!exits.includes(exit)) continue
+    graph.scope(`exit_${exit}`, () => {
+      const normed = rmsNorm(hidden, p('model.norm.weight'), config.rmsNormEps)
+      const predicting = reshape(slice(normed, { starts: [0], ends: [T - 1], axes: [1] }), [B * (T - 1), d])
+      const ce = linearCrossEntropy(predicting, head, targets)
+      losses.set(exit, ce.loss)
+      count ??= ce.count
+    })
+  }
+  return { losses, count: count! }
+}
+
+export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGraph {
+  const { config, exits, batchSize: B, seqLen: T } = options
+  if (T < 2) throw new Error('seqLen must be at least 2 (a token and the one it predicts)')
+  const specs = parameterSpecs(config)
+  return buildTrainStep({
+    mode: options.mode,
+    name: `sorted-${options.mode}-${exits.join('_')}`,
+    params: specs,
+    batchInputs: [
+      { name: 'input_ids', dtype: 'int64', shape: [B, T] },
+      { name: 'labels', dtype: 'int64', shape: [B, T] },
+    ],
+    optimizer: { ...options.optimizer, noDecay: (index) => isNoDecay(specs[index]!.name) },
+    build: (params, batch) => {
+      const graph = batch.input_ids!.graph
+      const { losses, count } = sortedLosses(graph, params, batch.input_ids!, batch.labels!, config, exits)
+      const perExit = [...losses.values()]
+      const objective = div(sum(perExit), perExit.length)
+      return { losses: { ...Object.fromEntries([...losses].map(([e, loss]) => [String(e), loss])), tokens: count }, objective }
+    },
+  })
+}
