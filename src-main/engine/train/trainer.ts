@@ -1,0 +1,393 @@
+/**
+ * The training loop of Sorted Fine-Tuning, on compiled ONNX graphs.
+ *
+ * Modes:
+ *  - soft: every configured exit's loss on every batch, objective = their mean;
+ *  - sft: the full model only (the baseline);
+ *  - sortednet: each step trains the full model and ONE other exit drawn
+ *    uniformly from the configured exits (seeded by seed and step), running
+ *    each sub-model's own truncated graph and averaging the two gradients
+ *    (SortedNet's sampling with gradient accumulation).
+ *
+ * Everything a step depends on is derived from (seed, step): the batches
+ * (micro-batch k = step·gradAccum + a), the sampled exits, the learning
+ * rate. A checkpoint therefore needs only parameters, AdamW moments, the
+ * step and the metric history, and a resumed run repeats the uninterrupted
+ * one exactly. Gradient accumulation weights each micro-batch by its number
+ * of counted targets, so the result equals one big batch's mean loss.
+ */
+import { availableParallelism } from 'node:os'
+import type { ExecutionProviderPreference } from '../../api/contract'
+import { weightOf, weightSlots, type WeightSlot } from '../model/import'
+import type { ModelConfig, ModelWeights } from '../model/types'
+import { seededRandom } from '../generate/sampling'
+import { Graph } from '../onnx/graph'
+import { buildTrainStep, type TrainStepGraph } from '../onnx/optimizer'
+import { toModelProto } from '../onnx/serialize'
+import { loadSession, tensor, type ort, type ProviderId } from '../onnx/session'
+import { readLatestCheckpoint, writeCheckpoint } from './checkpoint'
+import { learningRate, type ScheduleKind } from './schedule'
+import { buildSortedTrainGraph, isNoDecay, parameterSpecs, sortedLosses } from './sorted-graph'
+
+export type TrainMode = 'soft' | 'sortednet' | 'sft'
+
+export interface TrainingBatch {
+  /** [batchSize · seqLen] row-major token ids and labels (−100 = not counted). */
+  inputIds: BigInt64Array
+  labels: BigInt64Array
+}
+
+/** Where batches come from: micro-batch `index` of epoch `epoch` (shuffled per epoch by the source). */
+export interface BatchSource {
+  readonly batchesPerEpoch: number
+  batch(epoch: number, index: number): TrainingBatch
+}
+
+export interface TrainOptions {
+  mode: TrainMode
+  /** Configured exits, ascending, ending with numLayers (see exits.ts). */
+  exits: number[]
+  batchSize: number
+  seqLen: number
+  gradAccum: number
+  totalSteps: number
+  lr: number
+  weightDecay: number
+  warmupSteps: number
+  schedule: ScheduleKind
+  /** 0 disables clipping. */
+  maxGradNorm: number
+  seed: number
+  /** Validation every N steps (0: only at the end). */
+  evalEvery: number
+  /** Checkpoint every N steps (0: only at the end and on cancel). */
+  checkpointEvery: number
+}
+
+export interface StepRecord {
+  step: number
+  lr: number
+  /** Loss per exit trained at this step (key: exit). */
+  loss: Record<string, number>
+  gradNorm: number
+  tokens: number
+  tokensPerSecond: number
+}
+
+export interface ValidationRecord {
+  step: number
+  /** Mean token loss and perplexity per exit on the validation set. */
+  loss: Record<string, number>
+  perplexity: Record<string, number>
+}
+
+export interface RunState {
+  history: StepRecord[]
+  validation: ValidationRecord[]
+}
+
+export interface TrainProgress {
+  step: number
+  totalSteps: number
+  record: StepRecord
+  etaSeconds: number
+}
+
+export interface TrainerHooks {
+  provider?: ExecutionProviderPreference
+  intraOpThreads?: number
+  log?: (message: string) => void
+  onStep?: (progress: TrainProgress) => void
+  onValidation?: (record: ValidationRecord) => void
+  onCheckpoint?: (step: number, path: string) => void
+}
+
+export interface TrainResult {
+  finished: boolean
+  step: number
+  state: RunState
+  weights: ModelWeights
+}
+
+interface Graphs {
+  step?: ort.InferenceSession
+  gradients: Map<string, ort.InferenceSession>
+  apply?: ort.InferenceSession
+  evaluate: ort.InferenceSession
+}
+
+export class Trainer {
+  private readonly slots: WeightSlot[]
+  private params = new Map<string, Float32Array>()
+  private m = new Map<string, Float32Array>()
+  private v = new Map<string, Float32Array>()
+  private step = 0
+  private state: RunState = { history: [], validation: [] }
+  private graphs: Graphs | undefined
+  private provider: ProviderId = 'cpu'
+
+  constructor(
+    readonly config: ModelConfig,
+    weights: ModelWeights,
+    readonly options: TrainOptions,
+    private readonly train: BatchSource,
+    private readonly validation: BatchSource | undefined,
+    private readonly checkpointDir: string,
+    private readonly hooks: TrainerHooks = {},
+  ) {
+    if (options.exits.at(-1) !== config.numLayers) throw new Error(`the exits must end with the full model (${config.numLayers})`)
+    this.slots = weightSlots(config)
+    for (const slot of this.slots) {
+      const data = weightOf(weights, slot)
+      if (!data) throw new Error(`the model has no ${slot.name}`)
+      this.params.set(slot.name, Float32Array.from(data))
+      this.m.set(slot.name, new Float32Array(data.length))
+      this.v.set(slot.name, new Float32Array(data.length))
+    }
+  }
+
+  /** Continues from the newest checkpoint in the checkpoint folder, if any; returns its step. */
+  resume(): number {
+    const checkpoint = readLatestCheckpoint<RunState>(this.checkpointDir)
+    if (!checkpoint) return 0
+    for (const slot of this.slots) {
+      const saved = checkpoint.params.get(slot.name)
+      if (!saved || saved.data.length !== this.params.get(slot.name)!.length) throw new Error(`checkpoint in ${this.checkpointDir} does not fit this model (${slot.name})`)
+      this.params.set(slot.name, saved.data)
+      this.m.set(slot.name, checkpoint.m.get(slot.name)!)
+      this.v.set(slot.name, checkpoint.v.get(slot.name)!)
+    }
+    this.step = checkpoint.step
+    // History after the checkpoint will be recomputed, identically: keep nothing past it.
+    this.state = {
+      history: checkpoint.state.history.filter((r) => r.step <= this.step),
+      validation: checkpoint.state.validation.filter((r) => r.step <= this.step),
+    }
+    return this.step
+  }
+
+  private trainedExits(): number[] {
+    return this.options.mode === 'sft' ? [this.config.numLayers] : this.options.exits
+  }
+
+  private async compile(): Promise<Graphs> {
+    const threads = this.hooks.intraOpThreads ?? availableParallelism()
+    const sessionOptions = { provider: this.hooks.provider ?? 'cpu', intraOpThreads: threads, ...(this.hooks.log ? { log: this.hooks.log } : {}) }
+    const load = async (graph: Graph) => {
+      const loaded = await loadSession(toModelProto(graph), sessionOptions)
+      this.provider = loaded.provider
+      return loaded.session
+    }
+    const { batchSize, seqLen } = this.options
+    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm }
+    const gradients = new Map<string, ort.InferenceSession>()
+    const graphs: Graphs = { gradients, evaluate: await load(this.evaluationGraph()) }
+    const subsets = this.options.mode === 'sortednet' ? this.options.exits.map((e) => [e]) : [this.trainedExits()]
+    if (this.options.mode !== 'sortednet' && this.options.gradAccum === 1) {
+      graphs.step = await load(buildSortedTrainGraph({ config: this.config, exits: subsets[0]!, batchSize, seqLen, mode: 'step', optimizer }).graph)
+    } else {
+      for (const exits of subsets) {
+        const graph = buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients', optimizer }).graph
+        gradients.set(exits.join(','), await load(graph))
+      }
+      const specs = parameterSpecs(this.config)
+      const apply: TrainStepGraph = buildTrainStep({ mode: 'apply', params: specs, optimizer: { ...optimizer, noDecay: (i) => isNoDecay(specs[i]!.name) } })
+      graphs.apply = await load(apply.graph)
+    }
+    return graphs
+  }
+
+  /** Forward-only: per-exit loss and counted targets of one batch, for validation. */
+  private evaluationGraph(): Graph {
+    const graph = new Graph('sorted-evaluate')
+    const { batchSize: B, seqLen: T } = this.options
+    const params = Object.fromEntries(parameterSpecs(this.config).map((s) => [s.name, graph.input(s.name, s.dtype, s.shape)]))
+    const ids = graph.input('input_ids', 'int64', [B, T])
+    const labels = graph.input('labels', 'int64', [B, T])
+    const { losses, count } = sortedLosses(graph, params, ids, labels, this.config, this.trainedExits())
+    for (const [exit, loss] of losses) graph.output(loss, `loss.${exit}`)
+    graph.output(count, 'loss.tokens')
+    return graph
+  }
+
+  private paramFeeds(): Record<string, ort.Tensor> {
+    return Object.fromEntries(this.slots.map((s) => [s.name, tensor('float32', this.params.get(s.name)!, s.shape)]))
+  }
+
+  private batchFeeds(batch: TrainingBatch): Record<string, ort.Tensor> {
+    const dims = [this.options.batchSize, this.options.seqLen]
+    return { input_ids: tensor('int64', batch.inputIds, dims), labels: tensor('int64', batch.labels, dims) }
+  }
+
+  private optimizerFeeds(step: number, lr: number): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {
+      lr: tensor('float32', Float32Array.of(lr), []),
+      step: tensor('float32', Float32Array.of(step), []),
+    }
+    for (const s of this.slots) {
+      feeds[`m.${s.name}`] = tensor('float32', this.m.get(s.name)!, s.shape)
+      feeds[`v.${s.name}`] = tensor('float32', this.v.get(s.name)!, s.shape)
+    }
+    return feeds
+  }
+
+  private takeUpdate(out: ort.InferenceSession.OnnxValueMapType): number {
+    for (const s of this.slots) {
+      this.params.set(s.name, out[`${s.name}.new`]!.data as Float32Array)
+      this.m.set(s.name, out[`m.${s.name}.new`]!.data as Float32Array)
+      this.v.set(s.name, out[`v.${s.name}.new`]!.data as Float32Array)
+    }
+    return Number(out.gradNorm!.data[0])
+  }
+
+  private microBatch(k: number): TrainingBatch {
+    const epoch = Math.floor(k / this.train.batchesPerEpoch)
+    return this.train.batch(epoch, k % this.train.batchesPerEpoch)
+  }
+
+  /** The sub-models a step trains: all configured (soft), the last (sft), or the last plus one drawn (sortednet). */
+  exitsForStep(step: number): number[][] {
+    if (this.options.mode !== 'sortednet') return [this.trainedExits()]
+    const L = this.config.numLayers
+    const others = this.options.exits.filter((e) => e !== L)
+    if (others.length === 0) return [[L]]
+    const draw = seededRandom(this.options.seed * 1_000_003 + step)()
+    return [[others[Math.floor(draw * others.length)]!], [L]]
+  }
+
+  private async runStep(graphs: Graphs): Promise<StepRecord> {
+    const stepIndex = this.step
+    const lr = learningRate(stepIndex, this.options.lr, this.options.warmupSteps, this.options.totalSteps, this.options.schedule)
+    const started = performance.now()
+    const loss: Record<string, number> = {}
+    let tokens = 0
+    let gradNorm: number
+    if (graphs.step) {
+      const out = await graphs.step.run({ ...this.batchFeeds(this.microBatch(stepIndex)), ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) })
+      for (const e of this.trainedExits()) loss[e] = Number(out[`loss.${e}`]!.data[0])
+      tokens = Number(out['loss.tokens']!.data[0])
+      gradNorm = this.takeUpdate(out)
+    } else {
+      const subsets = this.exitsForStep(stepIndex)
+      const total = new Map(this.slots.map((s) => [s.name, new Float64Array(this.params.get(s.name)!.length)]))
+      for (const exits of subsets) {
+        const session = graphs.gradients.get(exits.join(','))!
+        // Σ_k n_k·∇mean_k, then ÷ Σ n_k: the gradient of the whole batch's mean loss
+        // (each micro-batch weighted by its counted targets), one gradient held at a time.
+        const sums = new Map(this.slots.map((s) => [s.name, new Float64Array(this.params.get(s.name)!.length)]))
+        const lossSums = new Map<number, number>(exits.map((e) => [e, 0]))
+        let counted = 0
+        for (let a = 0; a < this.options.gradAccum; a++) {
+          const out = await session.run({ ...this.batchFeeds(this.microBatch(stepIndex * this.options.gradAccum + a)), ...this.paramFeeds() })
+          const n = Number(out['loss.tokens']!.data[0])
+          counted += n
+          for (const e of exits) lossSums.set(e, lossSums.get(e)! + Number(out[`loss.${e}`]!.data[0]) * n)
+          for (const s of this.slots) {
+            const g = out[`grad.${s.name}`]!.data as Float32Array
+            const acc = sums.get(s.name)!
+            for (let i = 0; i < g.length; i++) acc[i]! += n * g[i]!
+          }
+        }
+        for (const e of exits) loss[e] = counted ? lossSums.get(e)! / counted : 0
+        tokens += counted / subsets.length
+        const weight = counted ? 1 / counted / subsets.length : 0
+        for (const s of this.slots) {
+          const acc = sums.get(s.name)!
+          const into = total.get(s.name)!
+          for (let i = 0; i < acc.length; i++) into[i]! += weight * acc[i]!
+        }
+      }
+      const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) }
+      for (const s of this.slots) feeds[`grad.${s.name}`] = tensor('float32', Float32Array.from(total.get(s.name)!), s.shape)
+      gradNorm = this.takeUpdate(await graphs.apply!.run(feeds))
+    }
+    const seconds = (performance.now() - started) / 1000
+    const processed = this.options.batchSize * this.options.seqLen * this.options.gradAccum
+    this.step += 1
+    return { step: this.step, lr, loss, gradNorm, tokens, tokensPerSecond: processed / seconds }
+  }
+
+  /** Mean token loss per exit over the whole validation set (counted targets weighted equally). */
+  async evaluate(source: BatchSource | undefined = this.validation): Promise<ValidationRecord | undefined> {
+    if (!source || source.batchesPerEpoch === 0) return undefined
+    this.graphs ??= await this.compile()
+    const sums = new Map<number, number>()
+    let counted = 0
+    for (let i = 0; i < source.batchesPerEpoch; i++) {
+      const out = await this.graphs.evaluate.run({ ...this.batchFeeds(source.batch(0, i)), ...this.paramFeeds() })
+      const n = Number(out['loss.tokens']!.data[0])
+      counted += n
+      for (const e of this.trainedExits()) sums.set(e, (sums.get(e) ?? 0) + Number(out[`loss.${e}`]!.data[0]) * n)
+    }
+    const loss: Record<string, number> = {}
+    const perplexity: Record<string, number> = {}
+    for (const [e, s] of sums) {
+      loss[e] = counted ? s / counted : 0
+      perplexity[e] = Math.exp(loss[e]!)
+    }
+    return { step: this.step, loss, perplexity }
+  }
+
+  private checkpoint(): void {
+    const params = new Map(this.slots.map((s) => [s.name, { shape: s.shape, data: this.params.get(s.name)! }]))
+    const path = writeCheckpoint(this.checkpointDir, { step: this.step, params, m: this.m, v: this.v, state: this.state })
+    this.hooks.onCheckpoint?.(this.step, path)
+  }
+
+  /** Trains until totalSteps or until `signal` aborts (then checkpoints and returns unfinished). */
+  async run(signal?: AbortSignal): Promise<TrainResult> {
+    this.graphs ??= await this.compile()
+    const { totalSteps, evalEvery, checkpointEvery } = this.options
+    const started = performance.now()
+    const firstStep = this.step
+    while (this.step < totalSteps) {
+      if (signal?.aborted) {
+        this.checkpoint()
+        return { finished: false, step: this.step, state: this.state, weights: this.weights() }
+      }
+      const record = await this.runStep(this.graphs)
+      this.state.history.push(record)
+      const perStep = (performance.now() - started) / 1000 / (this.step - firstStep)
+      this.hooks.onStep?.({ step: this.step, totalSteps, record, etaSeconds: perStep * (totalSteps - this.step) })
+      if (evalEvery > 0 && this.step % evalEvery === 0 && this.step < totalSteps) {
+        const validation = await this.evaluate()
+        if (validation) {
+          this.state.validation.push(validation)
+          this.hooks.onValidation?.(validation)
+        }
+      }
+      if (checkpointEvery > 0 && this.step % checkpointEvery === 0 && this.step < totalSteps) this.checkpoint()
+    }
+    const final = await this.evaluate()
+    if (final && this.state.validation.at(-1)?.step !== this.step) {
+      this.state.validation.push(final)
+      this.hooks.onValidation?.(final)
+    }
+    this.checkpoint()
+    return { finished: true, step: this.step, state: this.state, weights: this.weights() }
+  }
+
+  /** The current parameters as model weights (for export). */
+  weights(): ModelWeights {
+    const layers = Array.from({ length: this.config.numLayers }, () => ({}) as Record<string, Float32Array>)
+    const weights: Record<string, unknown> = { layers }
+    for (const slot of this.slots) {
+      const data = this.params.get(slot.name)!
+      if (slot.layer === undefined) weights[slot.field] = data
+      else layers[slot.layer]![slot.field] = data
+    }
+    weights.lmHead ??= undefined
+    return weights as unknown as ModelWeights
+  }
+
+  get executionProvider(): ProviderId {
+    return this.provider
+  }
+
+  async release(): Promise<void> {
+    const g = this.graphs
+    this.graphs = undefined
+    if (!g) return
+    await Promise.all([g.step?.release(), g.apply?.release(), g.evaluate.release(), ...[...g.gradients.values()].map((s) => s.release())])
+  }
+}
