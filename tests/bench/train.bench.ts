@@ -1,0 +1,160 @@
+/**
+ * Training throughput of soft, sortednet and sft on the same model and batch,
+ * each mode in its own process so peak RSS is its own. Prints one JSON line.
+ *
+ * FLOPs count matrix products: the body 3× its forward (forward, and the two
+ * backward products), the fused LM head + cross-entropy 4× (its backward
+ * recomputes the logits), attention's q·kᵀ and p·v as body work.
+ *
+ * Run: npm run bench -- train      (BENCH_QUICK=1 for a small shape)
+ */
+import { spawnSync } from 'node:child_process'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Graph } from '../../src-main/engine/onnx/graph'
+import { matmul } from '../../src-main/engine/onnx/ops/matmul'
+import { toModelProto } from '../../src-main/engine/onnx/serialize'
+import { loadSession, tensor } from '../../src-main/engine/onnx/session'
+import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import { parseExits } from '../../src-main/engine/train/exits'
+import { Trainer, type TrainMode } from '../../src-main/engine/train/trainer'
+
+const quick = process.env.BENCH_QUICK === '1'
+const shape = quick
+  ? { layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096, batch: 2, seq: 64, exits: 'every:2:from:2' }
+  : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
+const steps = quick ? 2 : 2
+const threads = availableParallelism()
+
+const config: ModelConfig = {
+  architecture: 'llama',
+  hfArchitecture: 'LlamaForCausalLM',
+  vocabSize: shape.vocab,
+  hiddenSize: shape.d,
+  intermediateSize: shape.ffn,
+  numLayers: shape.layers,
+  numHeads: shape.heads,
+  numKvHeads: shape.kvHeads,
+  headDim: shape.d / shape.heads,
+  rmsNormEps: 1e-5,
+  ropeTheta: 10000,
+  ropeScaling: undefined,
+  maxPositionEmbeddings: 4096,
+  tieWordEmbeddings: false,
+  attentionBias: false,
+  qkNorm: false,
+  bosTokenId: 1,
+  eosTokenIds: [2],
+  raw: {},
+}
+const exits = parseExits(shape.exits, shape.layers)
+const { d, heads: H, kvHeads: Hkv, ffn: F, vocab: V, batch: B, seq: T } = shape
+const D = d / H
+const tokens = B * T
+const layerForward = 2 * tokens * (d * H * D * 2 + d * Hkv * D * 2 + 3 * d * F) + 2 * 2 * B * H * T * T * D
+const headForward = 2 * (tokens - B) * V * d
+const flops = (mode: TrainMode, sampledExit = exits[0]!) =>
+  mode === 'soft'
+    ? 3 * shape.layers * layerForward + 4 * exits.length * headForward
+    : mode === 'sft'
+      ? 3 * shape.layers * layerForward + 4 * headForward
+      : 3 * (shape.layers + sampledExit) * layerForward + 4 * 2 * headForward
+
+let seed = 99
+function randomArray(n: number, scale: number): Float32Array {
+  const out = new Float32Array(n)
+  for (let i = 0; i < n; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+    out[i] = (seed / 4294967296 - 0.5) * 2 * scale
+  }
+  return out
+}
+
+function weights(): ModelWeights {
+  const m = (rows: number, cols: number) => randomArray(rows * cols, 1 / Math.sqrt(cols))
+  const layers: LayerWeights[] = Array.from({ length: shape.layers }, () => ({
+    attnNorm: new Float32Array(d).fill(1),
+    q: m(H * D, d),
+    k: m(Hkv * D, d),
+    v: m(Hkv * D, d),
+    o: m(d, H * D),
+    mlpNorm: new Float32Array(d).fill(1),
+    gate: m(F, d),
+    up: m(F, d),
+    down: m(d, F),
+  }))
+  return { embed: m(V, d), layers, norm: new Float32Array(d).fill(1), lmHead: m(V, d) }
+}
+
+async function runMode(mode: TrainMode): Promise<void> {
+  const ids = BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 7919) % V))
+  const source = { batchesPerEpoch: 1, batch: () => ({ inputIds: ids, labels: ids }) }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-train-'))
+  const options = {
+    mode, exits, batchSize: B, seqLen: T, gradAccum: 1, totalSteps: steps + 1, lr: 1e-5, weightDecay: 0.01, warmupSteps: 0,
+    schedule: 'constant' as const, maxGradNorm: 1, seed: 1, evalEvery: 0, checkpointEvery: 0,
+  }
+  const times: number[] = []
+  const sampled: number[] = []
+  let last = performance.now()
+  const trainer = new Trainer(config, weights(), options, source, undefined, dir, {
+    intraOpThreads: threads,
+    onStep: ({ record }) => {
+      const now = performance.now()
+      if (record.step > 1) times.push((now - last) / 1000) // step 1 includes warm-up
+      last = now
+      sampled.push(Math.min(...Object.keys(record.loss).map(Number)))
+    },
+  })
+  // Time steps only: compile first (run() would compile inside the first step's timing otherwise).
+  await trainer.evaluate({ batchesPerEpoch: 0, batch: source.batch })
+  last = performance.now()
+  await trainer.run()
+  await trainer.release()
+  rmSync(dir, { recursive: true, force: true })
+  const seconds = times.reduce((a, b) => a + b, 0) / times.length
+  const stepFlops = mode === 'sortednet' ? sampled.slice(1).reduce((s, e) => s + flops(mode, e), 0) / (sampled.length - 1) : flops(mode)
+  console.log(JSON.stringify({ mode, step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
+}
+
+async function plainMatmulGflops(): Promise<number> {
+  const g = new Graph('matmul')
+  g.output(matmul(g.input('a', 'float32', [tokens, d]), g.input('b', 'float32', [d, F])), 'y')
+  const { session } = await loadSession(toModelProto(g), { intraOpThreads: threads })
+  const feeds = { a: tensor('float32', randomArray(tokens * d, 1), [tokens, d]), b: tensor('float32', randomArray(d * F, 1), [d, F]) }
+  for (let i = 0; i < 5; i++) await session.run(feeds)
+  const t = performance.now()
+  for (let i = 0; i < 15; i++) await session.run(feeds)
+  return (2 * tokens * d * F * 15) / ((performance.now() - t) / 1000) / 1e9
+}
+
+const mode = process.argv[2] as TrainMode | undefined
+if (mode) await runMode(mode)
+else {
+  const self = fileURLToPath(import.meta.url)
+  const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number }> = {}
+  for (const m of ['sft', 'soft', 'sortednet'] as const) {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', self, m], { encoding: 'utf8', env: process.env })
+    if (child.status !== 0) throw new Error(`${m} failed:\n${child.stderr}`)
+    results[m] = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
+  }
+  const matmulGflops = await plainMatmulGflops()
+  const round = (x: number, n = 2) => +x.toFixed(n)
+  console.log(
+    JSON.stringify({
+      bench: 'train',
+      shape: { ...shape, exits },
+      tokens_per_s: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.tokens_per_s, 1)])),
+      step_seconds: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.step_seconds, 3)])),
+      soft_over_sft: round(results.soft!.step_seconds / results.sft!.step_seconds, 3),
+      flop_ratio: round(flops('soft') / flops('sft'), 3),
+      gflops: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.gflops, 1)])),
+      plain_matmul_gflops: round(matmulGflops, 1),
+      soft_fraction_of_matmul: round(results.soft!.gflops / matmulGflops, 3),
+      peak_rss_mb: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, Math.round(r.peak_rss_mb)])),
+      logits_mb_per_exit: round((4 * (tokens - B) * V) / 1e6, 1),
+    }),
+  )
+}
