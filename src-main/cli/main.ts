@@ -7,12 +7,14 @@ import { ConfigError } from '../engine/model/config'
 import { ModelImportError } from '../engine/model/import'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
+import { DatasetError } from '../engine/data'
 import { MigrationError, StoreFileError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
 import { serveCommand } from './serve'
+import { evalLossCommand, tuneCommand } from './tune'
 
-const commands: Command[] = [serveCommand, generateCommand]
+const commands: Command[] = [serveCommand, generateCommand, tuneCommand, evalLossCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -58,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     // A file the user pointed at (a database, a model folder) is unusable: say which file and why, no stack.
-    const fileErrors = [StoreVersionError, StoreFileError, MigrationError, ModelImportError, ConfigError, SafetensorsError, TokenizerFileError]
+    const fileErrors = [StoreVersionError, StoreFileError, MigrationError, ModelImportError, ConfigError, SafetensorsError, TokenizerFileError, DatasetError]
     if (fileErrors.some((kind) => error instanceof kind)) {
       process.stderr.write(`sorted ${command.name}: ${(error as Error).message}\n`)
       return 1

@@ -1,0 +1,248 @@
+import { existsSync, readdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ExecutionProviderPreference } from '../api/contract'
+import { formatProblem, loadDataset, splitDataset, type ErrorPolicy } from '../engine/data'
+import { exportModel } from '../engine/model/export'
+import { loadModelFolder } from '../engine/model/import'
+import { chatFormatterFor } from '../engine/tokenizer/chat-template'
+import { loadTokenizer } from '../engine/tokenizer/tokenizer'
+import { trainingSource, validationSource } from '../engine/train/data-source'
+import { parseExits } from '../engine/train/exits'
+import { Trainer, type TrainMode, type TrainOptions } from '../engine/train/trainer'
+import { UsageError, type Command } from './commands'
+
+function numberOption(name: string, text: string | undefined, check: (n: number) => boolean, rule: string): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (text.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${rule} (got "${text}").`)
+  return n
+}
+const positiveInt = (n: number) => Number.isInteger(n) && n > 0
+const nonNegative = (n: number) => n >= 0
+
+/** Model, tokenizer, template and dataset, as both `tune` and `eval-loss` read them. */
+function loadInputs(modelDir: string, dataFile: string, seqLen: number, onError: ErrorPolicy) {
+  const model = loadModelFolder(modelDir)
+  const tokenizer = loadTokenizer(modelDir)
+  const formatter = chatFormatterFor(modelDir, tokenizer)
+  const dataset = loadDataset(dataFile, {
+    seqLen,
+    onError,
+    vocabSize: model.config.vocabSize,
+    ...(tokenizer ? { tokenizer } : {}),
+    ...(formatter ? { formatter } : {}),
+  })
+  for (const skipped of dataset.skipped) for (const problem of skipped.problems) process.stderr.write(`skipped ${formatProblem(problem)}\n`)
+  return { model, dataset }
+}
+
+export const tuneCommand: Command = {
+  name: 'tune',
+  summary: 'Fine-tune a model with SoFT, SortedNet or plain SFT; resumable after a crash.',
+  usage: `sorted tune --model DIR --data FILE --mode soft|sortednet|sft --out DIR [options]
+
+  --exits SPEC            all (default) | 2,4,6 | every:N:from:M (the full model is always one)
+  --epochs E | --max-steps S   how long to train (default 1 epoch)
+  --batch-size B          rows per micro-batch (default 4)
+  --grad-accum G          micro-batches per optimizer step (default 1)
+  --lr LR                 peak learning rate (default 1e-4)
+  --weight-decay WD       AdamW decoupled weight decay (default 0)
+  --warmup W              linear warmup steps (default 0)
+  --schedule cosine|constant   after warmup (default cosine)
+  --max-grad-norm C       clip the global gradient norm (default 1; 0 disables)
+  --seq-len T             longest sequence; longer records are cut (default 512)
+  --seed S                data order, split and SortedNet sampling (default 42)
+  --no-shuffle            keep file order: batch s = records s·B … s·B+B−1, wrapping
+  --val-split F           fraction held out for validation (default 0.05)
+  --on-error stop|skip    malformed records stop the run (default) or are skipped
+  --checkpoint-every N    steps between checkpoints (default 50; also on the end)
+  --eval-every N          steps between validations (default 0: at the end only)
+  --resume                continue from DIR.checkpoints after an interruption
+  --provider ID           auto | cpu | cuda | dml | webgpu (default cpu)
+  --json                  print one final object: history, val, out
+
+The tuned model is written to --out in Hugging Face layout with sorted.json;
+checkpoints live in DIR.checkpoints beside it.`,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        data: { type: 'string' },
+        mode: { type: 'string' },
+        exits: { type: 'string', default: 'all' },
+        epochs: { type: 'string' },
+        'max-steps': { type: 'string' },
+        'batch-size': { type: 'string', default: '4' },
+        'grad-accum': { type: 'string', default: '1' },
+        lr: { type: 'string', default: '1e-4' },
+        'weight-decay': { type: 'string', default: '0' },
+        warmup: { type: 'string', default: '0' },
+        schedule: { type: 'string', default: 'cosine' },
+        'max-grad-norm': { type: 'string', default: '1' },
+        'seq-len': { type: 'string', default: '512' },
+        seed: { type: 'string', default: '42' },
+        'no-shuffle': { type: 'boolean', default: false },
+        'val-split': { type: 'string', default: '0.05' },
+        'on-error': { type: 'string', default: 'stop' },
+        'checkpoint-every': { type: 'string', default: '50' },
+        'eval-every': { type: 'string', default: '0' },
+        out: { type: 'string' },
+        resume: { type: 'boolean', default: false },
+        provider: { type: 'string', default: 'cpu' },
+        json: { type: 'boolean', default: false },
+      },
+    })
+    for (const required of ['model', 'data', 'mode', 'out'] as const) if (!values[required]) throw new UsageError(`--${required} is required.`)
+    const mode = values.mode as TrainMode
+    if (!['soft', 'sortednet', 'sft'].includes(mode)) throw new UsageError(`--mode must be soft, sortednet or sft (got "${values.mode}").`)
+    if (values.epochs !== undefined && values['max-steps'] !== undefined) throw new UsageError('Give --epochs or --max-steps, not both.')
+    if (!['cosine', 'constant'].includes(values.schedule)) throw new UsageError('--schedule must be cosine or constant.')
+    if (!['stop', 'skip'].includes(values['on-error'])) throw new UsageError('--on-error must be stop or skip.')
+    const provider = ExecutionProviderPreference.safeParse(values.provider)
+    if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
+    const seqLen = numberOption('seq-len', values['seq-len'], (n) => Number.isInteger(n) && n >= 2, 'a whole number ≥ 2')!
+    const batchSize = numberOption('batch-size', values['batch-size'], positiveInt, 'a positive whole number')!
+    const gradAccum = numberOption('grad-accum', values['grad-accum'], positiveInt, 'a positive whole number')!
+    const seed = numberOption('seed', values.seed, Number.isInteger, 'a whole number')!
+    const valFraction = numberOption('val-split', values['val-split'], (n) => n >= 0 && n < 1, 'in [0, 1)')!
+    const out = resolve(values.out!)
+    const checkpointDir = `${out}.checkpoints`
+    const hasCheckpoints = existsSync(checkpointDir) && readdirSync(checkpointDir).length > 0
+    if (hasCheckpoints && !values.resume) throw new UsageError(`${checkpointDir} holds checkpoints of an earlier run: pass --resume to continue it, or remove it.`)
+    if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out ${out} is not empty.`)
+
+    const { model, dataset } = loadInputs(values.model!, values.data!, seqLen, values['on-error'] as ErrorPolicy)
+    let exits: number[]
+    try {
+      exits = parseExits(values.exits, model.config.numLayers)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const { train, validation } = splitDataset(dataset.records, { valFraction, seed })
+    const trainSource = trainingSource(train, { batchSize, seqLen, seed, shuffle: !values['no-shuffle'] })
+    const epochs = numberOption('epochs', values.epochs, (n) => n > 0, 'a number > 0') ?? 1
+    const totalSteps =
+      numberOption('max-steps', values['max-steps'], positiveInt, 'a positive whole number') ??
+      Math.max(1, Math.ceil((epochs * trainSource.batchesPerEpoch) / gradAccum))
+    const options: TrainOptions = {
+      mode,
+      exits,
+      batchSize,
+      seqLen,
+      gradAccum,
+      totalSteps,
+      lr: numberOption('lr', values.lr, (n) => n > 0, 'a number > 0')!,
+      weightDecay: numberOption('weight-decay', values['weight-decay'], nonNegative, 'a number ≥ 0')!,
+      warmupSteps: numberOption('warmup', values.warmup, (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
+      schedule: values.schedule as 'cosine' | 'constant',
+      maxGradNorm: numberOption('max-grad-norm', values['max-grad-norm'], nonNegative, 'a number ≥ 0')!,
+      seed,
+      evalEvery: numberOption('eval-every', values['eval-every'], (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
+      checkpointEvery: numberOption('checkpoint-every', values['checkpoint-every'], (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
+    }
+    const say = (line: string) => process.stderr.write(`${line}\n`)
+    say(
+      `${dataset.formatName}: ${dataset.stats.records} records (${train.length} train, ${validation.length} validation), ` +
+        `${dataset.stats.truncated} truncated; ${mode} on exits ${exits.join(',')}, ${totalSteps} steps`,
+    )
+    const trainer = new Trainer(model.config, model.weights, options, trainSource, validationSource(validation, { batchSize, seqLen }), checkpointDir, {
+      provider: provider.data,
+      log: say,
+      onStep: ({ step, record, etaSeconds }) => {
+        const losses = Object.entries(record.loss).map(([e, l]) => `${e}=${l.toFixed(4)}`).join(' ')
+        say(`step ${step}/${totalSteps}  loss ${losses}  lr ${record.lr.toExponential(2)}  ${record.tokensPerSecond.toFixed(0)} tok/s  ETA ${etaSeconds.toFixed(0)} s`)
+      },
+      onValidation: (v) => say(`validation @${v.step}: ${Object.entries(v.loss).map(([e, l]) => `${e}=${l.toFixed(4)}`).join(' ')}`),
+    })
+    if (values.resume) {
+      const from = trainer.resume()
+      say(from ? `resuming at step ${from}` : 'no checkpoint to resume from: starting at step 0')
+    }
+    const controller = new AbortController()
+    const stop = () => controller.abort()
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    const result = await trainer.run(controller.signal)
+    await trainer.release()
+    if (!result.finished) {
+      say(`stopped at step ${result.step}; run again with --resume to continue`)
+      return 130
+    }
+    const finalValidation = result.state.validation.at(-1)
+    const results = Object.fromEntries(
+      exits
+        .filter((e) => mode !== 'sft' || e === model.config.numLayers)
+        .map((e): [string, Record<string, number>] => [
+          String(e),
+          finalValidation ? { val_loss: finalValidation.loss[e]!, perplexity: finalValidation.perplexity[e]! } : {},
+        ]),
+    )
+    exportModel(
+      {
+        config: model.config,
+        weights: result.weights,
+        sorted: { exits: mode === 'sft' ? [model.config.numLayers] : exits, results, mode, seed, base_model: resolve(values.model!), train: options },
+      },
+      out,
+      { tokenizerFrom: values.model! },
+    )
+    say(`wrote ${out}`)
+    if (values.json) {
+      process.stdout.write(
+        `${JSON.stringify({
+          history: result.state.history.map((r) => ({ step: r.step, loss: r.loss })),
+          val: finalValidation?.loss ?? {},
+          perplexity: finalValidation?.perplexity ?? {},
+          out,
+        })}\n`,
+      )
+    }
+    return 0
+  },
+}
+
+export const evalLossCommand: Command = {
+  name: 'eval-loss',
+  summary: 'Mean token loss of every exit of a model on a dataset.',
+  usage: `sorted eval-loss --model DIR --data FILE [--exits SPEC] [--seq-len T] [--batch-size B] [--json]
+
+Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ their number.`,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      options: {
+        model: { type: 'string' },
+        data: { type: 'string' },
+        exits: { type: 'string', default: 'all' },
+        'seq-len': { type: 'string', default: '512' },
+        'batch-size': { type: 'string', default: '4' },
+        json: { type: 'boolean', default: false },
+      },
+    })
+    if (!values.model || !values.data) throw new UsageError('--model and --data are required.')
+    const seqLen = numberOption('seq-len', values['seq-len'], (n) => Number.isInteger(n) && n >= 2, 'a whole number ≥ 2')!
+    const batchSize = numberOption('batch-size', values['batch-size'], positiveInt, 'a positive whole number')!
+    const { model, dataset } = loadInputs(values.model, values.data, seqLen, 'stop')
+    let exits: number[]
+    try {
+      exits = parseExits(values.exits, model.config.numLayers)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const options: TrainOptions = {
+      mode: 'soft', exits, batchSize, seqLen, gradAccum: 1, totalSteps: 0, lr: 0, weightDecay: 0, warmupSteps: 0,
+      schedule: 'constant', maxGradNorm: 0, seed: 0, evalEvery: 0, checkpointEvery: 0,
+    }
+    const source = validationSource(dataset.records, { batchSize, seqLen })!
+    const trainer = new Trainer(model.config, model.weights, options, source, source, '', {})
+    const result = (await trainer.evaluate())!
+    await trainer.release()
+    if (values.json) process.stdout.write(`${JSON.stringify(result.loss)}\n`)
+    else for (const e of exits) process.stdout.write(`exit ${e}: loss ${result.loss[e]!.toFixed(4)}  perplexity ${result.perplexity[e]!.toFixed(2)}\n`)
+    return 0
+  },
+}
