@@ -1,13 +1,12 @@
-import { existsSync, readdirSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ExecutionProviderPreference } from '../api/contract'
-import { formatProblem, loadDataset, splitDataset, type ErrorPolicy } from '../engine/data'
-import { exportModel } from '../engine/model/export'
+import { formatProblem, loadDataset, type ErrorPolicy } from '../engine/data'
 import { loadModelFolder } from '../engine/model/import'
 import { chatFormatterFor } from '../engine/tokenizer/chat-template'
 import { loadTokenizer } from '../engine/tokenizer/tokenizer'
-import { trainingSource, validationSource } from '../engine/train/data-source'
+import { validationSource } from '../engine/train/data-source'
+import type { ScheduleKind } from '../engine/train/schedule'
+import { runTuneJob, TuneSetupError, type TuneRequest } from '../engine/train/tune-job'
 import { parseExits } from '../engine/train/exits'
 import { Trainer, type TrainMode, type TrainOptions } from '../engine/train/trainer'
 import { UsageError, type Command } from './commands'
@@ -108,95 +107,73 @@ checkpoints live in DIR.checkpoints beside it.`,
     const gradAccum = numberOption('grad-accum', values['grad-accum'], positiveInt, 'a positive whole number')!
     const seed = numberOption('seed', values.seed, Number.isInteger, 'a whole number')!
     const valFraction = numberOption('val-split', values['val-split'], (n) => n >= 0 && n < 1, 'in [0, 1)')!
-    const out = resolve(values.out!)
-    const checkpointDir = `${out}.checkpoints`
-    const hasCheckpoints = existsSync(checkpointDir) && readdirSync(checkpointDir).length > 0
-    if (hasCheckpoints && !values.resume) throw new UsageError(`${checkpointDir} holds checkpoints of an earlier run: pass --resume to continue it, or remove it.`)
-    if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out ${out} is not empty.`)
-
-    const { model, dataset } = loadInputs(values.model!, values.data!, seqLen, values['on-error'] as ErrorPolicy)
-    let exits: number[]
-    try {
-      exits = parseExits(values.exits, model.config.numLayers)
-    } catch (error) {
-      throw new UsageError((error as Error).message)
-    }
-    const { train, validation } = splitDataset(dataset.records, { valFraction, seed })
-    const trainSource = trainingSource(train, { batchSize, seqLen, seed, shuffle: !values['no-shuffle'] })
-    const epochs = numberOption('epochs', values.epochs, (n) => n > 0, 'a number > 0') ?? 1
-    const totalSteps =
-      numberOption('max-steps', values['max-steps'], positiveInt, 'a positive whole number') ??
-      Math.max(1, Math.ceil((epochs * trainSource.batchesPerEpoch) / gradAccum))
-    const options: TrainOptions = {
+    const say = (line: string) => process.stderr.write(`${line}\n`)
+    const request: TuneRequest = {
+      modelPath: values.model!,
+      dataPath: values.data!,
+      outDir: values.out!,
       mode,
-      exits,
+      exits: values.exits,
+      ...(values.epochs !== undefined ? { epochs: numberOption('epochs', values.epochs, (n) => n > 0, 'a number > 0')! } : {}),
+      ...(values['max-steps'] !== undefined ? { maxSteps: numberOption('max-steps', values['max-steps'], positiveInt, 'a positive whole number')! } : {}),
       batchSize,
-      seqLen,
       gradAccum,
-      totalSteps,
       lr: numberOption('lr', values.lr, (n) => n > 0, 'a number > 0')!,
       weightDecay: numberOption('weight-decay', values['weight-decay'], nonNegative, 'a number ≥ 0')!,
-      warmupSteps: numberOption('warmup', values.warmup, (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
-      schedule: values.schedule as 'cosine' | 'constant',
+      warmup: numberOption('warmup', values.warmup, (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
+      schedule: values.schedule as ScheduleKind,
       maxGradNorm: numberOption('max-grad-norm', values['max-grad-norm'], nonNegative, 'a number ≥ 0')!,
+      seqLen,
       seed,
-      evalEvery: numberOption('eval-every', values['eval-every'], (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
+      shuffle: !values['no-shuffle'],
+      valSplit: valFraction,
+      onError: values['on-error'] as ErrorPolicy,
       checkpointEvery: numberOption('checkpoint-every', values['checkpoint-every'], (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
-    }
-    const say = (line: string) => process.stderr.write(`${line}\n`)
-    say(
-      `${dataset.formatName}: ${dataset.stats.records} records (${train.length} train, ${validation.length} validation), ` +
-        `${dataset.stats.truncated} truncated; ${mode} on exits ${exits.join(',')}, ${totalSteps} steps`,
-    )
-    const trainer = new Trainer(model.config, model.weights, options, trainSource, validationSource(validation, { batchSize, seqLen }), checkpointDir, {
+      evalEvery: numberOption('eval-every', values['eval-every'], (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
       provider: provider.data,
-      log: say,
-      onStep: ({ step, record, etaSeconds }) => {
-        const losses = Object.entries(record.loss).map(([e, l]) => `${e}=${l.toFixed(4)}`).join(' ')
-        say(`step ${step}/${totalSteps}  loss ${losses}  lr ${record.lr.toExponential(2)}  ${record.tokensPerSecond.toFixed(0)} tok/s  ETA ${etaSeconds.toFixed(0)} s`)
-      },
-      onValidation: (v) => say(`validation @${v.step}: ${Object.entries(v.loss).map(([e, l]) => `${e}=${l.toFixed(4)}`).join(' ')}`),
-    })
-    if (values.resume) {
-      const from = trainer.resume()
-      say(from ? `resuming at step ${from}` : 'no checkpoint to resume from: starting at step 0')
     }
     const controller = new AbortController()
     const stop = () => controller.abort()
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
-    const result = await trainer.run(controller.signal)
-    await trainer.release()
-    if (!result.finished) {
-      say(`stopped at step ${result.step}; run again with --resume to continue`)
+    let outcome
+    try {
+      outcome = await runTuneJob(request, {
+        resume: values.resume,
+        signal: controller.signal,
+        onPrepared: (p) => {
+          say(
+            `${p.datasetFormat}: ${p.stats.records} records (${p.trainRecords} train, ${p.validationRecords} validation), ` +
+              `${p.stats.truncated} truncated; ${mode} on exits ${p.options.exits.join(',')}, ${p.options.totalSteps} steps`,
+          )
+          if (values.resume) say(p.resumedFrom ? `resuming at step ${p.resumedFrom}` : 'no checkpoint to resume from: starting at step 0')
+        },
+        hooks: {
+          log: say,
+          onStep: ({ step, totalSteps, record, etaSeconds }) => {
+            const losses = Object.entries(record.loss).map(([e, l]) => `${e}=${l.toFixed(4)}`).join(' ')
+            say(`step ${step}/${totalSteps}  loss ${losses}  lr ${record.lr.toExponential(2)}  ${record.tokensPerSecond.toFixed(0)} tok/s  ETA ${etaSeconds.toFixed(0)} s`)
+          },
+          onValidation: (v) => say(`validation @${v.step}: ${Object.entries(v.loss).map(([e, l]) => `${e}=${l.toFixed(4)}`).join(' ')}`),
+        },
+      })
+    } catch (error) {
+      if (error instanceof TuneSetupError) throw new UsageError(error.message)
+      throw error
+    }
+    if (!outcome.finished) {
+      say(`stopped at step ${outcome.step}; run again with --resume to continue`)
       return 130
     }
-    const finalValidation = result.state.validation.at(-1)
-    const results = Object.fromEntries(
-      exits
-        .filter((e) => mode !== 'sft' || e === model.config.numLayers)
-        .map((e): [string, Record<string, number>] => [
-          String(e),
-          finalValidation ? { val_loss: finalValidation.loss[e]!, perplexity: finalValidation.perplexity[e]! } : {},
-        ]),
-    )
-    exportModel(
-      {
-        config: model.config,
-        weights: result.weights,
-        sorted: { exits: mode === 'sft' ? [model.config.numLayers] : exits, results, mode, seed, base_model: resolve(values.model!), train: options },
-      },
-      out,
-      { tokenizerFrom: values.model! },
-    )
-    say(`wrote ${out}`)
+    say(`wrote ${outcome.out}`)
+    const final = outcome.state.validation.at(-1)
     if (values.json) {
       process.stdout.write(
         `${JSON.stringify({
-          history: result.state.history.map((r) => ({ step: r.step, loss: r.loss })),
-          val: finalValidation?.loss ?? {},
-          perplexity: finalValidation?.perplexity ?? {},
-          out,
+          history: outcome.state.history.map((r) => ({ step: r.step, loss: r.loss })),
+          val: final?.loss ?? {},
+          perplexity: final?.perplexity ?? {},
+          out: outcome.out,
         })}\n`,
       )
     }

@@ -74,7 +74,7 @@ export interface BatchPlan {
   readonly batchSize: number
   readonly seqLen: number
   /** How many items an epoch cycles through: records (padding) or windows (packing). */
-  readonly items: number
+  readonly itemCount: number
   readonly batchesPerEpoch: number
   /** Packing: the records of each window, in order. Padding: one record per item. */
   readonly itemRecords: readonly (readonly number[])[]
@@ -98,14 +98,14 @@ export function makeBatches(records: readonly TokenizedRecord[], options: BatchO
   })
 
   const itemRecords = mode === 'packing' ? packRecords(records, seqLen) : records.map((_, i) => [i])
-  const items = itemRecords.length
-  const batchesPerEpoch = Math.ceil(items / batchSize)
+  const itemCount = itemRecords.length
+  const batchesPerEpoch = Math.ceil(itemCount / batchSize)
 
   // One permutation per epoch, computed once however the epoch is read.
   let cached: { seed: number; order: number[] } | undefined
   const orderFor = (seed: number): number[] | undefined => {
     if (!shuffle) return undefined
-    if (cached?.seed !== seed) cached = { seed, order: permutation(items, seed) }
+    if (cached?.seed !== seed) cached = { seed, order: permutation(itemCount, seed) }
     return cached.order
   }
 
@@ -114,9 +114,9 @@ export function makeBatches(records: readonly TokenizedRecord[], options: BatchO
       throw new RangeError(`batch ${index} is outside the epoch (0 … ${batchesPerEpoch - 1})`)
     }
     const order = orderFor(seed)
-    const rows = wrap ? batchSize : Math.min(batchSize, items - index * batchSize)
+    const rows = wrap ? batchSize : Math.min(batchSize, itemCount - index * batchSize)
     return Array.from({ length: rows }, (_, j) => {
-      const slot = (index * batchSize + j) % items
+      const slot = (index * batchSize + j) % itemCount
       return order === undefined ? slot : order[slot]!
     })
   }
@@ -145,7 +145,7 @@ export function makeBatches(records: readonly TokenizedRecord[], options: BatchO
     mode,
     batchSize,
     seqLen,
-    items,
+    itemCount,
     batchesPerEpoch,
     itemRecords,
     itemsOf,

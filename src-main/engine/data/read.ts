@@ -70,23 +70,26 @@ export function parseDatasetText(
   const layout = options.layout ?? detectLayout(text, file)
   const values = layout === 'json' ? jsonArrayValues(text, file) : jsonLineValues(text, file)
 
-  const invalid: SkippedRecord[] = []
   const firstValue = values.find((v): v is ParsedValue => v.ok)
-  const format = options.format ?? (firstValue === undefined ? undefined : detectFormat(firstValue))
+  if (firstValue === undefined) {
+    // Not one line is JSON: no policy can save such a file.
+    const problems = new ProblemList()
+    for (const entry of values) if (!entry.ok) problems.add(entry.problem)
+    throw new DatasetError(`${file}: nothing to train on: no line is valid JSON`, problems.listed, problems.total)
+  }
+  const format = options.format ?? detectFormat(firstValue)
+  const invalid: SkippedRecord[] = []
   const records: DatasetRecord[] = []
   for (const entry of values) {
     if (!entry.ok) {
       invalid.push({ ...entry.source, problems: [entry.problem] })
       continue
     }
-    // Without a single parsable record there is no format to check against;
-    // the JSON errors are the whole story.
-    if (format === undefined) continue
     const result = validateRecord(entry.value, format, entry.source, { vocabSize: options.vocabSize })
     if (result.ok) records.push(result.record)
     else invalid.push({ ...entry.source, problems: result.problems })
   }
-  return { file, format: format ?? options.format ?? 'alpaca', layout, records, invalid }
+  return { file, format, layout, records, invalid }
 }
 
 /**

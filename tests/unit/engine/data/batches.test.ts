@@ -50,7 +50,7 @@ describe('packing', () => {
     const data = records([3, 4, 2, 5])
     expect(packRecords(data, 8)).toEqual([[0, 1], [2, 3]])
     const plan = makeBatches(data, { batchSize: 2, seqLen: 8, mode: 'packing', shuffle: false })
-    expect([plan.items, plan.batchesPerEpoch]).toEqual([2, 1])
+    expect([plan.itemCount, plan.batchesPerEpoch]).toEqual([2, 1])
     const batch = plan.batch(0, 0)
     expect([batch.rows, batch.length]).toEqual([2, 8])
     expect(rowsOf(batch)).toEqual([

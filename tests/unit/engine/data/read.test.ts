@@ -260,6 +260,11 @@ describe('error policy', () => {
     expect(() => readDataset(datasetFile('empty.json', '[]'))).toThrow(/nothing to train on/)
   })
 
+  it('refuses a file in which no line is JSON, listing the lines', () => {
+    const file = datasetFile('data.jsonl', 'instruction: a\noutput: b\n')
+    expect(() => readDataset(file, { onError: 'skip' })).toThrow(new RegExp(`no line is valid JSON\\n  ${file}:1: invalid JSON[^]*\\n  ${file}:2: invalid JSON`))
+  })
+
   it('names the file it cannot read', () => {
     expect(() => readDataset('/nonexistent/data.jsonl')).toThrow(/^\/nonexistent\/data.jsonl: cannot be read/)
   })
