@@ -142,6 +142,86 @@ export type GenerationDone = z.infer<typeof GenerationDone>
 
 const GenerationRef = z.object({ generationId: z.string().min(1) }).strict()
 
+// ---------------------------------------------------------------- runs (fine-tuning)
+
+export const TuneRequest = z
+  .object({
+    modelPath: z.string().min(1),
+    dataPath: z.string().min(1),
+    /** Folder for the tuned model (Hugging Face layout + sorted.json); must be empty or absent. */
+    outDir: z.string().min(1),
+    mode: z.enum(['soft', 'sortednet', 'sft']),
+    /** all | 2,4,6 | every:N:from:M */
+    exits: z.string().default('all'),
+    epochs: z.number().positive().optional(),
+    maxSteps: z.number().int().positive().optional(),
+    batchSize: z.number().int().positive().default(4),
+    gradAccum: z.number().int().positive().default(1),
+    lr: z.number().positive().default(1e-4),
+    weightDecay: z.number().nonnegative().default(0),
+    warmup: z.number().int().nonnegative().default(0),
+    schedule: z.enum(['cosine', 'constant']).default('cosine'),
+    maxGradNorm: z.number().nonnegative().default(1),
+    seqLen: z.number().int().min(2).default(512),
+    seed: z.number().int().default(42),
+    shuffle: z.boolean().default(true),
+    valSplit: z.number().min(0).lt(1).default(0.05),
+    onError: z.enum(['stop', 'skip']).default('stop'),
+    checkpointEvery: z.number().int().nonnegative().default(50),
+    evalEvery: z.number().int().nonnegative().default(0),
+  })
+  .strict()
+  .refine((r) => r.epochs === undefined || r.maxSteps === undefined, { message: 'give epochs or maxSteps, not both' })
+export type TuneRequest = z.input<typeof TuneRequest>
+
+export const RunStatus = z.enum(['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'])
+
+export const RunSummary = z.object({
+  id: z.string(),
+  status: RunStatus,
+  mode: z.enum(['soft', 'sortednet', 'sft']),
+  modelId: z.string(),
+  outputModelId: z.string().nullable(),
+  totalSteps: z.number().int(),
+  /** The step of the latest checkpoint: where a resume starts. */
+  lastStep: z.number().int(),
+  error: z.string().nullable(),
+  createdAt: z.number(),
+  request: z.record(z.string(), z.unknown()),
+})
+export type RunSummary = z.infer<typeof RunSummary>
+
+export const RunMetric = z.object({
+  step: z.number().int(),
+  exit: z.number().int().nullable(),
+  split: z.enum(['train', 'validation']),
+  loss: z.number().nullable(),
+  lr: z.number().nullable(),
+  tokensPerSecond: z.number().nullable(),
+})
+
+export const RunProgress = z.object({
+  runId: z.string(),
+  step: z.number().int(),
+  totalSteps: z.number().int(),
+  /** Training loss per exit at this step. */
+  loss: z.record(z.string(), z.number()),
+  lr: z.number(),
+  tokensPerSecond: z.number(),
+  etaSeconds: z.number(),
+})
+export type RunProgress = z.infer<typeof RunProgress>
+
+export const RunStatusEvent = z.object({
+  runId: z.string(),
+  status: RunStatus,
+  error: z.string().optional(),
+  /** The tuned model's folder, once completed. */
+  out: z.string().optional(),
+})
+
+const RunRef = z.object({ runId: z.string().min(1) }).strict()
+
 // ---------------------------------------------------------------- registry
 
 const Empty = z.object({}).strict()
@@ -160,6 +240,14 @@ export const methods = {
   /** Changes the exit of a running generation from its next token on. */
   'engine.setExit': { request: GenerationRef.extend({ exit: z.number().int().positive() }).strict(), response: z.object({}) },
   'engine.cancel': { request: GenerationRef, response: z.object({}) },
+  /** Starts fine-tuning in a worker thread; progress as run.progress events. */
+  'runs.start': { request: TuneRequest, response: z.object({ runId: z.string() }) },
+  /** Stops a run at the next step boundary with a checkpoint; it can be resumed. */
+  'runs.cancel': { request: RunRef, response: z.object({}) },
+  /** Continues a paused or interrupted run from its latest checkpoint. */
+  'runs.resume': { request: RunRef, response: z.object({}) },
+  'runs.list': { request: Empty, response: z.object({ runs: z.array(RunSummary) }) },
+  'runs.get': { request: RunRef, response: z.object({ run: RunSummary, metrics: z.array(RunMetric) }) },
 } as const
 
 /** Every event the backend pushes to all connected windows, keyed by name. */
@@ -169,6 +257,8 @@ export const events = {
   'engine.status': EngineStatus,
   'generation.token': GenerationToken,
   'generation.done': GenerationDone,
+  'run.progress': RunProgress,
+  'run.status': RunStatusEvent,
 } as const
 
 export type MethodName = keyof typeof methods

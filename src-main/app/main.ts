@@ -9,6 +9,7 @@ import { openBackend, type Backend } from '../services/backend'
 import { registerIpc } from './ipc'
 // electron-vite bundles the worker as its own file and gives its path.
 import engineWorkerPath from '../workers/engine-worker?modulePath'
+import trainingWorkerPath from '../workers/training-worker?modulePath'
 import { installSecurityPolicy } from './security'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -53,6 +54,7 @@ app.whenReady().then(
         // Same folder as the CLI: $SORTED_STUDIO_HOME, else the OS user-data folder.
         transport: 'electron',
         engineWorker: { path: engineWorkerPath },
+      trainingWorker: { path: trainingWorkerPath },
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })
     } catch (error) {

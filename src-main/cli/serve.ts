@@ -6,6 +6,7 @@ import { startServer } from '../server/server'
 import { UsageError, type Command } from './commands'
 // electron-vite bundles the worker as its own file and gives its path.
 import engineWorkerPath from '../workers/engine-worker?modulePath'
+import trainingWorkerPath from '../workers/training-worker?modulePath'
 
 /** The built renderer sits beside the built CLI: out/main/cli.js → out/renderer. */
 function defaultRendererDir(): string {
@@ -43,6 +44,7 @@ a token that changes at every launch; the server refuses requests without it.`,
     const backend = openBackend({
       transport: 'browser',
       engineWorker: { path: engineWorkerPath },
+      trainingWorker: { path: trainingWorkerPath },
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     })
     let server

@@ -12,6 +12,7 @@ import { EngineService, type EngineWorkerSpec } from './engine'
 import { EventBus, type EventListener } from './events'
 import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
+import { TrainingService } from './training'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -23,6 +24,8 @@ export interface BackendOptions {
   log?: (message: string, error?: unknown) => void
   /** The engine worker to spawn (lazily, on the first engine.load); without it engine methods report unavailability. */
   engineWorker?: EngineWorkerSpec
+  /** The training worker (one per running job). */
+  trainingWorker?: EngineWorkerSpec
 }
 
 export interface Backend {
@@ -41,6 +44,11 @@ export function openBackend(options: BackendOptions): Backend {
   const settings = new SettingsService(store.settings, bus, (message) => log(message))
   const engine = new EngineService(options.engineWorker, bus, {
     cacheDir: join(dataDir, 'cache', 'graphs'),
+    provider: () => settings.get().executionProvider,
+    log: (message) => log(message),
+  })
+
+  const training = new TrainingService(store, bus, options.trainingWorker, {
     provider: () => settings.get().executionProvider,
     log: (message) => log(message),
   })
@@ -70,6 +78,17 @@ export function openBackend(options: BackendOptions): Backend {
       engine.cancel(generationId)
       return {}
     },
+    'runs.start': (request) => training.start(request),
+    'runs.cancel': ({ runId }) => {
+      training.cancel(runId)
+      return {}
+    },
+    'runs.resume': ({ runId }) => {
+      training.resume(runId)
+      return {}
+    },
+    'runs.list': () => ({ runs: training.list() }),
+    'runs.get': ({ runId }) => training.get(runId),
   }
 
   return {
@@ -77,6 +96,7 @@ export function openBackend(options: BackendOptions): Backend {
     dispatch: createDispatch(handlers, log),
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
+      await training.close()
       await engine.close()
       store.close()
     },

@@ -168,6 +168,7 @@ export class RunsRepository {
   readonly #metrics: Statement<[string], MetricRow>
   readonly #putCheckpoint: Statement<CheckpointRow, CheckpointRow>
   readonly #advance: Statement<{ id: string; step: number }>
+  readonly #planSteps: Statement<{ id: string; total_steps: number }>
   readonly #checkpoints: Statement<[string], CheckpointRow>
   readonly #latestCheckpoint: Statement<[string], CheckpointRow>
   readonly #recordMetrics: Transaction<(runId: string, metrics: readonly MetricInput[]) => void>
@@ -230,6 +231,7 @@ export class RunsRepository {
     this.#advance = db.prepare<{ id: string; step: number }>(
       'UPDATE runs SET last_step = max(last_step, @step) WHERE id = @id',
     )
+    this.#planSteps = db.prepare<{ id: string; total_steps: number }>('UPDATE runs SET total_steps = @total_steps WHERE id = @id')
     this.#checkpoints = db.prepare<[string], CheckpointRow>('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step')
     this.#latestCheckpoint = db.prepare<[string], CheckpointRow>(
       'SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step DESC LIMIT 1',
@@ -305,6 +307,11 @@ export class RunsRepository {
 
   cancel(id: string): Run {
     return this.#transition(id, 'cancel', this.#cancel.get({ id, now: this.#now() }))
+  }
+
+  /** Sets how many steps the run takes, once the dataset has been read (it depends on its size). */
+  planSteps(id: string, totalSteps: number): void {
+    if (this.#planSteps.run({ id, total_steps: totalSteps }).changes === 0) throw new NotFoundError('run', id)
   }
 
   /** Records all metrics or none. A metric already recorded (same step, exit, split) is replaced. */

@@ -29,6 +29,11 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'engine.generate': notUsedHere,
     'engine.setExit': notUsedHere,
     'engine.cancel': notUsedHere,
+    'runs.start': notUsedHere,
+    'runs.cancel': notUsedHere,
+    'runs.resume': notUsedHere,
+    'runs.list': notUsedHere,
+    'runs.get': notUsedHere,
     ...overrides,
   }
 }

@@ -1,0 +1,172 @@
+/**
+ * Fine-tuning runs as a service: each run is a row in SQLite, trained in its
+ * own worker thread; per-step per-exit metrics, validations and checkpoints
+ * are stored as they arrive (upserts: a step recomputed after a crash
+ * replaces, never duplicates), and progress goes out as events. A run found
+ * `running` at start-up was interrupted by a crash: it is paused, ready to
+ * resume from its last checkpoint.
+ */
+import { readFileSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { z } from 'zod'
+import type { ExecutionProviderPreference, RunSummary, TuneRequest } from '../api/contract'
+import { ApiError } from '../api/errors'
+import { parseConfig } from '../engine/model/config'
+import type { Run, Store } from '../store'
+import { FromTrainingWorker, type ToTrainingWorker } from '../workers/training-protocol'
+import type { EngineWorkerSpec } from './engine'
+import type { EventBus } from './events'
+
+type TuneRequestData = z.output<typeof TuneRequest>
+
+export class TrainingService {
+  private readonly workers = new Map<string, Worker>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: EventBus,
+    private readonly spec: EngineWorkerSpec | undefined,
+    private readonly options: { provider: () => ExecutionProviderPreference; log: (message: string) => void },
+  ) {
+    for (const run of store.runs.list({ status: 'running' })) store.runs.pause(run.id)
+  }
+
+  private summary(run: Run): RunSummary {
+    return {
+      id: run.id,
+      status: run.status,
+      mode: run.mode,
+      modelId: run.modelId,
+      outputModelId: run.outputModelId,
+      totalSteps: run.totalSteps,
+      lastStep: run.lastStep,
+      error: run.error,
+      createdAt: run.createdAt,
+      request: run.config,
+    }
+  }
+
+  list(): RunSummary[] {
+    return this.store.runs.list().map((run) => this.summary(run))
+  }
+
+  get(runId: string): { run: RunSummary; metrics: ReturnType<Store['runs']['metrics']> } {
+    const run = this.store.runs.get(runId)
+    if (!run) throw new ApiError('not_found', `No run ${runId}.`)
+    return { run: this.summary(run), metrics: this.store.runs.metrics(runId) }
+  }
+
+  /** A model folder's row, registered on first use from its config.json (the worker reports a bad folder). */
+  private modelId(path: string, source: 'imported' | 'trained'): string {
+    const folder = resolve(path)
+    const known = this.store.models.list().find((m) => m.path === folder)
+    if (known) return known.id
+    let architecture = 'unknown'
+    let numLayers = 1
+    try {
+      const file = join(folder, 'config.json')
+      const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')), file)
+      architecture = config.hfArchitecture
+      numLayers = config.numLayers
+    } catch {
+      // Unreadable here means the run fails in the worker with the full explanation.
+    }
+    return this.store.models.add({ name: basename(folder), architecture, path: folder, source, numLayers }).id
+  }
+
+  start(request: TuneRequestData): { runId: string } {
+    const dataset = this.store.datasets.add({ name: basename(request.dataPath), format: 'auto', path: resolve(request.dataPath), recordCount: 0 })
+    const run = this.store.runs.create({
+      modelId: this.modelId(request.modelPath, 'imported'),
+      datasetId: dataset.id,
+      mode: request.mode,
+      config: request as unknown as Record<string, never>,
+      totalSteps: 0,
+    })
+    this.launch(run.id, request, false)
+    return { runId: run.id }
+  }
+
+  resume(runId: string): void {
+    const run = this.store.runs.get(runId)
+    if (!run) throw new ApiError('not_found', `No run ${runId}.`)
+    if (this.workers.has(runId)) throw new ApiError('conflict', `Run ${runId} is already running.`)
+    if (run.status !== 'paused') throw new ApiError('conflict', `Run ${runId} is ${run.status}; only a paused or interrupted run resumes.`)
+    this.launch(runId, run.config as unknown as TuneRequestData, true)
+  }
+
+  cancel(runId: string): void {
+    const worker = this.workers.get(runId)
+    if (!worker) throw new ApiError('not_found', `Run ${runId} is not running.`)
+    worker.postMessage({ type: 'cancel' } satisfies ToTrainingWorker)
+  }
+
+  private status(runId: string, extra: { error?: string; out?: string } = {}): void {
+    const run = this.store.runs.get(runId)!
+    this.bus.emit('run.status', { runId, status: run.status, ...extra })
+  }
+
+  private launch(runId: string, request: TuneRequestData, resume: boolean): void {
+    if (!this.spec) throw new ApiError('internal', 'Training is not available in this process.')
+    const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
+    this.workers.set(runId, worker)
+    this.store.runs.start(runId)
+    this.status(runId)
+    let ended = false
+    const end = (apply: () => void, extra: { error?: string; out?: string } = {}) => {
+      if (ended) return
+      ended = true
+      this.workers.delete(runId)
+      apply()
+      this.status(runId, extra)
+      void worker.terminate()
+    }
+    worker.on('message', (raw: unknown) => {
+      const parsed = FromTrainingWorker.safeParse(raw)
+      if (!parsed.success) return this.options.log(`training: malformed message from the worker`)
+      const m = parsed.data
+      switch (m.type) {
+        case 'prepared':
+          this.store.runs.planSteps(runId, m.totalSteps)
+          break
+        case 'step':
+          this.store.runs.recordMetrics(runId, [
+            { step: m.step, exit: null, split: 'train', loss: null, lr: m.lr, tokensPerSecond: m.tokensPerSecond },
+            ...Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'train' as const, loss })),
+          ])
+          this.bus.emit('run.progress', { runId, step: m.step, totalSteps: m.totalSteps, loss: m.loss, lr: m.lr, tokensPerSecond: m.tokensPerSecond, etaSeconds: m.etaSeconds })
+          break
+        case 'validation':
+          this.store.runs.recordMetrics(runId, Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'validation' as const, loss })))
+          break
+        case 'checkpoint':
+          this.store.runs.recordCheckpoint(runId, m.step, m.path)
+          break
+        case 'log':
+          this.options.log(m.message)
+          break
+        case 'done':
+          if (m.finished && m.out) {
+            const outputModelId = this.modelId(m.out, 'trained')
+            end(() => this.store.runs.finish(runId, { outputModelId }), { out: m.out })
+          } else end(() => this.store.runs.pause(runId))
+          break
+        case 'failed':
+          end(() => this.store.runs.fail(runId, m.error), { error: m.error })
+          break
+      }
+    })
+    worker.on('error', (error) => end(() => this.store.runs.fail(runId, error.message), { error: error.message }))
+    worker.on('exit', () => end(() => this.store.runs.fail(runId, 'the training worker stopped'), { error: 'the training worker stopped' }))
+    worker.postMessage({ type: 'start', request, provider: this.options.provider(), resume } satisfies ToTrainingWorker)
+  }
+
+  async close(): Promise<void> {
+    // Closing the app interrupts runs like a crash would: they stay resumable.
+    const running = [...this.workers]
+    this.workers.clear()
+    await Promise.all(running.map(([, worker]) => worker.terminate()))
+    for (const [runId] of running) this.store.runs.pause(runId)
+  }
+}
