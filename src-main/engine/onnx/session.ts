@@ -20,6 +20,12 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all'
   /** Where ONNX Runtime saves the optimised model. */
   optimizedModelFilePath?: string
+  /**
+   * Keep ONNX Runtime's CPU memory arena (default true). A process running
+   * several large graphs in turn (training: a step graph per sub-model, an
+   * evaluation graph) turns it off, or every session keeps its own peak.
+   */
+  memoryArena?: boolean
 }
 
 export interface LoadedSession {
@@ -50,6 +56,7 @@ export async function loadSession(model: Uint8Array | string, options: SessionOp
     // and a model runs many sessions back to back.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+    ...(options.memoryArena === false ? { enableCpuMemArena: false } : {}),
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
     ...(options.interOpThreads ? { interOpNumThreads: options.interOpThreads } : {}),
   }

@@ -116,6 +116,13 @@ interface Graphs {
   evaluate: ort.InferenceSession
 }
 
+/** Targets a batch's mean loss divides by: labels ≠ −100 at positions ≥ 1 (the shift). */
+export function countedTargets(labels: BigInt64Array, batchSize: number, seqLen: number): number {
+  let n = 0
+  for (let b = 0; b < batchSize; b++) for (let t = 1; t < seqLen; t++) if (labels[b * seqLen + t] !== -100n) n++
+  return n
+}
+
 export class Trainer {
   private readonly slots: WeightSlot[]
   private params = new Map<string, Float32Array>()
@@ -172,7 +179,12 @@ export class Trainer {
 
   private async compile(): Promise<Graphs> {
     const threads = this.hooks.intraOpThreads ?? availableParallelism()
-    const sessionOptions = { provider: this.hooks.provider ?? 'cpu', intraOpThreads: threads, ...(this.hooks.log ? { log: this.hooks.log } : {}) }
+    const sessionOptions = {
+      provider: this.hooks.provider ?? 'cpu',
+      intraOpThreads: threads,
+      memoryArena: false,
+      ...(this.hooks.log ? { log: this.hooks.log } : {}),
+    }
     const load = async (graph: Graph) => {
       const loaded = await loadSession(toModelProto(graph), sessionOptions)
       this.provider = loaded.provider
@@ -269,36 +281,31 @@ export class Trainer {
       gradNorm = this.takeUpdate(out)
     } else {
       const subsets = this.exitsForStep(stepIndex)
-      const total = new Map(this.slots.map((s) => [s.name, new Float64Array(this.params.get(s.name)!.length)]))
+      const micro = Array.from({ length: this.options.gradAccum }, (_, a) => this.microBatch(stepIndex * this.options.gradAccum + a))
+      // Each micro-batch's gradient is of its own mean loss; weighting it by its share of the
+      // counted targets (known from the labels before running) gives the whole batch's mean:
+      // Σ_k (n_k/N)·∇mean_k. Sub-models (sortednet) are averaged. One running sum, in place.
+      const counts = micro.map((b) => countedTargets(b.labels, this.options.batchSize, this.options.seqLen))
+      const counted = counts.reduce((a, b) => a + b, 0)
+      const total = new Map(this.slots.map((s) => [s.name, new Float32Array(this.params.get(s.name)!.length)]))
       for (const exits of subsets) {
         const session = graphs.gradients.get(exits.join(','))!
-        // Σ_k n_k·∇mean_k, then ÷ Σ n_k: the gradient of the whole batch's mean loss
-        // (each micro-batch weighted by its counted targets), one gradient held at a time.
-        const sums = new Map(this.slots.map((s) => [s.name, new Float64Array(this.params.get(s.name)!.length)]))
         const lossSums = new Map<number, number>(exits.map((e) => [e, 0]))
-        let counted = 0
-        for (let a = 0; a < this.options.gradAccum; a++) {
-          const out = await session.run({ ...this.batchFeeds(this.microBatch(stepIndex * this.options.gradAccum + a)), ...this.paramFeeds() })
-          const n = Number(out['loss.tokens']!.data[0])
-          counted += n
-          for (const e of exits) lossSums.set(e, lossSums.get(e)! + Number(out[`loss.${e}`]!.data[0]) * n)
+        for (const [a, batch] of micro.entries()) {
+          const out = await session.run({ ...this.batchFeeds(batch), ...this.paramFeeds() })
+          const weight = counted ? counts[a]! / counted / subsets.length : 0
+          for (const e of exits) lossSums.set(e, lossSums.get(e)! + Number(out[`loss.${e}`]!.data[0]) * counts[a]!)
           for (const s of this.slots) {
             const g = out[`grad.${s.name}`]!.data as Float32Array
-            const acc = sums.get(s.name)!
-            for (let i = 0; i < g.length; i++) acc[i]! += n * g[i]!
+            const acc = total.get(s.name)!
+            for (let i = 0; i < g.length; i++) acc[i]! += weight * g[i]!
           }
         }
         for (const e of exits) loss[e] = counted ? lossSums.get(e)! / counted : 0
-        tokens += counted / subsets.length
-        const weight = counted ? 1 / counted / subsets.length : 0
-        for (const s of this.slots) {
-          const acc = sums.get(s.name)!
-          const into = total.get(s.name)!
-          for (let i = 0; i < acc.length; i++) into[i]! += weight * acc[i]!
-        }
       }
+      tokens = counted
       const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) }
-      for (const s of this.slots) feeds[`grad.${s.name}`] = tensor('float32', Float32Array.from(total.get(s.name)!), s.shape)
+      for (const s of this.slots) feeds[`grad.${s.name}`] = tensor('float32', total.get(s.name)!, s.shape)
       gradNorm = this.takeUpdate(await graphs.apply!.run(feeds))
     }
     const seconds = (performance.now() - started) / 1000
