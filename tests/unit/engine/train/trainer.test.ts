@@ -112,6 +112,43 @@ describe('SoFT trainer', () => {
   })
 })
 
+describe('SoFT against SFT (the paper\'s shape)', () => {
+  /** Counting sequences (next = current + 1 mod 16) starting at the given tokens: a rule that generalises. */
+  const counting = (starts: number[]): BatchSource => ({
+    batchesPerEpoch: starts.length / 4,
+    batch: (_epoch, index) => {
+      const rows = starts.slice(index * 4, index * 4 + 4).map((s) => Array.from({ length: T }, (_, t) => (s + t) % 16))
+      return {
+        inputIds: BigInt64Array.from(rows.flat().map(BigInt)),
+        labels: BigInt64Array.from(rows.flatMap((row) => row.map((id, t) => (t === 0 ? -100 : id))).map(BigInt)),
+      }
+    },
+  })
+
+  it('keeps a shallow exit close to the full model on held-out data, where SFT leaves it far behind', async () => {
+    const train = counting([0, 2, 4, 6, 8, 10, 12, 14])
+    const heldOut = counting([1, 3, 5, 7, 9, 11, 13, 15])
+    const evaluateAfter = async (mode: 'soft' | 'sft') => {
+      const trainer = new Trainer(config, tinyWeights(config, 3), { ...base, mode, totalSteps: 30, lr: 2e-2 }, train, undefined, freshDir(), { intraOpThreads: 1 })
+      await trainer.run()
+      // Evaluate every exit, whatever the mode trained.
+      const probe = new Trainer(config, trainer.weights(), { ...base, mode: 'soft' }, train, heldOut, freshDir(), { intraOpThreads: 1 })
+      const result = (await probe.evaluate())!
+      await Promise.all([trainer.release(), probe.release()])
+      return result.loss
+    }
+    const soft = await evaluateAfter('soft')
+    const sft = await evaluateAfter('sft')
+    // SFT's first exit lags its full model badly (its head never saw layer-1 states); SoFT's barely lags.
+    const lag = (loss: Record<string, number>) => loss['1']! - loss['3']!
+    expect(lag(sft)).toBeGreaterThan(0.1)
+    expect(lag(soft)).toBeLessThan(lag(sft) / 4)
+    expect(soft['1']!).toBeLessThan(sft['1']!)
+    // …at no real cost to the full model.
+    expect(soft['3']!).toBeLessThan(sft['3']! * 1.1)
+  })
+})
+
 describe('learning-rate schedule (transformers rules)', () => {
   it('warms up linearly from 0, then follows a cosine to 0', () => {
     expect(learningRate(0, 1, 2, 10, 'cosine')).toBe(0)
