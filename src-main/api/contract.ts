@@ -158,7 +158,7 @@ export const TuneRequest = z
     batchSize: z.number().int().positive().default(4),
     gradAccum: z.number().int().positive().default(1),
     lr: z.number().positive().default(1e-4),
-    weightDecay: z.number().nonnegative().default(0),
+    weightDecay: z.number().nonnegative().default(0.01),
     warmup: z.number().int().nonnegative().default(0),
     schedule: z.enum(['cosine', 'constant']).default('cosine'),
     maxGradNorm: z.number().nonnegative().default(1),

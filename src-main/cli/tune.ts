@@ -46,7 +46,7 @@ export const tuneCommand: Command = {
   --batch-size B          rows per micro-batch (default 4)
   --grad-accum G          micro-batches per optimizer step (default 1)
   --lr LR                 peak learning rate (default 1e-4)
-  --weight-decay WD       AdamW decoupled weight decay (default 0)
+  --weight-decay WD       AdamW decoupled weight decay (default 0.01, as torch.optim.AdamW)
   --warmup W              linear warmup steps (default 0)
   --schedule cosine|constant   after warmup (default cosine)
   --max-grad-norm C       clip the global gradient norm (default 1; 0 disables)
@@ -77,7 +77,7 @@ checkpoints live in DIR.checkpoints beside it.`,
         'batch-size': { type: 'string', default: '4' },
         'grad-accum': { type: 'string', default: '1' },
         lr: { type: 'string', default: '1e-4' },
-        'weight-decay': { type: 'string', default: '0' },
+        'weight-decay': { type: 'string', default: '0.01' },
         warmup: { type: 'string', default: '0' },
         schedule: { type: 'string', default: 'cosine' },
         'max-grad-norm': { type: 'string', default: '1' },

@@ -51,6 +51,8 @@ describe('sorted tune', () => {
     expect(straight.code, straight.stderr).toBe(0)
     const reference = JSON.parse(straight.stdout)
     expect(reference.history).toHaveLength(6)
+    // It learns: every exit's training loss falls over the run.
+    for (const exit of ['1', '2', '3']) expect(reference.history[5].loss[exit]).toBeLessThan(reference.history[0].loss[exit])
     expect(Object.keys(reference.val)).toEqual(['1', '2', '3'])
 
     const out = join(root, 'crashed')
