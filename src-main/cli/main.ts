@@ -13,8 +13,9 @@ import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
 import { serveCommand } from './serve'
 import { evalLossCommand, tuneCommand } from './tune'
+import { evalCommand } from './eval'
 
-const commands: Command[] = [serveCommand, generateCommand, tuneCommand, evalLossCommand]
+const commands: Command[] = [serveCommand, generateCommand, tuneCommand, evalLossCommand, evalCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -6,17 +6,16 @@
  * `running` at start-up was interrupted by a crash: it is paused, ready to
  * resume from its last checkpoint.
  */
-import { readFileSync } from 'node:fs'
-import { basename, join, resolve } from 'node:path'
+import { basename, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { ExecutionProviderPreference, RunSummary, TuneRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
-import { parseConfig } from '../engine/model/config'
 import type { Run, Store } from '../store'
 import { FromTrainingWorker, type ToTrainingWorker } from '../workers/training-protocol'
 import type { EngineWorkerSpec } from './engine'
 import type { EventBus } from './events'
+import { registerModelFolder } from './model-registry'
 
 type TuneRequestData = z.output<typeof TuneRequest>
 
@@ -57,22 +56,8 @@ export class TrainingService {
     return { run: this.summary(run), metrics: this.store.runs.metrics(runId) }
   }
 
-  /** A model folder's row, registered on first use from its config.json (the worker reports a bad folder). */
   private modelId(path: string, source: 'imported' | 'trained'): string {
-    const folder = resolve(path)
-    const known = this.store.models.list().find((m) => m.path === folder)
-    if (known) return known.id
-    let architecture = 'unknown'
-    let numLayers = 1
-    try {
-      const file = join(folder, 'config.json')
-      const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')), file)
-      architecture = config.hfArchitecture
-      numLayers = config.numLayers
-    } catch {
-      // Unreadable here means the run fails in the worker with the full explanation.
-    }
-    return this.store.models.add({ name: basename(folder), architecture, path: folder, source, numLayers }).id
+    return registerModelFolder(this.store, path, source)
   }
 
   start(request: TuneRequestData): { runId: string } {

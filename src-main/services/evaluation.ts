@@ -1,0 +1,113 @@
+/**
+ * Evaluations: contenders (a model folder at an exit) answer every item of an
+ * evaluation set, each output stored with its speed; a judge compares two
+ * contenders item by item in both response orders; W/L/T and score come from
+ * the stored verdicts. Every step skips what the database already holds, so
+ * a killed evaluation resumes where it stopped and a rerun is free.
+ */
+import { basename, resolve } from 'node:path'
+import { readEvalSet } from '../engine/data/eval-set'
+import type { ModelSession } from '../engine/generate/model-session'
+import type { JudgeVerdict } from '../engine/judge/pandalm'
+import { combine, tally, type Outcome, type Tally } from '../engine/judge/verdicts'
+import type { EvalItem, Generation, Store } from '../store'
+import { registerModelFolder } from './model-registry'
+
+/** Compares two responses to one item; PandaLM-shaped verdict ('1' = response 1 is better). */
+export interface PairJudge {
+  /** Stored with each comparison: 'reference', 'pandalm:<model>', … */
+  readonly name: string
+  judge(item: { instruction: string; input: string; reference: string | null }, response1: string, response2: string): Promise<JudgeVerdict>
+}
+
+export interface Contender {
+  modelPath: string
+  exit: number
+}
+
+export interface Decoding {
+  maxNewTokens: number
+  /** Greedy decoding (the paper's setting). */
+  greedy: true
+}
+
+export class Evaluations {
+  constructor(private readonly store: Store) {}
+
+  /** Imports an evaluation set file once; the same file (by path and item count) is reused. */
+  importSet(file: string): { setId: string; items: EvalItem[] } {
+    const path = resolve(file)
+    const { format, items } = readEvalSet(path)
+    const name = `${basename(path)} (${path})`
+    const existing = this.store.evals.sets().find((s) => s.name === name && s.itemCount === items.length)
+    const set = existing ?? this.store.evals.importSet(name, format, items)
+    return { setId: set.id, items: this.store.evals.items(set.id) }
+  }
+
+  contenderId(contender: Contender): { modelId: string; exit: number } {
+    return { modelId: registerModelFolder(this.store, contender.modelPath, 'imported'), exit: contender.exit }
+  }
+
+  /** Generates the contender's missing outputs; returns how many were generated now. */
+  async generate(
+    items: readonly EvalItem[],
+    contender: Contender,
+    session: ModelSession,
+    decoding: Decoding,
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<number> {
+    const who = this.contenderId(contender)
+    const config = { ...decoding }
+    let generated = 0
+    for (const [i, item] of items.entries()) {
+      if (!this.store.evals.findGeneration(item.id, who, config)) {
+        const content = item.input ? `${item.instruction}\n\n${item.input}` : item.instruction
+        const result = await session.generate({ input: { messages: [{ role: 'user', content }] }, maxNewTokens: decoding.maxNewTokens, exitAt: () => contender.exit })
+        const decoded = Math.max(0, result.tokens.length - 1)
+        this.store.evals.recordGeneration({
+          evalItemId: item.id,
+          ...who,
+          decoding: config,
+          output: result.text.trim(),
+          tokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : null,
+        })
+        generated++
+      }
+      onProgress?.(i + 1, items.length)
+    }
+    return generated
+  }
+
+  private generationOf(item: EvalItem, contender: Contender, decoding: Decoding): Generation {
+    const found = this.store.evals.findGeneration(item.id, this.contenderId(contender), { ...decoding })
+    if (!found) throw new Error(`no output of ${contender.modelPath}@${contender.exit} for item ${item.idx}: generate first`)
+    return found
+  }
+
+  /** Judges A against B on every item in both orders, skipping pairs already judged by this judge. */
+  async judge(items: readonly EvalItem[], a: Contender, b: Contender, decoding: Decoding, judge: PairJudge, onProgress?: (done: number, total: number) => void): Promise<Tally> {
+    const setId = items[0]?.evalSetId
+    const outcomes: Outcome[] = []
+    for (const [i, item] of items.entries()) {
+      const ga = this.generationOf(item, a, decoding)
+      const gb = this.generationOf(item, b, decoding)
+      let stored = this.store.evals
+        .comparisons(setId!)
+        .find((c) => c.generationAId === ga.id && c.generationBId === gb.id && c.judge === judge.name)
+      if (!stored) {
+        const ab = await judge.judge(item, ga.output, gb.output)
+        const ba = await judge.judge(item, gb.output, ga.output)
+        stored = this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge: judge.name, ab, ba })
+      }
+      outcomes.push(combine(stored.ab.verdict, stored.ba.verdict))
+      onProgress?.(i + 1, items.length)
+    }
+    return tally(outcomes)
+  }
+
+  /** Mean decode speed of a contender's stored outputs (tokens/s). */
+  speed(items: readonly EvalItem[], contender: Contender, decoding: Decoding): number {
+    const speeds = items.map((item) => this.generationOf(item, contender, decoding).tokensPerSecond).filter((s): s is number => s !== null)
+    return speeds.length ? speeds.reduce((a, b) => a + b, 0) / speeds.length : 0
+  }
+}

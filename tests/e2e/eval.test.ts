@@ -1,0 +1,86 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openStore } from '../../src-main/store'
+import { writeRandomModel } from '../fixtures/fixtures'
+import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
+import { runCli } from './harness'
+
+const root = mkdtempSync(join(tmpdir(), 'sorted-eval-'))
+const modelA = join(root, 'a')
+const modelB = join(root, 'b')
+const dataDir = join(root, 'data')
+const set = join(root, 'set.jsonl')
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+beforeAll(() => {
+  const tokenizer = byteLevelTokenizerJson()
+  const vocab = Math.max(...Object.values(tokenizer.model.vocab as Record<string, number>)) + 1
+  const shape = { architecture: 'llama' as const, layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab, dtype: 'F32' as const }
+  const files = { 'tokenizer.json': tokenizer, 'tokenizer_config.json': { eos_token: '</s>', bos_token: '<s>' } }
+  writeRandomModel(modelA, { ...shape, seed: 1, config: { eos_token_id: 1 }, files })
+  writeRandomModel(modelB, { ...shape, seed: 2, config: { eos_token_id: 1 }, files })
+  const items = ['hi', 'ho', 'ha', 'he'].map((w) => JSON.stringify({ instruction: `say ${w}`, reference: `${w} ${w}` }))
+  writeFileSync(set, `${items.join('\n')}\n`)
+})
+
+function finish(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = runCli(args)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c) => (stdout += c))
+  child.stderr?.on('data', (c) => (stderr += c))
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
+const base = ['eval', '--set', set, '--b', modelB, '--max-new-tokens', '6', '--data-dir', dataDir, '--json']
+
+describe('sorted eval', () => {
+  it('judges A@exit against B in both orders and prints W/L/T, score and N', async () => {
+    const result = await finish([...base, '--a', `${modelA}@2`])
+    expect(result.code, result.stderr).toBe(0)
+    const out = JSON.parse(result.stdout)
+    expect(out).toMatchObject({ a: `${modelA}@2`, b: `${modelB}@3`, judge: 'reference', n: 4 })
+    expect(out.wins + out.losses + out.ties).toBeCloseTo(4, 12)
+    expect(out.score).toBeCloseTo((out.wins - out.losses) / 4, 12)
+  })
+
+  it('reuses stored answers and verdicts on a rerun: same result, nothing generated twice', async () => {
+    const first = JSON.parse((await finish([...base, '--a', `${modelA}@2`])).stdout)
+    const again = await finish([...base, '--a', `${modelA}@2`])
+    expect(again.stderr).not.toContain('new answers')
+    expect(JSON.parse(again.stdout)).toEqual(first)
+    const store = openStore(join(dataDir, 'sorted.db'))
+    const [evalSet] = store.evals.sets()
+    const items = store.evals.items(evalSet!.id)
+    expect(items.map((i) => store.evals.generations(i.id).length)).toEqual([2, 2, 2, 2])
+    expect(store.evals.comparisons(evalSet!.id)).toHaveLength(4)
+    store.close()
+  })
+
+  it('--matrix judges every exit of A against B', async () => {
+    const result = await finish([...base, '--a', modelA, '--matrix'])
+    expect(result.code, result.stderr).toBe(0)
+    const out = JSON.parse(result.stdout)
+    expect(out.rows.map((r: { exit: number; n: number }) => [r.exit, r.n])).toEqual([[1, 4], [2, 4], [3, 4]])
+  })
+
+  it('runs a causal LM as a PandaLM judge', async () => {
+    const pandalmSet = join(root, 'pandalm.json')
+    writeFileSync(pandalmSet, JSON.stringify([{ motivation_app: 'x', instruction: 'say hi', input: '' }, { motivation_app: 'y', instruction: 'say ho', input: 'ho' }]))
+    const result = await finish(['eval', '--set', pandalmSet, '--a', `${modelA}@1`, '--b', modelB, '--judge', `pandalm:${modelB}`, '--max-new-tokens', '4', '--data-dir', dataDir, '--json'])
+    expect(result.code, result.stderr).toBe(0)
+    const out = JSON.parse(result.stdout)
+    expect(out).toMatchObject({ judge: 'pandalm:b', n: 2 })
+    expect(out.wins + out.losses + out.ties).toBeCloseTo(2, 12)
+  }, 120_000)
+
+  it('explains that the reference judge needs references', async () => {
+    const noRefs = join(root, 'norefs.jsonl')
+    writeFileSync(noRefs, `${JSON.stringify({ instruction: 'say hi' })}\n`)
+    const result = await finish(['eval', '--set', noRefs, '--a', modelA, '--b', modelB, '--data-dir', dataDir])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('the reference judge needs a reference for every item; 1 of 1 have none')
+  })
+})
