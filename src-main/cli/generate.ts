@@ -5,13 +5,7 @@ import type { SamplingOptions } from '../engine/generate/sampling'
 import type { PromptInput } from '../engine/generate/prompt'
 import { ExecutionProviderPreference } from '../api/contract'
 import { UsageError, type Command } from './commands'
-
-function number(name: string, text: string | undefined, check: (n: number) => boolean, rule: string): number | undefined {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (!Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${rule} (got "${text}").`)
-  return n
-}
+import { numberOption, positiveInt } from './options'
 
 function parseIds(text: string): number[] {
   const ids = text.split(',').map((s) => s.trim())
@@ -65,17 +59,17 @@ export const generateCommand: Command = {
     if (values.exit !== undefined && values['budget-schedule'] !== undefined) throw new UsageError('Give --exit or --budget-schedule, not both.')
     const provider = ExecutionProviderPreference.safeParse(values.provider)
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
-    const maxNewTokens = number('max-new-tokens', values['max-new-tokens'], (n) => Number.isInteger(n) && n > 0, 'a positive whole number')!
-    const temperature = number('temperature', values.temperature, (n) => n >= 0, 'a number ≥ 0')
+    const maxNewTokens = numberOption('max-new-tokens', values['max-new-tokens'], positiveInt, 'a positive whole number')!
+    const temperature = numberOption('temperature', values.temperature, (n) => n >= 0, 'a number ≥ 0')
     if (values.greedy && temperature) throw new UsageError('--greedy and --temperature contradict each other.')
     const sampling: SamplingOptions = {
       temperature: values.greedy ? 0 : (temperature ?? 0),
-      ...(values['top-p'] !== undefined ? { topP: number('top-p', values['top-p'], (n) => n > 0 && n <= 1, 'in (0, 1]')! } : {}),
-      ...(values['top-k'] !== undefined ? { topK: number('top-k', values['top-k'], (n) => Number.isInteger(n) && n > 0, 'a positive whole number')! } : {}),
+      ...(values['top-p'] !== undefined ? { topP: numberOption('top-p', values['top-p'], (n) => n > 0 && n <= 1, 'in (0, 1]')! } : {}),
+      ...(values['top-k'] !== undefined ? { topK: numberOption('top-k', values['top-k'], positiveInt, 'a positive whole number')! } : {}),
       ...(values['repetition-penalty'] !== undefined
-        ? { repetitionPenalty: number('repetition-penalty', values['repetition-penalty'], (n) => n > 0, 'a number > 0')! }
+        ? { repetitionPenalty: numberOption('repetition-penalty', values['repetition-penalty'], (n) => n > 0, 'a number > 0')! }
         : {}),
-      ...(values.seed !== undefined ? { seed: number('seed', values.seed, Number.isInteger, 'a whole number')! } : {}),
+      ...(values.seed !== undefined ? { seed: numberOption('seed', values.seed, Number.isInteger, 'a whole number')! } : {}),
     }
     const input: PromptInput = values['prompt-ids'] !== undefined ? { promptIds: parseIds(values['prompt-ids']) } : { prompt: values.prompt!, chat: values.chat }
 

@@ -10,15 +10,7 @@ import { runTuneJob, TuneSetupError, type TuneRequest } from '../engine/train/tu
 import { parseExits } from '../engine/train/exits'
 import { Trainer, type TrainMode, type TrainOptions } from '../engine/train/trainer'
 import { UsageError, type Command } from './commands'
-
-function numberOption(name: string, text: string | undefined, check: (n: number) => boolean, rule: string): number | undefined {
-  if (text === undefined) return undefined
-  const n = Number(text)
-  if (text.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${name} must be ${rule} (got "${text}").`)
-  return n
-}
-const positiveInt = (n: number) => Number.isInteger(n) && n > 0
-const nonNegative = (n: number) => n >= 0
+import { nonNegative, numberOption, positiveInt } from './options'
 
 /** Model, tokenizer, template and dataset, as both `tune` and `eval-loss` read them. */
 function loadInputs(modelDir: string, dataFile: string, seqLen: number, onError: ErrorPolicy) {

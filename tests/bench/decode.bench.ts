@@ -13,7 +13,8 @@ import { DynamicSequence } from '../../src-main/engine/generate/sequence'
 import { argmax } from '../../src-main/engine/generate/sampling'
 import { buildMonolithicGraph } from '../../src-main/engine/model/graphs'
 import { ropeTables } from '../../src-main/engine/model/rope'
-import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import type { ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import { benchConfig, benchWeights, randomFiller } from './shapes'
 import { Graph } from '../../src-main/engine/onnx/graph'
 import { matmul } from '../../src-main/engine/onnx/ops/matmul'
 import { toModelProto } from '../../src-main/engine/onnx/serialize'
@@ -27,54 +28,11 @@ const promptLength = 128
 const decodeTokens = quick ? 8 : 24
 const threads = { intraOpThreads: availableParallelism() }
 
-const config: ModelConfig = {
-  architecture: 'llama',
-  hfArchitecture: 'LlamaForCausalLM',
-  vocabSize: shape.vocab,
-  hiddenSize: shape.d,
-  intermediateSize: shape.ffn,
-  numLayers: shape.layers,
-  numHeads: shape.heads,
-  numKvHeads: shape.kvHeads,
-  headDim: shape.d / shape.heads,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
-  ropeScaling: undefined,
-  maxPositionEmbeddings: 4096,
-  tieWordEmbeddings: false,
-  attentionBias: false,
-  qkNorm: false,
-  bosTokenId: 1,
-  eosTokenIds: [],
-  raw: {},
-}
+const config: ModelConfig = benchConfig(shape)
 
-let seed = 12345
-function randomArray(n: number, scale: number): Float32Array {
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-    out[i] = (seed / 4294967296 - 0.5) * 2 * scale
-  }
-  return out
-}
+const randomArray = randomFiller(12345)
 
-function randomWeights(): ModelWeights {
-  const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = config
-  const m = (rows: number, cols: number) => randomArray(rows * cols, 1 / Math.sqrt(cols))
-  const layers: LayerWeights[] = Array.from({ length: config.numLayers }, () => ({
-    attnNorm: new Float32Array(d).fill(1),
-    q: m(H * D, d),
-    k: m(Hkv * D, d),
-    v: m(Hkv * D, d),
-    o: m(d, H * D),
-    mlpNorm: new Float32Array(d).fill(1),
-    gate: m(F, d),
-    up: m(F, d),
-    down: m(d, F),
-  }))
-  return { embed: m(V, d), layers, norm: new Float32Array(d).fill(1), lmHead: m(V, d) }
-}
+const randomWeights = (): ModelWeights => benchWeights(config, randomArray)
 
 const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = config
 const layerBytes = 4 * (d * H * D * 2 + d * Hkv * D * 2 + 3 * d * F + 2 * d)

@@ -17,7 +17,8 @@ import { Graph } from '../../src-main/engine/onnx/graph'
 import { matmul } from '../../src-main/engine/onnx/ops/matmul'
 import { toModelProto } from '../../src-main/engine/onnx/serialize'
 import { loadSession, tensor } from '../../src-main/engine/onnx/session'
-import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import type { ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import { benchConfig, benchWeights, randomFiller } from './shapes'
 import { parseExits } from '../../src-main/engine/train/exits'
 import { Trainer, type TrainMode } from '../../src-main/engine/train/trainer'
 
@@ -28,27 +29,7 @@ const shape = quick
 const steps = quick ? 2 : 2
 const threads = availableParallelism()
 
-const config: ModelConfig = {
-  architecture: 'llama',
-  hfArchitecture: 'LlamaForCausalLM',
-  vocabSize: shape.vocab,
-  hiddenSize: shape.d,
-  intermediateSize: shape.ffn,
-  numLayers: shape.layers,
-  numHeads: shape.heads,
-  numKvHeads: shape.kvHeads,
-  headDim: shape.d / shape.heads,
-  rmsNormEps: 1e-5,
-  ropeTheta: 10000,
-  ropeScaling: undefined,
-  maxPositionEmbeddings: 4096,
-  tieWordEmbeddings: false,
-  attentionBias: false,
-  qkNorm: false,
-  bosTokenId: 1,
-  eosTokenIds: [2],
-  raw: {},
-}
+const config: ModelConfig = benchConfig(shape)
 const exits = parseExits(shape.exits, shape.layers)
 const { d, heads: H, kvHeads: Hkv, ffn: F, vocab: V, batch: B, seq: T } = shape
 const D = d / H
@@ -62,31 +43,9 @@ const flops = (mode: TrainMode, sampledExit = exits[0]!) =>
       ? 3 * shape.layers * layerForward + 4 * headForward
       : 3 * (shape.layers + sampledExit) * layerForward + 4 * 2 * headForward
 
-let seed = 99
-function randomArray(n: number, scale: number): Float32Array {
-  const out = new Float32Array(n)
-  for (let i = 0; i < n; i++) {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-    out[i] = (seed / 4294967296 - 0.5) * 2 * scale
-  }
-  return out
-}
+const randomArray = randomFiller(99)
 
-function weights(): ModelWeights {
-  const m = (rows: number, cols: number) => randomArray(rows * cols, 1 / Math.sqrt(cols))
-  const layers: LayerWeights[] = Array.from({ length: shape.layers }, () => ({
-    attnNorm: new Float32Array(d).fill(1),
-    q: m(H * D, d),
-    k: m(Hkv * D, d),
-    v: m(Hkv * D, d),
-    o: m(d, H * D),
-    mlpNorm: new Float32Array(d).fill(1),
-    gate: m(F, d),
-    up: m(F, d),
-    down: m(d, F),
-  }))
-  return { embed: m(V, d), layers, norm: new Float32Array(d).fill(1), lmHead: m(V, d) }
-}
+const weights = (): ModelWeights => benchWeights(config, randomArray)
 
 async function runMode(mode: TrainMode): Promise<void> {
   const ids = BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 7919) % V))

@@ -2,19 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runCli, serve } from './harness'
+import { finish, runCli, serve } from './harness'
 
 const dataRoot = mkdtempSync(join(tmpdir(), 'sorted-cli-'))
 afterAll(() => rmSync(dataRoot, { recursive: true, force: true }))
 
-function finish(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = runCli(args)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (c) => (stdout += c))
-  child.stderr?.on('data', (c) => (stderr += c))
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
-}
 
 describe('sorted CLI', () => {
   it('lists its commands with --help', async () => {

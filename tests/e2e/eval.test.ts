@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src-main/store'
 import { writeRandomModel } from '../fixtures/fixtures'
 import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
-import { runCli } from './harness'
+import { finish } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-eval-'))
 const modelA = join(root, 'a')
@@ -25,14 +25,6 @@ beforeAll(() => {
   writeFileSync(set, `${items.join('\n')}\n`)
 })
 
-function finish(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = runCli(args)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (c) => (stdout += c))
-  child.stderr?.on('data', (c) => (stderr += c))
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
-}
 
 const base = ['eval', '--set', set, '--b', modelB, '--max-new-tokens', '6', '--data-dir', dataDir, '--json']
 

@@ -6,7 +6,7 @@ import { ModelSession } from '../../src-main/engine/generate/model-session'
 import { parseBudgetSchedule } from '../../src-main/engine/generate/schedule'
 import { writeRandomModel } from '../fixtures/fixtures'
 import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
-import { runCli } from './harness'
+import { finish } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-generate-'))
 const withTokenizer = join(root, 'with-tokenizer')
@@ -22,14 +22,6 @@ beforeAll(() => {
 })
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
-function finish(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = runCli(args)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (c) => (stdout += c))
-  child.stderr?.on('data', (c) => (stderr += c))
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
-}
 
 describe('sorted generate', () => {
   it('follows a budget schedule and prints one JSON object', async () => {

@@ -29,6 +29,22 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProces
   return spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
+export interface Finished {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `sorted ARGS` to the end, collecting its output. */
+export function finish(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Finished> {
+  const child = runCli(args, env)
+  let stdout = ''
+  let stderr = ''
+  child.stdout?.on('data', (c) => (stdout += c))
+  child.stderr?.on('data', (c) => (stderr += c))
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
+}
+
 export function serve(dataDir: string, extraArgs: string[] = []): Promise<ServedApp> {
   const child = runCli(['serve', '--port', '0', '--data-dir', dataDir, ...extraArgs])
   let stdout = ''

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readSafetensors } from '../../src-main/engine/model/safetensors'
 import { writeRandomModel } from '../fixtures/fixtures'
 import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
-import { runCli } from './harness'
+import { finish, runCli } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-tune-'))
 const modelDir = join(root, 'model')
@@ -25,20 +25,6 @@ beforeAll(() => {
   writeFileSync(data, `${lines.join('\n')}\n`)
 })
 
-interface Finished {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function finish(args: string[]): Promise<Finished> {
-  const child = runCli(args)
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (c) => (stdout += c))
-  child.stderr?.on('data', (c) => (stderr += c))
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
-}
 
 const tuneArgs = (out: string) => [
   'tune', '--model', modelDir, '--data', data, '--mode', 'soft', '--max-steps', '6', '--batch-size', '2',

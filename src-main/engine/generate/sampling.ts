@@ -3,6 +3,8 @@
  * top-k, top-p (nucleus) and a repetition penalty, from a seeded generator
  * so the same seed gives the same text.
  */
+import { mulberry32 } from '../data/random'
+
 export interface SamplingOptions {
   /** 0 (the default) is greedy. */
   temperature?: number
@@ -11,18 +13,6 @@ export interface SamplingOptions {
   /** > 1 discourages tokens already in the sequence (CTRL/Hugging Face rule). */
   repetitionPenalty?: number
   seed?: number
-}
-
-/** mulberry32: small, fast, good enough for sampling. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
 }
 
 export function argmax(values: ArrayLike<number>): number {
@@ -48,7 +38,7 @@ export function createSampler(options: SamplingOptions = {}): Sampler {
   const penalty = options.repetitionPenalty ?? 1
   if (temperature < 0) throw new Error('temperature must be ≥ 0')
   if (penalty <= 0) throw new Error('repetitionPenalty must be > 0')
-  const rand = seededRandom(options.seed ?? Date.now())
+  const rand = mulberry32(options.seed ?? Date.now())
   return (raw, history) => {
     const logits = applyRepetitionPenalty(raw, history, penalty)
     if (temperature === 0) return argmax(logits)

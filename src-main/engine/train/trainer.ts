@@ -20,7 +20,7 @@ import { availableParallelism } from 'node:os'
 import type { ExecutionProviderPreference } from '../../api/contract'
 import { weightOf, weightSlots, type WeightSlot } from '../model/import'
 import type { ModelConfig, ModelWeights } from '../model/types'
-import { seededRandom } from '../generate/sampling'
+import { mulberry32 } from '../data/random'
 import { Graph } from '../onnx/graph'
 import { buildTrainStep, type TrainStepGraph } from '../onnx/optimizer'
 import { toModelProto } from '../onnx/serialize'
@@ -263,7 +263,7 @@ export class Trainer {
     const L = this.config.numLayers
     const others = this.options.exits.filter((e) => e !== L)
     if (others.length === 0) return [[L]]
-    const draw = seededRandom(this.options.seed * 1_000_003 + step)()
+    const draw = mulberry32(this.options.seed * 1_000_003 + step)()
     return [[others[Math.floor(draw * others.length)]!], [L]]
   }
 

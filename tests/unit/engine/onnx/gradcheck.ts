@@ -5,6 +5,7 @@
  * The op's outputs are folded into a scalar with fixed random weights,
  * loss = Σ w ⊙ y, so every output element influences the check.
  */
+import { mulberry32 } from '../../../../src-main/engine/data/random'
 import { grad } from '../../../../src-main/engine/onnx/autodiff'
 import type { AnyTypedArray, DType } from '../../../../src-main/engine/onnx/dtype'
 import { Graph, type Tensor } from '../../../../src-main/engine/onnx/graph'
@@ -36,17 +37,8 @@ export interface GradcheckResult {
   numeric: Float64Array[]
 }
 
-/** Deterministic PRNG (mulberry32), so a failing check reproduces. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic PRNG (the engine's mulberry32), so a failing check reproduces. */
+export const random = mulberry32
 
 function size(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1)
