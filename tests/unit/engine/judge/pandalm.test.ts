@@ -1,3 +1,4 @@
+import { join } from 'node:path'
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { pandalmPrompt, parseVerdict } from '../../../../src-main/engine/judge/pandalm'
@@ -95,7 +96,8 @@ interface TestRecord {
   annotator3: number
 }
 
-const TESTSET = '/work/shared/data/pandalm/testset-v1.json'
+// shared/ sits beside the repository (as in CI).
+const TESTSET = join(__dirname, '../../../../../shared/data/pandalm/testset-v1.json')
 
 describe('PandaLM test set (999 human-labelled pairs)', () => {
   const records = JSON.parse(readFileSync(TESTSET, 'utf8')) as TestRecord[]
