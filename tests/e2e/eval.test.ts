@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src-main/store'
 import { writeRandomModel } from '../fixtures/fixtures'
 import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
-import { finish } from './harness'
+import { finish, runCli } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-eval-'))
 const modelA = join(root, 'a')
@@ -48,6 +48,34 @@ describe('sorted eval', () => {
     const items = store.evals.items(evalSet!.id)
     expect(items.map((i) => store.evals.generations(i.id).length)).toEqual([2, 2, 2, 2])
     expect(store.evals.comparisons(evalSet!.id)).toHaveLength(4)
+    store.close()
+  })
+
+  it('resumes a killed evaluation without generating anything twice', async () => {
+    const big = join(root, 'big.jsonl')
+    writeFileSync(big, `${Array.from({ length: 40 }, (_, i) => JSON.stringify({ instruction: `say ${i}`, reference: `${i}` })).join('\n')}\n`)
+    const killedDir = join(root, 'killed')
+    const args = ['eval', '--set', big, '--a', `${modelA}@1`, '--b', modelB, '--max-new-tokens', '6', '--data-dir', killedDir, '--json']
+    const child = runCli(args)
+    let stderr = ''
+    await new Promise<void>((resolve) =>
+      child.stderr?.on('data', (chunk) => {
+        stderr += chunk
+        if (stderr.includes(': 20/40')) {
+          child.kill('SIGKILL')
+          resolve()
+        }
+      }),
+    )
+    await new Promise((resolve) => child.once('exit', resolve))
+    const resumed = await finish(args)
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(JSON.parse(resumed.stdout).n).toBe(40)
+    const store = openStore(join(killedDir, 'sorted.db'))
+    const [evalSet] = store.evals.sets()
+    const counts = store.evals.items(evalSet!.id).map((i) => store.evals.generations(i.id).length)
+    expect(counts).toEqual(new Array(40).fill(2))
+    expect(store.evals.comparisons(evalSet!.id)).toHaveLength(40)
     store.close()
   })
 
