@@ -24,6 +24,7 @@ import { initialWeights } from '../../src-main/engine/model/init'
 import type { ModelConfig } from '../../src-main/engine/model/types'
 import { CHATML_TEMPLATE, writeTokenizerFiles } from '../../src-main/engine/tokenizer/bpe/save'
 import { trainByteLevelBpe } from '../../src-main/engine/tokenizer/bpe/train'
+import { chatFormatterFor } from '../../src-main/engine/tokenizer/chat-template'
 import { loadTokenizer } from '../../src-main/engine/tokenizer/tokenizer'
 import { validationSource } from '../../src-main/engine/train/data-source'
 import { parseExits } from '../../src-main/engine/train/exits'
@@ -153,7 +154,6 @@ async function evaluate(modelDir: string): Promise<{ perExit: Record<string, Exi
   const L = model.config.numLayers
   const exits = parseExits('all', L)
   const tokenizer = loadTokenizer(modelDir)!
-  const { chatFormatterFor } = await import('../../src-main/engine/tokenizer/chat-template')
   const formatter = chatFormatterFor(modelDir, tokenizer)
   const seqLen = recipe.tune.seqLen
   const validation = loadDataset(join(dirs.corpus, 'validation.jsonl'), { seqLen, tokenizer, ...(formatter ? { formatter } : {}) })
