@@ -30,6 +30,7 @@ const backend = openBackend({
   // The worker runs from source too, through tsx.
   engineWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/engine-worker.ts') } },
   trainingWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/training-worker.ts') } },
+  evaluationWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/evaluation-worker.ts') } },
   ...(dataDirArg > 0 ? { dataDir: process.argv[dataDirArg + 1] } : {}),
 })
 const server = await startServer({ backend, rendererDir: join(root, 'src-renderer'), port: 0, serveRenderer: (req, res) => vite.middlewares(req, res) })

@@ -222,6 +222,53 @@ export const RunStatusEvent = z.object({
 
 const RunRef = z.object({ runId: z.string().min(1) }).strict()
 
+// ---------------------------------------------------------------- evaluations
+
+export const EvalContender = z.object({ modelPath: z.string().min(1), exit: z.number().int().positive().optional() }).strict()
+
+export const EvaluationRequest = z
+  .object({
+    setPath: z.string().min(1),
+    a: EvalContender,
+    b: EvalContender,
+    /** 'reference' or 'pandalm:<model folder>'. */
+    judge: z.string().regex(/^(reference|pandalm:.+)$/, "must be 'reference' or 'pandalm:<model folder>'").default('reference'),
+    /** Judge every exit of A against B (the paper's Table 4 shape). */
+    matrix: z.boolean().default(false),
+    maxNewTokens: z.number().int().positive().max(2048).default(256),
+  })
+  .strict()
+export type EvaluationRequest = z.input<typeof EvaluationRequest>
+
+export const EvaluationRow = z.object({
+  exit: z.number().int(),
+  wins: z.number(),
+  losses: z.number(),
+  ties: z.number(),
+  n: z.number().int(),
+  score: z.number(),
+  tokensPerSecond: z.number(),
+})
+export type EvaluationRow = z.infer<typeof EvaluationRow>
+
+export const EvaluationProgress = z.object({
+  evaluationId: z.string(),
+  /** What is being done, e.g. "answers of model@4" or "judging @4". */
+  stage: z.string(),
+  done: z.number().int(),
+  total: z.number().int(),
+})
+
+export const EvaluationDone = z.object({
+  evaluationId: z.string(),
+  ok: z.boolean(),
+  error: z.string().optional(),
+  judge: z.string().optional(),
+  /** One row per exit of A judged against B; with quality (score) next to speed for a plot. */
+  rows: z.array(EvaluationRow),
+})
+export type EvaluationDone = z.infer<typeof EvaluationDone>
+
 // ---------------------------------------------------------------- registry
 
 const Empty = z.object({}).strict()
@@ -248,6 +295,8 @@ export const methods = {
   'runs.resume': { request: RunRef, response: z.object({}) },
   'runs.list': { request: Empty, response: z.object({ runs: z.array(RunSummary) }) },
   'runs.get': { request: RunRef, response: z.object({ run: RunSummary, metrics: z.array(RunMetric) }) },
+  /** Generates and judges in a worker thread; progress as evaluation.progress, the W/L/T rows as evaluation.done. */
+  'evaluations.start': { request: EvaluationRequest, response: z.object({ evaluationId: z.string() }) },
 } as const
 
 /** Every event the backend pushes to all connected windows, keyed by name. */
@@ -259,6 +308,8 @@ export const events = {
   'generation.done': GenerationDone,
   'run.progress': RunProgress,
   'run.status': RunStatusEvent,
+  'evaluation.progress': EvaluationProgress,
+  'evaluation.done': EvaluationDone,
 } as const
 
 export type MethodName = keyof typeof methods

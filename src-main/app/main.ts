@@ -10,6 +10,7 @@ import { registerIpc } from './ipc'
 // electron-vite bundles the worker as its own file and gives its path.
 import engineWorkerPath from '../workers/engine-worker?modulePath'
 import trainingWorkerPath from '../workers/training-worker?modulePath'
+import evaluationWorkerPath from '../workers/evaluation-worker?modulePath'
 import { installSecurityPolicy } from './security'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -55,6 +56,7 @@ app.whenReady().then(
         transport: 'electron',
         engineWorker: { path: engineWorkerPath },
       trainingWorker: { path: trainingWorkerPath },
+      evaluationWorker: { path: evaluationWorkerPath },
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })
     } catch (error) {

@@ -7,6 +7,7 @@ import { UsageError, type Command } from './commands'
 // electron-vite bundles the worker as its own file and gives its path.
 import engineWorkerPath from '../workers/engine-worker?modulePath'
 import trainingWorkerPath from '../workers/training-worker?modulePath'
+import evaluationWorkerPath from '../workers/evaluation-worker?modulePath'
 
 /** The built renderer sits beside the built CLI: out/main/cli.js → out/renderer. */
 function defaultRendererDir(): string {
@@ -45,6 +46,7 @@ a token that changes at every launch; the server refuses requests without it.`,
       transport: 'browser',
       engineWorker: { path: engineWorkerPath },
       trainingWorker: { path: trainingWorkerPath },
+      evaluationWorker: { path: evaluationWorkerPath },
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     })
     let server

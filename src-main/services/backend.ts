@@ -13,6 +13,7 @@ import { EventBus, type EventListener } from './events'
 import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
+import { EvaluationService } from './evaluations-service'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -26,6 +27,8 @@ export interface BackendOptions {
   engineWorker?: EngineWorkerSpec
   /** The training worker (one per running job). */
   trainingWorker?: EngineWorkerSpec
+  /** The evaluation worker (one per running evaluation). */
+  evaluationWorker?: EngineWorkerSpec
 }
 
 export interface Backend {
@@ -52,6 +55,8 @@ export function openBackend(options: BackendOptions): Backend {
     provider: () => settings.get().executionProvider,
     log: (message) => log(message),
   })
+
+  const evaluations = new EvaluationService(options.evaluationWorker, bus, { path: store.path, nativeBinding: options.sqliteBinding })
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -89,6 +94,7 @@ export function openBackend(options: BackendOptions): Backend {
     },
     'runs.list': () => ({ runs: training.list() }),
     'runs.get': ({ runId }) => training.get(runId),
+    'evaluations.start': (request) => evaluations.start(request),
   }
 
   return {
@@ -96,6 +102,7 @@ export function openBackend(options: BackendOptions): Backend {
     dispatch: createDispatch(handlers, log),
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
+      await evaluations.close()
       await training.close()
       await engine.close()
       store.close()

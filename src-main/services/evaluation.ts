@@ -7,7 +7,9 @@
  */
 import { basename, resolve } from 'node:path'
 import { readEvalSet } from '../engine/data/eval-set'
-import type { ModelSession } from '../engine/generate/model-session'
+import { ModelSession } from '../engine/generate/model-session'
+import { createModelJudge, PANDALM_DECODING } from '../engine/judge/model-judge'
+import { referenceJudge } from '../engine/judge/reference'
 import type { JudgeVerdict } from '../engine/judge/pandalm'
 import { combine, tally, type Outcome, type Tally } from '../engine/judge/verdicts'
 import type { EvalItem, Generation, Store } from '../store'
@@ -109,5 +111,89 @@ export class Evaluations {
   speed(items: readonly EvalItem[], contender: Contender, decoding: Decoding): number {
     const speeds = items.map((item) => this.generationOf(item, contender, decoding).tokensPerSecond).filter((s): s is number => s !== null)
     return speeds.length ? speeds.reduce((a, b) => a + b, 0) / speeds.length : 0
+  }
+}
+
+export interface EvaluationJob {
+  setPath: string
+  a: { modelPath: string; exit?: number | undefined }
+  b: { modelPath: string; exit?: number | undefined }
+  /** 'reference' or 'pandalm:<model folder>'. */
+  judge: string
+  matrix: boolean
+  maxNewTokens: number
+}
+
+export interface EvaluationResult {
+  judge: string
+  /** The full label of B, `folder@exit`. */
+  b: string
+  rows: (Tally & { exit: number; tokensPerSecond: number })[]
+}
+
+/** A request that cannot run as given (the user's to fix). */
+export class EvaluationSetupError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'EvaluationSetupError'
+  }
+}
+
+/**
+ * One evaluation from files to verdicts: import the set, have B and each
+ * exit of A answer (skipping stored answers), judge A against B in both
+ * orders (skipping stored verdicts), and tally. The CLI and the evaluation
+ * worker both run exactly this.
+ */
+export async function runEvaluation(
+  store: Store,
+  job: EvaluationJob,
+  onProgress: (stage: string, done: number, total: number) => void = () => {},
+): Promise<EvaluationResult> {
+  if (job.matrix && job.a.exit !== undefined) throw new EvaluationSetupError('a matrix judges every exit of A: give A without an exit.')
+  const sessions = new Map<string, ModelSession>()
+  const session = async (path: string) => {
+    let s = sessions.get(path)
+    if (!s) sessions.set(path, (s = await ModelSession.open(path)))
+    return s
+  }
+  try {
+    const evaluations = new Evaluations(store)
+    const { items } = evaluations.importSet(job.setPath)
+    let judge: PairJudge
+    if (job.judge === 'reference') {
+      const missing = items.filter((i) => i.reference === null).length
+      if (missing) throw new EvaluationSetupError(`the reference judge needs a reference for every item; ${missing} of ${items.length} have none.`)
+      judge = { name: 'reference', judge: async (item, r1, r2) => referenceJudge({ response1: r1, response2: r2, reference: item.reference! }) }
+    } else if (job.judge.startsWith('pandalm:')) {
+      const judgeSession = await session(job.judge.slice('pandalm:'.length))
+      const model = createModelJudge(async (prompt) => {
+        const result = await judgeSession.generate({
+          input: { prompt },
+          maxNewTokens: PANDALM_DECODING.maxNewTokens,
+          exitAt: () => judgeSession.info.numLayers,
+          sampling: { temperature: 0, repetitionPenalty: PANDALM_DECODING.repetitionPenalty },
+        })
+        return result.text
+      })
+      judge = { name: `pandalm:${judgeSession.info.name}`, judge: (item, r1, r2) => model.judge({ instruction: item.instruction, input: item.input, response1: r1, response2: r2 }) }
+    } else throw new EvaluationSetupError(`the judge must be reference or pandalm:DIR (got "${job.judge}").`)
+
+    const decoding: Decoding = { maxNewTokens: job.maxNewTokens, greedy: true }
+    const sb = await session(job.b.modelPath)
+    const contenderB: Contender = { modelPath: job.b.modelPath, exit: job.b.exit ?? sb.info.numLayers }
+    const sa = await session(job.a.modelPath)
+    const exitsOfA = job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]
+    await evaluations.generate(items, contenderB, sb, decoding, (d, t) => onProgress(`answers of ${job.b.modelPath}@${contenderB.exit}`, d, t))
+    const rows: EvaluationResult['rows'] = []
+    for (const exit of exitsOfA) {
+      const contenderA: Contender = { modelPath: job.a.modelPath, exit }
+      await evaluations.generate(items, contenderA, sa, decoding, (d, t) => onProgress(`answers of ${job.a.modelPath}@${exit}`, d, t))
+      const result = await evaluations.judge(items, contenderA, contenderB, decoding, judge, (d, t) => onProgress(`judging @${exit}`, d, t))
+      rows.push({ exit, ...result, tokensPerSecond: evaluations.speed(items, contenderA, decoding) })
+    }
+    return { judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
+  } finally {
+    for (const s of sessions.values()) await s.release()
   }
 }

@@ -34,6 +34,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'runs.resume': notUsedHere,
     'runs.list': notUsedHere,
     'runs.get': notUsedHere,
+    'evaluations.start': notUsedHere,
     ...overrides,
   }
 }

@@ -1,0 +1,18 @@
+/** Messages between the evaluation service and an evaluation worker (one worker per evaluation). */
+import { z } from 'zod'
+import { EvaluationRequest, EvaluationRow } from '../api/contract'
+
+export const StartEvaluation = z.object({
+  type: z.literal('start'),
+  databasePath: z.string(),
+  /** better-sqlite3 built for Electron's ABI, when running inside Electron. */
+  nativeBinding: z.string().optional(),
+  request: EvaluationRequest,
+})
+export type StartEvaluation = z.input<typeof StartEvaluation>
+
+export const FromEvaluationWorker = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('progress'), stage: z.string(), done: z.number().int(), total: z.number().int() }),
+  z.object({ type: z.literal('done'), ok: z.boolean(), error: z.string().optional(), judge: z.string().optional(), rows: z.array(EvaluationRow) }),
+])
+export type FromEvaluationWorker = z.infer<typeof FromEvaluationWorker>

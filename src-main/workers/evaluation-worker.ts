@@ -1,0 +1,30 @@
+/**
+ * One evaluation on its own thread (generation and model judges run ONNX
+ * sessions, which block their thread). It opens its own connection to the
+ * app's database: outputs and verdicts are stored as they are made, so a
+ * killed evaluation resumes where it stopped.
+ */
+import { parentPort } from 'node:worker_threads'
+import { runEvaluation } from '../services/evaluation'
+import { openStore } from '../store'
+import { StartEvaluation, type FromEvaluationWorker } from './evaluation-protocol'
+
+const port = parentPort
+if (!port) throw new Error('evaluation-worker must run in a worker thread')
+
+const post = (message: FromEvaluationWorker) => port.postMessage(message)
+
+port.once('message', (raw: unknown) => {
+  const parsed = StartEvaluation.safeParse(raw)
+  if (!parsed.success) {
+    post({ type: 'done', ok: false, error: 'malformed start message', rows: [] })
+    return
+  }
+  const { databasePath, nativeBinding, request } = parsed.data
+  const store = openStore(databasePath, nativeBinding ? { nativeBinding } : {})
+  runEvaluation(store, request, (stage, done, total) => post({ type: 'progress', stage, done, total })).then(
+    (result) => post({ type: 'done', ok: true, judge: result.judge, rows: result.rows }),
+    (error: unknown) => post({ type: 'done', ok: false, error: error instanceof Error ? error.message : String(error), rows: [] }),
+  ).finally(() => store.close())
+})
+
