@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStore } from '../../src-main/store'
-import { writeRandomModel } from '../fixtures/fixtures'
-import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
+import { writeTinyTextModel } from '../fixtures/fixtures'
 import { finish, runCli } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-eval-'))
@@ -15,12 +14,8 @@ const set = join(root, 'set.jsonl')
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 beforeAll(() => {
-  const tokenizer = byteLevelTokenizerJson()
-  const vocab = Math.max(...Object.values(tokenizer.model.vocab as Record<string, number>)) + 1
-  const shape = { architecture: 'llama' as const, layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab, dtype: 'F32' as const }
-  const files = { 'tokenizer.json': tokenizer, 'tokenizer_config.json': { eos_token: '</s>', bos_token: '<s>' } }
-  writeRandomModel(modelA, { ...shape, seed: 1, config: { eos_token_id: 1 }, files })
-  writeRandomModel(modelB, { ...shape, seed: 2, config: { eos_token_id: 1 }, files })
+  writeTinyTextModel(modelA, { seed: 1 })
+  writeTinyTextModel(modelB, { seed: 2 })
   const items = ['hi', 'ho', 'ha', 'he'].map((w) => JSON.stringify({ instruction: `say ${w}`, reference: `${w} ${w}` }))
   writeFileSync(set, `${items.join('\n')}\n`)
 })

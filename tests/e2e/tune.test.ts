@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readSafetensors } from '../../src-main/engine/model/safetensors'
-import { writeRandomModel } from '../fixtures/fixtures'
-import { byteLevelTokenizerJson } from '../unit/engine/tokenizer/fixtures'
+import { writeTinyTextModel } from '../fixtures/fixtures'
 import { finish, runCli } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-tune-'))
@@ -13,13 +12,7 @@ const data = join(root, 'alpaca.jsonl')
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 beforeAll(() => {
-  const tokenizer = byteLevelTokenizerJson()
-  const vocab = Math.max(...Object.values(tokenizer.model.vocab as Record<string, number>)) + 1
-  writeRandomModel(modelDir, {
-    architecture: 'llama', layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab, dtype: 'F32', seed: 8,
-    config: { eos_token_id: 1 },
-    files: { 'tokenizer.json': tokenizer, 'tokenizer_config.json': { eos_token: '</s>', bos_token: '<s>' } },
-  })
+  writeTinyTextModel(modelDir, { seed: 8 })
   const words = ['hi', 'ho', 'ha', 'he']
   const lines = Array.from({ length: 12 }, (_, i) => JSON.stringify({ instruction: `say ${words[i % 4]}`, input: '', output: `${words[i % 4]} ${words[(i + 1) % 4]}` }))
   writeFileSync(data, `${lines.join('\n')}\n`)

@@ -4,8 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EvaluationDone } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
-import { writeRandomModel } from '../../fixtures/fixtures'
-import { byteLevelTokenizerJson } from '../engine/tokenizer/fixtures'
+import { writeTinyTextModel } from '../../fixtures/fixtures'
 
 const root = mkdtempSync(join(tmpdir(), 'evaluation-service-'))
 const modelA = join(root, 'a')
@@ -14,12 +13,8 @@ const set = join(root, 'set.jsonl')
 let backend: Backend
 
 beforeAll(() => {
-  const tokenizer = byteLevelTokenizerJson()
-  const vocab = Math.max(...Object.values(tokenizer.model.vocab as Record<string, number>)) + 1
-  const shape = { architecture: 'llama' as const, layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab, dtype: 'F32' as const }
-  const files = { 'tokenizer.json': tokenizer, 'tokenizer_config.json': { eos_token: '</s>', bos_token: '<s>' } }
-  writeRandomModel(modelA, { ...shape, seed: 1, config: { eos_token_id: 1 }, files })
-  writeRandomModel(modelB, { ...shape, seed: 2, config: { eos_token_id: 1 }, files })
+  writeTinyTextModel(modelA, { seed: 1 })
+  writeTinyTextModel(modelB, { seed: 2 })
   writeFileSync(set, `${['hi', 'ho', 'ha'].map((w) => JSON.stringify({ instruction: `say ${w}`, reference: w })).join('\n')}\n`)
   backend = openBackend({
     transport: 'browser',

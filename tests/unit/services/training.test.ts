@@ -6,8 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RunProgress } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { openStore } from '../../../src-main/store'
-import { writeRandomModel } from '../../fixtures/fixtures'
-import { byteLevelTokenizerJson } from '../engine/tokenizer/fixtures'
+import { writeTinyTextModel } from '../../fixtures/fixtures'
 
 const root = mkdtempSync(join(tmpdir(), 'training-service-'))
 const modelDir = join(root, 'model')
@@ -24,12 +23,7 @@ function open(): Backend {
 }
 
 beforeAll(() => {
-  const tokenizer = byteLevelTokenizerJson()
-  const vocab = Math.max(...Object.values(tokenizer.model.vocab as Record<string, number>)) + 1
-  writeRandomModel(modelDir, {
-    architecture: 'llama', layers: 3, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab, dtype: 'F32', seed: 8,
-    config: { eos_token_id: 1 }, files: { 'tokenizer.json': tokenizer, 'tokenizer_config.json': { eos_token: '</s>' } },
-  })
+  writeTinyTextModel(modelDir, { seed: 8, hidden: 64, intermediate: 128 })
   const lines = Array.from({ length: 16 }, (_, i) => JSON.stringify({ instruction: `count to ${i}`, output: Array.from({ length: 6 }, (_, k) => i + k).join(' ') }))
   writeFileSync(data, `${lines.join('\n')}\n`)
   backend = open()
