@@ -88,20 +88,23 @@ export class Evaluations {
 
   /** Judges A against B on every item in both orders, skipping pairs already judged by this judge. */
   async judge(items: readonly EvalItem[], a: Contender, b: Contender, decoding: Decoding, judge: PairJudge, onProgress?: (done: number, total: number) => void): Promise<Tally> {
+    // Verdicts already stored (a rerun, or a resume after a kill), read once.
     const setId = items[0]?.evalSetId
+    const key = (aId: string, bId: string) => `${aId}|${bId}`
+    const stored = new Map(
+      (setId ? this.store.evals.comparisons(setId) : []).filter((c) => c.judge === judge.name).map((c) => [key(c.generationAId, c.generationBId), c]),
+    )
     const outcomes: Outcome[] = []
     for (const [i, item] of items.entries()) {
       const ga = this.generationOf(item, a, decoding)
       const gb = this.generationOf(item, b, decoding)
-      let stored = this.store.evals
-        .comparisons(setId!)
-        .find((c) => c.generationAId === ga.id && c.generationBId === gb.id && c.judge === judge.name)
-      if (!stored) {
+      let comparison = stored.get(key(ga.id, gb.id))
+      if (!comparison) {
         const ab = await judge.judge(item, ga.output, gb.output)
         const ba = await judge.judge(item, gb.output, ga.output)
-        stored = this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge: judge.name, ab, ba })
+        comparison = this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge: judge.name, ab, ba })
       }
-      outcomes.push(combine(stored.ab.verdict, stored.ba.verdict))
+      outcomes.push(combine(comparison.ab.verdict, comparison.ba.verdict))
       onProgress?.(i + 1, items.length)
     }
     return tally(outcomes)
