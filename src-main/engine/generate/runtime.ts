@@ -43,7 +43,7 @@ export class DynamicDepthRuntime {
    */
   static async load(config: ModelConfig, weights: ModelWeights, options: RuntimeOptions = {}): Promise<DynamicDepthRuntime> {
     const cache = options.cacheDir ? new CompiledGraphCache(options.cacheDir, options.log) : undefined
-    const sessionOptions = {
+    const sessionOptions: { provider: ExecutionProviderPreference; intraOpThreads?: number; log?: (m: string) => void } = {
       provider: options.provider ?? 'cpu',
       ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
       ...(options.log ? { log: options.log } : {}),
@@ -55,10 +55,11 @@ export class DynamicDepthRuntime {
     const total = config.numLayers + 1
     options.onProgress?.(0, 'Compiling embedding and head')
     const outer = await load(buildOuterGraph(config, weights))
+    // Every layer runs where the first graph settled: no per-layer retries of a missing provider.
+    sessionOptions.provider = outer.provider
     const layers: ort.InferenceSession[] = []
     for (let i = 0; i < config.numLayers; i++) {
       options.onProgress?.((i + 1) / total, `Compiling layer ${i + 1} of ${config.numLayers}`)
-      // Later layers run on the provider the first one settled on.
       layers.push((await load(buildLayerGraph(config, weights.layers[i]!, i))).session)
     }
     options.onProgress?.(1, 'Ready')
