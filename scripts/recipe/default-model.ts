@@ -52,11 +52,12 @@ const recipe = smoke
       corpus: { maxPerTask: 12000, maxPretrainDocuments: 120000 },
       vocabSize: 6144,
       model: { layers: 8, hidden: 256, heads: 8, kvHeads: 2, intermediate: 704 },
-      // Sized for ≤ 120 min on 2 cores: pretraining ran at ~880 tokens/s here (≈ 43 min for
-      // 1100 × 16 × 128 tokens); SoFT's eight heads make its steps ~3× SFT's.
-      pretrain: { steps: 1100, batch: 16, seqLen: 128, lr: 1e-3, warmup: 100 },
-      tune: { steps: 350, batch: 16, seqLen: 128, lr: 3e-4, warmup: 20 },
-      evaluate: { items: 200, maxNewTokens: 48 },
+      // Sized for ≤ 120 min on 2 cores: pretraining ran at ~880 tokens/s here (≈ 39 min for
+      // 1000 × 16 × 128 tokens); SoFT's eight LM heads (vocab 6144 × d 256 each) make its
+      // steps ~2.5× SFT's.
+      pretrain: { steps: 1000, batch: 16, seqLen: 128, lr: 1e-3, warmup: 100 },
+      tune: { steps: 300, batch: 16, seqLen: 128, lr: 3e-4, warmup: 20 },
+      evaluate: { items: 120, maxNewTokens: 40 },
     }
 const specialTokens = ['<|begin_of_text|>', '<|end_of_text|>', '<|im_start|>', '<|im_end|>', '<|pad|>']
 const say = (line: string) => process.stdout.write(`${line}\n`)
