@@ -55,8 +55,10 @@ app.whenReady().then(
         // Same folder as the CLI: $SORTED_STUDIO_HOME, else the OS user-data folder.
         transport: 'electron',
         engineWorker: { path: engineWorkerPath },
-      trainingWorker: { path: trainingWorkerPath },
-      evaluationWorker: { path: evaluationWorkerPath },
+        trainingWorker: { path: trainingWorkerPath },
+        evaluationWorker: { path: evaluationWorkerPath },
+        // Packaged builds carry resources/models as extra resources; a checkout has them two folders up from out/main.
+        bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? (app.isPackaged ? join(process.resourcesPath, 'models') : join(here, '../../resources/models')),
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })
     } catch (error) {

@@ -14,6 +14,8 @@ import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
+import { ModelLibrary } from './model-library'
+import { ChatService } from './chat'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -29,6 +31,8 @@ export interface BackendOptions {
   trainingWorker?: EngineWorkerSpec
   /** The evaluation worker (one per running evaluation). */
   evaluationWorker?: EngineWorkerSpec
+  /** Folder whose sub-folders are the models shipped with the app (resources/models). */
+  bundledModelsDir?: string
 }
 
 export interface Backend {
@@ -50,6 +54,16 @@ export function openBackend(options: BackendOptions): Backend {
     provider: () => settings.get().executionProvider,
     log: (message) => log(message),
   })
+
+  const library = new ModelLibrary(store, bus, {
+    importWorker: options.engineWorker,
+    cacheDir: join(dataDir, 'cache', 'graphs'),
+    provider: () => settings.get().executionProvider,
+    bundledDir: options.bundledModelsDir,
+    log: (message) => log(message),
+  })
+  library.registerBundled()
+  const chats = new ChatService(store, bus, engine, library)
 
   const training = new TrainingService(store, bus, options.trainingWorker, {
     provider: () => settings.get().executionProvider,
@@ -95,6 +109,24 @@ export function openBackend(options: BackendOptions): Backend {
     'runs.list': () => ({ runs: training.list() }),
     'runs.get': ({ runId }) => training.get(runId),
     'evaluations.start': (request) => evaluations.start(request),
+    'models.list': () => ({ models: library.list() }),
+    'models.import': async ({ path }) => ({ model: await library.import(path) }),
+    'models.remove': ({ modelId }) => {
+      library.remove(modelId)
+      return {}
+    },
+    'models.export': ({ modelId, to }) => library.export(modelId, to),
+    'chats.list': ({ search }) => ({ chats: chats.list(search) }),
+    'chats.create': (request) => ({ chat: chats.create(request) }),
+    'chats.get': ({ chatId }) => chats.get(chatId),
+    'chats.rename': ({ chatId, title }) => ({ chat: chats.rename(chatId, title) }),
+    'chats.configure': ({ chatId, ...change }) => ({ chat: chats.configure(chatId, change) }),
+    'chats.remove': ({ chatId }) => {
+      chats.remove(chatId)
+      return {}
+    },
+    'chats.send': ({ chatId, content }) => chats.send(chatId, content),
+    'chats.regenerate': ({ chatId, messageId, exit }) => chats.regenerate(chatId, messageId, exit),
   }
 
   return {
