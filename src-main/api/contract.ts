@@ -362,6 +362,8 @@ const Empty = z.object({}).strict()
 /** Every request/response pair, keyed by method name. */
 export const methods = {
   'app.info': { request: Empty, response: AppInfo },
+  /** The desktop app's native folder picker; null when cancelled. Browser mode has none (type a path instead). */
+  'app.pickFolder': { request: z.object({ title: z.string().max(200).optional() }).strict(), response: z.object({ path: z.string().nullable() }) },
   'settings.get': { request: Empty, response: Settings },
   'settings.update': { request: SettingsPatch, response: Settings },
   /** Loads a Hugging Face model folder into the engine (replacing the loaded one); progress as engine.status events. */

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AppInfo } from '../api/contract'
 import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
+import { ApiError } from '../api/errors'
 import { listProviders } from '../engine/onnx/providers'
 import { openStore, type Store } from '../store'
 import { EngineService, type EngineWorkerSpec } from './engine'
@@ -31,6 +32,8 @@ export interface BackendOptions {
   trainingWorker?: EngineWorkerSpec
   /** The evaluation worker (one per running evaluation). */
   evaluationWorker?: EngineWorkerSpec
+  /** The desktop app's native folder picker (Electron's dialog); absent in browser mode. */
+  pickFolder?: (title: string) => Promise<string | null>
   /** Folder whose sub-folders are the models shipped with the app (resources/models). */
   bundledModelsDir?: string
 }
@@ -83,6 +86,10 @@ export function openBackend(options: BackendOptions): Backend {
       schemaVersion: store.schemaVersion,
       providers: listProviders(),
     }),
+    'app.pickFolder': async ({ title }) => {
+      if (!options.pickFolder) throw new ApiError('conflict', 'There is no folder picker in browser mode: type the folder path.')
+      return { path: await options.pickFolder(title ?? 'Choose a folder') }
+    },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
     'engine.load': ({ path }) => engine.load(path),
