@@ -14,6 +14,11 @@ import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
+import { CompareService } from './compare'
+import { importSetFile, listSets, removeSet } from './eval-sets'
+import { evaluationResults } from './evaluation-results'
+import { listVotes, recordVote } from './human-votes'
+import { inspectModel } from './model-inspect'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -29,6 +34,8 @@ export interface BackendOptions {
   trainingWorker?: EngineWorkerSpec
   /** The evaluation worker (one per running evaluation). */
   evaluationWorker?: EngineWorkerSpec
+  /** The compare view's worker (one, started on the first comparison). */
+  compareWorker?: EngineWorkerSpec
 }
 
 export interface Backend {
@@ -57,6 +64,12 @@ export function openBackend(options: BackendOptions): Backend {
   })
 
   const evaluations = new EvaluationService(options.evaluationWorker, bus, { path: store.path, nativeBinding: options.sqliteBinding })
+
+  const compare = new CompareService(options.compareWorker, bus, store, {
+    cacheDir: join(dataDir, 'cache', 'graphs'),
+    provider: () => settings.get().executionProvider,
+    log: (message) => log(message),
+  })
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -95,6 +108,26 @@ export function openBackend(options: BackendOptions): Backend {
     'runs.list': () => ({ runs: training.list() }),
     'runs.get': ({ runId }) => training.get(runId),
     'evaluations.start': (request) => evaluations.start(request),
+    'evaluations.cancel': ({ evaluationId }) => {
+      evaluations.cancel(evaluationId)
+      return {}
+    },
+    'evaluations.running': () => ({ evaluations: evaluations.list() }),
+    'evaluations.sets': () => ({ sets: listSets(store) }),
+    'evaluations.importSet': ({ path }) => ({ set: importSetFile(store, path) }),
+    'evaluations.removeSet': ({ setId }) => {
+      removeSet(store, setId, (id) => evaluations.isRunningOn(id))
+      return {}
+    },
+    'evaluations.results': ({ setId, judge }) => evaluationResults(store, setId, judge),
+    'evaluations.vote': (request) => ({ vote: recordVote(store, request) }),
+    'evaluations.votes': ({ setId, limit }) => ({ votes: listVotes(store, { setId, limit }) }),
+    'compare.generate': (request) => compare.generate(request),
+    'compare.cancel': ({ compareId }) => {
+      compare.cancel(compareId)
+      return {}
+    },
+    'models.inspect': ({ path }) => inspectModel(path),
   }
 
   return {
@@ -103,6 +136,7 @@ export function openBackend(options: BackendOptions): Backend {
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
       await evaluations.close()
+      await compare.close()
       await training.close()
       await engine.close()
       store.close()

@@ -35,6 +35,17 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'runs.list': notUsedHere,
     'runs.get': notUsedHere,
     'evaluations.start': notUsedHere,
+    'evaluations.cancel': notUsedHere,
+    'evaluations.running': notUsedHere,
+    'evaluations.sets': notUsedHere,
+    'evaluations.importSet': notUsedHere,
+    'evaluations.removeSet': notUsedHere,
+    'evaluations.results': notUsedHere,
+    'evaluations.vote': notUsedHere,
+    'evaluations.votes': notUsedHere,
+    'compare.generate': notUsedHere,
+    'compare.cancel': notUsedHere,
+    'models.inspect': notUsedHere,
     ...overrides,
   }
 }
