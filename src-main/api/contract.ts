@@ -271,6 +271,13 @@ export const EvaluationProgress = z.object({
 })
 export type EvaluationProgress = z.infer<typeof EvaluationProgress>
 
+export const EvaluationWork = z.object({
+  answersGenerated: z.number().int().nonnegative(),
+  answersReused: z.number().int().nonnegative(),
+  judgementsMade: z.number().int().nonnegative(),
+  judgementsReused: z.number().int().nonnegative(),
+})
+
 export const EvaluationDone = z.object({
   evaluationId: z.string(),
   ok: z.boolean(),
@@ -281,6 +288,8 @@ export const EvaluationDone = z.object({
   judge: z.string().optional(),
   /** One row per exit of A judged against B; with quality (score) next to speed for a plot. */
   rows: z.array(EvaluationRow),
+  /** What this run generated and judged, and what it reused from the database (a resume reuses what was stored). */
+  work: EvaluationWork.optional(),
 })
 export type EvaluationDone = z.infer<typeof EvaluationDone>
 

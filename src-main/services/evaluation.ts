@@ -148,8 +148,17 @@ export interface EvaluationJob {
   maxNewTokens: number
 }
 
+/** What this run did, and what it found stored (a resume or a rerun reuses it). */
+export interface EvaluationWork {
+  answersGenerated: number
+  answersReused: number
+  judgementsMade: number
+  judgementsReused: number
+}
+
 export interface EvaluationResult {
   setId: string
+  work: EvaluationWork
   judge: string
   /** The full label of B, `folder@exit`. */
   b: string
@@ -232,6 +241,7 @@ export async function runEvaluation(
     const overallTotal = n * (1 + 2 * exitsOfA.length)
     let overallDone = 0
     let judgedSoFar = 0
+    const work: EvaluationWork = { answersGenerated: 0, answersReused: 0, judgementsMade: 0, judgementsReused: 0 }
     const estimate = new WorkEstimate<'answer' | 'judge'>()
     const remaining = () => {
       const judgementsLeft = n * exitsOfA.length - judgedSoFar
@@ -240,6 +250,8 @@ export async function runEvaluation(
     const reporter = (stage: string, kind: 'answer' | 'judge') => (done: number, total: number, worked: boolean) => {
       overallDone++
       if (kind === 'judge') judgedSoFar++
+      if (kind === 'answer') work[worked ? 'answersGenerated' : 'answersReused']++
+      else work[worked ? 'judgementsMade' : 'judgementsReused']++
       estimate.step(kind, worked)
       onProgress({ setId, stage, done, total, overallDone, overallTotal, etaSeconds: estimate.etaSeconds(remaining()) })
     }
@@ -254,7 +266,7 @@ export async function runEvaluation(
       const result = await evaluations.judge(items, contenderA, contenderB, decoding, judge, reporter(`judging @${exit}`, 'judge'))
       rows.push({ exit, ...result, tokensPerSecond: evaluations.speed(items, contenderA, decoding) })
     }
-    return { setId, judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
+    return { setId, work, judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
   } finally {
     for (const s of sessions.values()) await s.release()
   }

@@ -67,6 +67,7 @@ export class EvaluationService {
           ...(m.error ? { error: m.error } : {}),
           ...(m.judge ? { judge: m.judge } : {}),
           ...(m.setId ? { setId: m.setId } : {}),
+          ...(m.work ? { work: m.work } : {}),
         })
       }
     })

@@ -1,6 +1,6 @@
 /** Messages between the evaluation service and an evaluation worker (one worker per evaluation). */
 import { z } from 'zod'
-import { EvaluationRequest, EvaluationRow } from '../api/contract'
+import { EvaluationRequest, EvaluationRow, EvaluationWork } from '../api/contract'
 
 export const StartEvaluation = z.object({
   type: z.literal('start'),
@@ -29,6 +29,7 @@ export const FromEvaluationWorker = z.discriminatedUnion('type', [
     error: z.string().optional(),
     judge: z.string().optional(),
     rows: z.array(EvaluationRow),
+    work: EvaluationWork.optional(),
   }),
 ])
 export type FromEvaluationWorker = z.infer<typeof FromEvaluationWorker>
