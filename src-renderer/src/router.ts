@@ -4,6 +4,8 @@
  */
 import { createRouter, createWebHashHistory, type RouteRecordRaw, type RouterHistory } from 'vue-router'
 import AboutView from './views/AboutView.vue'
+import BatchEvaluationView from './views/BatchEvaluationView.vue'
+import CompareView from './views/CompareView.vue'
 import SettingsView from './views/SettingsView.vue'
 
 declare module 'vue-router' {
@@ -14,6 +16,8 @@ declare module 'vue-router' {
 }
 
 export const pages: RouteRecordRaw[] = [
+  { path: '/compare', name: 'compare', component: CompareView, meta: { navLabel: 'Compare' } },
+  { path: '/compare/batch', name: 'compare-batch', component: BatchEvaluationView },
   { path: '/settings', name: 'settings', component: SettingsView, meta: { navLabel: 'Settings' } },
   { path: '/about', name: 'about', component: AboutView, meta: { navLabel: 'About' } },
 ]
