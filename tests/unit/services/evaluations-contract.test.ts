@@ -198,6 +198,15 @@ describe('batch evaluations through the contract', { timeout: 120_000 }, () => {
     expect(refused).toMatchObject({ ok: false, error: { code: 'conflict' } })
   })
 
+  it('judges every exit of a model against its own full model, leaving out the full model against itself', async () => {
+    const backend = open()
+    const { done } = await evaluate(backend, { setPath: writeSet('self.jsonl', 3), a: { modelPath: modelA }, b: { modelPath: modelA }, matrix: true, maxNewTokens: 4 })
+    expect(done.ok).toBe(true)
+    expect(done.rows.map((r) => [r.exit, r.n])).toEqual([[1, 3], [2, 3]])
+    // The full model's answers serve as B's and are generated once.
+    expect(done.work).toMatchObject({ answersGenerated: 9, judgementsMade: 6 })
+  })
+
   it('validates a request: one of setPath and setId', async () => {
     const outcome = await open().dispatch('evaluations.start', { a: { modelPath: modelA }, b: { modelPath: modelB } })
     expect(outcome).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'setPath' }] } })
