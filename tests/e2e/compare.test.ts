@@ -129,7 +129,8 @@ async function expectChartDrawn(page: Page) {
     .poll(
       () =>
         canvas.evaluate((el) => {
-          const c = el as HTMLCanvasElement
+          // Typed by hand: the tests' tsconfig has no DOM library.
+          const c = el as unknown as { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null }
           if (c.width === 0 || c.height === 0) return 0
           const pixels = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data
           let painted = 0
