@@ -408,6 +408,32 @@ export const Vote = z.object({
 })
 export type Vote = z.infer<typeof Vote>
 
+const StoredContender = z.object({ modelId: z.string().min(1), exit: z.number().int().positive() }).strict()
+
+export const PairOutputsRequest = z
+  .object({
+    setId: z.string().min(1),
+    a: StoredContender,
+    b: StoredContender,
+    /** The answers' length limit, as in PairResult; null for outputs made without one. */
+    maxNewTokens: z.number().int().positive().nullable(),
+  })
+  .strict()
+
+/** One item of a set with both contenders' stored answers, for a person to read and vote on. */
+export const PairItem = z.object({
+  itemId: z.string(),
+  idx: z.number().int(),
+  instruction: z.string(),
+  input: z.string(),
+  reference: z.string().nullable(),
+  a: z.object({ generationId: z.string(), output: z.string(), tokensPerSecond: z.number().nullable() }),
+  b: z.object({ generationId: z.string(), output: z.string(), tokensPerSecond: z.number().nullable() }),
+  /** The person's vote on this item's pair, if any. */
+  vote: Vote.nullable(),
+})
+export type PairItem = z.infer<typeof PairItem>
+
 export const RunningEvaluation = z.object({
   evaluationId: z.string(),
   request: z.record(z.string(), z.unknown()),
@@ -517,6 +543,8 @@ export const methods = {
     request: z.object({ setId: z.string().min(1).optional(), limit: z.number().int().positive().max(1000).default(100) }).strict(),
     response: z.object({ votes: z.array(Vote) }),
   },
+  /** The items where both contenders have a stored answer (a batch's outputs), each with the person's vote if any. */
+  'evaluations.pairOutputs': { request: PairOutputsRequest, response: z.object({ items: z.array(PairItem) }) },
   /** Streams one prompt from two contenders (A, then B) in a worker; compare.token / compare.done per side. */
   'compare.generate': { request: CompareRequest, response: z.object({ compareId: z.string() }) },
   'compare.cancel': { request: z.object({ compareId: z.string().min(1) }).strict(), response: z.object({}) },

@@ -17,7 +17,7 @@ import { EvaluationService } from './evaluations-service'
 import { CompareService } from './compare'
 import { importSetFile, listSets, removeSet } from './eval-sets'
 import { evaluationResults } from './evaluation-results'
-import { listVotes, recordVote } from './human-votes'
+import { listVotes, pairOutputs, recordVote } from './human-votes'
 import { inspectModel } from './model-inspect'
 import packageJson from '../../package.json'
 
@@ -122,6 +122,7 @@ export function openBackend(options: BackendOptions): Backend {
     'evaluations.results': ({ setId, judge }) => evaluationResults(store, setId, judge),
     'evaluations.vote': (request) => ({ vote: recordVote(store, request) }),
     'evaluations.votes': ({ setId, limit }) => ({ votes: listVotes(store, { setId, limit }) }),
+    'evaluations.pairOutputs': (request) => ({ items: pairOutputs(store, request) }),
     'compare.generate': (request) => compare.generate(request),
     'compare.cancel': ({ compareId }) => {
       compare.cancel(compareId)

@@ -8,7 +8,8 @@
  * then counts half each way, as for any judge). A new vote in an order
  * already voted replaces the earlier one.
  */
-import type { Vote, VoteRequest } from '../api/contract'
+import type { z } from 'zod'
+import type { PairItem, PairOutputsRequest, Vote, VoteRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import type { Comparison, Generation, Judgement, Store, Verdict } from '../store'
 
@@ -34,9 +35,12 @@ export function recordVote(store: Store, request: VoteRequest): Vote {
         { path: 'secondGenerationId', message: 'answers another prompt than firstGenerationId' },
       ])
     }
-    // The pair keeps the orientation of its first vote, so a revote in either order lands on the same row.
+    // The pair keeps the orientation of its first vote, so a revote in either
+    // order lands on the same row; a first vote on a batch's outputs takes the
+    // batch's orientation (A the evaluated exit), so its tallies line up with the judge's.
     const existing = store.evals.findComparison(first.id, second.id, HUMAN_JUDGE)
-    const [aId, bId] = existing ? [existing.generationAId, existing.generationBId] : [first.id, second.id]
+    const oriented = existing ?? store.evals.findComparison(first.id, second.id)
+    const [aId, bId] = oriented ? [oriented.generationAId, oriented.generationBId] : [first.id, second.id]
     const shown: Order = first.id === aId ? 'ab' : 'ba'
     const other: Order = shown === 'ab' ? 'ba' : 'ab'
     const voted: Judgement = { verdict: request.verdict, reason: VOTED, reference: null }
@@ -57,6 +61,39 @@ export function recordVote(store: Store, request: VoteRequest): Vote {
 /** The person's latest votes, newest first; on one set or on all. */
 export function listVotes(store: Store, options: { setId?: string | undefined; limit: number }): Vote[] {
   return store.evals.recentComparisons(HUMAN_JUDGE, options.limit, options.setId).map((c) => toVote(store, c))
+}
+
+/**
+ * A set's items where both contenders answered (with this answer length),
+ * each with both answers and the person's vote on them: what a person reads
+ * to vote on a batch's outputs.
+ */
+export function pairOutputs(store: Store, request: z.output<typeof PairOutputsRequest>): PairItem[] {
+  if (!store.evals.getSet(request.setId)) throw new ApiError('not_found', `No evaluation set ${request.setId}.`)
+  const answer = (g: Generation) => ({ generationId: g.id, output: g.output, tokensPerSecond: g.tokensPerSecond })
+  const matches = (g: Generation, c: { modelId: string; exit: number }) => {
+    const limit = g.decoding['maxNewTokens']
+    return g.modelId === c.modelId && g.exit === c.exit && (typeof limit === 'number' ? limit : null) === request.maxNewTokens
+  }
+  return store.evals.items(request.setId).flatMap((item) => {
+    const generations = store.evals.generations(item.id)
+    const a = generations.find((g) => matches(g, request.a))
+    const b = generations.find((g) => matches(g, request.b))
+    if (!a || !b || a.id === b.id) return []
+    const comparison = store.evals.findComparison(a.id, b.id, HUMAN_JUDGE)
+    return [
+      {
+        itemId: item.id,
+        idx: item.idx,
+        instruction: item.instruction,
+        input: item.input,
+        reference: item.reference,
+        a: answer(a),
+        b: answer(b),
+        vote: comparison ? toVote(store, { ...comparison, evalSetId: item.evalSetId }) : null,
+      },
+    ]
+  })
 }
 
 function generation(store: Store, id: string, field: string): Generation {

@@ -230,7 +230,7 @@ export class EvalRepository {
   readonly #getItem: Statement<[string], EvalItemRow>
   readonly #nextIdx: Statement<[string], { next: number }>
   readonly #countItem: Statement<[string]>
-  readonly #findComparison: Statement<{ x: string; y: string; judge: string }, ComparisonRow>
+  readonly #findComparison: Statement<{ x: string; y: string; judge: string | null }, ComparisonRow>
   readonly #judgedComparisons: Statement<[string], JudgedComparisonRow>
   readonly #recentComparisons: Statement<{ judge: string; set: string | null; limit: number }, ComparisonRow & { eval_set_id: string }>
   readonly #contenderOutputs: Statement<[string], ContenderOutputsRow>
@@ -295,9 +295,11 @@ export class EvalRepository {
     this.#nextIdx = db.prepare<[string], { next: number }>('SELECT COALESCE(MAX(idx) + 1, 0) AS next FROM eval_items WHERE eval_set_id = ?')
     this.#countItem = db.prepare<[string]>('UPDATE eval_sets SET item_count = item_count + 1 WHERE id = ?')
     // Either orientation: a pair is the same pair whichever output was called A.
-    this.#findComparison = db.prepare<{ x: string; y: string; judge: string }, ComparisonRow>(
+    this.#findComparison = db.prepare<{ x: string; y: string; judge: string | null }, ComparisonRow>(
       `SELECT * FROM comparisons
-       WHERE judge = @judge AND ((generation_a_id = @x AND generation_b_id = @y) OR (generation_a_id = @y AND generation_b_id = @x))`,
+       WHERE (@judge IS NULL OR judge = @judge)
+         AND ((generation_a_id = @x AND generation_b_id = @y) OR (generation_a_id = @y AND generation_b_id = @x))
+       ORDER BY rowid LIMIT 1`,
     )
     this.#judgedComparisons = db.prepare<[string], JudgedComparisonRow>(
       `SELECT c.*, a.model_id AS a_model_id, a.exit AS a_exit, a.decoding AS a_decoding,
@@ -471,9 +473,9 @@ export class EvalRepository {
     return this.#comparisons.all(evalSetId).map(toComparison)
   }
 
-  /** This judge's comparison of two outputs, stored with either one as A. */
-  findComparison(generationId: string, otherGenerationId: string, judge: string): Comparison | undefined {
-    const row = this.#findComparison.get({ x: generationId, y: otherGenerationId, judge })
+  /** This judge's comparison of two outputs (any judge's, the first stored, when none is named), stored with either one as A. */
+  findComparison(generationId: string, otherGenerationId: string, judge?: string): Comparison | undefined {
+    const row = this.#findComparison.get({ x: generationId, y: otherGenerationId, judge: judge ?? null })
     return row === undefined ? undefined : toComparison(row)
   }
 

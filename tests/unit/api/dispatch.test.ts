@@ -43,6 +43,7 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'evaluations.results': notUsedHere,
     'evaluations.vote': notUsedHere,
     'evaluations.votes': notUsedHere,
+    'evaluations.pairOutputs': notUsedHere,
     'compare.generate': notUsedHere,
     'compare.cancel': notUsedHere,
     'models.inspect': notUsedHere,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { evaluationResults } from '../../../src-main/services/evaluation-results'
-import { listVotes, mirror, MIRRORED, recordVote, VOTED } from '../../../src-main/services/human-votes'
+import { listVotes, mirror, MIRRORED, pairOutputs, recordVote, VOTED } from '../../../src-main/services/human-votes'
 import type { Store } from '../../../src-main/store'
 import { addModel, manualClock, memoryStore } from '../store/helpers'
 
@@ -69,6 +69,17 @@ describe('human votes', () => {
     expect(changed).toMatchObject({ ab: '2', ba: '2', votedOrders: ['ab', 'ba'], preferred: 'split' })
   })
 
+  it('takes the orientation of a judge’s comparison of the same pair, whichever answer was shown first', () => {
+    const { store, set, shallow, deep } = fixture()
+    store.evals.recordComparison({ generationAId: deep.id, generationBId: shallow.id, judge: 'reference', ab: { verdict: '1' }, ba: { verdict: '2' } })
+
+    const vote = recordVote(store, { firstGenerationId: shallow.id, secondGenerationId: deep.id, verdict: '2' })
+
+    expect(vote).toMatchObject({ a: { generationId: deep.id }, ab: '1', ba: '2', votedOrders: ['ba'], preferred: 'a' })
+    const human = evaluationResults(store, set.id, 'human').pairs[0]
+    expect(human).toMatchObject({ a: { exit: 8 }, b: { exit: 2 }, wins: 1, losses: 0 })
+  })
+
   it('refuses outputs of different prompts, unknown outputs, and an output against itself', () => {
     const { store, set, shallow, deep, other } = fixture()
 
@@ -98,5 +109,34 @@ describe('human votes', () => {
     ])
     expect(votes[1]).toMatchObject({ a: { modelName: 'tiny', modelPath: '/m/tiny', output: 'hi', tokensPerSecond: 90 }, b: { output: 'hi there' } })
     expect(listVotes(store, { limit: 1 })).toHaveLength(1)
+  })
+
+  it('lists a batch’s answers pair by pair, with the person’s vote where given, so the batch can be voted on', () => {
+    const store = memoryStore()
+    const set = store.evals.importSet('batch', 'plain', [{ instruction: 'q0', reference: 'r0' }, { instruction: 'q1' }, { instruction: 'q2' }])
+    const [q0, q1, q2] = store.evals.items(set.id)
+    const model = addModel(store, { name: 'sorted', path: '/m/sorted' })
+    const base = addModel(store, { name: 'base', path: '/m/base' })
+    const say = (item: typeof q0, m: typeof model, exit: number, output: string, d = decoding) =>
+      store.evals.recordGeneration({ evalItemId: item!.id, modelId: m.id, exit, decoding: d, output })
+    const a0 = say(q0, model, 2, 'a0')
+    const b0 = say(q0, base, 8, 'b0')
+    say(q1, model, 2, 'a1')
+    say(q1, base, 8, 'b1')
+    say(q2, model, 2, 'a2') // B never answered q2
+    say(q2, base, 8, 'b2 longer', { maxNewTokens: 64, greedy: true })
+    recordVote(store, { firstGenerationId: b0.id, secondGenerationId: a0.id, verdict: '2' })
+
+    const items = pairOutputs(store, { setId: set.id, a: { modelId: model.id, exit: 2 }, b: { modelId: base.id, exit: 8 }, maxNewTokens: 8 })
+
+    expect(items.map((i) => [i.instruction, i.reference, i.a.output, i.b.output])).toEqual([
+      ['q0', 'r0', 'a0', 'b0'],
+      ['q1', null, 'a1', 'b1'],
+    ])
+    // Shown B first and voted for response 2: the sorted model's answer won. With no judge's
+    // comparison of this pair stored, the order of its first vote is the pair's.
+    expect(items[0]!.vote).toMatchObject({ votedOrders: ['ab'], a: { generationId: b0.id }, preferred: 'b' })
+    expect(items[1]!.vote).toBeNull()
+    expect(() => pairOutputs(store, { setId: 'nope', a: { modelId: model.id, exit: 2 }, b: { modelId: base.id, exit: 8 }, maxNewTokens: 8 })).toThrow(/No evaluation set/)
   })
 })
