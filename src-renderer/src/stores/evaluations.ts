@@ -111,6 +111,19 @@ export const useEvaluationsStore = defineStore('evaluations', () => {
     }
   }
 
+  /** Deletes the set with its answers and verdicts; resolves to whether it was deleted. */
+  async function removeSet(setId: string): Promise<boolean> {
+    try {
+      await api.call('evaluations.removeSet', { setId })
+      if (selectedSetId.value === setId) await selectSet(null)
+      await loadSets()
+      return true
+    } catch (caught) {
+      setsError.value = errorMessage(caught)
+      return false
+    }
+  }
+
   async function selectSet(setId: string | null): Promise<void> {
     selectedSetId.value = setId
     results.value = null
@@ -188,6 +201,7 @@ export const useEvaluationsStore = defineStore('evaluations', () => {
     loadSets,
     loadRunning,
     importSet,
+    removeSet,
     selectSet,
     loadResults,
     start,

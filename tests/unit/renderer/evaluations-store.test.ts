@@ -84,4 +84,21 @@ describe('evaluations store', () => {
     expect(await store.importSet('/d/bad.jsonl')).toBe(false)
     expect(store.importError).toContain('bad.jsonl:2: field "instruction"')
   })
+
+  it('deletes the chosen set and lists what is left', async () => {
+    let stored = [set, noRefs]
+    const client = new FakeClient()
+      .handle('evaluations.sets', () => ({ sets: stored }))
+      .handle('evaluations.results', ({ setId }) => results(setId))
+      .handle('evaluations.removeSet', ({ setId }) => {
+        stored = stored.filter((x) => x.id !== setId)
+        return {}
+      })
+    const store = storeWith(client)
+    await store.loadSets()
+    await store.selectSet('s1')
+    expect(await store.removeSet('s1')).toBe(true)
+    expect(store.selectedSetId).toBeNull()
+    expect(store.sets.map((x) => x.id)).toEqual(['s2'])
+  })
 })
