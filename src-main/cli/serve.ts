@@ -49,6 +49,7 @@ a token that changes at every launch; the server refuses requests without it.`,
       trainingWorker: { path: trainingWorkerPath },
       evaluationWorker: { path: evaluationWorkerPath },
       compareWorker: { path: compareWorkerPath },
+      bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? fileURLToPath(new URL('../../resources/models', import.meta.url)),
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     })
     let server

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AppInfo } from '../api/contract'
 import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
+import { ApiError } from '../api/errors'
 import { listProviders } from '../engine/onnx/providers'
 import { openStore, type Store } from '../store'
 import { EngineService, type EngineWorkerSpec } from './engine'
@@ -19,6 +20,8 @@ import { importSetFile, listSets, removeSet } from './eval-sets'
 import { evaluationResults } from './evaluation-results'
 import { listVotes, pairOutputs, recordVote } from './human-votes'
 import { inspectModel } from './model-inspect'
+import { ModelLibrary } from './model-library'
+import { ChatService } from './chat'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -36,6 +39,10 @@ export interface BackendOptions {
   evaluationWorker?: EngineWorkerSpec
   /** The compare view's worker (one, started on the first comparison). */
   compareWorker?: EngineWorkerSpec
+  /** The desktop app's native folder picker (Electron's dialog); absent in browser mode. */
+  pickFolder?: (title: string) => Promise<string | null>
+  /** Folder whose sub-folders are the models shipped with the app (resources/models). */
+  bundledModelsDir?: string
 }
 
 export interface Backend {
@@ -57,6 +64,16 @@ export function openBackend(options: BackendOptions): Backend {
     provider: () => settings.get().executionProvider,
     log: (message) => log(message),
   })
+
+  const library = new ModelLibrary(store, bus, {
+    importWorker: options.engineWorker,
+    cacheDir: join(dataDir, 'cache', 'graphs'),
+    provider: () => settings.get().executionProvider,
+    bundledDir: options.bundledModelsDir,
+    log: (message) => log(message),
+  })
+  library.registerBundled()
+  const chats = new ChatService(store, bus, engine, library)
 
   const training = new TrainingService(store, bus, options.trainingWorker, {
     provider: () => settings.get().executionProvider,
@@ -82,6 +99,10 @@ export function openBackend(options: BackendOptions): Backend {
       schemaVersion: store.schemaVersion,
       providers: listProviders(),
     }),
+    'app.pickFolder': async ({ title }) => {
+      if (!options.pickFolder) throw new ApiError('conflict', 'There is no folder picker in browser mode: type the folder path.')
+      return { path: await options.pickFolder(title ?? 'Choose a folder') }
+    },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
     'engine.load': ({ path }) => engine.load(path),
@@ -129,6 +150,24 @@ export function openBackend(options: BackendOptions): Backend {
       return {}
     },
     'models.inspect': ({ path }) => inspectModel(path),
+    'models.list': () => ({ models: library.list() }),
+    'models.import': async ({ path }) => ({ model: await library.import(path) }),
+    'models.remove': ({ modelId }) => {
+      library.remove(modelId)
+      return {}
+    },
+    'models.export': ({ modelId, to }) => library.export(modelId, to),
+    'chats.list': ({ search }) => ({ chats: chats.list(search) }),
+    'chats.create': (request) => ({ chat: chats.create(request) }),
+    'chats.get': ({ chatId }) => chats.get(chatId),
+    'chats.rename': ({ chatId, title }) => ({ chat: chats.rename(chatId, title) }),
+    'chats.configure': ({ chatId, ...change }) => ({ chat: chats.configure(chatId, change) }),
+    'chats.remove': ({ chatId }) => {
+      chats.remove(chatId)
+      return {}
+    },
+    'chats.send': ({ chatId, content }) => chats.send(chatId, content),
+    'chats.regenerate': ({ chatId, messageId, exit }) => chats.regenerate(chatId, messageId, exit),
   }
 
   return {

@@ -1,11 +1,11 @@
 /** A model folder's shape (layers, exits) read from its config without loading weights, for pickers and request checks. */
 import { basename, resolve } from 'node:path'
-import type { ModelSummary } from '../api/contract'
+import type { ModelFolderShape } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { ConfigError } from '../engine/model/config'
 import { inspectModelFolder, ModelImportError } from '../engine/model/import'
 
-export function inspectModel(path: string, field = 'path'): ModelSummary {
+export function inspectModel(path: string, field = 'path'): ModelFolderShape {
   const dir = resolve(path)
   try {
     const { config, sorted } = inspectModelFolder(dir)

@@ -1,25 +1,52 @@
 /**
  * Model folders in the database: a folder's row, registered on first use
- * from its config.json (runs, generations and comparisons refer to it).
+ * from its config.json and sorted.json (runs, generations, comparisons and
+ * chats refer to it).
  */
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { parseConfig } from '../engine/model/config'
-import type { Store } from '../store'
+import { parseSortedMetadata } from '../engine/model/import'
+import type { JsonObject, ModelSource, NewModel, Store } from '../store'
+
+/** What the library records of a folder, from its small metadata files only (no weights read). */
+export function describeModelFolder(path: string, source: ModelSource): NewModel {
+  const folder = resolve(path)
+  const configFile = join(folder, 'config.json')
+  const config = parseConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
+  const sortedFile = join(folder, 'sorted.json')
+  const sorted = existsSync(sortedFile) ? parseSortedMetadata(JSON.parse(readFileSync(sortedFile, 'utf8')), sortedFile, config.numLayers) : undefined
+  return {
+    name: basename(folder),
+    architecture: config.hfArchitecture,
+    path: folder,
+    source,
+    numLayers: config.numLayers,
+    exits: sorted?.exits ?? [],
+    results: (sorted?.results ?? {}) as JsonObject,
+  }
+}
 
 export function registerModelFolder(store: Store, path: string, source: 'imported' | 'trained'): string {
   const folder = resolve(path)
   const known = store.models.list().find((m) => m.path === folder)
   if (known) return known.id
-  let architecture = 'unknown'
-  let numLayers = 1
+  let model: NewModel = { name: basename(folder), architecture: 'unknown', path: folder, source, numLayers: 1 }
   try {
-    const file = join(folder, 'config.json')
-    const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')), file)
-    architecture = config.hfArchitecture
-    numLayers = config.numLayers
+    model = describeModelFolder(folder, source)
   } catch {
     // An unreadable folder fails where it is used, with the full explanation.
   }
-  return store.models.add({ name: basename(folder), architecture, path: folder, source, numLayers }).id
+  return store.models.add(model).id
+}
+
+/** Bytes of the files directly in a model folder (HF folders are flat). */
+export function folderSize(path: string): number {
+  try {
+    return readdirSync(path, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .reduce((total, entry) => total + statSync(join(path, entry.name)).size, 0)
+  } catch {
+    return 0
+  }
 }

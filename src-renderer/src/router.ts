@@ -4,6 +4,8 @@
  */
 import { createRouter, createWebHashHistory, type RouteRecordRaw, type RouterHistory } from 'vue-router'
 import AboutView from './views/AboutView.vue'
+import ChatView from './views/ChatView.vue'
+import LibraryView from './views/LibraryView.vue'
 import BatchEvaluationView from './views/BatchEvaluationView.vue'
 import CompareView from './views/CompareView.vue'
 import SettingsView from './views/SettingsView.vue'
@@ -12,17 +14,21 @@ declare module 'vue-router' {
   interface RouteMeta {
     /** The page's name in the main navigation; routes without one are not listed. */
     navLabel?: string
+    /** The page uses the whole width (the chat), not the reading column. */
+    wide?: boolean
   }
 }
 
 export const pages: RouteRecordRaw[] = [
+  { path: '/chat', name: 'chat', component: ChatView, meta: { navLabel: 'Chat', wide: true } },
+  { path: '/models', name: 'models', component: LibraryView, meta: { navLabel: 'Models' } },
   { path: '/compare', name: 'compare', component: CompareView, meta: { navLabel: 'Compare' } },
   { path: '/compare/batch', name: 'compare-batch', component: BatchEvaluationView },
   { path: '/settings', name: 'settings', component: SettingsView, meta: { navLabel: 'Settings' } },
   { path: '/about', name: 'about', component: AboutView, meta: { navLabel: 'About' } },
 ]
 
-export const defaultPath = '/settings'
+export const defaultPath = '/chat'
 
 export const navigation = pages.flatMap((page) => (page.meta?.navLabel ? [{ path: page.path, label: page.meta.navLabel }] : []))
 

@@ -1,12 +1,12 @@
 /**
  * Where the contender pickers learn which models exist and what exits each
- * offers. Today: a model folder typed by the user, read with models.inspect
- * (config and sorted.json only, no weights), and the folders read so far as
- * suggestions. When the app has a model list, `loadSuggestions` becomes a
- * models.list call; the pickers do not change.
+ * offers: the library's models (models.list) and any folder typed so far as
+ * suggestions, and a folder's exits read with models.inspect (config and
+ * sorted.json only, no weights), so any model folder can be compared, in the
+ * library or not.
  */
 import { ref, type Ref } from 'vue'
-import type { ModelSummary } from '../../../src-main/api/contract'
+import type { ModelFolderShape } from '../../../src-main/api/contract'
 import type { ApiClient } from '../api/client'
 import { useApi } from '../api/use-api'
 
@@ -24,9 +24,13 @@ export interface ModelCatalog {
   describe(path: string): Promise<ModelChoice>
 }
 
-/** The models known to the app for the suggestions list. */
-async function loadSuggestions(_api: ApiClient, seen: ModelChoice[]): Promise<ModelChoice[]> {
-  return seen
+/** The models known to the app for the suggestions list: the library's, then folders typed that are not in it. */
+async function loadSuggestions(api: ApiClient, seen: ModelChoice[]): Promise<ModelChoice[]> {
+  const library = await api.call('models.list', {}).then(
+    ({ models }) => models.map((m) => ({ path: m.path, name: m.name, numLayers: m.numLayers, exits: m.exits.length ? m.exits : Array.from({ length: m.numLayers }, (_, i) => i + 1) })),
+    () => [] as ModelChoice[],
+  )
+  return [...library, ...seen.filter((s) => !library.some((m) => m.path === s.path))]
 }
 
 const seen: ModelChoice[] = []
@@ -34,7 +38,7 @@ const suggestions = ref<ModelChoice[]>([])
 
 export function useModelCatalog(): ModelCatalog {
   const api = useApi()
-  const cache = new Map<string, Promise<ModelSummary>>()
+  const cache = new Map<string, Promise<ModelFolderShape>>()
   void loadSuggestions(api, seen).then((list) => (suggestions.value = list))
   return {
     suggestions,
