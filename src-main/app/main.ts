@@ -11,6 +11,7 @@ import { registerIpc } from './ipc'
 import engineWorkerPath from '../workers/engine-worker?modulePath'
 import trainingWorkerPath from '../workers/training-worker?modulePath'
 import evaluationWorkerPath from '../workers/evaluation-worker?modulePath'
+import compareWorkerPath from '../workers/compare-worker?modulePath'
 import { installSecurityPolicy } from './security'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -57,6 +58,7 @@ app.whenReady().then(
         engineWorker: { path: engineWorkerPath },
         trainingWorker: { path: trainingWorkerPath },
         evaluationWorker: { path: evaluationWorkerPath },
+        compareWorker: { path: compareWorkerPath },
         // Packaged builds carry resources/models as extra resources; a checkout has them two folders up from out/main.
         pickFolder: async (title) => {
           const window = BrowserWindow.getFocusedWindow()
