@@ -12,7 +12,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }))
 const recipe = () =>
   spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'scripts/recipe/default-model.ts'), '--smoke', '--work', work], { cwd: repoRoot, encoding: 'utf8' })
 
-describe('default-model recipe (smoke scale)', () => {
+// Generous limits: the smoke recipe reads all of WordNet, and shares two cores with whatever else runs.
+describe('default-model recipe (smoke scale)', { timeout: 300_000 }, () => {
   it('builds corpus, tokenizer, base, SoFT and SFT models, evaluates every exit and ships both', async () => {
     const run = recipe()
     expect(run.status, run.stderr).toBe(0)
@@ -30,6 +31,27 @@ describe('default-model recipe (smoke scale)', () => {
       const session = await ModelSession.open(dir)
       expect(session.info).toMatchObject({ numLayers: 2, hasTokenizer: true, hasChatTemplate: true })
       await session.release()
+    }
+  })
+
+  it('reports the per-exit table, the aims and the define rate, and writes a held-out evaluation set with references', () => {
+    const evalSet = join(work, 'heldout.jsonl')
+    const report = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(repoRoot, 'scripts/recipe/report.ts'), '--models', join(work, 'shipped'), '--corpus', join(work, 'corpus'), '--eval-set', evalSet],
+      { cwd: repoRoot, encoding: 'utf8' },
+    )
+    expect(report.status, report.stderr).toBe(0)
+    expect(report.stdout).toMatch(/^\| 1 \| \d+\.\d{3} \| \d+\.\d{3} \|/m)
+    expect(report.stdout).toMatch(/^\| 2 \| /m)
+    expect(report.stdout).toMatch(/aim: SoFT full within 2% of SFT full: -?\d+\.\d% → (met|not met)/)
+    expect(report.stdout).toMatch(/dictionary-soft, full model, "define X" on held-out words: \d+\/\d+/)
+    const items = readFileSync(evalSet, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    expect(items.length).toBeGreaterThan(10)
+    const test = readFileSync(join(work, 'corpus', 'test.jsonl'), 'utf8')
+    for (const item of items) {
+      expect(item.output.length).toBeGreaterThan(0)
+      expect(test).toContain(JSON.stringify(item.instruction))
     }
   })
 
