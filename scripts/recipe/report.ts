@@ -7,14 +7,19 @@
  *  - how often the full models define a word correctly in substance, on
  *    held-out words and on words seen in training;
  *  - three sample answers (shallow, middle, full exit);
+ *  - every SoFT exit judged against SFT's full model and against SFT at the
+ *    same exit on the shipped evaluation set (reference judge, both orders);
  * and it writes the shipped evaluation set, resources/eval/dictionary-heldout.jsonl
  * (held-out WordNet instructions with references, a spread sample per task).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ModelSession } from '../../src-main/engine/generate/model-session'
 import { rougeL, rougeTokens } from '../../src-main/engine/judge/rouge'
+import { runEvaluation } from '../../src-main/services/evaluation'
+import { openStore } from '../../src-main/store'
 
 const root = resolve(new URL('../..', import.meta.url).pathname)
 const { values } = parseArgs({ options: { models: { type: 'string' }, corpus: { type: 'string' }, 'eval-set': { type: 'string' } } })
@@ -109,6 +114,32 @@ for (const name of ['dictionary-soft', 'dictionary-sft']) {
     say(`${name}, full model, "define X" on ${label}: ${correct}/${items.length} = ${((100 * correct) / items.length).toFixed(0)}% correct in substance${example ? `; e.g. ${example}` : ''}`)
   }
   await session.release()
+}
+
+// ---------------------------------------------------------------- SoFT exits vs SFT, reference judge
+
+if (existsSync(evalSet)) {
+  const scratch = mkdtempSync(join(tmpdir(), 'recipe-report-'))
+  const store = openStore(join(scratch, 'report.db'))
+  try {
+    const softDir = join(models, 'dictionary-soft')
+    const sftDir = join(models, 'dictionary-sft')
+    const job = { setPath: evalSet, judge: 'reference', maxNewTokens: 40 }
+    const vsFull = await runEvaluation(store, { ...job, a: { modelPath: softDir }, b: { modelPath: sftDir }, matrix: true })
+    const n = vsFull.rows[0]?.n ?? 0
+    say(`\nSoFT exits vs SFT on ${n} held-out instructions (reference judge: ROUGE-L F1 against the reference, both orders; score = (W − L) / N):`)
+    say('\n| SoFT exit | vs SFT full: W / L / T | score | vs SFT at the same exit: W / L / T | score | SoFT tok/s |')
+    say('|---|---|---|---|---|---|')
+    const wlt = (r: { wins: number; losses: number; ties: number }) => `${r.wins} / ${r.losses} / ${r.ties}`
+    for (const row of vsFull.rows) {
+      const same = await runEvaluation(store, { ...job, a: { modelPath: softDir, exit: row.exit }, b: { modelPath: sftDir, exit: row.exit }, matrix: false })
+      const s = same.rows[0]!
+      say(`| ${row.exit} | ${wlt(row)} | ${row.score.toFixed(3)} | ${wlt(s)} | ${s.score.toFixed(3)} | ${row.tokensPerSecond.toFixed(0)} |`)
+    }
+  } finally {
+    store.close()
+    rmSync(scratch, { recursive: true, force: true })
+  }
 }
 
 // ---------------------------------------------------------------- samples
