@@ -11,6 +11,7 @@ import { registerIpc } from './ipc'
 import engineWorkerPath from '../workers/engine-worker?modulePath'
 import trainingWorkerPath from '../workers/training-worker?modulePath'
 import evaluationWorkerPath from '../workers/evaluation-worker?modulePath'
+import datasetWorkerPath from '../workers/dataset-worker?modulePath'
 import { installSecurityPolicy } from './security'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -57,6 +58,7 @@ app.whenReady().then(
         engineWorker: { path: engineWorkerPath },
       trainingWorker: { path: trainingWorkerPath },
       evaluationWorker: { path: evaluationWorkerPath },
+      datasetWorker: { path: datasetWorkerPath },
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })
     } catch (error) {

@@ -14,6 +14,9 @@ import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
+import { DatasetService } from './datasets'
+import { inspectModel } from './model-inspect'
+import { estimateTune } from './run-estimate'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -29,6 +32,8 @@ export interface BackendOptions {
   trainingWorker?: EngineWorkerSpec
   /** The evaluation worker (one per running evaluation). */
   evaluationWorker?: EngineWorkerSpec
+  /** The dataset worker (one per dataset preview). */
+  datasetWorker?: EngineWorkerSpec
 }
 
 export interface Backend {
@@ -57,6 +62,8 @@ export function openBackend(options: BackendOptions): Backend {
   })
 
   const evaluations = new EvaluationService(options.evaluationWorker, bus, { path: store.path, nativeBinding: options.sqliteBinding })
+
+  const datasets = new DatasetService(options.datasetWorker, dataDir)
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -95,6 +102,11 @@ export function openBackend(options: BackendOptions): Backend {
     'runs.list': () => ({ runs: training.list() }),
     'runs.get': ({ runId }) => training.get(runId),
     'evaluations.start': (request) => evaluations.start(request),
+    'runs.estimate': (request) => estimateTune(request, datasets),
+    'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
+    'models.inspect': ({ path }) => inspectModel(path),
+    'datasets.preview': (request) => datasets.preview(request),
+    'datasets.upload': ({ name, content }) => datasets.upload(name, content),
   }
 
   return {
@@ -103,6 +115,7 @@ export function openBackend(options: BackendOptions): Backend {
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
       await evaluations.close()
+      await datasets.close()
       await training.close()
       await engine.close()
       store.close()

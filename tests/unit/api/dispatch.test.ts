@@ -35,6 +35,11 @@ function handlers(overrides: Partial<Handlers> = {}): Handlers {
     'runs.list': notUsedHere,
     'runs.get': notUsedHere,
     'evaluations.start': notUsedHere,
+    'runs.estimate': notUsedHere,
+    'runs.remove': notUsedHere,
+    'models.inspect': notUsedHere,
+    'datasets.preview': notUsedHere,
+    'datasets.upload': notUsedHere,
     ...overrides,
   }
 }
