@@ -254,10 +254,6 @@ export const RunDetails = z.object({
 })
 export type RunDetails = z.infer<typeof RunDetails>
 
-/** What runs.estimate takes: a tune request, where the output folder does not matter yet. */
-export const EstimateRequest = TuneRequest.extend({ outDir: z.string().optional() })
-export type EstimateRequest = z.input<typeof EstimateRequest>
-
 export const RunEstimate = z.object({
   steps: z.number().int(),
   /** Token positions per optimizer step (batch × seqLen × gradAccum, padding included). */
@@ -455,8 +451,8 @@ export const methods = {
   'runs.get': { request: RunRef, response: RunDetails },
   /** Generates and judges in a worker thread; progress as evaluation.progress, the W/L/T rows as evaluation.done. */
   'evaluations.start': { request: EvaluationRequest, response: z.object({ evaluationId: z.string() }) },
-  /** Time and memory a run would take, before starting it (an estimate; see engine/train/estimate.ts). */
-  'runs.estimate': { request: EstimateRequest, response: RunEstimate },
+  /** Time and memory a run would take, before starting it (an estimate; see engine/train/estimate.ts). outDir is not used. */
+  'runs.estimate': { request: TuneRequest, response: RunEstimate },
   /** Deletes a run that is not running, with its metrics and checkpoints; its tuned model stays unless deleteOutput. */
   'runs.remove': {
     request: RunRef.extend({ deleteOutput: z.boolean().default(false) }).strict(),

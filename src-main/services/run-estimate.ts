@@ -5,7 +5,7 @@
  * come from engine/train/estimate.ts.
  */
 import type { z } from 'zod'
-import type { EstimateRequest, RunEstimate } from '../api/contract'
+import type { RunEstimate, TuneRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { estimateRun, modelShape } from '../engine/train/estimate'
 import { parseExits } from '../engine/train/exits'
@@ -17,7 +17,7 @@ function invalid(field: string, message: string): ApiError {
   return new ApiError('invalid_params', `${field}: ${message}`, [{ path: field, message }])
 }
 
-export async function estimateTune(request: z.output<typeof EstimateRequest>, datasets: DatasetService): Promise<RunEstimate> {
+export async function estimateTune(request: z.output<typeof TuneRequest>, datasets: DatasetService): Promise<RunEstimate> {
   const config = modelConfigOf(request.modelPath)
   let exits: number[]
   try {
