@@ -4,7 +4,9 @@
  */
 import { createRouter, createWebHashHistory, type RouteRecordRaw, type RouterHistory } from 'vue-router'
 import AboutView from './views/AboutView.vue'
+import RunsView from './views/RunsView.vue'
 import SettingsView from './views/SettingsView.vue'
+import TuneView from './views/TuneView.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -14,6 +16,9 @@ declare module 'vue-router' {
 }
 
 export const pages: RouteRecordRaw[] = [
+  { path: '/tune', name: 'tune', component: TuneView, meta: { navLabel: 'Fine-tune' } },
+  { path: '/runs', name: 'runs', component: RunsView, meta: { navLabel: 'Runs' } },
+  { path: '/runs/:runId', name: 'run', component: RunsView },
   { path: '/settings', name: 'settings', component: SettingsView, meta: { navLabel: 'Settings' } },
   { path: '/about', name: 'about', component: AboutView, meta: { navLabel: 'About' } },
 ]

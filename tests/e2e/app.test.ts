@@ -44,7 +44,7 @@ describe('the app in browser mode', () => {
     const { page, errors } = await open(app.url)
     await page.getByRole('heading', { name: 'Settings' }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Settings', 'About'])
+    expect(await nav.getByRole('link').allTextContents()).toEqual(['Fine-tune', 'Runs', 'Settings', 'About'])
     await expect.poll(() => page.getByTestId('data-dir').textContent()).toContain(dataDir)
     await screenshot(page, 'settings')
 
