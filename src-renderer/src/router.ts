@@ -4,9 +4,7 @@
  */
 import { createRouter, createWebHashHistory, type RouteRecordRaw, type RouterHistory } from 'vue-router'
 import AboutView from './views/AboutView.vue'
-import RunsView from './views/RunsView.vue'
 import SettingsView from './views/SettingsView.vue'
-import TuneView from './views/TuneView.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -16,9 +14,10 @@ declare module 'vue-router' {
 }
 
 export const pages: RouteRecordRaw[] = [
-  { path: '/tune', name: 'tune', component: TuneView, meta: { navLabel: 'Fine-tune' } },
-  { path: '/runs', name: 'runs', component: RunsView, meta: { navLabel: 'Runs' } },
-  { path: '/runs/:runId', name: 'run', component: RunsView },
+  // Loaded when first opened: they carry Chart.js, which the other pages do not need.
+  { path: '/tune', name: 'tune', component: () => import('./views/TuneView.vue'), meta: { navLabel: 'Fine-tune' } },
+  { path: '/runs', name: 'runs', component: () => import('./views/RunsView.vue'), meta: { navLabel: 'Runs' } },
+  { path: '/runs/:runId', name: 'run', component: () => import('./views/RunsView.vue') },
   { path: '/settings', name: 'settings', component: SettingsView, meta: { navLabel: 'Settings' } },
   { path: '/about', name: 'about', component: AboutView, meta: { navLabel: 'About' } },
 ]

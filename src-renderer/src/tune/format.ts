@@ -25,6 +25,8 @@ export function formatBytes(bytes: number): string {
 
 /** 1234567 → "1.2M"; small numbers as they are. */
 export function formatCount(n: number): string {
+  if (n >= 1e15) return `${(n / 1e15).toFixed(1)}P`
+  if (n >= 1e12) return `${(n / 1e12).toFixed(1)}T`
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)}B`
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)}M`
   if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`
