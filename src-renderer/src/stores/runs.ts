@@ -133,7 +133,9 @@ export const useRunsStore = defineStore('runs', () => {
     api.on('run.checkpoint', (c) => {
       const view = views.get(c.runId)
       if (!view) return
-      view.checkpoints = [...view.checkpoints.filter((k) => k.step !== c.step), { step: c.step, path: c.path, createdAt: Date.now(), onDisk: true }].sort((a, b) => a.step - b.step)
+      const all = [...view.checkpoints.filter((k) => k.step !== c.step), { step: c.step, path: c.path, createdAt: Date.now(), onDisk: true }].sort((a, b) => a.step - b.step)
+      // Writing one removes all but the latest two (engine/train/checkpoint.ts); the next read of the run confirms it.
+      view.checkpoints = all.map((k, i) => (i < all.length - 2 ? { ...k, onDisk: false } : k))
       updateSummary(c.runId, { lastStep: Math.max(view.run.lastStep, c.step) })
     }),
     api.on('run.status', (s) => {
