@@ -21,6 +21,15 @@ import { registerModelFolder } from './model-registry'
 
 type TuneRequestData = z.output<typeof TuneRequest>
 
+/**
+ * A diverged step's loss is NaN (and its perplexity may overflow): events
+ * carry finite numbers only (the contract's schemas refuse the others), so
+ * such an exit is left out of the event; the database keeps it as a gap.
+ */
+function finite(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => Number.isFinite(v)))
+}
+
 export class TrainingService {
   private readonly workers = new Map<string, Worker>()
 
@@ -174,11 +183,19 @@ export class TrainingService {
             { step: m.step, exit: null, split: 'train', loss: null, lr: m.lr, tokensPerSecond: m.tokensPerSecond },
             ...Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'train' as const, loss })),
           ])
-          this.bus.emit('run.progress', { runId, step: m.step, totalSteps: m.totalSteps, loss: m.loss, lr: m.lr, tokensPerSecond: m.tokensPerSecond, etaSeconds: m.etaSeconds })
+          this.bus.emit('run.progress', {
+            runId,
+            step: m.step,
+            totalSteps: m.totalSteps,
+            loss: finite(m.loss),
+            lr: m.lr,
+            tokensPerSecond: Number.isFinite(m.tokensPerSecond) ? m.tokensPerSecond : 0,
+            etaSeconds: Number.isFinite(m.etaSeconds) ? m.etaSeconds : 0,
+          })
           break
         case 'validation':
           this.store.runs.recordMetrics(runId, Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'validation' as const, loss })))
-          this.bus.emit('run.validation', { runId, step: m.step, loss: m.loss, perplexity: m.perplexity })
+          this.bus.emit('run.validation', { runId, step: m.step, loss: finite(m.loss), perplexity: finite(m.perplexity) })
           break
         case 'checkpoint':
           this.store.runs.recordCheckpoint(runId, m.step, m.path)

@@ -120,7 +120,7 @@ describe('fine-tuning in the browser', () => {
     expect(await page.locator('[data-testid=loss-chart] canvas').count()).toBe(1)
     const table = page.getByTestId('validation-table')
     expect(await table.locator('tbody tr').count()).toBe(3)
-    expect(await table.locator('tbody th').allTextContents()).toEqual(['1', '2', '3'])
+    expect(await table.locator('tbody th').allTextContents()).toEqual(['1', '2', '3 (full model)'])
     const outputPath = await page.getByTestId('copyable-path').textContent()
     const chat = (await page.getByRole('link', { name: 'Chat with it' }).getAttribute('href'))!
     expect(chat.startsWith('#/chat?')).toBe(true)
