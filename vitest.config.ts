@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
-// Two projects: fast unit tests, and end-to-end tests that drive the built
-// app (browser mode) in Debian's Chromium through playwright-core.
+// Unit tests, end-to-end tests that drive the built app (browser mode) in
+// Debian's Chromium through playwright-core, and the desktop window's tests,
+// which need the Electron binary (`npm run test:electron`, not in `npm test`).
 export default defineConfig({
   test: {
     projects: [
@@ -20,6 +21,16 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // One browser and server at a time: this machine has two cores.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'electron',
+          include: ['tests/electron/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },

@@ -423,6 +423,92 @@ export const EvaluationDone = z.object({
 })
 export type EvaluationDone = z.infer<typeof EvaluationDone>
 
+// ---------------------------------------------------------------- model library
+
+export const ModelSource = z.enum(['bundled', 'imported', 'trained'])
+
+/** Measured figures of one exit (as in sorted.json): val_loss, rouge_l, decode_tokens_per_s, … */
+export const ExitResults = z.record(z.string(), z.number())
+
+export const ModelSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The model's folder. */
+  path: z.string(),
+  source: ModelSource,
+  architecture: z.string(),
+  numLayers: z.number().int().positive(),
+  /** Exits (layer counts) the model was sorted for, ascending; empty for a plain model (every layer count works). */
+  exits: z.array(z.number().int().positive()),
+  /** Per exit (keyed by the layer count), the figures measured for it. */
+  results: z.record(z.string(), ExitResults),
+  /** Bytes on disk (weights, tokenizer, metadata). */
+  sizeBytes: z.number().nonnegative(),
+  createdAt: z.number(),
+})
+export type ModelSummary = z.infer<typeof ModelSummary>
+
+export const ModelImportProgress = z.object({
+  path: z.string(),
+  /** 0..1 through validation, weight reading and graph compilation. */
+  progress: z.number().min(0).max(1),
+  message: z.string(),
+})
+
+const ModelRef = z.object({ modelId: z.string().min(1) }).strict()
+
+// ---------------------------------------------------------------- chats
+
+/** How a chat's replies are generated; saved with the chat and with every reply. */
+export const ChatSettings = z
+  .object({
+    /** The budget: the exit (layer count) replies start at; the full model when absent. */
+    exit: z.number().int().positive().optional(),
+    maxNewTokens: z.number().int().positive().max(8192).default(256),
+    sampling: Sampling.default({ temperature: 0 }),
+  })
+  .strict()
+export type ChatSettings = z.infer<typeof ChatSettings>
+
+export const ChatSummary = z.object({
+  id: z.string(),
+  title: z.string(),
+  modelId: z.string().nullable(),
+  systemPrompt: z.string(),
+  settings: ChatSettings,
+  createdAt: z.number(),
+  updatedAt: z.number(),
+})
+export type ChatSummary = z.infer<typeof ChatSummary>
+
+export const ChatMessageRecord = z.object({
+  id: z.string(),
+  chatId: z.string(),
+  position: z.number().int().nonnegative(),
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string(),
+  /** The exit the reply started at; null for the user's text. */
+  exit: z.number().int().nullable(),
+  /** The exit of every generated token, and how many characters of content each wrote. */
+  tokenExits: z.array(z.number().int()).nullable(),
+  tokenLengths: z.array(z.number().int()).nullable(),
+  /** The settings the reply was generated with (ChatSettings plus the finish reason). */
+  settings: z.record(z.string(), z.unknown()),
+  tokensPerSecond: z.number().nullable(),
+  createdAt: z.number(),
+})
+export type ChatMessageRecord = z.infer<typeof ChatMessageRecord>
+
+export const ChatReplyDone = z.object({
+  chatId: z.string(),
+  generationId: z.string(),
+  /** The stored reply; absent when generation failed before writing anything. */
+  message: ChatMessageRecord.optional(),
+  error: z.string().optional(),
+})
+
+const ChatRef = z.object({ chatId: z.string().min(1) }).strict()
+
 // ---------------------------------------------------------------- registry
 
 const Empty = z.object({}).strict()
@@ -430,6 +516,8 @@ const Empty = z.object({}).strict()
 /** Every request/response pair, keyed by method name. */
 export const methods = {
   'app.info': { request: Empty, response: AppInfo },
+  /** The desktop app's native folder picker; null when cancelled. Browser mode has none (type a path instead). */
+  'app.pickFolder': { request: z.object({ title: z.string().max(200).optional() }).strict(), response: z.object({ path: z.string().nullable() }) },
   'settings.get': { request: Empty, response: Settings },
   'settings.update': { request: SettingsPatch, response: Settings },
   /** Loads a Hugging Face model folder into the engine (replacing the loaded one); progress as engine.status events. */
@@ -451,6 +539,41 @@ export const methods = {
   'runs.get': { request: RunRef, response: RunDetails },
   /** Generates and judges in a worker thread; progress as evaluation.progress, the W/L/T rows as evaluation.done. */
   'evaluations.start': { request: EvaluationRequest, response: z.object({ evaluationId: z.string() }) },
+  /** Bundled, imported and trained models, bundled first. */
+  'models.list': { request: Empty, response: z.object({ models: z.array(ModelSummary) }) },
+  /** Validates a Hugging Face folder and compiles its graphs (progress as models.importProgress), then adds it to the library. */
+  'models.import': { request: z.object({ path: z.string().min(1) }).strict(), response: z.object({ model: ModelSummary }) },
+  /** Removes an imported or trained model from the library (its files stay on disk); bundled models cannot be removed. */
+  'models.remove': { request: ModelRef, response: z.object({}) },
+  /** Copies the model's folder to `to`, which must not exist yet. */
+  'models.export': { request: ModelRef.extend({ to: z.string().min(1) }).strict(), response: z.object({ path: z.string() }) },
+  'chats.list': { request: z.object({ search: z.string().optional() }).strict(), response: z.object({ chats: z.array(ChatSummary) }) },
+  /** A new chat on the given model, else the default model (the bundled SoFT model). */
+  'chats.create': {
+    request: z.object({ title: z.string().optional(), modelId: z.string().optional(), settings: ChatSettings.optional() }).strict(),
+    response: z.object({ chat: ChatSummary }),
+  },
+  'chats.get': { request: ChatRef, response: z.object({ chat: ChatSummary, messages: z.array(ChatMessageRecord) }) },
+  'chats.rename': { request: ChatRef.extend({ title: z.string().trim().min(1).max(200) }).strict(), response: z.object({ chat: ChatSummary }) },
+  /** Changes the model, system prompt or settings for the replies that follow. */
+  'chats.configure': {
+    request: ChatRef.extend({ modelId: z.string().optional(), systemPrompt: z.string().max(20000).optional(), settings: ChatSettings.optional() }).strict(),
+    response: z.object({ chat: ChatSummary }),
+  },
+  'chats.remove': { request: ChatRef, response: z.object({}) },
+  /**
+   * Adds the user's message and starts the reply (loading the chat's model if needed). Tokens stream as
+   * generation.token; the stored reply arrives as chat.replyDone. Move the budget with engine.setExit.
+   */
+  'chats.send': {
+    request: ChatRef.extend({ content: z.string().min(1).max(100000) }).strict(),
+    response: z.object({ generationId: z.string(), message: ChatMessageRecord }),
+  },
+  /** Replaces the answer `messageId` (and anything after it) with a new one, e.g. at another budget. */
+  'chats.regenerate': {
+    request: ChatRef.extend({ messageId: z.string().min(1), exit: z.number().int().positive().optional() }).strict(),
+    response: z.object({ generationId: z.string() }),
+  },
   /** Time and memory a run would take, before starting it (an estimate; see engine/train/estimate.ts). outDir is not used. */
   'runs.estimate': { request: TuneRequest, response: RunEstimate },
   /** Deletes a run that is not running, with its metrics and checkpoints; its tuned model stays unless deleteOutput. */
@@ -477,6 +600,10 @@ export const events = {
   'run.status': RunStatusEvent,
   'evaluation.progress': EvaluationProgress,
   'evaluation.done': EvaluationDone,
+  'models.importProgress': ModelImportProgress,
+  /** The model library changed (import, removal, a run's new model). */
+  'models.changed': z.object({}),
+  'chat.replyDone': ChatReplyDone,
   'run.validation': RunValidationEvent,
   'run.checkpoint': RunCheckpointEvent,
 } as const

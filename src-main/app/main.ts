@@ -56,9 +56,17 @@ app.whenReady().then(
         // Same folder as the CLI: $SORTED_STUDIO_HOME, else the OS user-data folder.
         transport: 'electron',
         engineWorker: { path: engineWorkerPath },
-      trainingWorker: { path: trainingWorkerPath },
-      evaluationWorker: { path: evaluationWorkerPath },
-      datasetWorker: { path: datasetWorkerPath },
+        trainingWorker: { path: trainingWorkerPath },
+        evaluationWorker: { path: evaluationWorkerPath },
+        datasetWorker: { path: datasetWorkerPath },
+        // Packaged builds carry resources/models as extra resources; a checkout has them two folders up from out/main.
+        pickFolder: async (title) => {
+          const window = BrowserWindow.getFocusedWindow()
+          const options = { title, properties: ['openDirectory' as const] }
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options)
+          return result.canceled ? null : (result.filePaths[0] ?? null)
+        },
+        bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? (app.isPackaged ? join(process.resourcesPath, 'models') : join(here, '../../resources/models')),
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })
     } catch (error) {

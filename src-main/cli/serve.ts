@@ -48,6 +48,7 @@ a token that changes at every launch; the server refuses requests without it.`,
       engineWorker: { path: engineWorkerPath },
       trainingWorker: { path: trainingWorkerPath },
       evaluationWorker: { path: evaluationWorkerPath },
+      bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? fileURLToPath(new URL('../../resources/models', import.meta.url)),
       datasetWorker: { path: datasetWorkerPath },
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     })

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AppInfo } from '../api/contract'
 import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
+import { ApiError } from '../api/errors'
 import { listProviders } from '../engine/onnx/providers'
 import { openStore, type Store } from '../store'
 import { EngineService, type EngineWorkerSpec } from './engine'
@@ -14,6 +15,8 @@ import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
+import { ModelLibrary } from './model-library'
+import { ChatService } from './chat'
 import { DatasetService } from './datasets'
 import { inspectModel } from './model-inspect'
 import { estimateTune } from './run-estimate'
@@ -32,6 +35,10 @@ export interface BackendOptions {
   trainingWorker?: EngineWorkerSpec
   /** The evaluation worker (one per running evaluation). */
   evaluationWorker?: EngineWorkerSpec
+  /** The desktop app's native folder picker (Electron's dialog); absent in browser mode. */
+  pickFolder?: (title: string) => Promise<string | null>
+  /** Folder whose sub-folders are the models shipped with the app (resources/models). */
+  bundledModelsDir?: string
   /** The dataset worker (one per dataset preview). */
   datasetWorker?: EngineWorkerSpec
 }
@@ -56,6 +63,16 @@ export function openBackend(options: BackendOptions): Backend {
     log: (message) => log(message),
   })
 
+  const library = new ModelLibrary(store, bus, {
+    importWorker: options.engineWorker,
+    cacheDir: join(dataDir, 'cache', 'graphs'),
+    provider: () => settings.get().executionProvider,
+    bundledDir: options.bundledModelsDir,
+    log: (message) => log(message),
+  })
+  library.registerBundled()
+  const chats = new ChatService(store, bus, engine, library)
+
   const training = new TrainingService(store, bus, options.trainingWorker, {
     provider: () => settings.get().executionProvider,
     log: (message) => log(message),
@@ -76,6 +93,10 @@ export function openBackend(options: BackendOptions): Backend {
       schemaVersion: store.schemaVersion,
       providers: listProviders(),
     }),
+    'app.pickFolder': async ({ title }) => {
+      if (!options.pickFolder) throw new ApiError('conflict', 'There is no folder picker in browser mode: type the folder path.')
+      return { path: await options.pickFolder(title ?? 'Choose a folder') }
+    },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
     'engine.load': ({ path }) => engine.load(path),
@@ -102,6 +123,24 @@ export function openBackend(options: BackendOptions): Backend {
     'runs.list': () => ({ runs: training.list() }),
     'runs.get': ({ runId }) => training.get(runId),
     'evaluations.start': (request) => evaluations.start(request),
+    'models.list': () => ({ models: library.list() }),
+    'models.import': async ({ path }) => ({ model: await library.import(path) }),
+    'models.remove': ({ modelId }) => {
+      library.remove(modelId)
+      return {}
+    },
+    'models.export': ({ modelId, to }) => library.export(modelId, to),
+    'chats.list': ({ search }) => ({ chats: chats.list(search) }),
+    'chats.create': (request) => ({ chat: chats.create(request) }),
+    'chats.get': ({ chatId }) => chats.get(chatId),
+    'chats.rename': ({ chatId, title }) => ({ chat: chats.rename(chatId, title) }),
+    'chats.configure': ({ chatId, ...change }) => ({ chat: chats.configure(chatId, change) }),
+    'chats.remove': ({ chatId }) => {
+      chats.remove(chatId)
+      return {}
+    },
+    'chats.send': ({ chatId, content }) => chats.send(chatId, content),
+    'chats.regenerate': ({ chatId, messageId, exit }) => chats.regenerate(chatId, messageId, exit),
     'runs.estimate': (request) => estimateTune(request, datasets),
     'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
     'models.inspect': ({ path }) => inspectModel(path),

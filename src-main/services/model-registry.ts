@@ -1,22 +1,29 @@
 /**
  * Model folders in the database: a folder's row, registered on first use
- * from its config.json, with its exits and per-exit results from sorted.json
- * when it has one (runs, generations and comparisons refer to it).
+ * from its config.json and sorted.json (runs, generations, comparisons and
+ * chats refer to it).
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { parseConfig } from '../engine/model/config'
 import { parseSortedMetadata } from '../engine/model/import'
-import type { SortedMetadata } from '../engine/model/types'
-import type { Store } from '../store'
+import type { JsonObject, ModelSource, NewModel, Store } from '../store'
 
-function sortedMetadataOf(folder: string, numLayers: number): SortedMetadata | undefined {
-  const file = join(folder, 'sorted.json')
-  if (!existsSync(file)) return undefined
-  try {
-    return parseSortedMetadata(JSON.parse(readFileSync(file, 'utf8')), file, numLayers)
-  } catch {
-    return undefined
+/** What the library records of a folder, from its small metadata files only (no weights read). */
+export function describeModelFolder(path: string, source: ModelSource): NewModel {
+  const folder = resolve(path)
+  const configFile = join(folder, 'config.json')
+  const config = parseConfig(JSON.parse(readFileSync(configFile, 'utf8')), configFile)
+  const sortedFile = join(folder, 'sorted.json')
+  const sorted = existsSync(sortedFile) ? parseSortedMetadata(JSON.parse(readFileSync(sortedFile, 'utf8')), sortedFile, config.numLayers) : undefined
+  return {
+    name: basename(folder),
+    architecture: config.hfArchitecture,
+    path: folder,
+    source,
+    numLayers: config.numLayers,
+    exits: sorted?.exits ?? [],
+    results: (sorted?.results ?? {}) as JsonObject,
   }
 }
 
@@ -24,16 +31,22 @@ export function registerModelFolder(store: Store, path: string, source: 'importe
   const folder = resolve(path)
   const known = store.models.list().find((m) => m.path === folder)
   if (known) return known.id
-  let architecture = 'unknown'
-  let numLayers = 1
+  let model: NewModel = { name: basename(folder), architecture: 'unknown', path: folder, source, numLayers: 1 }
   try {
-    const file = join(folder, 'config.json')
-    const config = parseConfig(JSON.parse(readFileSync(file, 'utf8')), file)
-    architecture = config.hfArchitecture
-    numLayers = config.numLayers
+    model = describeModelFolder(folder, source)
   } catch {
     // An unreadable folder fails where it is used, with the full explanation.
   }
-  const sorted = sortedMetadataOf(folder, numLayers)
-  return store.models.add({ name: basename(folder), architecture, path: folder, source, numLayers, ...(sorted ? { exits: sorted.exits, results: sorted.results } : {}) }).id
+  return store.models.add(model).id
+}
+
+/** Bytes of the files directly in a model folder (HF folders are flat). */
+export function folderSize(path: string): number {
+  try {
+    return readdirSync(path, { withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .reduce((total, entry) => total + statSync(join(path, entry.name)).size, 0)
+  } catch {
+    return 0
+  }
 }

@@ -45,6 +45,8 @@ export interface Message {
   exit: number | null
   /** The exit each generated token left at, when it varied (auto budget, slider moved). */
   tokenExits: number[] | null
+  /** How many characters of `content` each generated token wrote, parallel to tokenExits. */
+  tokenLengths: number[] | null
   /** The decoding settings the reply was generated with. */
   settings: JsonObject
   tokensPerSecond: number | null
@@ -56,6 +58,7 @@ export interface NewMessage {
   content: string
   exit?: number | null
   tokenExits?: readonly number[] | null
+  tokenLengths?: readonly number[] | null
   settings?: JsonObject
   tokensPerSecond?: number | null
 }
@@ -78,6 +81,7 @@ interface MessageRow {
   content: string
   exit: number | null
   token_exits: string | null
+  token_lengths: string | null
   settings: string
   tokens_per_second: number | null
   created_at: number
@@ -107,6 +111,7 @@ function toMessage(row: MessageRow): Message {
     content: row.content,
     exit: row.exit,
     tokenExits: decodeJsonOrNull<number[]>(row.token_exits),
+    tokenLengths: decodeJsonOrNull<number[]>(row.token_lengths),
     settings: decodeJson<JsonObject>(row.settings),
     tokensPerSecond: row.tokens_per_second,
     createdAt: row.created_at,
@@ -128,6 +133,7 @@ export class ChatsRepository {
   readonly #insertMessage: Statement<NewMessageRow, MessageRow>
   readonly #touch: Statement<{ id: string; now: number }>
   readonly #messages: Statement<[string], MessageRow>
+  readonly #truncate: Statement<{ chat_id: string; position: number }>
   readonly #configureTx: Transaction<(id: string, change: ChatConfiguration) => Chat>
   readonly #appendMessage: Transaction<(chatId: string, message: NewMessage) => Message>
   readonly #now: Clock
@@ -154,13 +160,14 @@ export class ChatsRepository {
     this.#delete = db.prepare<[string]>('DELETE FROM chats WHERE id = ?')
     // The position is computed inside the insert, so appends never collide.
     this.#insertMessage = db.prepare<NewMessageRow, MessageRow>(
-      `INSERT INTO messages (id, chat_id, position, role, content, exit, token_exits, settings, tokens_per_second, created_at)
+      `INSERT INTO messages (id, chat_id, position, role, content, exit, token_exits, token_lengths, settings, tokens_per_second, created_at)
        VALUES (@id, @chat_id, (SELECT ifnull(max(position) + 1, 0) FROM messages WHERE chat_id = @chat_id),
-               @role, @content, @exit, @token_exits, @settings, @tokens_per_second, @created_at)
+               @role, @content, @exit, @token_exits, @token_lengths, @settings, @tokens_per_second, @created_at)
        RETURNING *`,
     )
     this.#touch = db.prepare<{ id: string; now: number }>('UPDATE chats SET updated_at = @now WHERE id = @id')
     this.#messages = db.prepare<[string], MessageRow>('SELECT * FROM messages WHERE chat_id = ? ORDER BY position')
+    this.#truncate = db.prepare<{ chat_id: string; position: number }>('DELETE FROM messages WHERE chat_id = @chat_id AND position >= @position')
 
     this.#configureTx = db.transaction((id: string, change: ChatConfiguration) => {
       const chat = this.get(id)
@@ -183,6 +190,7 @@ export class ChatsRepository {
         content: message.content,
         exit: message.exit ?? null,
         token_exits: message.tokenExits == null ? null : encodeJson(message.tokenExits, 'tokenExits'),
+        token_lengths: message.tokenLengths == null ? null : encodeJson(message.tokenLengths, 'tokenLengths'),
         settings: encodeJson(message.settings ?? {}, 'settings'),
         tokens_per_second: message.tokensPerSecond ?? null,
         created_at: at,
@@ -236,6 +244,11 @@ export class ChatsRepository {
   /** Adds a message at the end and marks the chat as just active, together. */
   appendMessage(chatId: string, message: NewMessage): Message {
     return this.#appendMessage(chatId, message)
+  }
+
+  /** Deletes the message at `position` and every later one (an answer being regenerated); returns how many went. */
+  truncate(chatId: string, position: number): number {
+    return this.#truncate.run({ chat_id: chatId, position }).changes
   }
 
   /** In conversation order. */

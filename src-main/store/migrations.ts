@@ -191,4 +191,15 @@ CREATE INDEX comparisons_by_item ON comparisons (eval_item_id);
 CREATE INDEX comparisons_by_generation_b ON comparisons (generation_b_id);
 `
 
-export const migrations: readonly Migration[] = [{ version: 1, name: 'initial', sql: initial }]
+// The chat shows which exit produced each piece of a reply, after a reload
+// too: token_exits says which exit, token_lengths how many characters (UTF-16
+// code units) of the content each token wrote.
+const messageTokenLengths = /* sql */ `
+ALTER TABLE messages ADD COLUMN token_lengths TEXT
+  CHECK (token_lengths IS NULL OR (json_valid(token_lengths) AND json_type(token_lengths) = 'array'));
+`
+
+export const migrations: readonly Migration[] = [
+  { version: 1, name: 'initial', sql: initial },
+  { version: 2, name: 'message token lengths', sql: messageTokenLengths },
+]

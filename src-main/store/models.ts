@@ -86,6 +86,7 @@ export class ModelsRepository {
   readonly #setExits: Statement<{ id: string; exits: string; now: number }, ModelRow>
   readonly #setResults: Statement<{ id: string; results: string; now: number }, ModelRow>
   readonly #updateExits: Transaction<(id: string, exits: readonly number[]) => Model>
+  readonly #upsert: Statement<ModelRow, ModelRow>
   readonly #now: Clock
 
   constructor(db: Database, now: Clock) {
@@ -104,6 +105,16 @@ export class ModelsRepository {
     this.#setResults = db.prepare<{ id: string; results: string; now: number }, ModelRow>(
       'UPDATE models SET results = @results, updated_at = @now WHERE id = @id RETURNING *',
     )
+    // A bundled model keeps its id (and so its chats and results) across app
+    // updates and moves; its folder and metadata follow the shipped files.
+    this.#upsert = db.prepare<ModelRow, ModelRow>(
+      `INSERT INTO models (id, name, architecture, path, source, num_layers, exits, results, config, created_at, updated_at)
+       VALUES (@id, @name, @architecture, @path, @source, @num_layers, @exits, @results, @config, @created_at, @updated_at)
+       ON CONFLICT (id) DO UPDATE SET name = excluded.name, architecture = excluded.architecture, path = excluded.path,
+         source = excluded.source, num_layers = excluded.num_layers, exits = excluded.exits, results = excluded.results,
+         config = excluded.config, updated_at = excluded.updated_at
+       RETURNING *`,
+    )
     // Read-then-write: the exits are checked against the model's layer count.
     this.#updateExits = db.transaction((id: string, exits: readonly number[]) => {
       const model = this.get(id)
@@ -114,8 +125,17 @@ export class ModelsRepository {
   }
 
   add(model: NewModel): Model {
+    return toModel(this.#insert.get(this.#row(model))!)
+  }
+
+  /** Adds the model, or refreshes the row with the same id (a bundled model shipped again). */
+  put(model: NewModel & { id: string }): Model {
+    return toModel(this.#upsert.get(this.#row(model))!)
+  }
+
+  #row(model: NewModel): ModelRow {
     const at = this.#now()
-    const row = this.#insert.get({
+    return {
       id: model.id ?? randomUUID(),
       name: model.name,
       architecture: model.architecture,
@@ -127,8 +147,7 @@ export class ModelsRepository {
       config: encodeJson(model.config ?? {}, 'config'),
       created_at: at,
       updated_at: at,
-    })
-    return toModel(row!)
+    }
   }
 
   get(id: string): Model | undefined {

@@ -4,16 +4,22 @@
  */
 import { createRouter, createWebHashHistory, type RouteRecordRaw, type RouterHistory } from 'vue-router'
 import AboutView from './views/AboutView.vue'
+import ChatView from './views/ChatView.vue'
+import LibraryView from './views/LibraryView.vue'
 import SettingsView from './views/SettingsView.vue'
 
 declare module 'vue-router' {
   interface RouteMeta {
     /** The page's name in the main navigation; routes without one are not listed. */
     navLabel?: string
+    /** The page uses the whole width (the chat), not the reading column. */
+    wide?: boolean
   }
 }
 
 export const pages: RouteRecordRaw[] = [
+  { path: '/chat', name: 'chat', component: ChatView, meta: { navLabel: 'Chat', wide: true } },
+  { path: '/models', name: 'models', component: LibraryView, meta: { navLabel: 'Models' } },
   // Loaded when first opened: they carry Chart.js, which the other pages do not need.
   { path: '/tune', name: 'tune', component: () => import('./views/TuneView.vue'), meta: { navLabel: 'Fine-tune' } },
   { path: '/runs', name: 'runs', component: () => import('./views/RunsView.vue'), meta: { navLabel: 'Runs' } },
@@ -22,7 +28,7 @@ export const pages: RouteRecordRaw[] = [
   { path: '/about', name: 'about', component: AboutView, meta: { navLabel: 'About' } },
 ]
 
-export const defaultPath = '/settings'
+export const defaultPath = '/chat'
 
 export const navigation = pages.flatMap((page) => (page.meta?.navLabel ? [{ path: page.path, label: page.meta.navLabel }] : []))
 

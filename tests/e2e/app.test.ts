@@ -33,18 +33,21 @@ async function open(url: string): Promise<{ page: Page; errors: string[] }> {
     if (message.type() === 'error') errors.push(message.text())
   })
   page.on('pageerror', (error) => errors.push(error.message))
-  await page.goto(url)
+  // The app opens on the chat; these flows are about the Settings page.
+  await page.goto(`${url}#/settings`)
   return { page, errors }
 }
 
 describe('the app in browser mode', () => {
-  it('loads on the Settings page with working navigation and no errors', async () => {
+  it('loads the Settings page with working navigation and no errors', async () => {
     const dataDir = join(dataRoot, 'nav')
     const app = await start(dataDir)
     const { page, errors } = await open(app.url)
     await page.getByRole('heading', { name: 'Settings' }).waitFor()
     const nav = page.getByRole('navigation', { name: 'Main' })
-    expect(await nav.getByRole('link').allTextContents()).toEqual(['Fine-tune', 'Runs', 'Settings', 'About'])
+    const links = await nav.getByRole('link').allTextContents()
+    expect(links[0]).toBe('Chat')
+    expect(links).toEqual(expect.arrayContaining(['Chat', 'Models', 'Fine-tune', 'Runs', 'Settings', 'About']))
     await expect.poll(() => page.getByTestId('data-dir').textContent()).toContain(dataDir)
     await screenshot(page, 'settings')
 

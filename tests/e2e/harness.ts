@@ -45,8 +45,8 @@ export function finish(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Fin
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout, stderr })))
 }
 
-export function serve(dataDir: string, extraArgs: string[] = []): Promise<ServedApp> {
-  const child = runCli(['serve', '--port', '0', '--data-dir', dataDir, ...extraArgs])
+export function serve(dataDir: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<ServedApp> {
+  const child = runCli(['serve', '--port', '0', '--data-dir', dataDir, ...extraArgs], env)
   let stdout = ''
   let stderr = ''
   child.stderr?.on('data', (chunk) => (stderr += chunk))

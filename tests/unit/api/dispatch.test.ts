@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { defaultSettings, type AppInfo } from '../../../src-main/api/contract'
+import { defaultSettings, methodNames, type AppInfo } from '../../../src-main/api/contract'
 import { createDispatch, type Handlers } from '../../../src-main/api/dispatch'
 import { ApiError } from '../../../src-main/api/errors'
 
@@ -20,26 +20,10 @@ const notUsedHere = () => {
 
 function handlers(overrides: Partial<Handlers> = {}): Handlers {
   return {
+    ...(Object.fromEntries(methodNames.map((name) => [name, notUsedHere])) as unknown as Handlers),
     'app.info': () => info,
     'settings.get': () => defaultSettings,
     'settings.update': (patch) => ({ ...defaultSettings, ...patch }),
-    'engine.load': notUsedHere,
-    'engine.unload': notUsedHere,
-    'engine.status': notUsedHere,
-    'engine.generate': notUsedHere,
-    'engine.setExit': notUsedHere,
-    'engine.cancel': notUsedHere,
-    'runs.start': notUsedHere,
-    'runs.cancel': notUsedHere,
-    'runs.resume': notUsedHere,
-    'runs.list': notUsedHere,
-    'runs.get': notUsedHere,
-    'evaluations.start': notUsedHere,
-    'runs.estimate': notUsedHere,
-    'runs.remove': notUsedHere,
-    'models.inspect': notUsedHere,
-    'datasets.preview': notUsedHere,
-    'datasets.upload': notUsedHere,
     ...overrides,
   }
 }

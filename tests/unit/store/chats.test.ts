@@ -44,6 +44,7 @@ describe('ChatsRepository', () => {
       content: 'Paris.',
       exit: 4,
       tokenExits: [4, 4, 2],
+      tokenLengths: [3, 2, 1],
       settings: { budget: 'auto', temperature: 0 },
       tokensPerSecond: 85.5,
     })
@@ -51,6 +52,7 @@ describe('ChatsRepository', () => {
     expect(store.chats.messages(chat.id)[0]).toMatchObject({
       exit: 4,
       tokenExits: [4, 4, 2],
+      tokenLengths: [3, 2, 1],
       settings: { budget: 'auto', temperature: 0 },
       tokensPerSecond: 85.5,
     })
@@ -63,6 +65,20 @@ describe('ChatsRepository', () => {
     const message = store.chats.appendMessage(chat.id, { role: 'user', content: 'Hi' })
 
     expect(message).toMatchObject({ exit: null, tokenExits: null, settings: {}, tokensPerSecond: null })
+  })
+
+  it('drops an answer and everything after it when it is regenerated', () => {
+    const store = memoryStore()
+    const chat = store.chats.create({ title: 'Again' })
+    for (const [role, content] of [['user', 'Q1'], ['assistant', 'A1'], ['user', 'Q2'], ['assistant', 'A2']] as const) {
+      store.chats.appendMessage(chat.id, { role, content })
+    }
+
+    expect(store.chats.truncate(chat.id, 1)).toBe(3)
+    const next = store.chats.appendMessage(chat.id, { role: 'assistant', content: 'A1 again' })
+
+    expect(store.chats.messages(chat.id).map((m) => m.content)).toEqual(['Q1', 'A1 again'])
+    expect(next.position).toBe(1)
   })
 
   it('marks the chat as active when a message is appended', () => {

@@ -1,0 +1,169 @@
+/**
+ * The model library: the bundled models shipped in resources/models, the
+ * Hugging Face folders the user imported and the models runs produced.
+ *
+ * Importing reads every weight and compiles the graphs, which takes seconds
+ * to minutes, so it runs in its own engine worker (the same entry the chat
+ * uses: a load is exactly "validate + compile"); the compiled graphs land in
+ * the shared cache, so the first chat with the model starts fast.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs'
+import { cp, readdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { ExecutionProviderPreference, ModelSummary } from '../api/contract'
+import { ApiError } from '../api/errors'
+import type { Model, Store } from '../store'
+import { FromWorker, type ToWorker } from '../workers/engine-protocol'
+import type { EngineWorkerSpec } from './engine'
+import type { EventBus } from './events'
+import { describeModelFolder, folderSize } from './model-registry'
+
+/** The model a new chat opens on when the user has not chosen one. */
+export const DEFAULT_BUNDLED_MODEL = 'dictionary-soft'
+
+export function bundledModelId(folderName: string): string {
+  return `bundled:${folderName}`
+}
+
+export interface ModelLibraryOptions {
+  /** Engine worker used to validate and compile an import. */
+  importWorker: EngineWorkerSpec | undefined
+  cacheDir: string
+  provider: () => ExecutionProviderPreference
+  /** Folder whose sub-folders are the bundled models. */
+  bundledDir: string | undefined
+  log: (message: string) => void
+}
+
+export class ModelLibrary {
+  private readonly importing = new Set<string>()
+
+  constructor(
+    private readonly store: Store,
+    private readonly bus: EventBus,
+    private readonly options: ModelLibraryOptions,
+  ) {}
+
+  /** Records (or refreshes) every bundled model; a broken bundled folder is logged and skipped. */
+  registerBundled(): void {
+    const dir = this.options.bundledDir
+    if (!dir || !existsSync(dir)) return
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (!entry.isDirectory() || !existsSync(join(dir, entry.name, 'config.json'))) continue
+      try {
+        this.store.models.put({ ...describeModelFolder(join(dir, entry.name), 'bundled'), id: bundledModelId(entry.name) })
+      } catch (error) {
+        this.options.log(`bundled model ${entry.name}: ${(error as Error).message}`)
+      }
+    }
+  }
+
+  list(): ModelSummary[] {
+    const models = this.store.models.list()
+    const rank = (m: Model) => (m.source === 'bundled' ? (m.id === bundledModelId(DEFAULT_BUNDLED_MODEL) ? 0 : 1) : 2)
+    return models.sort((a, b) => rank(a) - rank(b)).map((m) => this.summary(m))
+  }
+
+  get(modelId: string): ModelSummary {
+    const model = this.store.models.get(modelId)
+    if (!model) throw new ApiError('not_found', `No model ${modelId} in the library.`)
+    return this.summary(model)
+  }
+
+  /** The bundled SoFT model, else the first model in the library. */
+  defaultModel(): ModelSummary | undefined {
+    return this.list()[0]
+  }
+
+  private summary(model: Model): ModelSummary {
+    return {
+      id: model.id,
+      name: model.name,
+      path: model.path,
+      source: model.source,
+      architecture: model.architecture,
+      numLayers: model.numLayers,
+      exits: model.exits,
+      results: model.results as ModelSummary['results'],
+      sizeBytes: folderSize(model.path),
+      createdAt: model.createdAt,
+    }
+  }
+
+  /**
+   * Validates and compiles a folder in a worker, then adds it. Errors name the
+   * file (and tensor) at fault, and nothing is added unless the model loaded.
+   */
+  async import(path: string): Promise<ModelSummary> {
+    const folder = resolve(path)
+    const known = this.store.models.list().find((m) => m.path === folder)
+    if (known) throw new ApiError('conflict', `${folder} is already in the library as "${known.name}".`)
+    if (this.importing.has(folder)) throw new ApiError('conflict', `${folder} is already being imported.`)
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw invalidFolder(`${folder} is not a folder.`)
+    this.importing.add(folder)
+    try {
+      await this.validateInWorker(folder)
+      const model = this.store.models.add(describeModelFolder(folder, 'imported'))
+      this.bus.emit('models.changed', {})
+      return this.summary(model)
+    } finally {
+      this.importing.delete(folder)
+    }
+  }
+
+  private validateInWorker(folder: string): Promise<void> {
+    const spec = this.options.importWorker
+    if (!spec) throw new ApiError('internal', 'Importing models is not available in this process.')
+    const worker = new Worker(spec.path, { workerData: spec.workerData })
+    const progress = (value: number, message: string) => this.bus.emit('models.importProgress', { path: folder, progress: value, message })
+    progress(0, 'Checking the folder')
+    return new Promise<void>((resolvePromise, reject) => {
+      const settle = (error?: ApiError) => {
+        worker.removeAllListeners()
+        void worker.terminate()
+        if (error) reject(error)
+        else {
+          progress(1, 'Imported')
+          resolvePromise()
+        }
+      }
+      worker.on('message', (raw: unknown) => {
+        const parsed = FromWorker.safeParse(raw)
+        if (!parsed.success || parsed.data.type !== 'status') return
+        const status = parsed.data.status
+        if (status.state === 'loading') progress(Math.min(0.99, status.progress ?? 0), status.message ?? 'Loading')
+        else if (status.state === 'ready') settle()
+        else if (status.state === 'error') settle(invalidFolder(status.error ?? `${folder} could not be loaded.`))
+      })
+      worker.on('error', (error) => settle(new ApiError('internal', `Import stopped: ${error.message}`)))
+      worker.on('exit', (code) => settle(new ApiError('internal', `Import stopped (exit code ${code}).`)))
+      const load: ToWorker = { type: 'load', path: folder, provider: this.options.provider(), cacheDir: this.options.cacheDir }
+      worker.postMessage(load)
+    })
+  }
+
+  remove(modelId: string): void {
+    const model = this.store.models.get(modelId)
+    if (!model) throw new ApiError('not_found', `No model ${modelId} in the library.`)
+    if (model.source === 'bundled') throw new ApiError('conflict', `"${model.name}" ships with the app and cannot be removed.`)
+    this.store.models.remove(modelId)
+    this.bus.emit('models.changed', {})
+  }
+
+  /** Copies the folder; refuses a destination that exists and is not empty, so nothing is overwritten. */
+  async export(modelId: string, to: string): Promise<{ path: string }> {
+    const model = this.store.models.get(modelId)
+    if (!model) throw new ApiError('not_found', `No model ${modelId} in the library.`)
+    const target = resolve(to)
+    if (existsSync(target) && (await readdir(target)).length > 0) {
+      throw new ApiError('invalid_params', `${target} already exists and is not empty.`, [{ path: 'to', message: 'choose an empty or new folder' }])
+    }
+    await cp(model.path, target, { recursive: true, errorOnExist: true, force: false })
+    return { path: target }
+  }
+}
+
+function invalidFolder(message: string): ApiError {
+  return new ApiError('invalid_params', message, [{ path: 'path', message }])
+}

@@ -1,0 +1,232 @@
+/**
+ * Chats: the conversation list, the open conversation and the answer being
+ * streamed into it. Tokens arrive as `generation.token` events (each with the
+ * exit that produced it); the stored reply replaces the stream when
+ * `chat.replyDone` arrives. Moving the budget while an answer streams sends
+ * `engine.setExit`, which takes effect from the next token.
+ */
+import { defineStore } from 'pinia'
+import { computed, onScopeDispose, ref } from 'vue'
+import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus } from '../../../src-main/api/contract'
+import { errorMessage } from '../api/error-message'
+import { useApi } from '../api/use-api'
+
+export interface StreamedToken {
+  text: string
+  exit: number
+}
+
+export interface Stream {
+  chatId: string
+  generationId: string | null
+  tokens: StreamedToken[]
+  /** performance.now() of the first token, for the live tokens/s. */
+  firstTokenAt: number | null
+  lastTokenAt: number | null
+  stopping: boolean
+}
+
+export const useChatStore = defineStore('chat', () => {
+  const api = useApi()
+  const chats = ref<ChatSummary[]>([])
+  const search = ref('')
+  const current = ref<ChatSummary | null>(null)
+  const messages = ref<ChatMessageRecord[]>([])
+  const stream = ref<Stream | null>(null)
+  const error = ref<string | null>(null)
+  const engine = ref<EngineStatus>({ state: 'empty' })
+  /** Tokens that arrived before the call that started them answered. */
+  const early = new Map<string, StreamedToken[]>()
+  const finishedEarly = new Set<string>()
+
+  onScopeDispose(api.on('engine.status', (status) => (engine.value = status)))
+  onScopeDispose(
+    api.on('generation.token', (token) => {
+      const s = stream.value
+      const piece = { text: token.text, exit: token.exit }
+      if (s && s.generationId === token.generationId) {
+        s.tokens.push(piece)
+        s.lastTokenAt = performance.now()
+        s.firstTokenAt ??= s.lastTokenAt
+      } else if (s && s.generationId === null) {
+        const list = early.get(token.generationId) ?? []
+        if (list.length < 4096) list.push(piece)
+        early.set(token.generationId, list)
+      }
+    }),
+  )
+  onScopeDispose(
+    api.on('chat.replyDone', (done) => {
+      if (stream.value?.chatId === done.chatId) {
+        if (stream.value.generationId === null) finishedEarly.add(done.generationId)
+        stream.value = null
+      }
+      if (done.error && !done.message && current.value?.id === done.chatId) error.value = done.error
+      if (done.message && current.value?.id === done.chatId && !messages.value.some((m) => m.id === done.message!.id)) {
+        messages.value.push(done.message)
+      }
+      void loadList()
+    }),
+  )
+
+  const liveTokensPerSecond = computed(() => {
+    const s = stream.value
+    if (!s || s.firstTokenAt === null || s.lastTokenAt === null || s.tokens.length < 2) return null
+    const seconds = (s.lastTokenAt - s.firstTokenAt) / 1000
+    return seconds > 0 ? (s.tokens.length - 1) / seconds : null
+  })
+
+  async function loadList(): Promise<void> {
+    try {
+      chats.value = (await api.call('chats.list', search.value.trim() ? { search: search.value } : {})).chats
+    } catch (e) {
+      error.value = errorMessage(e)
+    }
+  }
+
+  async function loadEngine(): Promise<void> {
+    engine.value = await api.call('engine.status', {})
+  }
+
+  async function open(chatId: string): Promise<void> {
+    const { chat, messages: list } = await api.call('chats.get', { chatId })
+    current.value = chat
+    messages.value = list
+    error.value = null
+  }
+
+  async function create(modelId?: string): Promise<ChatSummary> {
+    const { chat } = await api.call('chats.create', modelId ? { modelId } : {})
+    current.value = chat
+    messages.value = []
+    error.value = null
+    await loadList()
+    return chat
+  }
+
+  async function rename(chatId: string, title: string): Promise<void> {
+    const { chat } = await api.call('chats.rename', { chatId, title })
+    if (current.value?.id === chatId) current.value = chat
+    await loadList()
+  }
+
+  async function remove(chatId: string): Promise<void> {
+    await api.call('chats.remove', { chatId })
+    if (current.value?.id === chatId) {
+      current.value = null
+      messages.value = []
+    }
+    await loadList()
+  }
+
+  async function configure(change: { modelId?: string; systemPrompt?: string; settings?: ChatSettings }): Promise<void> {
+    if (!current.value) return
+    try {
+      current.value = (await api.call('chats.configure', { chatId: current.value.id, ...change })).chat
+    } catch (e) {
+      error.value = errorMessage(e)
+    }
+  }
+
+  function startStream(chatId: string): Stream {
+    stream.value = { chatId, generationId: null, tokens: [], firstTokenAt: null, lastTokenAt: null, stopping: false }
+    return stream.value
+  }
+
+  function adopt(generationId: string): void {
+    const s = stream.value
+    if (!s) return
+    if (finishedEarly.delete(generationId)) {
+      stream.value = null
+      return
+    }
+    s.generationId = generationId
+    const pieces = early.get(generationId) ?? []
+    early.clear()
+    if (pieces.length) {
+      s.tokens.push(...pieces)
+      s.firstTokenAt = s.lastTokenAt = performance.now()
+    }
+  }
+
+  /** Sends the user's text in the open chat (creating one first if none is open). */
+  async function send(content: string): Promise<void> {
+    const text = content.trim()
+    if (!text || stream.value) return
+    error.value = null
+    const chat = current.value ?? (await create())
+    startStream(chat.id)
+    try {
+      const { generationId, message } = await api.call('chats.send', { chatId: chat.id, content: text })
+      if (current.value?.id === chat.id) messages.value.push(message)
+      adopt(generationId)
+      await loadList()
+    } catch (e) {
+      stream.value = null
+      error.value = errorMessage(e)
+      if (current.value?.id === chat.id) await open(chat.id)
+    }
+  }
+
+  async function regenerate(messageId: string, exit?: number): Promise<void> {
+    if (!current.value || stream.value) return
+    const chatId = current.value.id
+    const at = messages.value.findIndex((m) => m.id === messageId)
+    error.value = null
+    startStream(chatId)
+    try {
+      const { generationId } = await api.call('chats.regenerate', { chatId, messageId, ...(exit ? { exit } : {}) })
+      if (at >= 0) messages.value.splice(at)
+      adopt(generationId)
+    } catch (e) {
+      stream.value = null
+      error.value = errorMessage(e)
+    }
+  }
+
+  async function stop(): Promise<void> {
+    const s = stream.value
+    if (!s?.generationId || s.stopping) return
+    s.stopping = true
+    try {
+      await api.call('engine.cancel', { generationId: s.generationId })
+    } catch {
+      // It finished on its own meanwhile: chat.replyDone brings the answer.
+    }
+  }
+
+  /** The budget for the following replies, and for the answer streaming now from its next token. */
+  async function setBudget(exit: number): Promise<void> {
+    const s = stream.value
+    if (s?.generationId) {
+      try {
+        await api.call('engine.setExit', { generationId: s.generationId, exit })
+      } catch {
+        // The answer ended just now; the saved budget below still applies to the next one.
+      }
+    }
+    if (current.value) await configure({ settings: { ...current.value.settings, exit } })
+  }
+
+  return {
+    chats,
+    search,
+    current,
+    messages,
+    stream,
+    error,
+    engine,
+    liveTokensPerSecond,
+    loadList,
+    loadEngine,
+    open,
+    create,
+    rename,
+    remove,
+    configure,
+    send,
+    regenerate,
+    stop,
+    setBudget,
+  }
+})

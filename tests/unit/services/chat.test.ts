@@ -1,0 +1,185 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { EventName, ModelSummary } from '../../../src-main/api/contract'
+import { fitLengths } from '../../../src-main/services/chat'
+import { openBackend, type Backend } from '../../../src-main/services/backend'
+import { writeTinyTextModel } from '../../fixtures/fixtures'
+
+const root = mkdtempSync(join(tmpdir(), 'chat-service-'))
+const bundledDir = join(root, 'bundled')
+const dataDir = join(root, 'data')
+const engineWorker = {
+  path: join(__dirname, '../../../scripts/tsx-worker.mjs'),
+  workerData: { tsEntry: join(__dirname, '../../../src-main/workers/engine-worker.ts') },
+}
+let backend: Backend
+const events: { event: EventName; payload: unknown }[] = []
+
+function open(): Backend {
+  const b = openBackend({ transport: 'browser', dataDir, log: () => {}, engineWorker, bundledModelsDir: bundledDir })
+  b.subscribe((event, payload) => events.push({ event, payload }))
+  return b
+}
+
+beforeAll(() => {
+  writeTinyTextModel(join(bundledDir, 'dictionary-soft'), { seed: 3, layers: 4 })
+  writeFileSync(join(bundledDir, 'dictionary-soft', 'sorted.json'), JSON.stringify({ exits: [1, 2, 4], results: { '1': { val_loss: 3.1 }, '4': { val_loss: 2.5 } } }))
+  writeTinyTextModel(join(bundledDir, 'dictionary-sft'), { seed: 4, layers: 4 })
+  writeTinyTextModel(join(root, 'mine'), { seed: 5, layers: 2 })
+  backend = open()
+})
+
+afterAll(async () => {
+  await backend.close()
+  rmSync(root, { recursive: true, force: true })
+})
+
+async function call<T = Record<string, unknown>>(method: string, params: unknown = {}): Promise<T> {
+  const outcome = await backend.dispatch(method, params)
+  if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`)
+  return outcome.result as T
+}
+
+function replyDone(chatId: string): Promise<{ message?: { content: string; tokenExits: number[]; tokenLengths: number[]; exit: number } }> {
+  return new Promise((resolve) => {
+    const stop = backend.subscribe((event, payload) => {
+      if (event === 'chat.replyDone' && (payload as { chatId: string }).chatId === chatId) {
+        stop()
+        resolve(payload as never)
+      }
+    })
+  })
+}
+
+describe('model library', { timeout: 60_000 }, () => {
+  it('lists the bundled models, the SoFT model first, with exits and results from sorted.json', async () => {
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    expect(models.map((m) => [m.id, m.source])).toEqual([
+      ['bundled:dictionary-soft', 'bundled'],
+      ['bundled:dictionary-sft', 'bundled'],
+    ])
+    expect(models[0]).toMatchObject({ numLayers: 4, exits: [1, 2, 4], results: { '1': { val_loss: 3.1 } } })
+    expect(models[0]!.sizeBytes).toBeGreaterThan(1000)
+  })
+
+  it('refuses to remove a bundled model', async () => {
+    expect(await backend.dispatch('models.remove', { modelId: 'bundled:dictionary-soft' })).toMatchObject({ ok: false, error: { code: 'conflict' } })
+  })
+
+  it('imports a folder after compiling it in a worker, with progress, and refuses it twice', async () => {
+    const { model } = await call<{ model: ModelSummary }>('models.import', { path: join(root, 'mine') })
+    expect(model).toMatchObject({ name: 'mine', source: 'imported', numLayers: 2 })
+    const progress = events.filter((e) => e.event === 'models.importProgress').map((e) => (e.payload as { progress: number }).progress)
+    expect(progress.at(-1)).toBe(1)
+    expect(progress.length).toBeGreaterThan(2)
+    expect(events.some((e) => e.event === 'models.changed')).toBe(true)
+    expect(await backend.dispatch('models.import', { path: join(root, 'mine') })).toMatchObject({ ok: false, error: { code: 'conflict' } })
+  })
+
+  it('reports a bad folder with the file at fault and adds nothing', async () => {
+    const bad = join(root, 'bad')
+    mkdirSync(bad)
+    writeFileSync(join(bad, 'config.json'), '{"model_type": "llama"')
+    const outcome = await backend.dispatch('models.import', { path: bad })
+    expect(outcome.ok).toBe(false)
+    if (!outcome.ok) expect(outcome.error.message).toContain('config.json')
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    expect(models.some((m) => m.path === bad)).toBe(false)
+  })
+
+  it('exports a copy, refuses a non-empty destination, and removes an imported model', async () => {
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    const mine = models.find((m) => m.name === 'mine')!
+    const to = join(root, 'exported')
+    await call('models.export', { modelId: mine.id, to })
+    expect(readdirSync(to).sort()).toEqual(readdirSync(join(root, 'mine')).sort())
+    expect(await backend.dispatch('models.export', { modelId: mine.id, to })).toMatchObject({ ok: false, error: { code: 'invalid_params' } })
+
+    await call('models.remove', { modelId: mine.id })
+    const after = await call<{ models: ModelSummary[] }>('models.list')
+    expect(after.models.some((m) => m.id === mine.id)).toBe(false)
+  })
+})
+
+describe('chats', { timeout: 60_000 }, () => {
+  it('creates a chat on the default model, answers, and stores the reply with its per-token exits', async () => {
+    const { chat } = await call<{ chat: { id: string; modelId: string; title: string } }>('chats.create', { settings: { exit: 2, maxNewTokens: 6 } })
+    expect(chat.modelId).toBe('bundled:dictionary-soft')
+
+    const done = replyDone(chat.id)
+    const sent = await call<{ generationId: string; message: { role: string; content: string } }>('chats.send', { chatId: chat.id, content: 'Define river\nplease' })
+    expect(sent.message).toMatchObject({ role: 'user', content: 'Define river\nplease' })
+    const { message } = await done
+    expect(message!.exit).toBe(2)
+    expect(message!.tokenExits.length).toBeGreaterThan(0)
+    expect(message!.tokenExits.every((e) => e === 2)).toBe(true)
+    expect(message!.tokenLengths.reduce((a, b) => a + b, 0)).toBe(message!.content.length)
+
+    const stored = await call<{ chat: { title: string }; messages: { role: string }[] }>('chats.get', { chatId: chat.id })
+    expect(stored.chat.title).toBe('Define river')
+    expect(stored.messages.map((m) => m.role)).toEqual(['user', 'assistant'])
+  })
+
+  it('moves the budget mid-answer: later tokens carry the new exit', async () => {
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { exit: 4, maxNewTokens: 40 } })
+    const done = replyDone(chat.id)
+    const { generationId } = await call<{ generationId: string }>('chats.send', { chatId: chat.id, content: 'Hello' })
+    await new Promise<void>((resolve) => {
+      const stop = backend.subscribe((event, payload) => {
+        if (event === 'generation.token' && (payload as { generationId: string }).generationId === generationId) {
+          stop()
+          void backend.dispatch('engine.setExit', { generationId, exit: 1 }).then(() => resolve())
+        }
+      })
+    })
+    const { message } = await done
+    expect(message!.tokenExits[0]).toBe(4)
+    expect(message!.tokenExits.at(-1)).toBe(1)
+  })
+
+  it('regenerates an answer at another budget, replacing it', async () => {
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { exit: 4, maxNewTokens: 4 } })
+    let done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: 'Hi' })
+    const first = (await done).message!
+    done = replyDone(chat.id)
+    await call('chats.regenerate', { chatId: chat.id, messageId: (first as unknown as { id: string }).id, exit: 1 })
+    const second = (await done).message!
+    expect(second.exit).toBe(1)
+    const { messages } = await call<{ messages: { id: string }[] }>('chats.get', { chatId: chat.id })
+    expect(messages).toHaveLength(2)
+    expect(messages[1]!.id).not.toBe((first as unknown as { id: string }).id)
+  })
+
+  it('renames, searches, configures and deletes chats; they survive a restart', async () => {
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { title: 'Zebra notes' })
+    await call('chats.rename', { chatId: chat.id, title: 'Zebra facts' })
+    await call('chats.configure', { chatId: chat.id, systemPrompt: 'Be brief.', settings: { exit: 1, maxNewTokens: 10, sampling: { temperature: 0.7, topK: 5 } } })
+    await backend.close()
+    backend = open()
+    const { chats } = await call<{ chats: { id: string; systemPrompt: string; settings: unknown }[] }>('chats.list', { search: 'zebra' })
+    expect(chats).toHaveLength(1)
+    expect(chats[0]).toMatchObject({ id: chat.id, systemPrompt: 'Be brief.', settings: { exit: 1, sampling: { temperature: 0.7, topK: 5 } } })
+    await call('chats.remove', { chatId: chat.id })
+    expect((await call<{ chats: unknown[] }>('chats.list', { search: 'zebra' })).chats).toHaveLength(0)
+  })
+
+  it('refuses a second message while an answer is being written', async () => {
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { maxNewTokens: 30 } })
+    const done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: 'one' })
+    expect(await backend.dispatch('chats.send', { chatId: chat.id, content: 'two' })).toMatchObject({ ok: false, error: { code: 'conflict' } })
+    await done
+  })
+})
+
+describe('fitting streamed piece lengths to the stored text', () => {
+  it('keeps exact lengths, trims a cut stop string from the end, and pads a shortfall', () => {
+    expect(fitLengths([2, 3, 1], 3, 6)).toEqual([2, 3, 1])
+    expect(fitLengths([2, 3, 4], 3, 6)).toEqual([2, 3, 1])
+    expect(fitLengths([2, 3, 4], 3, 3)).toEqual([2, 1, 0])
+    expect(fitLengths([2], 2, 5)).toEqual([2, 3])
+  })
+})
