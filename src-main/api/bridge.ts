@@ -9,13 +9,4 @@ export interface SortedBridge {
   invoke(method: string, params: unknown): Promise<IpcResult>
   /** Subscribes to every pushed event; returns the unsubscribe function. */
   onEvent(listener: (event: string, payload: unknown) => void): () => void
-  /** The system's open dialog, for a file or a folder; resolves to the chosen path, or null when cancelled. */
-  pickPath(options: PickPathOptions): Promise<string | null>
-}
-
-export interface PickPathOptions {
-  kind: 'file' | 'folder'
-  title: string
-  /** File dialogs: which extensions to offer, e.g. [{ name: 'Datasets', extensions: ['json', 'jsonl'] }]. */
-  filters?: { name: string; extensions: string[] }[]
 }

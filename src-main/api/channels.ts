@@ -6,5 +6,4 @@
 export const ipcChannel = {
   request: (method: string) => `sorted:${method}`,
   events: 'sorted:event',
-  pickPath: 'sorted:dialog:pick-path',
 } as const

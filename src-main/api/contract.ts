@@ -587,6 +587,17 @@ export const methods = {
   'datasets.preview': { request: DatasetPreviewRequest, response: DatasetPreview },
   /** Stores an uploaded dataset file in the data folder's datasets/ and returns its path (size-capped). */
   'datasets.upload': { request: DatasetUpload, response: z.object({ path: z.string() }) },
+  /** The desktop app's open-file dialog (e.g. for a dataset); browser mode has none and answers conflict. */
+  'app.pickFile': {
+    request: z
+      .object({
+        title: z.string().max(200).optional(),
+        /** Extensions offered, without dots, e.g. ['json', 'jsonl']. */
+        extensions: z.array(z.string().regex(/^[A-Za-z0-9]{1,10}$/)).max(20).optional(),
+      })
+      .strict(),
+    response: z.object({ path: z.string().nullable() }),
+  },
 } as const
 
 /** Every event the backend pushes to all connected windows, keyed by name. */

@@ -66,6 +66,13 @@ app.whenReady().then(
           const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options)
           return result.canceled ? null : (result.filePaths[0] ?? null)
         },
+        pickFile: async (title, extensions) => {
+          const window = BrowserWindow.getFocusedWindow()
+          const filters = extensions ? [{ name: extensions.join(', '), extensions }] : []
+          const options = { title, properties: ['openFile' as const], filters }
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options)
+          return result.canceled ? null : (result.filePaths[0] ?? null)
+        },
         bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? (app.isPackaged ? join(process.resourcesPath, 'models') : join(here, '../../resources/models')),
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })

@@ -1,8 +1,7 @@
 /**
  * The only bridge between the sandboxed renderer and the main process:
- * `window.sorted.invoke(method, params)`, `window.sorted.onEvent(listener)` and
- * `window.sorted.pickPath(options)` (the open dialog). It exposes no Node or
- * Electron object, only these functions.
+ * `window.sorted.invoke(method, params)` and `window.sorted.onEvent(listener)`.
+ * It exposes no Node or Electron object, only these two functions.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
 import type { SortedBridge } from '../api/bridge'
@@ -16,7 +15,6 @@ const bridge: SortedBridge = {
     ipcRenderer.on(ipcChannel.events, forward)
     return () => ipcRenderer.removeListener(ipcChannel.events, forward)
   },
-  pickPath: (options) => ipcRenderer.invoke(ipcChannel.pickPath, options) as Promise<string | null>,
 }
 
 contextBridge.exposeInMainWorld('sorted', bridge)

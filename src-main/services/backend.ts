@@ -41,6 +41,8 @@ export interface BackendOptions {
   bundledModelsDir?: string
   /** The dataset worker (one per dataset preview). */
   datasetWorker?: EngineWorkerSpec
+  /** The desktop app's native open-file dialog; absent in browser mode. */
+  pickFile?: (title: string, extensions: string[] | undefined) => Promise<string | null>
 }
 
 export interface Backend {
@@ -146,6 +148,10 @@ export function openBackend(options: BackendOptions): Backend {
     'models.inspect': ({ path }) => inspectModel(path),
     'datasets.preview': (request) => datasets.preview(request),
     'datasets.upload': ({ name, content }) => datasets.upload(name, content),
+    'app.pickFile': async ({ title, extensions }) => {
+      if (!options.pickFile) throw new ApiError('conflict', 'There is no file picker in browser mode: type the path, or upload the file.')
+      return { path: await options.pickFile(title ?? 'Choose a file', extensions) }
+    },
   }
 
   return {

@@ -208,6 +208,8 @@ export class TrainingService {
           if (m.finished && m.out) {
             const outputModelId = this.modelId(m.out, 'trained')
             end(() => this.store.runs.finish(runId, { outputModelId }), { out: m.out })
+            // The library has a new model.
+            this.bus.emit('models.changed', {})
           } else end(() => this.store.runs.pause(runId))
           break
         case 'failed':

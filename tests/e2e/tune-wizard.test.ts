@@ -2,7 +2,7 @@
  * The fine-tuning wizard and the Runs page, driven in Chromium through
  * browser mode against the built app, on a tiny model and small datasets.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
@@ -129,12 +129,23 @@ describe('fine-tuning in the browser', () => {
     expect(new URLSearchParams(compare.split('?')[1]).get('a')).toBe(outputPath)
     await screenshot(page, 'tune-result')
 
-    // The tuned model is in the library (the models table), with its exits and results.
+    // Export copies the folder.
+    const exportTo = join(root, 'exported')
+    await page.locator('#export-to').fill(exportTo)
+    await page.getByRole('button', { name: 'Export', exact: true }).click()
+    await expect.poll(() => page.getByTestId('exported').textContent(), slow).toContain(exportTo)
+    expect(existsSync(join(exportTo, 'model.safetensors'))).toBe(true)
+
+    // The tuned model is in the library, with its exits and results.
     const store = openStore(join(dataDir, 'sorted.db'))
     const model = store.models.list().find((m) => m.path === outputPath)
     store.close()
     expect(model).toMatchObject({ source: 'trained', exits: [1, 2, 3] })
     expect(Object.keys(model!.results)).toEqual(['1', '2', '3'])
+    await page.getByRole('link', { name: 'In the library' }).click()
+    const entry = page.getByTestId(`model-${model!.name}`)
+    await entry.waitFor(slow)
+    expect(await entry.textContent()).toContain('trained')
     expect(errors).toEqual([])
     await page.close()
   })

@@ -5,7 +5,7 @@
  */
 import type { EventName, EventPayload, MethodName, MethodRequest, MethodResponse } from '../../../src-main/api/contract'
 import type { ApiErrorData } from '../../../src-main/api/errors'
-import type { PickPathOptions, SortedBridge } from '../../../src-main/api/bridge'
+import type { SortedBridge } from '../../../src-main/api/bridge'
 import type { IpcResult, ServerMessage } from '../../../src-main/api/protocol'
 
 export type ConnectionState = 'connecting' | 'open' | 'closed'
@@ -16,8 +16,6 @@ export interface ApiClient {
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
   /** Connection state changes (IPC is always open). */
   onConnection(listener: (state: ConnectionState) => void): () => void
-  /** The system's open dialog; only the desktop app has one (browser mode types paths or uploads files). */
-  pickPath?(options: PickPathOptions): Promise<string | null>
 }
 
 /** A failed call, with the backend's structured error. */
@@ -67,7 +65,6 @@ export function createIpcClient(bridge: SortedBridge): ApiClient {
       listener('open')
       return () => {}
     },
-    pickPath: (options) => bridge.pickPath(options),
   }
 }
 
