@@ -102,9 +102,11 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
   it('details a completed run (curves, checkpoints, output) and registers the tuned model with its exits', async () => {
     const validations: unknown[] = []
     const checkpoints: unknown[] = []
+    let libraryChanges = 0
     const stop = backend.subscribe((event, payload) => {
       if (event === 'run.validation') validations.push(payload)
       if (event === 'run.checkpoint') checkpoints.push(payload)
+      if (event === 'models.changed') libraryChanges++
     })
     const { runId } = await call<{ runId: string }>('runs.start', request('out-details', { maxSteps: 4, evalEvery: 2 }))
     await untilStatus(runId, 'completed')
@@ -119,6 +121,7 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
       expect.objectContaining({ runId, step: 4 }),
     ])
     expect(checkpoints).toHaveLength(4)
+    expect(libraryChanges).toBe(1)
     const store = openStore(join(dataDir, 'sorted.db'))
     const model = store.models.get(details.run.outputModelId!)
     store.close()
@@ -175,6 +178,13 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     await untilStatus(runId, 'completed')
     const { metrics } = await call<RunDetails>('runs.get', { runId })
     expect(metrics.filter((m) => m.split === 'train' && m.exit === 3).map((m) => m.step)).toEqual([1, 2, 3, 4])
+  })
+
+  it('has no file dialog in browser mode, and says what to do instead', async () => {
+    expect(await backend.dispatch('app.pickFile', { extensions: ['jsonl'] })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict', message: expect.stringContaining('upload the file') },
+    })
   })
 
   it('stores an upload in the data folder, reusing an identical one, refusing one too large', async () => {
