@@ -56,8 +56,8 @@ const recipe = smoke
       // 1000 × 16 × 128 tokens); SoFT's eight LM heads (vocab 6144 × d 256 each) make its
       // steps ~2.5× SFT's.
       pretrain: { steps: 1000, batch: 16, seqLen: 128, lr: 1e-3, warmup: 100 },
-      tune: { steps: 300, batch: 16, seqLen: 128, lr: 3e-4, warmup: 20 },
-      evaluate: { items: 120, maxNewTokens: 40 },
+      tune: { steps: 200, batch: 16, seqLen: 128, lr: 3e-4, warmup: 20 },
+      evaluate: { items: 100, maxNewTokens: 40 },
     }
 const specialTokens = ['<|begin_of_text|>', '<|end_of_text|>', '<|im_start|>', '<|im_end|>', '<|pad|>']
 const say = (line: string) => process.stdout.write(`${line}\n`)

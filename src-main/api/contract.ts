@@ -279,22 +279,6 @@ export type RunEstimate = z.infer<typeof RunEstimate>
 
 // ---------------------------------------------------------------- models and datasets for tuning
 
-export const ModelInspection = z.object({
-  path: z.string(),
-  name: z.string(),
-  architecture: z.string(),
-  numLayers: z.number().int().positive(),
-  hiddenSize: z.number().int().positive(),
-  numHeads: z.number().int().positive(),
-  vocabSize: z.number().int().positive(),
-  parameters: z.number().int().positive(),
-  hasTokenizer: z.boolean(),
-  hasChatTemplate: z.boolean(),
-  /** Exits from sorted.json when the model was sorted-tuned before; empty otherwise. */
-  exits: z.array(z.number().int().positive()),
-})
-export type ModelInspection = z.infer<typeof ModelInspection>
-
 export const DatasetPreviewRequest = z
   .object({
     modelPath: z.string().min(1),
@@ -382,7 +366,9 @@ export const EvalContender = z.object({ modelPath: z.string().min(1), exit: z.nu
 
 export const EvaluationRequest = z
   .object({
-    setPath: z.string().min(1),
+    /** Exactly one of setPath (a file, imported on first use) and setId (a stored set). */
+    setPath: z.string().min(1).optional(),
+    setId: z.string().min(1).optional(),
     a: EvalContender,
     b: EvalContender,
     /** 'reference' or 'pandalm:<model folder>'. */
@@ -392,6 +378,7 @@ export const EvaluationRequest = z
     maxNewTokens: z.number().int().positive().max(2048).default(256),
   })
   .strict()
+  .refine((r) => (r.setPath === undefined) !== (r.setId === undefined), { message: 'give exactly one of setPath and setId', path: ['setPath'] })
 export type EvaluationRequest = z.input<typeof EvaluationRequest>
 
 export const EvaluationRow = z.object({
@@ -407,21 +394,255 @@ export type EvaluationRow = z.infer<typeof EvaluationRow>
 
 export const EvaluationProgress = z.object({
   evaluationId: z.string(),
+  /** The stored set being evaluated, once the worker has it. */
+  setId: z.string().optional(),
   /** What is being done, e.g. "answers of model@4" or "judging @4". */
   stage: z.string(),
+  /** Items of this stage done, of total. */
   done: z.number().int(),
   total: z.number().int(),
+  /** Work units (one answer or one judged item) of the whole evaluation done, of total. */
+  overallDone: z.number().int(),
+  overallTotal: z.number().int(),
+  /** Seconds left at the rate of the work done so far (stored answers and verdicts cost nothing); null until known. */
+  etaSeconds: z.number().nonnegative().nullable(),
+})
+export type EvaluationProgress = z.infer<typeof EvaluationProgress>
+
+export const EvaluationWork = z.object({
+  answersGenerated: z.number().int().nonnegative(),
+  answersReused: z.number().int().nonnegative(),
+  judgementsMade: z.number().int().nonnegative(),
+  judgementsReused: z.number().int().nonnegative(),
 })
 
 export const EvaluationDone = z.object({
   evaluationId: z.string(),
   ok: z.boolean(),
+  /** True when stopped with evaluations.cancel (error is then 'cancelled'); starting it again resumes. */
+  cancelled: z.boolean().optional(),
+  setId: z.string().optional(),
   error: z.string().optional(),
   judge: z.string().optional(),
   /** One row per exit of A judged against B; with quality (score) next to speed for a plot. */
   rows: z.array(EvaluationRow),
+  /** What this run generated and judged, and what it reused from the database (a resume reuses what was stored). */
+  work: EvaluationWork.optional(),
 })
 export type EvaluationDone = z.infer<typeof EvaluationDone>
+
+export const EvalSetSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** `pandalm`, `alpaca`, `plain`, or `compare` for the compare view's own prompts. */
+  format: z.string(),
+  itemCount: z.number().int().nonnegative(),
+  /** Items with a reference answer; the reference judge needs every item to have one. */
+  withReferences: z.number().int().nonnegative(),
+  createdAt: z.number(),
+})
+export type EvalSetSummary = z.infer<typeof EvalSetSummary>
+
+const SetRef = z.object({ setId: z.string().min(1) }).strict()
+
+/** A contender as stored: a registered model cut at an exit. */
+export const ContenderRef = z.object({
+  modelId: z.string(),
+  modelName: z.string(),
+  modelPath: z.string(),
+  exit: z.number().int().positive(),
+})
+export type ContenderRef = z.infer<typeof ContenderRef>
+
+export const TallyResult = z.object({
+  wins: z.number(),
+  losses: z.number(),
+  ties: z.number(),
+  n: z.number().int(),
+  /** (wins − losses) / n. */
+  score: z.number(),
+})
+export type TallyResult = z.infer<typeof TallyResult>
+
+export const PairResult = TallyResult.extend({
+  judge: z.string(),
+  a: ContenderRef,
+  b: ContenderRef,
+  /** The answers' length limit (decoding), null when the outputs were made without one. */
+  maxNewTokens: z.number().int().nullable(),
+})
+export type PairResult = z.infer<typeof PairResult>
+
+export const ContenderResult = ContenderRef.extend({
+  /** Stored outputs of this contender on the set. */
+  outputs: z.number().int(),
+  /** Mean decode speed of those outputs; null when none was measured. */
+  tokensPerSecond: z.number().nullable(),
+})
+export type ContenderResult = z.infer<typeof ContenderResult>
+
+/**
+ * The paper's Table 4 shape for one judge and one model A: a row per exit of
+ * A (with its speed) and a column per opponent; a cell is null where that
+ * pair was not judged.
+ */
+export const ResultMatrix = z.object({
+  judge: z.string(),
+  maxNewTokens: z.number().int().nullable(),
+  model: z.object({ modelId: z.string(), modelName: z.string(), modelPath: z.string() }),
+  opponents: z.array(ContenderRef),
+  rows: z.array(z.object({ exit: z.number().int(), tokensPerSecond: z.number().nullable(), cells: z.array(TallyResult.nullable()) })),
+})
+export type ResultMatrix = z.infer<typeof ResultMatrix>
+
+export const EvaluationResults = z.object({
+  set: EvalSetSummary,
+  /** Every judge with verdicts on the set (whatever the request's filter). */
+  judges: z.array(z.string()),
+  contenders: z.array(ContenderResult),
+  pairs: z.array(PairResult),
+  matrices: z.array(ResultMatrix),
+})
+export type EvaluationResults = z.infer<typeof EvaluationResults>
+
+export const Verdict = z.enum(['1', '2', 'Tie'])
+export type Verdict = z.infer<typeof Verdict>
+
+export const VoteRequest = z
+  .object({
+    /** The output the person saw first (response 1, the left pane). */
+    firstGenerationId: z.string().min(1),
+    secondGenerationId: z.string().min(1),
+    /** For that order: '1' the first shown is better, '2' the second, or 'Tie'. */
+    verdict: Verdict,
+  })
+  .strict()
+  .refine((r) => r.firstGenerationId !== r.secondGenerationId, { message: 'an output cannot be compared with itself', path: ['secondGenerationId'] })
+export type VoteRequest = z.input<typeof VoteRequest>
+
+export const VotedOutput = ContenderRef.extend({
+  generationId: z.string(),
+  output: z.string(),
+  tokensPerSecond: z.number().nullable(),
+})
+
+/** A human's stored verdict on a pair, A and B as stored (the vote's first-shown output is A unless the pair existed). */
+export const Vote = z.object({
+  comparisonId: z.string(),
+  setId: z.string(),
+  itemId: z.string(),
+  instruction: z.string(),
+  input: z.string(),
+  a: VotedOutput,
+  b: VotedOutput,
+  /** A shown first, then B shown first ('1' there means B). */
+  ab: Verdict,
+  ba: Verdict,
+  /** Which order(s) the person actually judged; the other holds the mirrored verdict. */
+  votedOrders: z.array(z.enum(['ab', 'ba'])),
+  /** The combined outcome: a disagreement between two real votes is a split. */
+  preferred: z.enum(['a', 'b', 'tie', 'split']),
+  createdAt: z.number(),
+})
+export type Vote = z.infer<typeof Vote>
+
+const StoredContender = z.object({ modelId: z.string().min(1), exit: z.number().int().positive() }).strict()
+
+export const PairOutputsRequest = z
+  .object({
+    setId: z.string().min(1),
+    a: StoredContender,
+    b: StoredContender,
+    /** The answers' length limit, as in PairResult; null for outputs made without one. */
+    maxNewTokens: z.number().int().positive().nullable(),
+  })
+  .strict()
+
+/** One item of a set with both contenders' stored answers, for a person to read and vote on. */
+export const PairItem = z.object({
+  itemId: z.string(),
+  idx: z.number().int(),
+  instruction: z.string(),
+  input: z.string(),
+  reference: z.string().nullable(),
+  a: z.object({ generationId: z.string(), output: z.string(), tokensPerSecond: z.number().nullable() }),
+  b: z.object({ generationId: z.string(), output: z.string(), tokensPerSecond: z.number().nullable() }),
+  /** The person's vote on this item's pair, if any. */
+  vote: Vote.nullable(),
+})
+export type PairItem = z.infer<typeof PairItem>
+
+export const RunningEvaluation = z.object({
+  evaluationId: z.string(),
+  request: z.record(z.string(), z.unknown()),
+  setId: z.string().optional(),
+  progress: EvaluationProgress.optional(),
+})
+
+// ---------------------------------------------------------------- compare view
+
+export const CompareContender = z.object({ modelPath: z.string().min(1), exit: z.number().int().positive().optional() }).strict()
+export type CompareContender = z.infer<typeof CompareContender>
+
+export const CompareRequest = z
+  .object({
+    prompt: z.string().trim().min(1, 'must not be empty').max(20_000),
+    a: CompareContender,
+    b: CompareContender,
+    maxNewTokens: z.number().int().positive().max(2048).default(128),
+  })
+  .strict()
+export type CompareRequest = z.input<typeof CompareRequest>
+
+export const CompareSide = z.enum(['a', 'b'])
+export type CompareSide = z.infer<typeof CompareSide>
+
+export const CompareStatus = z.object({
+  compareId: z.string(),
+  side: CompareSide,
+  /** queued: waiting for the other side (they run one after another); loading: opening the model. */
+  state: z.enum(['queued', 'loading', 'generating']),
+  progress: z.number().min(0).max(1).optional(),
+  message: z.string().optional(),
+})
+
+export const CompareToken = z.object({ compareId: z.string(), side: CompareSide, index: z.number().int().nonnegative(), text: z.string() })
+export type CompareToken = z.infer<typeof CompareToken>
+
+export const CompareDone = z.object({
+  compareId: z.string(),
+  side: CompareSide,
+  finishReason: z.enum(['eos', 'stop', 'length', 'cancelled', 'error']),
+  text: z.string(),
+  /** The exit that answered (the full model when none was asked for); null when the model never opened. */
+  exit: z.number().int().positive().nullable(),
+  tokensPerSecond: z.number().nonnegative(),
+  /** The stored output (absent when cancelled or failed): what evaluations.vote refers to. */
+  generationId: z.string().optional(),
+  /** The compare set's item the prompt was stored as. */
+  itemId: z.string().optional(),
+  error: z.string().optional(),
+})
+export type CompareDone = z.infer<typeof CompareDone>
+
+/** A model folder's shape as models.inspect reads it (config.json and sorted.json, no weights). */
+export const ModelFolderShape = z.object({
+  path: z.string(),
+  name: z.string(),
+  architecture: z.string(),
+  numLayers: z.number().int().positive(),
+  /** Exits the model offers: sorted.json's, else every layer count. */
+  exits: z.array(z.number().int().positive()),
+  /** Sizes the tuning estimate and the wizard show. */
+  hiddenSize: z.number().int().positive(),
+  numHeads: z.number().int().positive(),
+  vocabSize: z.number().int().positive(),
+  parameters: z.number().int().positive(),
+  /** Whether it can format text: tokenizer.json, and a chat template of its own (else the Alpaca prompt). */
+  hasTokenizer: z.boolean(),
+  hasChatTemplate: z.boolean(),
+})
+export type ModelFolderShape = z.infer<typeof ModelFolderShape>
 
 // ---------------------------------------------------------------- model library
 
@@ -539,6 +760,31 @@ export const methods = {
   'runs.get': { request: RunRef, response: RunDetails },
   /** Generates and judges in a worker thread; progress as evaluation.progress, the W/L/T rows as evaluation.done. */
   'evaluations.start': { request: EvaluationRequest, response: z.object({ evaluationId: z.string() }) },
+  /** Stops a running evaluation; what it stored stays, so starting it again resumes. */
+  'evaluations.cancel': { request: z.object({ evaluationId: z.string().min(1) }).strict(), response: z.object({}) },
+  /** Evaluations running now, with their latest progress (for a page opened mid-run). */
+  'evaluations.running': { request: Empty, response: z.object({ evaluations: z.array(RunningEvaluation) }) },
+  'evaluations.sets': { request: Empty, response: z.object({ sets: z.array(EvalSetSummary) }) },
+  /** Imports an evaluation set file (PandaLM, Alpaca JSON/JSONL, plain JSONL); the same file again returns the stored set. */
+  'evaluations.importSet': { request: z.object({ path: z.string().min(1) }).strict(), response: z.object({ set: EvalSetSummary }) },
+  /** Deletes a set with its outputs and verdicts. */
+  'evaluations.removeSet': { request: SetRef, response: z.object({}) },
+  /** Stored results of a set, recomputed from its verdicts: pairs, per-contender speed, matrices. */
+  'evaluations.results': { request: SetRef.extend({ judge: z.string().min(1).optional() }).strict(), response: EvaluationResults },
+  /** A human verdict on two outputs of one item, for the order they were shown in; replaces the earlier vote on that pair. */
+  'evaluations.vote': { request: VoteRequest, response: z.object({ vote: Vote }) },
+  /** Human votes, newest first; on one set, or on every set. */
+  'evaluations.votes': {
+    request: z.object({ setId: z.string().min(1).optional(), limit: z.number().int().positive().max(1000).default(100) }).strict(),
+    response: z.object({ votes: z.array(Vote) }),
+  },
+  /** The items where both contenders have a stored answer (a batch's outputs), each with the person's vote if any. */
+  'evaluations.pairOutputs': { request: PairOutputsRequest, response: z.object({ items: z.array(PairItem) }) },
+  /** Streams one prompt from two contenders (A, then B) in a worker; compare.token / compare.done per side. */
+  'compare.generate': { request: CompareRequest, response: z.object({ compareId: z.string() }) },
+  'compare.cancel': { request: z.object({ compareId: z.string().min(1) }).strict(), response: z.object({}) },
+  /** Reads a model folder's config (and sorted.json) without loading weights: name, layers, exits. */
+  'models.inspect': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelFolderShape },
   /** Bundled, imported and trained models, bundled first. */
   'models.list': { request: Empty, response: z.object({ models: z.array(ModelSummary) }) },
   /** Validates a Hugging Face folder and compiles its graphs (progress as models.importProgress), then adds it to the library. */
@@ -581,8 +827,6 @@ export const methods = {
     request: RunRef.extend({ deleteOutput: z.boolean().default(false) }).strict(),
     response: z.object({ removedPaths: z.array(z.string()) }),
   },
-  /** A model folder's shape (layers, sizes, tokenizer, chat template), read from its files without loading weights. */
-  'models.inspect': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelInspection },
   /** A dataset as the trainer would see it with this model: formatted records, statistics, every error. Runs in a worker. */
   'datasets.preview': { request: DatasetPreviewRequest, response: DatasetPreview },
   /** Stores an uploaded dataset file in the data folder's datasets/ and returns its path (size-capped). */
@@ -611,6 +855,9 @@ export const events = {
   'run.status': RunStatusEvent,
   'evaluation.progress': EvaluationProgress,
   'evaluation.done': EvaluationDone,
+  'compare.status': CompareStatus,
+  'compare.token': CompareToken,
+  'compare.done': CompareDone,
   'models.importProgress': ModelImportProgress,
   /** The model library changed (import, removal, a run's new model). */
   'models.changed': z.object({}),

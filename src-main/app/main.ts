@@ -11,6 +11,7 @@ import { registerIpc } from './ipc'
 import engineWorkerPath from '../workers/engine-worker?modulePath'
 import trainingWorkerPath from '../workers/training-worker?modulePath'
 import evaluationWorkerPath from '../workers/evaluation-worker?modulePath'
+import compareWorkerPath from '../workers/compare-worker?modulePath'
 import datasetWorkerPath from '../workers/dataset-worker?modulePath'
 import { installSecurityPolicy } from './security'
 
@@ -58,6 +59,7 @@ app.whenReady().then(
         engineWorker: { path: engineWorkerPath },
         trainingWorker: { path: trainingWorkerPath },
         evaluationWorker: { path: evaluationWorkerPath },
+        compareWorker: { path: compareWorkerPath },
         datasetWorker: { path: datasetWorkerPath },
         // Packaged builds carry resources/models as extra resources; a checkout has them two folders up from out/main.
         pickFolder: async (title) => {

@@ -58,8 +58,8 @@ Score = (wins − losses) / N.`,
     mkdirSync(dataDir, { recursive: true })
     const store = openStore(databasePath(dataDir))
     try {
-      const result = await runEvaluation(store, { setPath: values.set, a, b, judge: values.judge, matrix: values.matrix, maxNewTokens }, (stage, done, total) => {
-        if (done === total || done % 10 === 0) say(`${stage}: ${done}/${total}`)
+      const result = await runEvaluation(store, { setPath: values.set, a, b, judge: values.judge, matrix: values.matrix, maxNewTokens }, ({ stage, done, total }) => {
+        if (done > 0 && (done === total || done % 10 === 0)) say(`${stage}: ${done}/${total}`)
       })
       if (values.json) {
         const body = values.matrix

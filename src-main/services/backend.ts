@@ -15,6 +15,10 @@ import { databasePath, resolveDataDir } from './paths'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
+import { CompareService } from './compare'
+import { importSetFile, listSets, removeSet } from './eval-sets'
+import { evaluationResults } from './evaluation-results'
+import { listVotes, pairOutputs, recordVote } from './human-votes'
 import { ModelLibrary } from './model-library'
 import { ChatService } from './chat'
 import { DatasetService } from './datasets'
@@ -35,6 +39,8 @@ export interface BackendOptions {
   trainingWorker?: EngineWorkerSpec
   /** The evaluation worker (one per running evaluation). */
   evaluationWorker?: EngineWorkerSpec
+  /** The compare view's worker (one, started on the first comparison). */
+  compareWorker?: EngineWorkerSpec
   /** The desktop app's native folder picker (Electron's dialog); absent in browser mode. */
   pickFolder?: (title: string) => Promise<string | null>
   /** Folder whose sub-folders are the models shipped with the app (resources/models). */
@@ -82,6 +88,11 @@ export function openBackend(options: BackendOptions): Backend {
 
   const evaluations = new EvaluationService(options.evaluationWorker, bus, { path: store.path, nativeBinding: options.sqliteBinding })
 
+  const compare = new CompareService(options.compareWorker, bus, store, {
+    cacheDir: join(dataDir, 'cache', 'graphs'),
+    provider: () => settings.get().executionProvider,
+    log: (message) => log(message),
+  })
   const datasets = new DatasetService(options.datasetWorker, dataDir)
 
   const handlers: Handlers = {
@@ -125,6 +136,27 @@ export function openBackend(options: BackendOptions): Backend {
     'runs.list': () => ({ runs: training.list() }),
     'runs.get': ({ runId }) => training.get(runId),
     'evaluations.start': (request) => evaluations.start(request),
+    'evaluations.cancel': ({ evaluationId }) => {
+      evaluations.cancel(evaluationId)
+      return {}
+    },
+    'evaluations.running': () => ({ evaluations: evaluations.list() }),
+    'evaluations.sets': () => ({ sets: listSets(store) }),
+    'evaluations.importSet': ({ path }) => ({ set: importSetFile(store, path) }),
+    'evaluations.removeSet': ({ setId }) => {
+      removeSet(store, setId, (id) => evaluations.isRunningOn(id))
+      return {}
+    },
+    'evaluations.results': ({ setId, judge }) => evaluationResults(store, setId, judge),
+    'evaluations.vote': (request) => ({ vote: recordVote(store, request) }),
+    'evaluations.votes': ({ setId, limit }) => ({ votes: listVotes(store, { setId, limit }) }),
+    'evaluations.pairOutputs': (request) => ({ items: pairOutputs(store, request) }),
+    'compare.generate': (request) => compare.generate(request),
+    'compare.cancel': ({ compareId }) => {
+      compare.cancel(compareId)
+      return {}
+    },
+    'models.inspect': ({ path }) => inspectModel(path),
     'models.list': () => ({ models: library.list() }),
     'models.import': async ({ path }) => ({ model: await library.import(path) }),
     'models.remove': ({ modelId }) => {
@@ -145,7 +177,6 @@ export function openBackend(options: BackendOptions): Backend {
     'chats.regenerate': ({ chatId, messageId, exit }) => chats.regenerate(chatId, messageId, exit),
     'runs.estimate': (request) => estimateTune(request, datasets),
     'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
-    'models.inspect': ({ path }) => inspectModel(path),
     'datasets.preview': (request) => datasets.preview(request),
     'datasets.upload': ({ name, content }) => datasets.upload(name, content),
     'app.pickFile': async ({ title, extensions }) => {
@@ -160,6 +191,7 @@ export function openBackend(options: BackendOptions): Backend {
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
       await evaluations.close()
+      await compare.close()
       await datasets.close()
       await training.close()
       await engine.close()

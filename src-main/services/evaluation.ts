@@ -14,6 +14,7 @@ import type { JudgeVerdict } from '../engine/judge/pandalm'
 import { combine, tally, type Outcome, type Tally } from '../engine/judge/verdicts'
 import type { EvalItem, Generation, Store } from '../store'
 import { registerModelFolder } from './model-registry'
+import { WorkEstimate } from './work-estimate'
 
 /** Compares two responses to one item; PandaLM-shaped verdict ('1' = response 1 is better). */
 export interface PairJudge {
@@ -46,23 +47,33 @@ export class Evaluations {
     return { setId: set.id, items: this.store.evals.items(set.id) }
   }
 
+  /** A stored set's items (a set imported earlier, or the compare view's). */
+  loadSet(setId: string): { setId: string; items: EvalItem[] } {
+    if (!this.store.evals.getSet(setId)) throw new EvaluationSetupError(`there is no evaluation set ${setId}: import it first.`)
+    return { setId, items: this.store.evals.items(setId) }
+  }
+
   contenderId(contender: Contender): { modelId: string; exit: number } {
     return { modelId: registerModelFolder(this.store, contender.modelPath, 'imported'), exit: contender.exit }
   }
 
-  /** Generates the contender's missing outputs; returns how many were generated now. */
+  /**
+   * Generates the contender's missing outputs; returns how many were generated
+   * now. `onProgress` says after each item whether it was worked or found stored.
+   */
   async generate(
     items: readonly EvalItem[],
     contender: Contender,
     session: ModelSession,
     decoding: Decoding,
-    onProgress?: (done: number, total: number) => void,
+    onProgress?: (done: number, total: number, worked: boolean) => void,
   ): Promise<number> {
     const who = this.contenderId(contender)
     const config = { ...decoding }
     let generated = 0
     for (const [i, item] of items.entries()) {
-      if (!this.store.evals.findGeneration(item.id, who, config)) {
+      const missing = !this.store.evals.findGeneration(item.id, who, config)
+      if (missing) {
         const content = item.input ? `${item.instruction}\n\n${item.input}` : item.instruction
         const result = await session.generate({ input: { messages: [{ role: 'user', content }] }, maxNewTokens: decoding.maxNewTokens, exitAt: () => contender.exit })
         const decoded = Math.max(0, result.tokens.length - 1)
@@ -75,7 +86,7 @@ export class Evaluations {
         })
         generated++
       }
-      onProgress?.(i + 1, items.length)
+      onProgress?.(i + 1, items.length, missing)
     }
     return generated
   }
@@ -87,7 +98,14 @@ export class Evaluations {
   }
 
   /** Judges A against B on every item in both orders, skipping pairs already judged by this judge. */
-  async judge(items: readonly EvalItem[], a: Contender, b: Contender, decoding: Decoding, judge: PairJudge, onProgress?: (done: number, total: number) => void): Promise<Tally> {
+  async judge(
+    items: readonly EvalItem[],
+    a: Contender,
+    b: Contender,
+    decoding: Decoding,
+    judge: PairJudge,
+    onProgress?: (done: number, total: number, worked: boolean) => void,
+  ): Promise<Tally> {
     // Verdicts already stored (a rerun, or a resume after a kill), read once.
     const setId = items[0]?.evalSetId
     const key = (aId: string, bId: string) => `${aId}|${bId}`
@@ -99,13 +117,14 @@ export class Evaluations {
       const ga = this.generationOf(item, a, decoding)
       const gb = this.generationOf(item, b, decoding)
       let comparison = stored.get(key(ga.id, gb.id))
+      const missing = !comparison
       if (!comparison) {
         const ab = await judge.judge(item, ga.output, gb.output)
         const ba = await judge.judge(item, gb.output, ga.output)
         comparison = this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge: judge.name, ab, ba })
       }
       outcomes.push(combine(comparison.ab.verdict, comparison.ba.verdict))
-      onProgress?.(i + 1, items.length)
+      onProgress?.(i + 1, items.length, missing)
     }
     return tally(outcomes)
   }
@@ -118,7 +137,9 @@ export class Evaluations {
 }
 
 export interface EvaluationJob {
-  setPath: string
+  /** A file to import (or find imported), or a stored set: exactly one. */
+  setPath?: string | undefined
+  setId?: string | undefined
   a: { modelPath: string; exit?: number | undefined }
   b: { modelPath: string; exit?: number | undefined }
   /** 'reference' or 'pandalm:<model folder>'. */
@@ -127,7 +148,17 @@ export interface EvaluationJob {
   maxNewTokens: number
 }
 
+/** What this run did, and what it found stored (a resume or a rerun reuses it). */
+export interface EvaluationWork {
+  answersGenerated: number
+  answersReused: number
+  judgementsMade: number
+  judgementsReused: number
+}
+
 export interface EvaluationResult {
+  setId: string
+  work: EvaluationWork
   judge: string
   /** The full label of B, `folder@exit`. */
   b: string
@@ -142,6 +173,17 @@ export class EvaluationSetupError extends Error {
   }
 }
 
+/** Where an evaluation stands: the stage's items and the whole job's work units (one answer or one judged item each). */
+export interface EvaluationProgressInfo {
+  setId: string
+  stage: string
+  done: number
+  total: number
+  overallDone: number
+  overallTotal: number
+  etaSeconds: number | null
+}
+
 /**
  * One evaluation from files to verdicts: import the set, have B and each
  * exit of A answer (skipping stored answers), judge A against B in both
@@ -151,9 +193,10 @@ export class EvaluationSetupError extends Error {
 export async function runEvaluation(
   store: Store,
   job: EvaluationJob,
-  onProgress: (stage: string, done: number, total: number) => void = () => {},
+  onProgress: (progress: EvaluationProgressInfo) => void = () => {},
 ): Promise<EvaluationResult> {
   if (job.matrix && job.a.exit !== undefined) throw new EvaluationSetupError('a matrix judges every exit of A: give A without an exit.')
+  if ((job.setPath === undefined) === (job.setId === undefined)) throw new EvaluationSetupError('give exactly one of a set file and a stored set.')
   const sessions = new Map<string, ModelSession>()
   const session = async (path: string) => {
     let s = sessions.get(path)
@@ -162,7 +205,8 @@ export async function runEvaluation(
   }
   try {
     const evaluations = new Evaluations(store)
-    const { items } = evaluations.importSet(job.setPath)
+    const { setId, items } = job.setId !== undefined ? evaluations.loadSet(job.setId) : evaluations.importSet(job.setPath!)
+    if (items.length === 0) throw new EvaluationSetupError('the evaluation set has no items.')
     let judge: PairJudge
     if (job.judge === 'reference') {
       const missing = items.filter((i) => i.reference === null).length
@@ -186,16 +230,43 @@ export async function runEvaluation(
     const sb = await session(job.b.modelPath)
     const contenderB: Contender = { modelPath: job.b.modelPath, exit: job.b.exit ?? sb.info.numLayers }
     const sa = await session(job.a.modelPath)
-    const exitsOfA = job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]
-    await evaluations.generate(items, contenderB, sb, decoding, (d, t) => onProgress(`answers of ${job.b.modelPath}@${contenderB.exit}`, d, t))
+    // A contender is not judged against itself (B's own exit in A's matrix
+    // when A and B are one model): both outputs would be one stored output.
+    const sameModel = resolve(job.a.modelPath) === resolve(job.b.modelPath)
+    const exitsOfA = (job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]).filter((exit) => !(sameModel && exit === contenderB.exit))
+    if (exitsOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${job.b.modelPath}@${contenderB.exit}): choose another exit or model.`)
+
+    // Work units: B's answers, then per exit of A its answers and its judgements.
+    const n = items.length
+    const overallTotal = n * (1 + 2 * exitsOfA.length)
+    let overallDone = 0
+    let judgedSoFar = 0
+    const work: EvaluationWork = { answersGenerated: 0, answersReused: 0, judgementsMade: 0, judgementsReused: 0 }
+    const estimate = new WorkEstimate<'answer' | 'judge'>()
+    const remaining = () => {
+      const judgementsLeft = n * exitsOfA.length - judgedSoFar
+      return { answer: overallTotal - overallDone - judgementsLeft, judge: judgementsLeft }
+    }
+    const reporter = (stage: string, kind: 'answer' | 'judge') => (done: number, total: number, worked: boolean) => {
+      overallDone++
+      if (kind === 'judge') judgedSoFar++
+      if (kind === 'answer') work[worked ? 'answersGenerated' : 'answersReused']++
+      else work[worked ? 'judgementsMade' : 'judgementsReused']++
+      estimate.step(kind, worked)
+      onProgress({ setId, stage, done, total, overallDone, overallTotal, etaSeconds: estimate.etaSeconds(remaining()) })
+    }
+    onProgress({ setId, stage: 'starting', done: 0, total: n, overallDone, overallTotal, etaSeconds: null })
+
+    estimate.restart()
+    await evaluations.generate(items, contenderB, sb, decoding, reporter(`answers of ${job.b.modelPath}@${contenderB.exit}`, 'answer'))
     const rows: EvaluationResult['rows'] = []
     for (const exit of exitsOfA) {
       const contenderA: Contender = { modelPath: job.a.modelPath, exit }
-      await evaluations.generate(items, contenderA, sa, decoding, (d, t) => onProgress(`answers of ${job.a.modelPath}@${exit}`, d, t))
-      const result = await evaluations.judge(items, contenderA, contenderB, decoding, judge, (d, t) => onProgress(`judging @${exit}`, d, t))
+      await evaluations.generate(items, contenderA, sa, decoding, reporter(`answers of ${job.a.modelPath}@${exit}`, 'answer'))
+      const result = await evaluations.judge(items, contenderA, contenderB, decoding, judge, reporter(`judging @${exit}`, 'judge'))
       rows.push({ exit, ...result, tokensPerSecond: evaluations.speed(items, contenderA, decoding) })
     }
-    return { judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
+    return { setId, work, judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
   } finally {
     for (const s of sessions.values()) await s.release()
   }

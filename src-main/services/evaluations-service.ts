@@ -1,18 +1,29 @@
 /**
  * Evaluations as a service: each runs in its own worker thread against the
  * app's database; progress and the final W/L/T rows go out as events.
+ * Cancelling terminates the worker: every answer and verdict it stored stays
+ * (each is its own transaction), so starting the same evaluation again
+ * resumes where it stopped.
  */
 import { randomUUID } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
-import type { EvaluationRequest } from '../api/contract'
+import type { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { FromEvaluationWorker, type StartEvaluation } from '../workers/evaluation-protocol'
 import type { EngineWorkerSpec } from './engine'
 import type { EventBus } from './events'
 
+interface Running {
+  worker: Worker
+  request: z.output<typeof EvaluationRequest>
+  setId: string | undefined
+  progress: EvaluationProgress | undefined
+  finish: (done: Omit<EvaluationDone, 'evaluationId'>) => void
+}
+
 export class EvaluationService {
-  private readonly workers = new Set<Worker>()
+  private readonly running = new Map<string, Running>()
 
   constructor(
     private readonly spec: EngineWorkerSpec | undefined,
@@ -24,24 +35,44 @@ export class EvaluationService {
     if (!this.spec) throw new ApiError('internal', 'Evaluation is not available in this process.')
     const evaluationId = randomUUID()
     const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
-    this.workers.add(worker)
     let finished = false
-    const finish = (done: Omit<z.infer<typeof FromEvaluationWorker> & { type: 'done' }, 'type'>) => {
-      if (finished) return
-      finished = true
-      this.workers.delete(worker)
-      this.bus.emit('evaluation.done', { evaluationId, ...done })
-      void worker.terminate()
+    const entry: Running = {
+      worker,
+      request,
+      setId: request.setId,
+      progress: undefined,
+      finish: (done) => {
+        if (finished) return
+        finished = true
+        this.running.delete(evaluationId)
+        const setId = done.setId ?? entry.setId
+        this.bus.emit('evaluation.done', { evaluationId, ...done, ...(setId ? { setId } : {}) })
+        void worker.terminate()
+      },
     }
+    this.running.set(evaluationId, entry)
     worker.on('message', (raw: unknown) => {
       const parsed = FromEvaluationWorker.safeParse(raw)
       if (!parsed.success) return
       const m = parsed.data
-      if (m.type === 'progress') this.bus.emit('evaluation.progress', { evaluationId, stage: m.stage, done: m.done, total: m.total })
-      else finish({ ok: m.ok, rows: m.rows, ...(m.error ? { error: m.error } : {}), ...(m.judge ? { judge: m.judge } : {}) })
+      if (m.type === 'progress') {
+        const { type: _, ...progress } = m
+        entry.setId = m.setId
+        entry.progress = { evaluationId, ...progress }
+        this.bus.emit('evaluation.progress', entry.progress)
+      } else {
+        entry.finish({
+          ok: m.ok,
+          rows: m.rows,
+          ...(m.error ? { error: m.error } : {}),
+          ...(m.judge ? { judge: m.judge } : {}),
+          ...(m.setId ? { setId: m.setId } : {}),
+          ...(m.work ? { work: m.work } : {}),
+        })
+      }
     })
-    worker.on('error', (error) => finish({ ok: false, error: error.message, rows: [] }))
-    worker.on('exit', () => finish({ ok: false, error: 'the evaluation worker stopped', rows: [] }))
+    worker.on('error', (error) => entry.finish({ ok: false, error: error.message, rows: [] }))
+    worker.on('exit', () => entry.finish({ ok: false, error: 'the evaluation worker stopped', rows: [] }))
     const start: StartEvaluation = {
       type: 'start',
       databasePath: this.database.path,
@@ -52,9 +83,30 @@ export class EvaluationService {
     return { evaluationId }
   }
 
+  /** Stops the evaluation now; `evaluation.done` follows with `cancelled: true`. */
+  cancel(evaluationId: string): void {
+    const entry = this.running.get(evaluationId)
+    if (!entry) throw new ApiError('not_found', `No running evaluation ${evaluationId}.`)
+    entry.finish({ ok: false, cancelled: true, error: 'cancelled', rows: [] })
+  }
+
+  list(): { evaluationId: string; request: Record<string, unknown>; setId?: string; progress?: EvaluationProgress }[] {
+    return [...this.running].map(([evaluationId, r]) => ({
+      evaluationId,
+      request: r.request as Record<string, unknown>,
+      ...(r.setId ? { setId: r.setId } : {}),
+      ...(r.progress ? { progress: r.progress } : {}),
+    }))
+  }
+
+  /** Whether an evaluation is working on this set (it must not be deleted under it). */
+  isRunningOn(setId: string): boolean {
+    return [...this.running.values()].some((r) => r.setId === setId)
+  }
+
   async close(): Promise<void> {
-    const running = [...this.workers]
-    this.workers.clear()
-    await Promise.all(running.map((w) => w.terminate()))
+    const running = [...this.running.values()]
+    this.running.clear()
+    await Promise.all(running.map((r) => r.worker.terminate()))
   }
 }

@@ -1,13 +1,14 @@
 /**
- * A model folder's shape for the tuning wizard (layers for the exit strip,
- * sizes for the estimate, whether it can format text), read from its small
- * files: the weights are not loaded.
+ * A model folder's shape read from its small files without loading weights:
+ * layers and exits for pickers and request checks, sizes for the tuning
+ * estimate, and whether it can format text (tokenizer, chat template).
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
-import type { ModelInspection } from '../api/contract'
+import type { ModelFolderShape } from '../api/contract'
 import { ApiError } from '../api/errors'
-import { parseSortedMetadata } from '../engine/model/import'
+import { ConfigError } from '../engine/model/config'
+import { inspectModelFolder, ModelImportError } from '../engine/model/import'
 import type { ModelConfig } from '../engine/model/types'
 import { CHAT_TEMPLATE_FILE, TOKENIZER_FILE, readTokenizerConfig } from '../engine/tokenizer/files'
 import { PreviewInputError, readModelConfig } from '../engine/train/dataset-preview'
@@ -33,31 +34,28 @@ function hasChatTemplate(folder: string): boolean {
   }
 }
 
-function sortedExits(folder: string, numLayers: number): number[] {
-  const file = join(folder, 'sorted.json')
-  if (!existsSync(file)) return []
+export function inspectModel(path: string, field = 'path'): ModelFolderShape {
+  const dir = resolve(path)
   try {
-    return parseSortedMetadata(JSON.parse(readFileSync(file, 'utf8')), file, numLayers).exits
-  } catch {
-    // A broken sorted.json does not stop tuning: the model is tuned as a plain one.
-    return []
-  }
-}
-
-export function inspectModel(path: string): ModelInspection {
-  const folder = resolve(path)
-  const config = modelConfigOf(folder, 'path')
-  return {
-    path: folder,
-    name: basename(folder),
-    architecture: config.architecture,
-    numLayers: config.numLayers,
-    hiddenSize: config.hiddenSize,
-    numHeads: config.numHeads,
-    vocabSize: config.vocabSize,
-    parameters: modelShape(config).parameters,
-    hasTokenizer: existsSync(join(folder, TOKENIZER_FILE)),
-    hasChatTemplate: hasChatTemplate(folder),
-    exits: sortedExits(folder, config.numLayers),
+    const { config, sorted } = inspectModelFolder(dir)
+    const numLayers = config.numLayers
+    return {
+      path: dir,
+      name: basename(dir),
+      architecture: config.hfArchitecture,
+      numLayers,
+      exits: sorted?.exits ?? Array.from({ length: numLayers }, (_, i) => i + 1),
+      hiddenSize: config.hiddenSize,
+      numHeads: config.numHeads,
+      vocabSize: config.vocabSize,
+      parameters: modelShape(config).parameters,
+      hasTokenizer: existsSync(join(dir, TOKENIZER_FILE)),
+      hasChatTemplate: hasChatTemplate(dir),
+    }
+  } catch (error) {
+    if (error instanceof ModelImportError || error instanceof ConfigError) {
+      throw new ApiError('invalid_params', error.message, [{ path: field, message: error.message }])
+    }
+    throw error
   }
 }

@@ -17,6 +17,11 @@ export interface EvalSet {
   createdAt: number
 }
 
+/** A set with how many of its items carry a reference answer (what the reference judge needs). */
+export interface EvalSetSummary extends EvalSet {
+  withReferences: number
+}
+
 export interface EvalItem {
   id: string
   evalSetId: string
@@ -93,6 +98,18 @@ export interface NewComparison {
   ba: NewJudgement
 }
 
+/** A comparison with the contender (and decoding) behind each of its two generations. */
+export interface JudgedComparison extends Comparison {
+  a: Contender & { decoding: JsonObject }
+  b: Contender & { decoding: JsonObject }
+}
+
+/** A contender's stored outputs on one set: how many, and their mean decode speed (null when none was measured). */
+export interface ContenderOutputs extends Contender {
+  outputs: number
+  tokensPerSecond: number | null
+}
+
 interface EvalSetRow {
   id: string
   name: string
@@ -134,6 +151,22 @@ interface ComparisonRow {
   reason_ba: string | null
   reference_ba: string | null
   created_at: number
+}
+
+interface JudgedComparisonRow extends ComparisonRow {
+  a_model_id: string
+  a_exit: number
+  a_decoding: string
+  b_model_id: string
+  b_exit: number
+  b_decoding: string
+}
+
+interface ContenderOutputsRow {
+  model_id: string
+  exit: number
+  outputs: number
+  tokens_per_second: number | null
 }
 
 type GenerationKey = Pick<GenerationRow, 'eval_item_id' | 'model_id' | 'exit' | 'decoding'>
@@ -193,7 +226,16 @@ export class EvalRepository {
   readonly #generations: Statement<[string], GenerationRow>
   readonly #putComparison: Statement<NewComparisonRow, ComparisonRow>
   readonly #comparisons: Statement<[string], ComparisonRow>
+  readonly #setSummaries: Statement<[], EvalSetRow & { with_references: number }>
+  readonly #getItem: Statement<[string], EvalItemRow>
+  readonly #nextIdx: Statement<[string], { next: number }>
+  readonly #countItem: Statement<[string]>
+  readonly #findComparison: Statement<{ x: string; y: string; judge: string | null }, ComparisonRow>
+  readonly #judgedComparisons: Statement<[string], JudgedComparisonRow>
+  readonly #recentComparisons: Statement<{ judge: string; set: string | null; limit: number }, ComparisonRow & { eval_set_id: string }>
+  readonly #contenderOutputs: Statement<[string], ContenderOutputsRow>
   readonly #importSet: Transaction<(name: string, format: string, items: readonly NewEvalItem[]) => EvalSet>
+  readonly #appendItem: Transaction<(evalSetId: string, item: NewEvalItem) => EvalItem>
   readonly #recordGeneration: Transaction<(generation: NewGeneration) => Generation>
   readonly #now: Clock
 
@@ -245,6 +287,40 @@ export class EvalRepository {
        WHERE i.eval_set_id = ? ORDER BY i.idx, c.rowid`,
     )
 
+    this.#setSummaries = db.prepare<[], EvalSetRow & { with_references: number }>(
+      `SELECT s.*, (SELECT COUNT(*) FROM eval_items i WHERE i.eval_set_id = s.id AND i.reference IS NOT NULL) AS with_references
+       FROM eval_sets s ORDER BY s.created_at DESC, s.rowid DESC`,
+    )
+    this.#getItem = db.prepare<[string], EvalItemRow>('SELECT * FROM eval_items WHERE id = ?')
+    this.#nextIdx = db.prepare<[string], { next: number }>('SELECT COALESCE(MAX(idx) + 1, 0) AS next FROM eval_items WHERE eval_set_id = ?')
+    this.#countItem = db.prepare<[string]>('UPDATE eval_sets SET item_count = item_count + 1 WHERE id = ?')
+    // Either orientation: a pair is the same pair whichever output was called A.
+    this.#findComparison = db.prepare<{ x: string; y: string; judge: string | null }, ComparisonRow>(
+      `SELECT * FROM comparisons
+       WHERE (@judge IS NULL OR judge = @judge)
+         AND ((generation_a_id = @x AND generation_b_id = @y) OR (generation_a_id = @y AND generation_b_id = @x))
+       ORDER BY rowid LIMIT 1`,
+    )
+    this.#judgedComparisons = db.prepare<[string], JudgedComparisonRow>(
+      `SELECT c.*, a.model_id AS a_model_id, a.exit AS a_exit, a.decoding AS a_decoding,
+              b.model_id AS b_model_id, b.exit AS b_exit, b.decoding AS b_decoding
+       FROM comparisons c
+       JOIN eval_items i ON i.id = c.eval_item_id
+       JOIN generations a ON a.id = c.generation_a_id
+       JOIN generations b ON b.id = c.generation_b_id
+       WHERE i.eval_set_id = ? ORDER BY i.idx, c.rowid`,
+    )
+    this.#recentComparisons = db.prepare<{ judge: string; set: string | null; limit: number }, ComparisonRow & { eval_set_id: string }>(
+      `SELECT c.*, i.eval_set_id FROM comparisons c JOIN eval_items i ON i.id = c.eval_item_id
+       WHERE c.judge = @judge AND (@set IS NULL OR i.eval_set_id = @set)
+       ORDER BY c.created_at DESC, c.rowid DESC LIMIT @limit`,
+    )
+    this.#contenderOutputs = db.prepare<[string], ContenderOutputsRow>(
+      `SELECT g.model_id, g.exit, COUNT(*) AS outputs, AVG(g.tokens_per_second) AS tokens_per_second
+       FROM generations g JOIN eval_items i ON i.id = g.eval_item_id
+       WHERE i.eval_set_id = ? GROUP BY g.model_id, g.exit ORDER BY g.model_id, g.exit`,
+    )
+
     this.#importSet = db.transaction((name: string, format: string, items: readonly NewEvalItem[]) => {
       const set: EvalSetRow = { id: randomUUID(), name, format, item_count: items.length, created_at: this.#now() }
       this.#insertSet.run(set)
@@ -259,6 +335,20 @@ export class EvalRepository {
         })
       })
       return toEvalSet(set)
+    })
+    this.#appendItem = db.transaction((evalSetId: string, item: NewEvalItem) => {
+      if (this.#getSet.get(evalSetId) === undefined) throw new NotFoundError('eval set', evalSetId)
+      const row: EvalItemRow = {
+        id: randomUUID(),
+        eval_set_id: evalSetId,
+        idx: this.#nextIdx.get(evalSetId)!.next,
+        instruction: item.instruction,
+        input: item.input ?? '',
+        reference: item.reference ?? null,
+      }
+      this.#insertItem.run(row)
+      this.#countItem.run(evalSetId)
+      return toEvalItem(row)
     })
     this.#recordGeneration = db.transaction((generation: NewGeneration) => {
       const key: GenerationKey = {
@@ -293,6 +383,24 @@ export class EvalRepository {
     return this.#sets.all().map(toEvalSet)
   }
 
+  /** Every set, newest first, with how many items carry a reference. */
+  setSummaries(): EvalSetSummary[] {
+    return this.#setSummaries.all().map((row) => ({ ...toEvalSet(row), withReferences: row.with_references }))
+  }
+
+  /**
+   * Adds one item at the end of a set (the compare view's ad-hoc prompts),
+   * keeping the set's item count right: both or neither are written.
+   */
+  appendItem(evalSetId: string, item: NewEvalItem): EvalItem {
+    return this.#appendItem(evalSetId, item)
+  }
+
+  getItem(id: string): EvalItem | undefined {
+    const row = this.#getItem.get(id)
+    return row === undefined ? undefined : toEvalItem(row)
+  }
+
   /** Deletes the set with its items, generations and comparisons. */
   removeSet(id: string): boolean {
     return this.#deleteSet.run(id).changes > 0
@@ -320,6 +428,11 @@ export class EvalRepository {
       exit: contender.exit,
       decoding: encodeCanonicalJson(decoding, 'decoding'),
     })
+    return row === undefined ? undefined : toGeneration(row)
+  }
+
+  getGeneration(id: string): Generation | undefined {
+    const row = this.#getGeneration.get(id)
     return row === undefined ? undefined : toGeneration(row)
   }
 
@@ -358,5 +471,35 @@ export class EvalRepository {
   /** Every comparison on the set's items, in item order. */
   comparisons(evalSetId: string): Comparison[] {
     return this.#comparisons.all(evalSetId).map(toComparison)
+  }
+
+  /** This judge's comparison of two outputs (any judge's, the first stored, when none is named), stored with either one as A. */
+  findComparison(generationId: string, otherGenerationId: string, judge?: string): Comparison | undefined {
+    const row = this.#findComparison.get({ x: generationId, y: otherGenerationId, judge: judge ?? null })
+    return row === undefined ? undefined : toComparison(row)
+  }
+
+  /** Every comparison on the set's items with the contenders it compares, in item order (one query, for tallies). */
+  judgedComparisons(evalSetId: string): JudgedComparison[] {
+    return this.#judgedComparisons.all(evalSetId).map((row) => ({
+      ...toComparison(row),
+      a: { modelId: row.a_model_id, exit: row.a_exit, decoding: decodeJson<JsonObject>(row.a_decoding) },
+      b: { modelId: row.b_model_id, exit: row.b_exit, decoding: decodeJson<JsonObject>(row.b_decoding) },
+    }))
+  }
+
+  /** One judge's latest comparisons (newest first), on one set or on all; each with the set it belongs to. */
+  recentComparisons(judge: string, limit: number, evalSetId?: string): (Comparison & { evalSetId: string })[] {
+    return this.#recentComparisons.all({ judge, set: evalSetId ?? null, limit }).map((row) => ({ ...toComparison(row), evalSetId: row.eval_set_id }))
+  }
+
+  /** Per contender, its outputs on the set and their mean decode speed. */
+  contenderOutputs(evalSetId: string): ContenderOutputs[] {
+    return this.#contenderOutputs.all(evalSetId).map((row) => ({
+      modelId: row.model_id,
+      exit: row.exit,
+      outputs: row.outputs,
+      tokensPerSecond: row.tokens_per_second,
+    }))
   }
 }

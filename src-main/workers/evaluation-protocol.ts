@@ -1,6 +1,6 @@
 /** Messages between the evaluation service and an evaluation worker (one worker per evaluation). */
 import { z } from 'zod'
-import { EvaluationRequest, EvaluationRow } from '../api/contract'
+import { EvaluationRequest, EvaluationRow, EvaluationWork } from '../api/contract'
 
 export const StartEvaluation = z.object({
   type: z.literal('start'),
@@ -12,7 +12,24 @@ export const StartEvaluation = z.object({
 export type StartEvaluation = z.input<typeof StartEvaluation>
 
 export const FromEvaluationWorker = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('progress'), stage: z.string(), done: z.number().int(), total: z.number().int() }),
-  z.object({ type: z.literal('done'), ok: z.boolean(), error: z.string().optional(), judge: z.string().optional(), rows: z.array(EvaluationRow) }),
+  z.object({
+    type: z.literal('progress'),
+    setId: z.string(),
+    stage: z.string(),
+    done: z.number().int(),
+    total: z.number().int(),
+    overallDone: z.number().int(),
+    overallTotal: z.number().int(),
+    etaSeconds: z.number().nonnegative().nullable(),
+  }),
+  z.object({
+    type: z.literal('done'),
+    ok: z.boolean(),
+    setId: z.string().optional(),
+    error: z.string().optional(),
+    judge: z.string().optional(),
+    rows: z.array(EvaluationRow),
+    work: EvaluationWork.optional(),
+  }),
 ])
 export type FromEvaluationWorker = z.infer<typeof FromEvaluationWorker>

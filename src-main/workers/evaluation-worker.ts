@@ -22,8 +22,8 @@ port.once('message', (raw: unknown) => {
   }
   const { databasePath, nativeBinding, request } = parsed.data
   const store = openStore(databasePath, nativeBinding ? { nativeBinding } : {})
-  runEvaluation(store, request, (stage, done, total) => post({ type: 'progress', stage, done, total })).then(
-    (result) => post({ type: 'done', ok: true, judge: result.judge, rows: result.rows }),
+  runEvaluation(store, request, (progress) => post({ type: 'progress', ...progress })).then(
+    (result) => post({ type: 'done', ok: true, setId: result.setId, judge: result.judge, rows: result.rows, work: result.work }),
     (error: unknown) => post({ type: 'done', ok: false, error: error instanceof Error ? error.message : String(error), rows: [] }),
   ).finally(() => store.close())
 })

@@ -6,6 +6,8 @@ import { createRouter, createWebHashHistory, type RouteRecordRaw, type RouterHis
 import AboutView from './views/AboutView.vue'
 import ChatView from './views/ChatView.vue'
 import LibraryView from './views/LibraryView.vue'
+import BatchEvaluationView from './views/BatchEvaluationView.vue'
+import CompareView from './views/CompareView.vue'
 import SettingsView from './views/SettingsView.vue'
 
 declare module 'vue-router' {
@@ -20,6 +22,8 @@ declare module 'vue-router' {
 export const pages: RouteRecordRaw[] = [
   { path: '/chat', name: 'chat', component: ChatView, meta: { navLabel: 'Chat', wide: true } },
   { path: '/models', name: 'models', component: LibraryView, meta: { navLabel: 'Models' } },
+  { path: '/compare', name: 'compare', component: CompareView, meta: { navLabel: 'Compare' } },
+  { path: '/compare/batch', name: 'compare-batch', component: BatchEvaluationView },
   // Loaded when first opened: they carry Chart.js, which the other pages do not need.
   { path: '/tune', name: 'tune', component: () => import('./views/TuneView.vue'), meta: { navLabel: 'Fine-tune' } },
   { path: '/runs', name: 'runs', component: () => import('./views/RunsView.vue'), meta: { navLabel: 'Runs' } },

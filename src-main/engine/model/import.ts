@@ -221,6 +221,21 @@ function sameShape(a: number[], b: number[]): boolean {
 }
 
 /**
+ * A model folder's config and sorted metadata without its weights: what a
+ * picker needs (layers, exits) in milliseconds. Throws ConfigError or
+ * ModelImportError naming the file, like loadModelFolder.
+ */
+export function inspectModelFolder(dir: string): { config: ModelConfig; sorted: SortedMetadata | undefined } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelImportError(dir, undefined, 'is not a folder')
+  const configFile = join(dir, 'config.json')
+  if (!existsSync(configFile)) throw new ModelImportError(configFile, undefined, 'missing: not a Hugging Face model folder')
+  const config = parseConfig(readJson(configFile), configFile)
+  const sortedFile = join(dir, SORTED_FILE)
+  const sorted = existsSync(sortedFile) ? parseSortedMetadata(readJson(sortedFile), sortedFile, config.numLayers) : undefined
+  return { config, sorted }
+}
+
+/**
  * Loads a Hugging Face model folder. `onProgress` gets the fraction of weight
  * bytes read so far (0..1) and what is being read. Throws ConfigError,
  * SafetensorsError or ModelImportError, each naming the file (and the tensor).

@@ -7,7 +7,7 @@
  */
 import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
-import type { DatasetPreview, ModelInspection, RunEstimate, TuneRequest } from '../../../src-main/api/contract'
+import type { DatasetPreview, ModelFolderShape, RunEstimate, TuneRequest } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { tuneDefaults, type Hyperparameter } from '../tune/defaults'
@@ -23,7 +23,7 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
 
   // (1) base model
   const modelPath = ref('')
-  const model = ref<ModelInspection | null>(null)
+  const model = ref<ModelFolderShape | null>(null)
   const modelError = ref<string | null>(null)
   const modelLoading = ref(false)
 
@@ -76,7 +76,7 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
       const inspected = await api.call('models.inspect', { path: modelPath.value })
       if (ask !== modelAsk) return
       model.value = inspected
-      // A model tuned before offers its own exits; otherwise every layer.
+      // A model tuned before offers its own exits (models.inspect gives every layer otherwise).
       exits.value = inspected.exits.length > 0 ? inspected.exits : presetExits('all', inspected.numLayers)
       outDir.value = ''
       preview.value = null

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import type { DatasetPreview, ModelInspection } from '../../../src-main/api/contract'
+import type { DatasetPreview, ModelFolderShape } from '../../../src-main/api/contract'
 import { useTuneWizardStore } from '../../../src-renderer/src/stores/tune-wizard'
 import { deferred, FakeClient, piniaWith } from './fake-client'
 
-const model: ModelInspection = {
+const model: ModelFolderShape = {
   path: '/models/base', name: 'base', architecture: 'llama', numLayers: 6, hiddenSize: 64, numHeads: 4, vocabSize: 100, parameters: 1000,
-  hasTokenizer: true, hasChatTemplate: false, exits: [],
+  hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3, 4, 5, 6],
 }
 
 const preview = (seqLen: number, errorCount = 0): DatasetPreview => ({

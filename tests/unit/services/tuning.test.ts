@@ -63,7 +63,7 @@ const request = (out: string, extra: Record<string, unknown> = {}) => ({
 describe('tuning services over the contract', { timeout: 60_000 }, () => {
   it('inspects a model folder without loading it, and names the field of one that is not', async () => {
     const model = await call<Record<string, unknown>>('models.inspect', { path: modelDir })
-    expect(model).toMatchObject({ path: modelDir, name: 'model', architecture: 'llama', numLayers: 3, hiddenSize: 16, hasTokenizer: true, hasChatTemplate: false, exits: [] })
+    expect(model).toMatchObject({ path: modelDir, name: 'model', architecture: 'LlamaForCausalLM', numLayers: 3, hiddenSize: 16, hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3] })
     const failed = await backend.dispatch('models.inspect', { path: root })
     expect(failed).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'path' }] } })
   })

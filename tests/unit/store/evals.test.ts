@@ -223,3 +223,103 @@ describe('EvalRepository comparisons', () => {
     expect(store.evals.comparisons(set.id)).toEqual([])
   })
 })
+
+describe('EvalRepository items appended one at a time', () => {
+  it('appends an item at the end of a set and counts it', () => {
+    const store = memoryStore()
+    const set = store.evals.importSet('Compare view', 'compare', [])
+
+    const first = store.evals.appendItem(set.id, { instruction: 'Say hi.' })
+    const second = store.evals.appendItem(set.id, { instruction: 'Say ho.', input: 'loudly' })
+
+    expect([first.idx, second.idx]).toEqual([0, 1])
+    expect(store.evals.getSet(set.id)?.itemCount).toBe(2)
+    expect(store.evals.items(set.id).map((i) => [i.instruction, i.input, i.reference])).toEqual([
+      ['Say hi.', '', null],
+      ['Say ho.', 'loudly', null],
+    ])
+    expect(store.evals.getItem(second.id)).toEqual(second)
+  })
+
+  it('continues after the last item of an imported set', () => {
+    const store = memoryStore()
+    const set = store.evals.importSet('PandaLM test', 'pandalm', items)
+
+    expect(store.evals.appendItem(set.id, { instruction: 'One more.' }).idx).toBe(3)
+    expect(store.evals.getSet(set.id)?.itemCount).toBe(4)
+  })
+
+  it('writes neither item nor count for a set that does not exist, or an invalid item', () => {
+    const store = memoryStore()
+    const set = store.evals.importSet('Compare view', 'compare', [])
+
+    expect(() => store.evals.appendItem('missing', { instruction: 'x' })).toThrow(new NotFoundError('eval set', 'missing'))
+    expect(() => store.evals.appendItem(set.id, { instruction: null as unknown as string })).toThrow(/NOT NULL/)
+    expect(store.evals.getSet(set.id)?.itemCount).toBe(0)
+    expect(store.evals.items(set.id)).toEqual([])
+  })
+
+  it('counts the items that carry a reference, per set', () => {
+    const store = memoryStore()
+    const set = store.evals.importSet('PandaLM test', 'pandalm', items)
+
+    expect(store.evals.setSummaries()).toEqual([{ ...store.evals.getSet(set.id), withReferences: 2 }])
+  })
+})
+
+describe('EvalRepository reads for results', () => {
+  function judged(store: Store) {
+    const { set, first, second, model } = evalFixture(store)
+    const other = addModel(store, { name: 'Other', path: '/models/other' })
+    const a1 = store.evals.recordGeneration({ evalItemId: first.id, modelId: model.id, exit: 2, decoding: greedy, output: 'Red', tokensPerSecond: 100 })
+    const b1 = store.evals.recordGeneration({ evalItemId: first.id, modelId: other.id, exit: 8, decoding: greedy, output: 'Red.', tokensPerSecond: 40 })
+    const a2 = store.evals.recordGeneration({ evalItemId: second.id, modelId: model.id, exit: 2, decoding: greedy, output: 'Bonjour', tokensPerSecond: 50 })
+    const b2 = store.evals.recordGeneration({ evalItemId: second.id, modelId: other.id, exit: 8, decoding: greedy, output: 'Salut', tokensPerSecond: null })
+    return { set, model, other, a1, b1, a2, b2 }
+  }
+
+  it('finds a judge’s comparison of two outputs whichever was stored as A', () => {
+    const store = memoryStore()
+    const { a1, b1 } = judged(store)
+    const stored = judge(store, a1, b1, 'human', '1', '2')
+
+    expect(store.evals.findComparison(a1.id, b1.id, 'human')).toEqual(stored)
+    expect(store.evals.findComparison(b1.id, a1.id, 'human')).toEqual(stored)
+    expect(store.evals.findComparison(a1.id, b1.id, 'reference')).toBeUndefined()
+  })
+
+  it('lists comparisons with the contender and decoding behind each side', () => {
+    const store = memoryStore()
+    const { set, model, other, a1, b1 } = judged(store)
+    judge(store, a1, b1, 'reference', '2', '1')
+
+    expect(store.evals.judgedComparisons(set.id)).toEqual([
+      expect.objectContaining({ judge: 'reference', a: { modelId: model.id, exit: 2, decoding: greedy }, b: { modelId: other.id, exit: 8, decoding: greedy } }),
+    ])
+  })
+
+  it('sums up each contender’s outputs on a set with their mean measured speed', () => {
+    const store = memoryStore()
+    const { set, model, other } = judged(store)
+
+    const byContender = new Map(store.evals.contenderOutputs(set.id).map((c) => [`${c.modelId}@${c.exit}`, c]))
+    expect(byContender.get(`${model.id}@2`)).toEqual({ modelId: model.id, exit: 2, outputs: 2, tokensPerSecond: 75 })
+    // An output without a measured speed counts as an output but not in the mean.
+    expect(byContender.get(`${other.id}@8`)).toEqual({ modelId: other.id, exit: 8, outputs: 2, tokensPerSecond: 40 })
+  })
+
+  it('lists one judge’s comparisons newest first, on one set or all', () => {
+    const clock = manualClock()
+    const store = memoryStore({ now: clock.now })
+    const { set, a1, b1, a2, b2 } = judged(store)
+    const older = judge(store, a1, b1, 'human', '1', '2')
+    clock.advance()
+    const newer = judge(store, a2, b2, 'human', 'Tie', 'Tie')
+    judge(store, a2, b2, 'reference', '1', '2')
+    const elsewhere = store.evals.importSet('Other set', 'plain', [{ instruction: 'x' }])
+
+    expect(store.evals.recentComparisons('human', 10).map((c) => c.id)).toEqual([newer.id, older.id])
+    expect(store.evals.recentComparisons('human', 1, set.id).map((c) => [c.id, c.evalSetId])).toEqual([[newer.id, set.id]])
+    expect(store.evals.recentComparisons('human', 10, elsewhere.id)).toEqual([])
+  })
+})

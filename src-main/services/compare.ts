@@ -1,0 +1,180 @@
+/**
+ * The compare view's generation: one prompt answered by two contenders (any
+ * model folder at any exit) in the compare worker, tokens streamed as events.
+ * This is separate from the engine service, which holds the one model the
+ * chat uses. Each finished answer is stored as a generation of a new item of
+ * the compare set, so the person's vote (evaluations.vote) refers to exactly
+ * what was shown.
+ */
+import { randomUUID } from 'node:crypto'
+import { resolve } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { z } from 'zod'
+import type { CompareDone, CompareRequest, CompareSide, ExecutionProviderPreference } from '../api/contract'
+import { ApiError } from '../api/errors'
+import type { EvalItem, Store } from '../store'
+import { FromCompareWorker, type ToCompareWorker } from '../workers/compare-protocol'
+import type { EngineWorkerSpec } from './engine'
+import { appendCompareItem } from './eval-sets'
+import type { Decoding } from './evaluation'
+import type { EventBus } from './events'
+import { inspectModel } from './model-inspect'
+import { registerModelFolder } from './model-registry'
+
+interface ActiveCompare {
+  prompt: string
+  decoding: Decoding
+  contenders: Record<CompareSide, { modelPath: string; exit: number }>
+  /** Sides still running. */
+  pending: Set<CompareSide>
+  /** Made when the first side finishes, so a run cancelled before any answer leaves nothing behind. */
+  item: EvalItem | undefined
+}
+
+export class CompareService {
+  private worker: Worker | undefined
+  private readonly active = new Map<string, ActiveCompare>()
+
+  constructor(
+    private readonly spec: EngineWorkerSpec | undefined,
+    private readonly bus: EventBus,
+    private readonly store: Store,
+    private readonly options: { cacheDir?: string; provider: () => ExecutionProviderPreference; log: (message: string) => void },
+  ) {}
+
+  generate(request: z.output<typeof CompareRequest>): { compareId: string } {
+    if (!this.spec) throw new ApiError('internal', 'The compare view is not available in this process.')
+    // Read both folders now: a wrong path or exit is the request's error, reported before anything runs.
+    const contenders = {
+      a: this.contender(request.a, 'a'),
+      b: this.contender(request.b, 'b'),
+    }
+    if (contenders.a.modelPath === contenders.b.modelPath && contenders.a.exit === contenders.b.exit) {
+      throw new ApiError('invalid_params', `A and B are the same contender (${contenders.a.modelPath}@${contenders.a.exit}): choose another exit or model.`, [
+        { path: 'b.exit', message: 'same contender as a' },
+      ])
+    }
+    const compareId = randomUUID()
+    this.active.set(compareId, {
+      prompt: request.prompt,
+      decoding: { maxNewTokens: request.maxNewTokens, greedy: true },
+      contenders,
+      pending: new Set(['a', 'b']),
+      item: undefined,
+    })
+    const worker = this.ensureWorker()
+    for (const side of ['a', 'b'] as const) {
+      const message: ToCompareWorker = {
+        type: 'generate',
+        compareId,
+        side,
+        ...contenders[side],
+        prompt: request.prompt,
+        maxNewTokens: request.maxNewTokens,
+        provider: this.options.provider(),
+        ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}),
+      }
+      worker.postMessage(message)
+    }
+    return { compareId }
+  }
+
+  cancel(compareId: string): void {
+    if (!this.active.has(compareId)) throw new ApiError('not_found', `No running comparison ${compareId}.`)
+    this.worker?.postMessage({ type: 'cancel', compareId } satisfies ToCompareWorker)
+  }
+
+  private contender(c: { modelPath: string; exit?: number | undefined }, field: 'a' | 'b'): { modelPath: string; exit: number } {
+    const model = inspectModel(c.modelPath, `${field}.modelPath`)
+    const exit = c.exit ?? model.numLayers
+    if (exit > model.numLayers) {
+      throw new ApiError('invalid_params', `${field}.exit: exit ${exit} is outside 1..${model.numLayers} (${model.name}'s layers).`, [
+        { path: `${field}.exit`, message: `at most ${model.numLayers}` },
+      ])
+    }
+    return { modelPath: resolve(c.modelPath), exit }
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker
+    const worker = new Worker(this.spec!.path, { workerData: this.spec!.workerData })
+    worker.on('message', (raw: unknown) => this.receive(raw))
+    worker.on('error', (error) => this.crashed(worker, `The compare worker stopped: ${error.message}`))
+    worker.on('exit', (code) => this.crashed(worker, `The compare worker stopped (exit code ${code}).`))
+    this.worker = worker
+    return worker
+  }
+
+  private receive(raw: unknown): void {
+    const parsed = FromCompareWorker.safeParse(raw)
+    if (!parsed.success) return this.options.log(`compare: malformed message from the worker: ${parsed.error.message}`)
+    const message = parsed.data
+    switch (message.type) {
+      case 'log':
+        this.options.log(message.message)
+        break
+      case 'status': {
+        const { type: _, ...status } = message
+        this.bus.emit('compare.status', status)
+        break
+      }
+      case 'token': {
+        const { type: _, ...token } = message
+        this.bus.emit('compare.token', token)
+        break
+      }
+      case 'done': {
+        const { type: _, ...done } = message
+        this.finished(done)
+        break
+      }
+    }
+  }
+
+  /** Stores a complete answer (cut at the length limit counts; cancelled or failed ones do not) and reports it. */
+  private finished(done: Omit<CompareDone, 'generationId' | 'itemId'>): void {
+    const run = this.active.get(done.compareId)
+    let stored: { generationId: string; itemId: string } | undefined
+    let error = done.error
+    if (run && done.exit !== null && (done.finishReason === 'eos' || done.finishReason === 'stop' || done.finishReason === 'length')) {
+      try {
+        run.item ??= appendCompareItem(this.store, run.prompt)
+        const contender = run.contenders[done.side]
+        const generation = this.store.evals.recordGeneration({
+          evalItemId: run.item.id,
+          modelId: registerModelFolder(this.store, contender.modelPath, 'imported'),
+          exit: done.exit,
+          decoding: { ...run.decoding },
+          output: done.text.trim(),
+          tokensPerSecond: done.tokensPerSecond > 0 ? done.tokensPerSecond : null,
+        })
+        stored = { generationId: generation.id, itemId: run.item.id }
+      } catch (caught) {
+        this.options.log(`compare: could not store the answer: ${caught instanceof Error ? caught.message : String(caught)}`)
+        error = `the answer could not be stored: ${caught instanceof Error ? caught.message : String(caught)}`
+      }
+    }
+    if (run) {
+      run.pending.delete(done.side)
+      if (run.pending.size === 0) this.active.delete(done.compareId)
+    }
+    this.bus.emit('compare.done', { ...done, ...(stored ?? {}), ...(error ? { error } : {}) })
+  }
+
+  private crashed(worker: Worker, error: string): void {
+    if (this.worker !== worker) return
+    this.worker = undefined
+    for (const [compareId, run] of this.active) {
+      for (const side of run.pending) {
+        this.bus.emit('compare.done', { compareId, side, finishReason: 'error', text: '', exit: null, tokensPerSecond: 0, error })
+      }
+    }
+    this.active.clear()
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker
+    this.worker = undefined
+    await worker?.terminate()
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Messages between the compare service (main thread) and the compare worker.
+ * Both sides validate what they receive: a worker is another thread's code.
+ */
+import { z } from 'zod'
+import { CompareDone, CompareSide, CompareStatus, CompareToken, ExecutionProviderPreference } from '../api/contract'
+
+export const ToCompareWorker = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('generate'),
+    compareId: z.string(),
+    side: CompareSide,
+    modelPath: z.string(),
+    exit: z.number().int().positive(),
+    prompt: z.string(),
+    maxNewTokens: z.number().int().positive(),
+    provider: ExecutionProviderPreference,
+    cacheDir: z.string().optional(),
+  }),
+  z.object({ type: z.literal('cancel'), compareId: z.string() }),
+])
+export type ToCompareWorker = z.input<typeof ToCompareWorker>
+
+export const FromCompareWorker = z.discriminatedUnion('type', [
+  CompareStatus.extend({ type: z.literal('status') }),
+  CompareToken.extend({ type: z.literal('token') }),
+  CompareDone.omit({ generationId: true, itemId: true }).extend({ type: z.literal('done') }),
+  z.object({ type: z.literal('log'), message: z.string() }),
+])
+export type FromCompareWorker = z.infer<typeof FromCompareWorker>

@@ -1,0 +1,104 @@
+/**
+ * The compare view's thread: answers one prompt with two contenders, one
+ * side after the other. Sequential on purpose: both sides share this
+ * machine's cores, and interleaving them would make each side's measured
+ * speed depend on the other; one after the other, each speed is the
+ * contender's own. The last two models stay open, so comparing the same two
+ * contenders again starts at once.
+ */
+import { parentPort } from 'node:worker_threads'
+import type { ExecutionProviderPreference } from '../api/contract'
+import { ModelSession } from '../engine/generate/model-session'
+import { FromCompareWorker, ToCompareWorker } from './compare-protocol'
+
+const port = parentPort
+if (!port) throw new Error('compare-worker must run in a worker thread')
+
+function post(message: FromCompareWorker): void {
+  port!.postMessage(message)
+}
+
+type Job = Extract<ToCompareWorker, { type: 'generate' }>
+
+/** Open sessions by folder and provider, least recently used first. */
+const sessions = new Map<string, ModelSession>()
+const KEEP_OPEN = 2
+const controllers = new Map<string, AbortController>()
+let queue: Promise<unknown> = Promise.resolve()
+
+async function session(path: string, provider: ExecutionProviderPreference, cacheDir: string | undefined, onProgress: (f: number, m: string) => void): Promise<ModelSession> {
+  const key = `${provider}\0${path}`
+  const open = sessions.get(key)
+  if (open) {
+    sessions.delete(key)
+    sessions.set(key, open)
+    return open
+  }
+  while (sessions.size >= KEEP_OPEN) {
+    const [oldest, s] = sessions.entries().next().value as [string, ModelSession]
+    sessions.delete(oldest)
+    await s.release()
+  }
+  const opened = await ModelSession.open(path, {
+    provider,
+    ...(cacheDir ? { cacheDir } : {}),
+    log: (message) => post({ type: 'log', message }),
+    onProgress,
+  })
+  sessions.set(key, opened)
+  return opened
+}
+
+async function run(job: Job): Promise<void> {
+  const { compareId, side } = job
+  const controller = controllers.get(compareId)
+  const finish = (rest: { finishReason: 'eos' | 'stop' | 'length' | 'cancelled' | 'error'; text?: string; exit?: number | null; tokensPerSecond?: number; error?: string }) =>
+    post({ type: 'done', compareId, side, text: rest.text ?? '', exit: rest.exit ?? null, tokensPerSecond: rest.tokensPerSecond ?? 0, finishReason: rest.finishReason, ...(rest.error ? { error: rest.error } : {}) })
+  if (!controller || controller.signal.aborted) return finish({ finishReason: 'cancelled' })
+  let exit: number | null = null
+  try {
+    post({ type: 'status', compareId, side, state: 'loading', progress: 0 })
+    const s = await session(job.modelPath, job.provider, job.cacheDir, (progress, message) =>
+      post({ type: 'status', compareId, side, state: 'loading', progress: Math.min(1, Math.max(0, progress)), message }),
+    )
+    if (job.exit > s.info.numLayers) return finish({ finishReason: 'error', error: `exit ${job.exit} is outside 1..${s.info.numLayers} (${s.info.name}'s layers)` })
+    exit = job.exit
+    if (controller.signal.aborted) return finish({ finishReason: 'cancelled', exit })
+    post({ type: 'status', compareId, side, state: 'generating' })
+    const result = await s.generate({
+      input: { messages: [{ role: 'user', content: job.prompt }] },
+      maxNewTokens: job.maxNewTokens,
+      exitAt: () => job.exit,
+      signal: controller.signal,
+      onToken: (t) => post({ type: 'token', compareId, side, index: t.index, text: t.text }),
+    })
+    const decoded = Math.max(0, result.tokens.length - 1)
+    finish({
+      finishReason: result.finishReason,
+      text: result.text,
+      exit,
+      tokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : 0,
+    })
+  } catch (error) {
+    finish({ finishReason: 'error', exit, error: error instanceof Error ? error.message : String(error) })
+  }
+}
+
+port.on('message', (raw: unknown) => {
+  const parsed = ToCompareWorker.safeParse(raw)
+  if (!parsed.success) {
+    post({ type: 'log', message: `compare worker: ignoring a malformed message (${parsed.error.issues[0]?.message ?? 'invalid'})` })
+    return
+  }
+  const message = parsed.data
+  if (message.type === 'cancel') {
+    controllers.get(message.compareId)?.abort()
+    return
+  }
+  if (!controllers.has(message.compareId)) controllers.set(message.compareId, new AbortController())
+  post({ type: 'status', compareId: message.compareId, side: message.side, state: 'queued' })
+  queue = queue.then(() => run(message)).finally(() => {
+    // The B side is the last of a compare run.
+    if (message.side === 'b') controllers.delete(message.compareId)
+  })
+})

@@ -1,0 +1,182 @@
+/**
+ * The compare view: one prompt streamed from two contenders side by side,
+ * then the person's vote on the pair. The answers are stored by the backend
+ * as generations, so the vote (and the list of past votes) reloads from the
+ * database.
+ */
+import { defineStore } from 'pinia'
+import { computed, onScopeDispose, reactive, ref } from 'vue'
+import type { CompareDone, CompareSide, Verdict, Vote } from '../../../src-main/api/contract'
+import { errorMessage } from '../api/error-message'
+import { useApi } from '../api/use-api'
+import { emptyContender, type ContenderChoice } from '../components/compare/contender'
+
+export type PaneState = 'idle' | 'queued' | 'loading' | 'generating' | 'done' | 'cancelled' | 'error'
+
+export interface Pane {
+  state: PaneState
+  text: string
+  tokens: number
+  /** Loading progress 0..1 while the model opens. */
+  loadProgress: number | null
+  tokensPerSecond: number | null
+  exit: number | null
+  finishReason: CompareDone['finishReason'] | null
+  generationId: string | null
+  error: string | null
+}
+
+function emptyPane(): Pane {
+  return { state: 'idle', text: '', tokens: 0, loadProgress: null, tokensPerSecond: null, exit: null, finishReason: null, generationId: null, error: null }
+}
+
+const sides: CompareSide[] = ['a', 'b']
+
+export const useCompareStore = defineStore('compare', () => {
+  const api = useApi()
+  const prompt = ref('')
+  const maxNewTokens = ref(128)
+  const contenders = reactive<Record<CompareSide, ContenderChoice>>({ a: emptyContender(), b: emptyContender() })
+  const panes = reactive<Record<CompareSide, Pane>>({ a: emptyPane(), b: emptyPane() })
+  /** The prompt the panes answer (the field may have changed since). */
+  const shownPrompt = ref('')
+  const compareId = ref<string | null>(null)
+  const starting = ref(false)
+  const error = ref<string | null>(null)
+  const vote = ref<Vote | null>(null)
+  const voting = ref(false)
+  const voteError = ref<string | null>(null)
+  const votes = ref<Vote[]>([])
+  const votesError = ref<string | null>(null)
+
+  const running = computed(() => starting.value || sides.some((s) => ['queued', 'loading', 'generating'].includes(panes[s].state)))
+  const canRun = computed(
+    () => !running.value && prompt.value.trim() !== '' && sides.every((s) => contenders[s].model !== null && typeof contenders[s].exit === 'number'),
+  )
+  const canVote = computed(() => !running.value && panes.a.generationId !== null && panes.b.generationId !== null)
+
+  // Events that arrive before compare.generate has answered with the id are kept and replayed.
+  let early: { event: 'status' | 'token' | 'done'; payload: { compareId: string } }[] = []
+  function route(event: 'status' | 'token' | 'done', payload: { compareId: string }): void {
+    if (starting.value && compareId.value === null) early.push({ event, payload })
+    else if (payload.compareId === compareId.value) apply(event, payload)
+  }
+
+  function apply(event: 'status' | 'token' | 'done', payload: unknown): void {
+    if (event === 'status') {
+      const p = payload as { side: CompareSide; state: 'queued' | 'loading' | 'generating'; progress?: number }
+      panes[p.side].state = p.state
+      panes[p.side].loadProgress = p.state === 'loading' ? (p.progress ?? 0) : null
+    } else if (event === 'token') {
+      const p = payload as { side: CompareSide; text: string }
+      const pane = panes[p.side]
+      pane.state = 'generating'
+      pane.text += p.text
+      pane.tokens++
+    } else {
+      const p = payload as CompareDone
+      const pane = panes[p.side]
+      pane.text = p.text
+      pane.exit = p.exit
+      pane.finishReason = p.finishReason
+      pane.tokensPerSecond = p.tokensPerSecond
+      pane.generationId = p.generationId ?? null
+      pane.error = p.error ?? null
+      pane.loadProgress = null
+      pane.state = p.finishReason === 'cancelled' ? 'cancelled' : p.finishReason === 'error' || p.error ? 'error' : 'done'
+    }
+  }
+
+  onScopeDispose(api.on('compare.status', (p) => route('status', p)))
+  onScopeDispose(api.on('compare.token', (p) => route('token', p)))
+  onScopeDispose(api.on('compare.done', (p) => route('done', p)))
+
+  async function run(): Promise<void> {
+    if (!canRun.value) return
+    error.value = null
+    vote.value = null
+    voteError.value = null
+    for (const s of sides) Object.assign(panes[s], emptyPane(), { state: 'queued' })
+    shownPrompt.value = prompt.value.trim()
+    compareId.value = null
+    starting.value = true
+    early = []
+    try {
+      const started = await api.call('compare.generate', {
+        prompt: shownPrompt.value,
+        a: { modelPath: contenders.a.modelPath, exit: contenders.a.exit as number },
+        b: { modelPath: contenders.b.modelPath, exit: contenders.b.exit as number },
+        maxNewTokens: maxNewTokens.value,
+      })
+      compareId.value = started.compareId
+      for (const e of early) if (e.payload.compareId === started.compareId) apply(e.event, e.payload)
+    } catch (caught) {
+      error.value = errorMessage(caught)
+      for (const s of sides) Object.assign(panes[s], emptyPane())
+    } finally {
+      starting.value = false
+      early = []
+    }
+  }
+
+  async function cancel(): Promise<void> {
+    if (!compareId.value) return
+    try {
+      await api.call('compare.cancel', { compareId: compareId.value })
+    } catch (caught) {
+      // Finished in the meantime: nothing to cancel.
+      if (running.value) error.value = errorMessage(caught)
+    }
+  }
+
+  /** The person's verdict on the two answers as shown: '1' the left (first) one, '2' the right one. */
+  async function castVote(verdict: Verdict): Promise<void> {
+    if (!canVote.value) return
+    voting.value = true
+    voteError.value = null
+    try {
+      const result = await api.call('evaluations.vote', {
+        firstGenerationId: panes.a.generationId!,
+        secondGenerationId: panes.b.generationId!,
+        verdict,
+      })
+      vote.value = result.vote
+      votes.value = [result.vote, ...votes.value.filter((v) => v.comparisonId !== result.vote.comparisonId)]
+    } catch (caught) {
+      voteError.value = errorMessage(caught)
+    } finally {
+      voting.value = false
+    }
+  }
+
+  async function loadVotes(): Promise<void> {
+    try {
+      votes.value = (await api.call('evaluations.votes', { limit: 50 })).votes
+      votesError.value = null
+    } catch (caught) {
+      votesError.value = errorMessage(caught)
+    }
+  }
+
+  return {
+    prompt,
+    maxNewTokens,
+    contenders,
+    panes,
+    shownPrompt,
+    compareId,
+    error,
+    vote,
+    voting,
+    voteError,
+    votes,
+    votesError,
+    running,
+    canRun,
+    canVote,
+    run,
+    cancel,
+    castVote,
+    loadVotes,
+  }
+})
