@@ -122,10 +122,10 @@ describe('fine-tuning in the browser', () => {
     expect(await table.locator('tbody tr').count()).toBe(3)
     expect(await table.locator('tbody th').allTextContents()).toEqual(['1', '2', '3 (full model)'])
     const outputPath = await page.getByTestId('copyable-path').textContent()
-    const chat = (await page.getByRole('link', { name: 'Chat with it' }).getAttribute('href'))!
+    const chat = (await page.locator('main').getByRole('link', { name: 'Chat with it' }).getAttribute('href'))!
     expect(chat.startsWith('#/chat?')).toBe(true)
     expect(new URLSearchParams(chat.split('?')[1]).get('model')).toBe(outputPath)
-    const compare = (await page.getByRole('link', { name: 'Compare' }).getAttribute('href'))!
+    const compare = (await page.locator('main').getByRole('link', { name: 'Compare', exact: true }).getAttribute('href'))!
     expect(new URLSearchParams(compare.split('?')[1]).get('a')).toBe(outputPath)
     await screenshot(page, 'tune-result')
 
@@ -146,6 +146,12 @@ describe('fine-tuning in the browser', () => {
     const entry = page.getByTestId(`model-${model!.name}`)
     await entry.waitFor(slow)
     expect(await entry.textContent()).toContain('trained')
+
+    // Compare opens with the tuned model as contender 1.
+    await page.goBack()
+    await page.locator('main').getByRole('link', { name: 'Compare', exact: true }).click()
+    const first = page.getByRole('group', { name: 'Contender 1 (left)' }).getByLabel('Model folder')
+    await expect.poll(() => first.inputValue(), slow).toBe(outputPath)
     expect(errors).toEqual([])
     await page.close()
   })
