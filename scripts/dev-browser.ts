@@ -32,6 +32,7 @@ const backend = openBackend({
   trainingWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/training-worker.ts') } },
   evaluationWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/evaluation-worker.ts') } },
   compareWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/compare-worker.ts') } },
+  datasetWorker: { path: join(root, 'scripts/tsx-worker.mjs'), workerData: { tsEntry: join(root, 'src-main/workers/dataset-worker.ts') } },
   ...(dataDirArg > 0 ? { dataDir: process.argv[dataDirArg + 1] } : {}),
 })
 const server = await startServer({ backend, rendererDir: join(root, 'src-renderer'), port: 0, serveRenderer: (req, res) => vite.middlewares(req, res) })

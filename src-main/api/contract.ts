@@ -188,6 +188,8 @@ export const RunSummary = z.object({
   error: z.string().nullable(),
   createdAt: z.number(),
   request: z.record(z.string(), z.unknown()),
+  /** The last step with a recorded training loss: how far the curve goes (it may pass lastStep after a crash). */
+  stepsDone: z.number().int(),
 })
 export type RunSummary = z.infer<typeof RunSummary>
 
@@ -221,6 +223,142 @@ export const RunStatusEvent = z.object({
 })
 
 const RunRef = z.object({ runId: z.string().min(1) }).strict()
+
+export const RunValidationEvent = z.object({
+  runId: z.string(),
+  step: z.number().int(),
+  /** Mean validation loss and perplexity per exit at this step. */
+  loss: z.record(z.string(), z.number()),
+  perplexity: z.record(z.string(), z.number()),
+})
+export type RunValidationEvent = z.infer<typeof RunValidationEvent>
+
+export const RunCheckpointEvent = z.object({ runId: z.string(), step: z.number().int(), path: z.string() })
+
+export const RunCheckpoint = z.object({
+  step: z.number().int(),
+  createdAt: z.number(),
+  path: z.string(),
+  /** Older checkpoints are removed as newer ones are written (the latest two are kept). */
+  onDisk: z.boolean(),
+})
+export type RunCheckpoint = z.infer<typeof RunCheckpoint>
+
+export const RunDetails = z.object({
+  run: RunSummary,
+  /** Every recorded figure: per step, per exit, train and validation (the curves). */
+  metrics: z.array(RunMetric),
+  checkpoints: z.array(RunCheckpoint),
+  /** The tuned model's folder, once the run completed. */
+  outputPath: z.string().nullable(),
+})
+export type RunDetails = z.infer<typeof RunDetails>
+
+export const RunEstimate = z.object({
+  steps: z.number().int(),
+  /** Token positions per optimizer step (batch × seqLen × gradAccum, padding included). */
+  tokensPerStep: z.number().int(),
+  seconds: z.number(),
+  memoryBytes: z.number(),
+  trainRecords: z.number().int(),
+  validationRecords: z.number().int(),
+  parameters: z.number().int(),
+  breakdown: z.object({
+    trainFlops: z.number(),
+    validationFlops: z.number(),
+    flopsPerSecond: z.number(),
+    parameterBytes: z.number(),
+    gradientBytes: z.number(),
+    optimizerBytes: z.number(),
+    activationBytes: z.number(),
+    attentionBytes: z.number(),
+    logitBytes: z.number(),
+  }),
+})
+export type RunEstimate = z.infer<typeof RunEstimate>
+
+// ---------------------------------------------------------------- models and datasets for tuning
+
+export const DatasetPreviewRequest = z
+  .object({
+    modelPath: z.string().min(1),
+    dataPath: z.string().min(1),
+    seqLen: z.number().int().min(2).default(512),
+    /** How many records to show formatted. */
+    limit: z.number().int().min(0).max(50).default(5),
+  })
+  .strict()
+export type DatasetPreviewRequest = z.input<typeof DatasetPreviewRequest>
+
+export const DatasetProblem = z.object({
+  /** 1-based line (JSONL, or a JSON file that does not parse); null otherwise. */
+  line: z.number().int().nullable(),
+  /** 0-based position in a JSON array; null otherwise. */
+  index: z.number().int().nullable(),
+  /** The field as a path, e.g. `conversations[2].value`; null when the record as a whole is wrong. */
+  field: z.string().nullable(),
+  message: z.string(),
+})
+export type DatasetProblem = z.infer<typeof DatasetProblem>
+
+export const PreviewSegment = z.object({
+  text: z.string(),
+  /** The loss is taken on these tokens (the response); false for context (prompt, template). */
+  trained: z.boolean(),
+  tokens: z.number().int(),
+})
+
+export const PreviewRecord = z.object({
+  line: z.number().int().nullable(),
+  index: z.number().int().nullable(),
+  /** Tokens after truncation to seqLen. */
+  tokens: z.number().int(),
+  segments: z.array(PreviewSegment),
+})
+export type PreviewRecord = z.infer<typeof PreviewRecord>
+
+export const DatasetStatistics = z.object({
+  /** Records that will be trained on. */
+  records: z.number().int(),
+  tokens: z.number().int(),
+  meanTokens: z.number(),
+  maxTokens: z.number().int(),
+  /** Tokens the loss is taken on. */
+  trainedTokens: z.number().int(),
+  /** Records longer than seqLen, cut to it. */
+  truncated: z.number().int(),
+  /** Records left with no response token after the cut (not trained on). */
+  dropped: z.number().int(),
+  /** Records with errors, left out when the run skips them. */
+  skipped: z.number().int(),
+})
+export type DatasetStatistics = z.infer<typeof DatasetStatistics>
+
+export const DatasetPreview = z.object({
+  dataPath: z.string(),
+  /** `alpaca-jsonl`, `sharegpt-json`…; null when the file could not be read as records. */
+  format: z.string().nullable(),
+  /** How text records become prompts: the model's chat template, or the Alpaca prompt. */
+  template: z.enum(['chat-template', 'alpaca']).nullable(),
+  seqLen: z.number().int(),
+  records: z.array(PreviewRecord),
+  /** Null when nothing can be trained on (see fatal). */
+  stats: DatasetStatistics.nullable(),
+  /** Every problem found, in file order, up to a cap; errorCount counts them all. */
+  errors: z.array(DatasetProblem),
+  errorCount: z.number().int(),
+  /** Why the dataset cannot be trained on at all; null when it can. */
+  fatal: z.string().nullable(),
+})
+export type DatasetPreview = z.infer<typeof DatasetPreview>
+
+/** Browser mode: a dataset file's text, stored in the data folder (the server cannot read the browser's disk). */
+export const DatasetUpload = z
+  .object({
+    name: z.string().min(1).max(200),
+    content: z.string(),
+  })
+  .strict()
 
 // ---------------------------------------------------------------- evaluations
 
@@ -495,6 +633,14 @@ export const ModelFolderShape = z.object({
   numLayers: z.number().int().positive(),
   /** Exits the model offers: sorted.json's, else every layer count. */
   exits: z.array(z.number().int().positive()),
+  /** Sizes the tuning estimate and the wizard show. */
+  hiddenSize: z.number().int().positive(),
+  numHeads: z.number().int().positive(),
+  vocabSize: z.number().int().positive(),
+  parameters: z.number().int().positive(),
+  /** Whether it can format text: tokenizer.json, and a chat template of its own (else the Alpaca prompt). */
+  hasTokenizer: z.boolean(),
+  hasChatTemplate: z.boolean(),
 })
 export type ModelFolderShape = z.infer<typeof ModelFolderShape>
 
@@ -611,7 +757,7 @@ export const methods = {
   /** Continues a paused or interrupted run from its latest checkpoint. */
   'runs.resume': { request: RunRef, response: z.object({}) },
   'runs.list': { request: Empty, response: z.object({ runs: z.array(RunSummary) }) },
-  'runs.get': { request: RunRef, response: z.object({ run: RunSummary, metrics: z.array(RunMetric) }) },
+  'runs.get': { request: RunRef, response: RunDetails },
   /** Generates and judges in a worker thread; progress as evaluation.progress, the W/L/T rows as evaluation.done. */
   'evaluations.start': { request: EvaluationRequest, response: z.object({ evaluationId: z.string() }) },
   /** Stops a running evaluation; what it stored stays, so starting it again resumes. */
@@ -674,6 +820,28 @@ export const methods = {
     request: ChatRef.extend({ messageId: z.string().min(1), exit: z.number().int().positive().optional() }).strict(),
     response: z.object({ generationId: z.string() }),
   },
+  /** Time and memory a run would take, before starting it (an estimate; see engine/train/estimate.ts). outDir is not used. */
+  'runs.estimate': { request: TuneRequest, response: RunEstimate },
+  /** Deletes a run that is not running, with its metrics and checkpoints; its tuned model stays unless deleteOutput. */
+  'runs.remove': {
+    request: RunRef.extend({ deleteOutput: z.boolean().default(false) }).strict(),
+    response: z.object({ removedPaths: z.array(z.string()) }),
+  },
+  /** A dataset as the trainer would see it with this model: formatted records, statistics, every error. Runs in a worker. */
+  'datasets.preview': { request: DatasetPreviewRequest, response: DatasetPreview },
+  /** Stores an uploaded dataset file in the data folder's datasets/ and returns its path (size-capped). */
+  'datasets.upload': { request: DatasetUpload, response: z.object({ path: z.string() }) },
+  /** The desktop app's open-file dialog (e.g. for a dataset); browser mode has none and answers conflict. */
+  'app.pickFile': {
+    request: z
+      .object({
+        title: z.string().max(200).optional(),
+        /** Extensions offered, without dots, e.g. ['json', 'jsonl']. */
+        extensions: z.array(z.string().regex(/^[A-Za-z0-9]{1,10}$/)).max(20).optional(),
+      })
+      .strict(),
+    response: z.object({ path: z.string().nullable() }),
+  },
 } as const
 
 /** Every event the backend pushes to all connected windows, keyed by name. */
@@ -694,6 +862,8 @@ export const events = {
   /** The model library changed (import, removal, a run's new model). */
   'models.changed': z.object({}),
   'chat.replyDone': ChatReplyDone,
+  'run.validation': RunValidationEvent,
+  'run.checkpoint': RunCheckpointEvent,
 } as const
 
 export type MethodName = keyof typeof methods

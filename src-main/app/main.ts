@@ -12,6 +12,7 @@ import engineWorkerPath from '../workers/engine-worker?modulePath'
 import trainingWorkerPath from '../workers/training-worker?modulePath'
 import evaluationWorkerPath from '../workers/evaluation-worker?modulePath'
 import compareWorkerPath from '../workers/compare-worker?modulePath'
+import datasetWorkerPath from '../workers/dataset-worker?modulePath'
 import { installSecurityPolicy } from './security'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -59,10 +60,18 @@ app.whenReady().then(
         trainingWorker: { path: trainingWorkerPath },
         evaluationWorker: { path: evaluationWorkerPath },
         compareWorker: { path: compareWorkerPath },
+        datasetWorker: { path: datasetWorkerPath },
         // Packaged builds carry resources/models as extra resources; a checkout has them two folders up from out/main.
         pickFolder: async (title) => {
           const window = BrowserWindow.getFocusedWindow()
           const options = { title, properties: ['openDirectory' as const] }
+          const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options)
+          return result.canceled ? null : (result.filePaths[0] ?? null)
+        },
+        pickFile: async (title, extensions) => {
+          const window = BrowserWindow.getFocusedWindow()
+          const filters = extensions ? [{ name: extensions.join(', '), extensions }] : []
+          const options = { title, properties: ['openFile' as const], filters }
           const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options)
           return result.canceled ? null : (result.filePaths[0] ?? null)
         },

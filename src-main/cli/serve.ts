@@ -9,6 +9,7 @@ import engineWorkerPath from '../workers/engine-worker?modulePath'
 import trainingWorkerPath from '../workers/training-worker?modulePath'
 import evaluationWorkerPath from '../workers/evaluation-worker?modulePath'
 import compareWorkerPath from '../workers/compare-worker?modulePath'
+import datasetWorkerPath from '../workers/dataset-worker?modulePath'
 
 /** The built renderer sits beside the built CLI: out/main/cli.js → out/renderer. */
 function defaultRendererDir(): string {
@@ -50,6 +51,7 @@ a token that changes at every launch; the server refuses requests without it.`,
       evaluationWorker: { path: evaluationWorkerPath },
       compareWorker: { path: compareWorkerPath },
       bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? fileURLToPath(new URL('../../resources/models', import.meta.url)),
+      datasetWorker: { path: datasetWorkerPath },
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     })
     let server

@@ -19,9 +19,11 @@ import { CompareService } from './compare'
 import { importSetFile, listSets, removeSet } from './eval-sets'
 import { evaluationResults } from './evaluation-results'
 import { listVotes, pairOutputs, recordVote } from './human-votes'
-import { inspectModel } from './model-inspect'
 import { ModelLibrary } from './model-library'
 import { ChatService } from './chat'
+import { DatasetService } from './datasets'
+import { inspectModel } from './model-inspect'
+import { estimateTune } from './run-estimate'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -43,6 +45,10 @@ export interface BackendOptions {
   pickFolder?: (title: string) => Promise<string | null>
   /** Folder whose sub-folders are the models shipped with the app (resources/models). */
   bundledModelsDir?: string
+  /** The dataset worker (one per dataset preview). */
+  datasetWorker?: EngineWorkerSpec
+  /** The desktop app's native open-file dialog; absent in browser mode. */
+  pickFile?: (title: string, extensions: string[] | undefined) => Promise<string | null>
 }
 
 export interface Backend {
@@ -87,6 +93,7 @@ export function openBackend(options: BackendOptions): Backend {
     provider: () => settings.get().executionProvider,
     log: (message) => log(message),
   })
+  const datasets = new DatasetService(options.datasetWorker, dataDir)
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -168,6 +175,14 @@ export function openBackend(options: BackendOptions): Backend {
     },
     'chats.send': ({ chatId, content }) => chats.send(chatId, content),
     'chats.regenerate': ({ chatId, messageId, exit }) => chats.regenerate(chatId, messageId, exit),
+    'runs.estimate': (request) => estimateTune(request, datasets),
+    'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
+    'datasets.preview': (request) => datasets.preview(request),
+    'datasets.upload': ({ name, content }) => datasets.upload(name, content),
+    'app.pickFile': async ({ title, extensions }) => {
+      if (!options.pickFile) throw new ApiError('conflict', 'There is no file picker in browser mode: type the path, or upload the file.')
+      return { path: await options.pickFile(title ?? 'Choose a file', extensions) }
+    },
   }
 
   return {
@@ -177,6 +192,7 @@ export function openBackend(options: BackendOptions): Backend {
     close: async () => {
       await evaluations.close()
       await compare.close()
+      await datasets.close()
       await training.close()
       await engine.close()
       store.close()

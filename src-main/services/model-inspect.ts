@@ -1,9 +1,38 @@
-/** A model folder's shape (layers, exits) read from its config without loading weights, for pickers and request checks. */
-import { basename, resolve } from 'node:path'
+/**
+ * A model folder's shape read from its small files without loading weights:
+ * layers and exits for pickers and request checks, sizes for the tuning
+ * estimate, and whether it can format text (tokenizer, chat template).
+ */
+import { existsSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
 import type { ModelFolderShape } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { ConfigError } from '../engine/model/config'
 import { inspectModelFolder, ModelImportError } from '../engine/model/import'
+import type { ModelConfig } from '../engine/model/types'
+import { CHAT_TEMPLATE_FILE, TOKENIZER_FILE, readTokenizerConfig } from '../engine/tokenizer/files'
+import { PreviewInputError, readModelConfig } from '../engine/train/dataset-preview'
+import { modelShape } from '../engine/train/estimate'
+
+/** config.json of the folder, or an invalid_params error naming `field`. */
+export function modelConfigOf(path: string, field = 'modelPath'): ModelConfig {
+  try {
+    return readModelConfig(path)
+  } catch (error) {
+    const message = error instanceof PreviewInputError ? error.message : String(error)
+    throw new ApiError('invalid_params', `${field}: ${message}`, [{ path: field, message }])
+  }
+}
+
+function hasChatTemplate(folder: string): boolean {
+  if (existsSync(join(folder, CHAT_TEMPLATE_FILE))) return true
+  try {
+    const template = readTokenizerConfig(folder)?.chat_template
+    return template !== undefined && template !== null
+  } catch {
+    return false
+  }
+}
 
 export function inspectModel(path: string, field = 'path'): ModelFolderShape {
   const dir = resolve(path)
@@ -16,6 +45,12 @@ export function inspectModel(path: string, field = 'path'): ModelFolderShape {
       architecture: config.hfArchitecture,
       numLayers,
       exits: sorted?.exits ?? Array.from({ length: numLayers }, (_, i) => i + 1),
+      hiddenSize: config.hiddenSize,
+      numHeads: config.numHeads,
+      vocabSize: config.vocabSize,
+      parameters: modelShape(config).parameters,
+      hasTokenizer: existsSync(join(dir, TOKENIZER_FILE)),
+      hasChatTemplate: hasChatTemplate(dir),
     }
   } catch (error) {
     if (error instanceof ModelImportError || error instanceof ConfigError) {

@@ -6,11 +6,13 @@
  * `running` at start-up was interrupted by a crash: it is paused, ready to
  * resume from its last checkpoint.
  */
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
-import type { ExecutionProviderPreference, RunSummary, TuneRequest } from '../api/contract'
+import type { ExecutionProviderPreference, RunDetails, RunSummary, TuneRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
+import { checkpointDirOf } from '../engine/train/tune-job'
 import type { Run, Store } from '../store'
 import { FromTrainingWorker, type ToTrainingWorker } from '../workers/training-protocol'
 import type { EngineWorkerSpec } from './engine'
@@ -18,6 +20,15 @@ import type { EventBus } from './events'
 import { registerModelFolder } from './model-registry'
 
 type TuneRequestData = z.output<typeof TuneRequest>
+
+/**
+ * A diverged step's loss is NaN (and its perplexity may overflow): events
+ * carry finite numbers only (the contract's schemas refuse the others), so
+ * such an exit is left out of the event; the database keeps it as a gap.
+ */
+function finite(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => Number.isFinite(v)))
+}
 
 export class TrainingService {
   private readonly workers = new Map<string, Worker>()
@@ -43,6 +54,7 @@ export class TrainingService {
       error: run.error,
       createdAt: run.createdAt,
       request: run.config,
+      stepsDone: this.store.runs.stepsDone(run.id),
     }
   }
 
@@ -50,10 +62,46 @@ export class TrainingService {
     return this.store.runs.list().map((run) => this.summary(run))
   }
 
-  get(runId: string): { run: RunSummary; metrics: ReturnType<Store['runs']['metrics']> } {
+  get(runId: string): RunDetails {
     const run = this.store.runs.get(runId)
     if (!run) throw new ApiError('not_found', `No run ${runId}.`)
-    return { run: this.summary(run), metrics: this.store.runs.metrics(runId) }
+    const checkpoints = this.store.runs.checkpoints(runId).map((c) => ({ step: c.step, createdAt: c.createdAt, path: c.path, onDisk: existsSync(c.path) }))
+    const output = run.outputModelId ? this.store.models.get(run.outputModelId) : undefined
+    return { run: this.summary(run), metrics: this.store.runs.metrics(runId), checkpoints, outputPath: output?.path ?? null }
+  }
+
+  /**
+   * Deletes a run that is not running: its row, metrics and checkpoint
+   * records, and its checkpoint folder. The tuned model stays (it is in the
+   * library) unless deleteOutput, and then only when no other run was
+   * tuned from it (deleting its row would delete those runs too).
+   */
+  remove(runId: string, deleteOutput: boolean): { removedPaths: string[] } {
+    const run = this.store.runs.get(runId)
+    if (!run) throw new ApiError('not_found', `No run ${runId}.`)
+    if (this.workers.has(runId) || run.status === 'running') throw new ApiError('conflict', `Run ${runId} is running: cancel it first.`)
+    const removedPaths: string[] = []
+    const outDir = typeof run.config.outDir === 'string' ? resolve(run.config.outDir) : undefined
+    const output = run.outputModelId ? this.store.models.get(run.outputModelId) : undefined
+    if (deleteOutput && output && this.store.runs.list({ modelId: output.id }).length > 0) {
+      throw new ApiError('conflict', `The tuned model ${output.path} is the base of other runs; delete those first, or keep the model.`)
+    }
+    this.store.transaction(() => {
+      this.store.runs.remove(runId)
+      if (deleteOutput && output) this.store.models.remove(output.id)
+    })
+    if (outDir) {
+      const checkpoints = checkpointDirOf(outDir)
+      if (existsSync(checkpoints)) {
+        rmSync(checkpoints, { recursive: true, force: true })
+        removedPaths.push(checkpoints)
+      }
+      if (deleteOutput && existsSync(outDir)) {
+        rmSync(outDir, { recursive: true, force: true })
+        removedPaths.push(outDir)
+      }
+    }
+    return { removedPaths }
   }
 
   private modelId(path: string, source: 'imported' | 'trained'): string {
@@ -61,6 +109,17 @@ export class TrainingService {
   }
 
   start(request: TuneRequestData): { runId: string } {
+    // Refused here, with the field named, rather than by the worker a moment later.
+    const out = resolve(request.outDir)
+    if (existsSync(out) && readdirSync(out).length > 0) {
+      const message = `${out} is not empty; choose a new folder for the tuned model.`
+      throw new ApiError('invalid_params', `outDir: ${message}`, [{ path: 'outDir', message }])
+    }
+    const checkpoints = checkpointDirOf(out)
+    if (existsSync(checkpoints) && readdirSync(checkpoints).length > 0) {
+      const message = `${checkpoints} holds checkpoints of an earlier run; resume that run from the Runs page, or choose another folder.`
+      throw new ApiError('invalid_params', `outDir: ${message}`, [{ path: 'outDir', message }])
+    }
     const dataset = this.store.datasets.add({ name: basename(request.dataPath), format: 'auto', path: resolve(request.dataPath), recordCount: 0 })
     const run = this.store.runs.create({
       modelId: this.modelId(request.modelPath, 'imported'),
@@ -77,7 +136,11 @@ export class TrainingService {
     const run = this.store.runs.get(runId)
     if (!run) throw new ApiError('not_found', `No run ${runId}.`)
     if (this.workers.has(runId)) throw new ApiError('conflict', `Run ${runId} is already running.`)
-    if (run.status !== 'paused') throw new ApiError('conflict', `Run ${runId} is ${run.status}; only a paused or interrupted run resumes.`)
+    const retry = run.status === 'failed' && this.store.runs.latestCheckpoint(runId) !== undefined
+    if (run.status !== 'paused' && !retry) {
+      throw new ApiError('conflict', `Run ${runId} is ${run.status}; only a paused or interrupted run, or a failed one with a checkpoint, resumes.`)
+    }
+    if (retry) this.store.runs.reopen(runId)
     this.launch(runId, run.config as unknown as TuneRequestData, true)
   }
 
@@ -120,13 +183,23 @@ export class TrainingService {
             { step: m.step, exit: null, split: 'train', loss: null, lr: m.lr, tokensPerSecond: m.tokensPerSecond },
             ...Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'train' as const, loss })),
           ])
-          this.bus.emit('run.progress', { runId, step: m.step, totalSteps: m.totalSteps, loss: m.loss, lr: m.lr, tokensPerSecond: m.tokensPerSecond, etaSeconds: m.etaSeconds })
+          this.bus.emit('run.progress', {
+            runId,
+            step: m.step,
+            totalSteps: m.totalSteps,
+            loss: finite(m.loss),
+            lr: m.lr,
+            tokensPerSecond: Number.isFinite(m.tokensPerSecond) ? m.tokensPerSecond : 0,
+            etaSeconds: Number.isFinite(m.etaSeconds) ? m.etaSeconds : 0,
+          })
           break
         case 'validation':
           this.store.runs.recordMetrics(runId, Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'validation' as const, loss })))
+          this.bus.emit('run.validation', { runId, step: m.step, loss: finite(m.loss), perplexity: finite(m.perplexity) })
           break
         case 'checkpoint':
           this.store.runs.recordCheckpoint(runId, m.step, m.path)
+          this.bus.emit('run.checkpoint', { runId, step: m.step, path: m.path })
           break
         case 'log':
           this.options.log(m.message)
@@ -135,6 +208,8 @@ export class TrainingService {
           if (m.finished && m.out) {
             const outputModelId = this.modelId(m.out, 'trained')
             end(() => this.store.runs.finish(runId, { outputModelId }), { out: m.out })
+            // The library has a new model.
+            this.bus.emit('models.changed', {})
           } else end(() => this.store.runs.pause(runId))
           break
         case 'failed':

@@ -3,9 +3,9 @@
  * checkpoints they resume from.
  *
  * Lifecycle: pending → running ⇄ paused → completed; pending, running or
- * paused → failed or cancelled. A run found `running` at startup was
- * interrupted by a crash: pause it, then start it again from its latest
- * checkpoint.
+ * paused → failed or cancelled; failed → paused to retry from its latest
+ * checkpoint. A run found `running` at startup was interrupted by a crash:
+ * pause it, then start it again from its latest checkpoint.
  */
 import { randomUUID } from 'node:crypto'
 import type { Database, Statement, Transaction } from 'better-sqlite3'
@@ -164,6 +164,8 @@ export class RunsRepository {
   readonly #finish: Statement<{ id: string; now: number; output_model_id: string | null }, RunRow>
   readonly #fail: Statement<{ id: string; now: number; error: string }, RunRow>
   readonly #cancel: Statement<{ id: string; now: number }, RunRow>
+  readonly #reopen: Statement<{ id: string }, RunRow>
+  readonly #stepsDone: Statement<[string], { steps: number | null }>
   readonly #putMetric: Statement<MetricRow>
   readonly #metrics: Statement<[string], MetricRow>
   readonly #putCheckpoint: Statement<CheckpointRow, CheckpointRow>
@@ -209,6 +211,13 @@ export class RunsRepository {
     )
     this.#cancel = db.prepare<{ id: string; now: number }, RunRow>(
       `UPDATE runs SET status = 'cancelled', finished_at = @now WHERE id = @id AND status IN ${active} RETURNING *`,
+    )
+
+    this.#reopen = db.prepare<{ id: string }, RunRow>(
+      `UPDATE runs SET status = 'paused', error = NULL, finished_at = NULL WHERE id = @id AND status = 'failed' RETURNING *`,
+    )
+    this.#stepsDone = db.prepare<[string], { steps: number | null }>(
+      `SELECT max(step) AS steps FROM run_metrics WHERE run_id = ? AND split = 'train'`,
     )
 
     this.#putMetric = db.prepare<MetricRow>(
@@ -307,6 +316,16 @@ export class RunsRepository {
 
   cancel(id: string): Run {
     return this.#transition(id, 'cancel', this.#cancel.get({ id, now: this.#now() }))
+  }
+
+  /** A failed run back to paused, so that it can be retried from its latest checkpoint. */
+  reopen(id: string): Run {
+    return this.#transition(id, 'reopen', this.#reopen.get({ id }))
+  }
+
+  /** The last step with a recorded training figure (0 when none): how far the run's curve goes. */
+  stepsDone(runId: string): number {
+    return this.#stepsDone.get(runId)?.steps ?? 0
   }
 
   /** Sets how many steps the run takes, once the dataset has been read (it depends on its size). */

@@ -24,6 +24,10 @@ export const pages: RouteRecordRaw[] = [
   { path: '/models', name: 'models', component: LibraryView, meta: { navLabel: 'Models' } },
   { path: '/compare', name: 'compare', component: CompareView, meta: { navLabel: 'Compare' } },
   { path: '/compare/batch', name: 'compare-batch', component: BatchEvaluationView },
+  // Loaded when first opened: they carry Chart.js, which the other pages do not need.
+  { path: '/tune', name: 'tune', component: () => import('./views/TuneView.vue'), meta: { navLabel: 'Fine-tune' } },
+  { path: '/runs', name: 'runs', component: () => import('./views/RunsView.vue'), meta: { navLabel: 'Runs' } },
+  { path: '/runs/:runId', name: 'run', component: () => import('./views/RunsView.vue') },
   { path: '/settings', name: 'settings', component: SettingsView, meta: { navLabel: 'Settings' } },
   { path: '/about', name: 'about', component: AboutView, meta: { navLabel: 'About' } },
 ]

@@ -47,7 +47,7 @@ describe('the app in browser mode', () => {
     const nav = page.getByRole('navigation', { name: 'Main' })
     const links = await nav.getByRole('link').allTextContents()
     expect(links[0]).toBe('Chat')
-    expect(links).toEqual(expect.arrayContaining(['Chat', 'Models', 'Compare', 'Settings', 'About']))
+    expect(links).toEqual(expect.arrayContaining(['Chat', 'Models', 'Compare', 'Fine-tune', 'Runs', 'Settings', 'About']))
     await expect.poll(() => page.getByTestId('data-dir').textContent()).toContain(dataDir)
     await screenshot(page, 'settings')
 

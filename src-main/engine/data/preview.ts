@@ -5,7 +5,11 @@ import type { TokenizedRecord } from './tokenize'
 
 export interface PreviewSegment {
   text: string
-  /** Whether the loss is taken on these tokens. */
+  /**
+   * Whether the loss is taken on these tokens: a label other than
+   * IGNORE_INDEX at a position after the first (the loss shifts labels by
+   * one, so the first token is never predicted, whatever its label).
+   */
   response: boolean
   /** How many tokens the segment holds. */
   tokens: number
@@ -26,10 +30,11 @@ export interface RecordPreview {
 export function previewRecord(record: TokenizedRecord, tokenizer?: TextTokenizer): RecordPreview {
   const segments: PreviewSegment[] = []
   const { inputIds, labels } = record
+  const trained = (t: number) => t > 0 && labels[t] !== IGNORE_INDEX
   let start = 0
   for (let t = 1; t <= inputIds.length; t++) {
-    const response = labels[start] !== IGNORE_INDEX
-    if (t < inputIds.length && (labels[t] !== IGNORE_INDEX) === response) continue
+    const response = trained(start)
+    if (t < inputIds.length && trained(t) === response) continue
     const ids = inputIds.slice(start, t)
     const text = tokenizer === undefined ? `[${ids.join(' ')}]` : tokenizer.decode(ids)
     segments.push({ text, response, tokens: ids.length })

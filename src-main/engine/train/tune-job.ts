@@ -7,15 +7,14 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { ExecutionProviderPreference } from '../../api/contract'
-import { formatProblem, loadDataset, splitDataset, type DatasetStats, type ErrorPolicy } from '../data'
+import { formatProblem, splitDataset, type DatasetStats, type ErrorPolicy } from '../data'
 import { exportModel } from '../model/export'
 import { loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
-import { chatFormatterFor } from '../tokenizer/chat-template'
-import { loadTokenizer } from '../tokenizer/tokenizer'
 import { trainingSource, validationSource } from './data-source'
 import { parseExits } from './exits'
 import type { ScheduleKind } from './schedule'
+import { openTuneData, plannedSteps } from './tune-data'
 import { Trainer, type RunState, type TrainerHooks, type TrainMode, type TrainOptions } from './trainer'
 
 export interface TuneRequest {
@@ -87,15 +86,7 @@ export async function runTuneJob(
   if (request.epochs !== undefined && request.maxSteps !== undefined) throw new TuneSetupError('give epochs or max steps, not both.')
 
   const model = loadModelFolder(request.modelPath)
-  const tokenizer = loadTokenizer(request.modelPath)
-  const formatter = chatFormatterFor(request.modelPath, tokenizer)
-  const dataset = loadDataset(request.dataPath, {
-    seqLen: request.seqLen,
-    onError: request.onError,
-    vocabSize: model.config.vocabSize,
-    ...(tokenizer ? { tokenizer } : {}),
-    ...(formatter ? { formatter } : {}),
-  })
+  const { dataset } = openTuneData(request.modelPath, request.dataPath, { seqLen: request.seqLen, onError: request.onError, vocabSize: model.config.vocabSize })
   for (const skipped of dataset.skipped) for (const problem of skipped.problems) options.hooks?.log?.(`skipped ${formatProblem(problem)}`)
   let exits: number[]
   try {
@@ -106,7 +97,7 @@ export async function runTuneJob(
   const { train, validation } = splitDataset(dataset.records, { valFraction: request.valSplit, seed: request.seed })
   const { batchSize, seqLen, seed } = request
   const trainSource = trainingSource(train, { batchSize, seqLen, seed, shuffle: request.shuffle })
-  const totalSteps = request.maxSteps ?? Math.max(1, Math.ceil(((request.epochs ?? 1) * trainSource.batchesPerEpoch) / request.gradAccum))
+  const totalSteps = plannedSteps(trainSource.batchesPerEpoch, request)
   const trainOptions: TrainOptions = {
     mode: request.mode,
     exits,

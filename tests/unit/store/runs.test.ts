@@ -110,6 +110,26 @@ describe('RunsRepository lifecycle', () => {
     expect(store.runs.cancel(run.id).status).toBe('cancelled')
   })
 
+  it('reopens a failed run as paused, for a retry, and only a failed one', () => {
+    const store = memoryStore()
+    const run = runningRun(store)
+    store.runs.fail(run.id, 'out of memory')
+
+    const reopened = store.runs.reopen(run.id)
+
+    expect(reopened).toMatchObject({ status: 'paused', error: null, finishedAt: null })
+    expect(() => store.runs.reopen(run.id)).toThrow(RunStateError)
+  })
+
+  it('counts the steps with a recorded training loss', () => {
+    const store = memoryStore()
+    const run = runningRun(store)
+    expect(store.runs.stepsDone(run.id)).toBe(0)
+    store.runs.recordMetrics(run.id, stepOne)
+    store.runs.recordMetrics(run.id, [{ step: 2, exit: 8, split: 'train', loss: 1.9 }, { step: 3, exit: 8, split: 'validation', loss: 2.2 }])
+    expect(store.runs.stepsDone(run.id)).toBe(2)
+  })
+
   it('refuses to finish a cancelled run, naming its state, and leaves it cancelled', () => {
     const store = memoryStore()
     const run = runningRun(store)

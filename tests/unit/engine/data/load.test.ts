@@ -41,7 +41,11 @@ describe('loading a dataset for training', () => {
     expect(() => loadDataset(file, { tokenizer, seqLen: 8 })).toThrow(`${file}:2: field "input_ids[2]": id 300 is outside the vocabulary (size ${tokenizer.vocabSize})`)
     const data = loadDataset(file, { seqLen: 8, onError: 'skip' })
     expect(data.records.map((r) => r.inputIds)).toEqual([[1, 2, 3], [1, 2, 300]])
-    expect(data.previewRecord(0).text).toBe('[1 2 3]')
+    // No labels: every token is learned, except the first, which nothing predicts.
+    expect(data.previewRecord(0).segments).toEqual([
+      { text: '[1]', response: false, tokens: 1 },
+      { text: '[2 3]', response: true, tokens: 2 },
+    ])
   })
 
   it('needs the tokenizer for text records', () => {

@@ -1,0 +1,145 @@
+/**
+ * How long a fine-tuning run will take and how much memory it needs, before
+ * it starts. Rough by nature (an estimate is all a user gets before hours of
+ * work); every figure it rests on is named here so that a better measurement
+ * changes one constant.
+ *
+ * Time: a training step costs ≈ 6 FLOPs per parameter per token (forward 2,
+ * backward 4). SoFT adds, per exit beyond the full model, one more pass of
+ * the LM head (vocab × hidden) forward and backward: 6 · V · d per token.
+ * SortedNet runs the full model and one sampled sub-model per step: the
+ * sub-model costs its own parameters (the layers above it are not run),
+ * averaged over the exits it may draw. Validation is forward only (2 FLOPs
+ * per parameter per token). Measured on this project's CPU runs, training
+ * proceeds at about {@link cpuFlopsPerSecond}.
+ *
+ * Memory: fp32 parameters, their gradients and AdamW's two moments
+ * (16 bytes per parameter); activations kept for the backward pass
+ * (batch · seqLen · hidden · layers · {@link activationFactor} fp32 values);
+ * attention scores and probabilities (batch · heads · seqLen² · layers · 2);
+ * and the logits of every exit one graph computes (batch · seqLen · vocab ·
+ * 4 bytes · exits).
+ */
+import type { ModelConfig } from '../model/types'
+import { weightSlots } from '../model/import'
+import type { TrainMode } from './trainer'
+
+/** FLOP/s this project's CPU training reaches (measured: 6 · params · tokens / seconds ≈ 150 GFLOP/s). */
+export const cpuFlopsPerSecond = 150e9
+
+/**
+ * fp32 values per hidden unit, per token, per layer, the backward pass keeps:
+ * the two RMSNorm inputs and outputs (4), q, k, v and the attention output
+ * (≈ 4, fewer with GQA), the o-projection output (1), and the SwiGLU's gate,
+ * up and product (3 × intermediate ≈ 3 × 2.7 hidden ≈ 8), plus the residual
+ * sums (1): about 18.
+ */
+export const activationFactor = 18
+
+const bytesPerFloat = 4
+
+/** The sizes of a model the estimate needs. */
+export interface ModelShape {
+  /** Every trained parameter. */
+  parameters: number
+  /** Parameters of one transformer layer. */
+  layerParameters: number
+  layers: number
+  hidden: number
+  heads: number
+  vocab: number
+}
+
+export function modelShape(config: ModelConfig): ModelShape {
+  let parameters = 0
+  let layerParameters = 0
+  for (const slot of weightSlots(config)) {
+    const size = slot.shape.reduce((a, b) => a * b, 1)
+    parameters += size
+    if (slot.layer === 0) layerParameters += size
+  }
+  return { parameters, layerParameters, layers: config.numLayers, hidden: config.hiddenSize, heads: config.numHeads, vocab: config.vocabSize }
+}
+
+export interface EstimatePlan {
+  mode: TrainMode
+  /** Configured exits, ascending, ending with the full model. */
+  exits: number[]
+  /** Rows per micro-batch. */
+  batchSize: number
+  seqLen: number
+  gradAccum: number
+  steps: number
+  /** Micro-batches of one pass over the validation set (0: none). */
+  validationBatches: number
+  /** How many times the validation set is evaluated. */
+  validations: number
+}
+
+export interface RunEstimate {
+  steps: number
+  /** Token positions one optimizer step processes (padding included: the graphs have fixed shapes). */
+  tokensPerStep: number
+  seconds: number
+  memoryBytes: number
+  breakdown: {
+    trainFlops: number
+    validationFlops: number
+    flopsPerSecond: number
+    parameterBytes: number
+    gradientBytes: number
+    optimizerBytes: number
+    activationBytes: number
+    attentionBytes: number
+    logitBytes: number
+  }
+}
+
+export function estimateRun(shape: ModelShape, plan: EstimatePlan): RunEstimate {
+  const { parameters: P, layerParameters, layers: L, hidden: d, heads, vocab: V } = shape
+  const { batchSize: B, seqLen: T } = plan
+  const head = V * d
+  const tokensPerStep = B * T * plan.gradAccum
+  // The exits whose loss one graph computes, and the FLOPs per token of a step.
+  let graphExits: number
+  let perToken: number
+  if (plan.mode === 'sft') {
+    graphExits = 1
+    perToken = 6 * P
+  } else if (plan.mode === 'soft') {
+    graphExits = plan.exits.length
+    perToken = 6 * P + 6 * head * (plan.exits.length - 1)
+  } else {
+    graphExits = 1
+    const others = plan.exits.filter((e) => e !== L)
+    const subModel = others.length === 0 ? 0 : others.reduce((sum, e) => sum + 6 * (P - (L - e) * layerParameters), 0) / others.length
+    perToken = 6 * P + subModel
+  }
+  const evaluatedExits = plan.mode === 'sft' ? 1 : plan.exits.length
+  const trainFlops = plan.steps * tokensPerStep * perToken
+  const validationFlops = plan.validations * plan.validationBatches * B * T * 2 * (P + head * (evaluatedExits - 1))
+
+  const parameterBytes = P * bytesPerFloat
+  const gradientBytes = P * bytesPerFloat
+  const optimizerBytes = 2 * P * bytesPerFloat
+  const activationBytes = B * T * d * L * activationFactor * bytesPerFloat
+  const attentionBytes = B * heads * T * T * L * 2 * bytesPerFloat
+  const logitBytes = B * T * V * bytesPerFloat * graphExits
+  return {
+    steps: plan.steps,
+    tokensPerStep,
+    seconds: (trainFlops + validationFlops) / cpuFlopsPerSecond,
+    memoryBytes: parameterBytes + gradientBytes + optimizerBytes + activationBytes + attentionBytes + logitBytes,
+    breakdown: {
+      trainFlops,
+      validationFlops,
+      flopsPerSecond: cpuFlopsPerSecond,
+      parameterBytes,
+      gradientBytes,
+      optimizerBytes,
+      activationBytes,
+      attentionBytes,
+      logitBytes,
+    },
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * runs.estimate: the time and memory of a run before it starts. The dataset
+ * is counted by the same worker preview the wizard shows (kept, so asking
+ * again is free), split and batched by the job's own rules, and the figures
+ * come from engine/train/estimate.ts.
+ */
+import type { z } from 'zod'
+import type { RunEstimate, TuneRequest } from '../api/contract'
+import { ApiError } from '../api/errors'
+import { estimateRun, modelShape } from '../engine/train/estimate'
+import { parseExits } from '../engine/train/exits'
+import { plannedSteps, plannedValidations, splitSizes } from '../engine/train/tune-data'
+import type { DatasetService } from './datasets'
+import { modelConfigOf } from './model-inspect'
+
+function invalid(field: string, message: string): ApiError {
+  return new ApiError('invalid_params', `${field}: ${message}`, [{ path: field, message }])
+}
+
+export async function estimateTune(request: z.output<typeof TuneRequest>, datasets: DatasetService): Promise<RunEstimate> {
+  const config = modelConfigOf(request.modelPath)
+  let exits: number[]
+  try {
+    exits = parseExits(request.exits, config.numLayers)
+  } catch (error) {
+    throw invalid('exits', (error as Error).message)
+  }
+  const preview = await datasets.preview({ modelPath: request.modelPath, dataPath: request.dataPath, seqLen: request.seqLen, limit: 0 })
+  if (!preview.stats) throw invalid('dataPath', preview.fatal ?? 'nothing to train on')
+  let split: { train: number; validation: number }
+  try {
+    split = splitSizes(preview.stats.records, request.valSplit, request.seed)
+  } catch (error) {
+    throw invalid('valSplit', (error as Error).message)
+  }
+  const batchesPerEpoch = Math.ceil(split.train / request.batchSize)
+  const steps = plannedSteps(batchesPerEpoch, request)
+  const validationBatches = Math.ceil(split.validation / request.batchSize)
+  const shape = modelShape(config)
+  const estimate = estimateRun(shape, {
+    mode: request.mode,
+    exits,
+    batchSize: request.batchSize,
+    seqLen: request.seqLen,
+    gradAccum: request.gradAccum,
+    steps,
+    validationBatches,
+    validations: validationBatches > 0 ? plannedValidations(steps, request.evalEvery) : 0,
+  })
+  return { ...estimate, trainRecords: split.train, validationRecords: split.validation, parameters: shape.parameters }
+}

@@ -1,0 +1,200 @@
+/**
+ * The fine-tuning wizard's form: base model, dataset, method and
+ * hyperparameters, and the run it started. It lives in a store so that
+ * leaving the page and coming back keeps what was typed. Answers that
+ * arrive after a newer question (a preview for an older sequence length)
+ * are dropped.
+ */
+import { defineStore } from 'pinia'
+import { computed, reactive, ref } from 'vue'
+import type { DatasetPreview, ModelFolderShape, RunEstimate, TuneRequest } from '../../../src-main/api/contract'
+import { errorMessage } from '../api/error-message'
+import { useApi } from '../api/use-api'
+import { tuneDefaults, type Hyperparameter } from '../tune/defaults'
+import { exitSpec, presetExits } from '../tune/exits'
+import { defaultOutDir } from '../tune/format'
+
+export type WizardStep = 1 | 2 | 3 | 4 | 5
+export type Mode = TuneRequest['mode']
+
+export const useTuneWizardStore = defineStore('tune-wizard', () => {
+  const api = useApi()
+  const step = ref<WizardStep>(1)
+
+  // (1) base model
+  const modelPath = ref('')
+  const model = ref<ModelFolderShape | null>(null)
+  const modelError = ref<string | null>(null)
+  const modelLoading = ref(false)
+
+  // (2) dataset
+  const dataPath = ref('')
+  const preview = ref<DatasetPreview | null>(null)
+  const previewError = ref<string | null>(null)
+  const previewLoading = ref(false)
+  const previewLimit = ref(5)
+  /** Train on the valid records and leave the bad ones out (onError 'skip'). */
+  const skipBadRecords = ref(false)
+
+  // (3) method
+  const mode = ref<Mode>('soft')
+  const exits = ref<number[]>([])
+  const duration = reactive({ kind: 'epochs' as 'epochs' | 'steps', epochs: 1, maxSteps: 200 })
+  const hyper = reactive<Record<Hyperparameter, number | string>>({
+    lr: tuneDefaults.lr,
+    batchSize: tuneDefaults.batchSize,
+    gradAccum: tuneDefaults.gradAccum,
+    seqLen: tuneDefaults.seqLen,
+    warmup: tuneDefaults.warmup,
+    schedule: tuneDefaults.schedule,
+    weightDecay: tuneDefaults.weightDecay,
+    maxGradNorm: tuneDefaults.maxGradNorm,
+    valSplit: tuneDefaults.valSplit,
+    evalEvery: tuneDefaults.evalEvery,
+    checkpointEvery: tuneDefaults.checkpointEvery,
+    seed: tuneDefaults.seed,
+  })
+  const outDir = ref('')
+  const estimate = ref<RunEstimate | null>(null)
+  const estimateError = ref<string | null>(null)
+  const estimateLoading = ref(false)
+
+  // (4, 5) the run
+  const runId = ref<string | null>(null)
+  const startError = ref<string | null>(null)
+  const starting = ref(false)
+
+  let modelAsk = 0
+  let previewAsk = 0
+  let estimateAsk = 0
+
+  async function inspectModel(): Promise<void> {
+    const ask = ++modelAsk
+    modelLoading.value = true
+    modelError.value = null
+    try {
+      const inspected = await api.call('models.inspect', { path: modelPath.value })
+      if (ask !== modelAsk) return
+      model.value = inspected
+      // A model tuned before offers its own exits (models.inspect gives every layer otherwise).
+      exits.value = inspected.exits.length > 0 ? inspected.exits : presetExits('all', inspected.numLayers)
+      outDir.value = ''
+      preview.value = null
+    } catch (error) {
+      if (ask !== modelAsk) return
+      model.value = null
+      modelError.value = errorMessage(error)
+    } finally {
+      if (ask === modelAsk) modelLoading.value = false
+    }
+  }
+
+  async function loadPreview(): Promise<void> {
+    if (!model.value || !dataPath.value) return
+    const ask = ++previewAsk
+    previewLoading.value = true
+    previewError.value = null
+    try {
+      const answer = await api.call('datasets.preview', {
+        modelPath: model.value.path,
+        dataPath: dataPath.value,
+        seqLen: Number(hyper.seqLen),
+        limit: previewLimit.value,
+      })
+      if (ask !== previewAsk) return
+      preview.value = answer
+    } catch (error) {
+      if (ask !== previewAsk) return
+      preview.value = null
+      previewError.value = errorMessage(error)
+    } finally {
+      if (ask === previewAsk) previewLoading.value = false
+    }
+  }
+
+  const datasetUsable = computed(() => !!preview.value?.stats && (preview.value.errorCount === 0 || skipBadRecords.value))
+
+  function ensureOutDir(dataDir: string | undefined): void {
+    if (outDir.value || !model.value || !dataDir) return
+    outDir.value = defaultOutDir(dataDir, model.value.name, mode.value, new Date())
+  }
+
+  function request(): TuneRequest {
+    const numbers = (key: Hyperparameter) => Number(hyper[key])
+    return {
+      modelPath: model.value?.path ?? modelPath.value,
+      dataPath: preview.value?.dataPath ?? dataPath.value,
+      outDir: outDir.value,
+      mode: mode.value,
+      exits: model.value ? exitSpec(mode.value === 'sft' ? [] : exits.value, model.value.numLayers) : 'all',
+      ...(duration.kind === 'epochs' ? { epochs: Number(duration.epochs) } : { maxSteps: Number(duration.maxSteps) }),
+      batchSize: numbers('batchSize'),
+      gradAccum: numbers('gradAccum'),
+      lr: numbers('lr'),
+      weightDecay: numbers('weightDecay'),
+      warmup: numbers('warmup'),
+      schedule: hyper.schedule as 'cosine' | 'constant',
+      maxGradNorm: numbers('maxGradNorm'),
+      seqLen: numbers('seqLen'),
+      seed: numbers('seed'),
+      valSplit: numbers('valSplit'),
+      onError: skipBadRecords.value ? 'skip' : 'stop',
+      checkpointEvery: numbers('checkpointEvery'),
+      evalEvery: numbers('evalEvery'),
+    }
+  }
+
+  async function refreshEstimate(): Promise<void> {
+    if (!model.value || !preview.value?.stats) return
+    const ask = ++estimateAsk
+    estimateLoading.value = true
+    try {
+      const answer = await api.call('runs.estimate', { ...request(), outDir: outDir.value || '(not chosen yet)' })
+      if (ask !== estimateAsk) return
+      estimate.value = answer
+      estimateError.value = null
+    } catch (error) {
+      if (ask !== estimateAsk) return
+      estimate.value = null
+      estimateError.value = errorMessage(error)
+    } finally {
+      if (ask === estimateAsk) estimateLoading.value = false
+    }
+  }
+
+  /** Starts the run; resolves to its id, or null with startError set. */
+  async function start(startRun: (request: TuneRequest) => Promise<string>): Promise<string | null> {
+    starting.value = true
+    startError.value = null
+    try {
+      runId.value = await startRun(request())
+      step.value = 4
+      return runId.value
+    } catch (error) {
+      startError.value = errorMessage(error)
+      return null
+    } finally {
+      starting.value = false
+    }
+  }
+
+  /** Shows an existing run (a reload of /tune?run=…). */
+  function showRun(id: string, completed: boolean): void {
+    runId.value = id
+    step.value = completed ? 5 : 4
+  }
+
+  /** A new run on the same model and data: back to the method, with a fresh output folder. */
+  function again(): void {
+    runId.value = null
+    outDir.value = ''
+    estimate.value = null
+    step.value = model.value && preview.value ? 3 : 1
+  }
+
+  return {
+    step, modelPath, model, modelError, modelLoading, dataPath, preview, previewError, previewLoading, previewLimit, skipBadRecords,
+    mode, exits, duration, hyper, outDir, estimate, estimateError, estimateLoading, runId, startError, starting, datasetUsable,
+    inspectModel, loadPreview, ensureOutDir, request, refreshEstimate, start, showRun, again,
+  }
+})

@@ -1,0 +1,69 @@
+/**
+ * The wizard's starting hyperparameters, and a one-line reason for each. The
+ * values are the contract's TuneRequest defaults (the renderer may import
+ * only types from the contract, so a unit test holds the two equal).
+ */
+import type { TuneRequest } from '../../../src-main/api/contract'
+
+type Defaulted = Required<
+  Pick<
+    TuneRequest,
+    'exits' | 'batchSize' | 'gradAccum' | 'lr' | 'weightDecay' | 'warmup' | 'schedule' | 'maxGradNorm' | 'seqLen' | 'seed' | 'shuffle' | 'valSplit' | 'onError' | 'checkpointEvery' | 'evalEvery'
+  >
+>
+
+export const tuneDefaults: Defaulted = {
+  exits: 'all',
+  batchSize: 4,
+  gradAccum: 1,
+  lr: 1e-4,
+  weightDecay: 0.01,
+  warmup: 0,
+  schedule: 'cosine',
+  maxGradNorm: 1,
+  seqLen: 512,
+  seed: 42,
+  shuffle: true,
+  valSplit: 0.05,
+  onError: 'stop',
+  checkpointEvery: 50,
+  evalEvery: 0,
+}
+
+export type Hyperparameter = 'batchSize' | 'gradAccum' | 'lr' | 'weightDecay' | 'warmup' | 'schedule' | 'maxGradNorm' | 'seqLen' | 'seed' | 'valSplit' | 'checkpointEvery' | 'evalEvery'
+
+export interface HyperparameterInfo {
+  key: Hyperparameter
+  label: string
+  /** One line: what it does, and which way to turn it. */
+  help: string
+  kind: 'integer' | 'number' | 'choice'
+  min?: number
+  max?: number
+  step?: number
+  choices?: readonly string[]
+}
+
+export const hyperparameters: readonly HyperparameterInfo[] = [
+  { key: 'lr', label: 'Learning rate', help: 'Peak step size; lower is safer for a pretrained model (SoFT used 2e-5 on Llama 2).', kind: 'number', min: 0, step: 1e-5 },
+  { key: 'batchSize', label: 'Batch size', help: 'Records per micro-batch; memory grows with it.', kind: 'integer', min: 1 },
+  { key: 'gradAccum', label: 'Gradient accumulation', help: 'Micro-batches per optimizer step: a larger effective batch at the same memory.', kind: 'integer', min: 1 },
+  { key: 'seqLen', label: 'Sequence length', help: 'Longest record in tokens; longer ones are cut. Memory and time grow with it.', kind: 'integer', min: 2 },
+  { key: 'warmup', label: 'Warmup steps', help: 'Steps over which the learning rate rises from 0 to its peak.', kind: 'integer', min: 0 },
+  { key: 'schedule', label: 'Schedule', help: 'After warmup: cosine decays to 0 by the last step; constant keeps the peak.', kind: 'choice', choices: ['cosine', 'constant'] },
+  { key: 'weightDecay', label: 'Weight decay', help: 'AdamW’s pull of the weights towards 0 each step (0.01 is usual).', kind: 'number', min: 0, step: 0.001 },
+  { key: 'maxGradNorm', label: 'Gradient clipping', help: 'Largest gradient norm per step; stops one bad batch from wrecking the model (0 disables).', kind: 'number', min: 0, step: 0.1 },
+  { key: 'valSplit', label: 'Validation share', help: 'Fraction of records held out to measure each exit’s loss.', kind: 'number', min: 0, max: 0.9, step: 0.01 },
+  { key: 'evalEvery', label: 'Validate every', help: 'Steps between validations (0: only at the end).', kind: 'integer', min: 0 },
+  { key: 'checkpointEvery', label: 'Checkpoint every', help: 'Steps between checkpoints: how much work a crash can cost (0: only at the end).', kind: 'integer', min: 0 },
+  { key: 'seed', label: 'Seed', help: 'Fixes data order, the split and SortedNet’s sampling: same seed, same run.', kind: 'integer' },
+]
+
+export const modeInfo = {
+  soft: { label: 'SoFT', help: 'Sorted Fine-Tuning: every chosen exit learns on every batch; each becomes a usable smaller model.' },
+  sortednet: { label: 'SortedNet', help: 'Each step trains the full model and one randomly drawn exit: cheaper steps, slower to converge.' },
+  sft: { label: 'SFT', help: 'Plain fine-tuning of the full model only: the baseline; its shallow exits produce gibberish.' },
+} as const
+
+/** The largest dataset upload in browser mode; the server enforces the same (services/datasets.ts). */
+export const maxUploadBytes = 2 * 1024 * 1024

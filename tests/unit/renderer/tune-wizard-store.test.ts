@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest'
+import type { DatasetPreview, ModelFolderShape } from '../../../src-main/api/contract'
+import { useTuneWizardStore } from '../../../src-renderer/src/stores/tune-wizard'
+import { deferred, FakeClient, piniaWith } from './fake-client'
+
+const model: ModelFolderShape = {
+  path: '/models/base', name: 'base', architecture: 'llama', numLayers: 6, hiddenSize: 64, numHeads: 4, vocabSize: 100, parameters: 1000,
+  hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3, 4, 5, 6],
+}
+
+const preview = (seqLen: number, errorCount = 0): DatasetPreview => ({
+  dataPath: '/data/d.jsonl', format: 'alpaca-jsonl', template: 'alpaca', seqLen, records: [], errors: [], errorCount, fatal: null,
+  stats: { records: 10, tokens: 100, meanTokens: 10, maxTokens: 12, trainedTokens: 40, truncated: 0, dropped: 0, skipped: errorCount },
+})
+
+function storeWith(client: FakeClient) {
+  piniaWith(client)
+  return useTuneWizardStore()
+}
+
+describe('tuning wizard store', () => {
+  it('offers every layer as an exit, and builds the request the form shows', async () => {
+    const client = new FakeClient().handle('models.inspect', () => model).handle('datasets.preview', (p) => preview(p.seqLen ?? 512))
+    const wizard = storeWith(client)
+    wizard.modelPath = '/models/base'
+    await wizard.inspectModel()
+    expect(wizard.exits).toEqual([1, 2, 3, 4, 5, 6])
+    wizard.dataPath = '/data/d.jsonl'
+    wizard.hyper.seqLen = 128
+    await wizard.loadPreview()
+    wizard.exits = [2, 4, 6]
+    wizard.duration.kind = 'steps'
+    wizard.duration.maxSteps = 30
+    wizard.outDir = '/out'
+    expect(wizard.request()).toMatchObject({ modelPath: '/models/base', dataPath: '/data/d.jsonl', outDir: '/out', mode: 'soft', exits: '2,4,6', maxSteps: 30, seqLen: 128, onError: 'stop' })
+    expect(wizard.request()).not.toHaveProperty('epochs')
+    wizard.mode = 'sft'
+    expect(wizard.request().exits).toBe('6')
+  })
+
+  it('lets a dataset with bad records through only when they are to be skipped', async () => {
+    const client = new FakeClient().handle('models.inspect', () => model).handle('datasets.preview', () => preview(512, 2))
+    const wizard = storeWith(client)
+    await wizard.inspectModel()
+    wizard.dataPath = '/data/d.jsonl'
+    await wizard.loadPreview()
+    expect(wizard.datasetUsable).toBe(false)
+    wizard.skipBadRecords = true
+    expect(wizard.datasetUsable).toBe(true)
+    expect(wizard.request().onError).toBe('skip')
+  })
+
+  it('drops a preview answer that arrives after a newer question', async () => {
+    const slow = deferred<DatasetPreview>()
+    const client = new FakeClient().handle('models.inspect', () => model).handle('datasets.preview', (p) => (p.seqLen === 64 ? slow.promise : preview(p.seqLen ?? 512)))
+    const wizard = storeWith(client)
+    await wizard.inspectModel()
+    wizard.dataPath = '/data/d.jsonl'
+    wizard.hyper.seqLen = 64
+    const first = wizard.loadPreview()
+    wizard.hyper.seqLen = 256
+    await wizard.loadPreview()
+    slow.resolve(preview(64))
+    await first
+    expect(wizard.preview?.seqLen).toBe(256)
+  })
+})

@@ -1,0 +1,203 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DatasetPreview, RunDetails, RunEstimate } from '../../../src-main/api/contract'
+import { openBackend, type Backend } from '../../../src-main/services/backend'
+import { maxUploadBytes } from '../../../src-main/services/datasets'
+import { openStore } from '../../../src-main/store'
+import { writeTinyTextModel } from '../../fixtures/fixtures'
+
+const root = mkdtempSync(join(tmpdir(), 'tuning-service-'))
+const modelDir = join(root, 'model')
+const data = join(root, 'data.jsonl')
+const dataDir = join(root, 'data')
+const worker = (name: string) => ({
+  path: join(__dirname, '../../../scripts/tsx-worker.mjs'),
+  workerData: { tsEntry: join(__dirname, `../../../src-main/workers/${name}.ts`) },
+})
+let backend: Backend
+
+function open(): Backend {
+  return openBackend({ transport: 'browser', dataDir, log: () => {}, trainingWorker: worker('training-worker'), datasetWorker: worker('dataset-worker') })
+}
+
+beforeAll(() => {
+  writeTinyTextModel(modelDir, { seed: 8 })
+  const lines = Array.from({ length: 18 }, (_, i) => JSON.stringify({ instruction: `count to ${i}`, output: Array.from({ length: 4 }, (_, k) => i + k).join(' ') }))
+  writeFileSync(data, `${lines.join('\n')}\n`)
+  backend = open()
+})
+
+afterAll(async () => {
+  await backend.close()
+  rmSync(root, { recursive: true, force: true })
+})
+
+async function call<T>(method: string, params: unknown = {}): Promise<T> {
+  const outcome = await backend.dispatch(method, params)
+  if (!outcome.ok) throw Object.assign(new Error(`${outcome.error.code}: ${outcome.error.message}`), { error: outcome.error })
+  return outcome.result as T
+}
+
+function untilStatus(runId: string, status: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stop = backend.subscribe((event, payload) => {
+      const p = payload as { runId: string; status: string; error?: string }
+      if (event !== 'run.status' || p.runId !== runId) return
+      if (p.status === status) {
+        stop()
+        resolve()
+      } else if (p.status === 'failed') {
+        stop()
+        reject(new Error(`run failed: ${p.error}`))
+      }
+    })
+  })
+}
+
+const request = (out: string, extra: Record<string, unknown> = {}) => ({
+  modelPath: modelDir, dataPath: data, outDir: join(root, out), mode: 'soft', batchSize: 4, seqLen: 32, lr: 1e-3, checkpointEvery: 1, valSplit: 0.25, seed: 5, ...extra,
+})
+
+describe('tuning services over the contract', { timeout: 60_000 }, () => {
+  it('inspects a model folder without loading it, and names the field of one that is not', async () => {
+    const model = await call<Record<string, unknown>>('models.inspect', { path: modelDir })
+    expect(model).toMatchObject({ path: modelDir, name: 'model', architecture: 'LlamaForCausalLM', numLayers: 3, hiddenSize: 16, hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3] })
+    const failed = await backend.dispatch('models.inspect', { path: root })
+    expect(failed).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'path' }] } })
+  })
+
+  it('previews a dataset in a worker: records as trained, statistics, and every bad line with its field', async () => {
+    const bad = join(root, 'bad.jsonl')
+    writeFileSync(bad, `${readFileSync(data, 'utf8')}{"instruction": "x", "output": 5}\nnot json\n`)
+    const preview = await call<DatasetPreview>('datasets.preview', { modelPath: modelDir, dataPath: bad, seqLen: 32, limit: 2 })
+    expect(preview.records).toHaveLength(2)
+    expect(preview.records[0]!.segments.some((s) => s.trained)).toBe(true)
+    expect(preview.records[0]!.segments.some((s) => !s.trained)).toBe(true)
+    expect(preview.stats).toMatchObject({ records: 18, skipped: 2 })
+    expect(preview.errors.map((e) => [e.line, e.field])).toEqual([[19, 'output'], [20, null]])
+    const again = await call<DatasetPreview>('datasets.preview', { modelPath: modelDir, dataPath: bad, seqLen: 32, limit: 1 })
+    expect(again.records).toEqual(preview.records.slice(0, 1))
+    expect(await backend.dispatch('datasets.preview', { modelPath: join(root, 'nowhere'), dataPath: bad })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_params', issues: [{ path: 'modelPath' }] },
+    })
+  })
+
+  it('estimates the very number of steps the run then takes', async () => {
+    const tune = request('out-estimate', { epochs: 2, batchSize: 3, gradAccum: 2 })
+    const estimate = await call<RunEstimate>('runs.estimate', tune)
+    // 18 records, a quarter held out: 13 train + 5 validation; 5 micro-batches an epoch, 2 per step, 2 epochs.
+    expect(estimate).toMatchObject({ steps: 5, trainRecords: 13, validationRecords: 5, tokensPerStep: 3 * 32 * 2 })
+    expect(estimate.seconds).toBeGreaterThan(0)
+    expect(estimate.memoryBytes).toBeGreaterThan(16 * estimate.parameters)
+    const { runId } = await call<{ runId: string }>('runs.start', tune)
+    await untilStatus(runId, 'completed')
+    const { run } = await call<RunDetails>('runs.get', { runId })
+    expect(run.totalSteps).toBe(estimate.steps)
+    expect(await backend.dispatch('runs.estimate', { ...tune, exits: '7' })).toMatchObject({ ok: false, error: { issues: [{ path: 'exits' }] } })
+  })
+
+  it('details a completed run (curves, checkpoints, output) and registers the tuned model with its exits', async () => {
+    const validations: unknown[] = []
+    const checkpoints: unknown[] = []
+    let libraryChanges = 0
+    const stop = backend.subscribe((event, payload) => {
+      if (event === 'run.validation') validations.push(payload)
+      if (event === 'run.checkpoint') checkpoints.push(payload)
+      if (event === 'models.changed') libraryChanges++
+    })
+    const { runId } = await call<{ runId: string }>('runs.start', request('out-details', { maxSteps: 4, evalEvery: 2 }))
+    await untilStatus(runId, 'completed')
+    stop()
+    const details = await call<RunDetails>('runs.get', { runId })
+    expect(details.run).toMatchObject({ status: 'completed', stepsDone: 4, lastStep: 4 })
+    expect(details.outputPath).toBe(join(root, 'out-details'))
+    expect(details.checkpoints.map((c) => [c.step, c.onDisk])).toEqual([[1, false], [2, false], [3, true], [4, true]])
+    expect(details.metrics.filter((m) => m.split === 'validation' && m.exit === 3).map((m) => m.step)).toEqual([2, 4])
+    expect(validations).toEqual([
+      expect.objectContaining({ runId, step: 2, loss: expect.any(Object), perplexity: expect.any(Object) }),
+      expect.objectContaining({ runId, step: 4 }),
+    ])
+    expect(checkpoints).toHaveLength(4)
+    expect(libraryChanges).toBe(1)
+    const store = openStore(join(dataDir, 'sorted.db'))
+    const model = store.models.get(details.run.outputModelId!)
+    store.close()
+    expect(model).toMatchObject({ source: 'trained', path: details.outputPath, exits: [1, 2, 3] })
+    expect(Object.keys(model!.results)).toEqual(['1', '2', '3'])
+  })
+
+  it('refuses an output folder that is not empty, naming the field', async () => {
+    const used = join(root, 'used')
+    mkdirSync(used)
+    writeFileSync(join(used, 'x'), '')
+    expect(await backend.dispatch('runs.start', request('used', { maxSteps: 1 }))).toMatchObject({ ok: false, error: { issues: [{ path: 'outDir' }] } })
+  })
+
+  it('removes a run with its checkpoints, keeping its model unless asked, and never while it runs', async () => {
+    const { runId } = await call<{ runId: string }>('runs.start', request('out-remove', { maxSteps: 3 }))
+    await expect(call('runs.remove', { runId })).rejects.toThrow('conflict')
+    await untilStatus(runId, 'completed')
+    const { run, outputPath } = await call<RunDetails>('runs.get', { runId })
+    const { removedPaths } = await call<{ removedPaths: string[] }>('runs.remove', { runId })
+    expect(removedPaths).toEqual([`${outputPath}.checkpoints`])
+    expect(existsSync(`${outputPath}.checkpoints`)).toBe(false)
+    expect(existsSync(join(outputPath!, 'model.safetensors'))).toBe(true)
+    await expect(call('runs.get', { runId })).rejects.toThrow('not_found')
+    let store = openStore(join(dataDir, 'sorted.db'))
+    expect(store.models.get(run.outputModelId!)).toBeDefined()
+    store.close()
+
+    const second = await call<{ runId: string }>('runs.start', request('out-remove-all', { maxSteps: 1 }))
+    await untilStatus(second.runId, 'completed')
+    const details = await call<RunDetails>('runs.get', { runId: second.runId })
+    await call('runs.remove', { runId: second.runId, deleteOutput: true })
+    expect(existsSync(details.outputPath!)).toBe(false)
+    store = openStore(join(dataDir, 'sorted.db'))
+    expect(store.models.get(details.run.outputModelId!)).toBeUndefined()
+    store.close()
+  })
+
+  it('retries a failed run from its latest checkpoint', async () => {
+    const { runId } = await call<{ runId: string }>('runs.start', request('out-retry', { maxSteps: 4 }))
+    const stop = backend.subscribe((event, payload) => {
+      const p = payload as { runId: string; step: number }
+      if (event === 'run.progress' && p.runId === runId && p.step === 2) void call('runs.cancel', { runId })
+    })
+    await untilStatus(runId, 'paused')
+    stop()
+    await backend.close()
+    const store = openStore(join(dataDir, 'sorted.db'))
+    store.runs.start(runId)
+    store.runs.fail(runId, 'out of memory')
+    store.close()
+    backend = open()
+    await call('runs.resume', { runId })
+    await untilStatus(runId, 'completed')
+    const { metrics } = await call<RunDetails>('runs.get', { runId })
+    expect(metrics.filter((m) => m.split === 'train' && m.exit === 3).map((m) => m.step)).toEqual([1, 2, 3, 4])
+  })
+
+  it('has no file dialog in browser mode, and says what to do instead', async () => {
+    expect(await backend.dispatch('app.pickFile', { extensions: ['jsonl'] })).toMatchObject({
+      ok: false,
+      error: { code: 'conflict', message: expect.stringContaining('upload the file') },
+    })
+  })
+
+  it('stores an upload in the data folder, reusing an identical one, refusing one too large', async () => {
+    const content = readFileSync(data, 'utf8')
+    const first = await call<{ path: string }>('datasets.upload', { name: 'C:\\Users\\me\\my data.jsonl', content })
+    expect(first.path).toBe(join(dataDir, 'datasets', 'my_data.jsonl'))
+    expect(readFileSync(first.path, 'utf8')).toBe(content)
+    expect((await call<{ path: string }>('datasets.upload', { name: 'my data.jsonl', content })).path).toBe(first.path)
+    expect((await call<{ path: string }>('datasets.upload', { name: 'my data.jsonl', content: '{}\n' })).path).toBe(join(dataDir, 'datasets', 'my_data-2.jsonl'))
+    expect(await backend.dispatch('datasets.upload', { name: 'big.jsonl', content: 'x'.repeat(maxUploadBytes + 1) })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_params', issues: [{ path: 'content' }] },
+    })
+    expect(await backend.dispatch('datasets.upload', { name: 'notes.txt', content })).toMatchObject({ ok: false, error: { issues: [{ path: 'name' }] } })
+  })
+})
