@@ -11,6 +11,8 @@ export default defineConfig({
           name: 'unit',
           include: ['tests/unit/**/*.test.ts'],
           environment: 'node',
+          // A hang guard, not a speed check: training tests take seconds, more on a busy machine.
+          testTimeout: 30_000,
         },
       },
       {
