@@ -194,7 +194,14 @@ export async function runEvaluation(
   store: Store,
   job: EvaluationJob,
   onProgress: (progress: EvaluationProgressInfo) => void = () => {},
+  /**
+   * Stops the run after the item in hand, which is stored whole: a cancelled
+   * evaluation ends with an AbortError and resumes from there. (Terminating
+   * the thread instead could cut a native ONNX Runtime call short.)
+   */
+  signal?: AbortSignal,
 ): Promise<EvaluationResult> {
+  signal?.throwIfAborted()
   if (job.matrix && job.a.exit !== undefined) throw new EvaluationSetupError('a matrix judges every exit of A: give A without an exit.')
   if ((job.setPath === undefined) === (job.setId === undefined)) throw new EvaluationSetupError('give exactly one of a set file and a stored set.')
   const sessions = new Map<string, ModelSession>()
@@ -254,6 +261,7 @@ export async function runEvaluation(
       else work[worked ? 'judgementsMade' : 'judgementsReused']++
       estimate.step(kind, worked)
       onProgress({ setId, stage, done, total, overallDone, overallTotal, etaSeconds: estimate.etaSeconds(remaining()) })
+      signal?.throwIfAborted()
     }
     onProgress({ setId, stage: 'starting', done: 0, total: n, overallDone, overallTotal, etaSeconds: null })
 

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
-import { FromEvaluationWorker, type StartEvaluation } from '../workers/evaluation-protocol'
+import { FromEvaluationWorker, type CancelEvaluation, type StartEvaluation } from '../workers/evaluation-protocol'
 import type { EngineWorkerSpec } from './engine'
 import type { EventBus } from './events'
 
@@ -21,6 +21,8 @@ interface Running {
   progress: EvaluationProgress | undefined
   finish: (done: Omit<EvaluationDone, 'evaluationId'>) => void
 }
+
+const CANCEL_GRACE_MS = 60_000
 
 export class EvaluationService {
   private readonly running = new Map<string, Running>()
@@ -63,6 +65,7 @@ export class EvaluationService {
       } else {
         entry.finish({
           ok: m.ok,
+          ...(m.cancelled ? { cancelled: true } : {}),
           rows: m.rows,
           ...(m.error ? { error: m.error } : {}),
           ...(m.judge ? { judge: m.judge } : {}),
@@ -83,11 +86,17 @@ export class EvaluationService {
     return { evaluationId }
   }
 
-  /** Stops the evaluation now; `evaluation.done` follows with `cancelled: true`. */
+  /**
+   * Stops the evaluation after the item in hand (stored whole); `evaluation.done`
+   * follows with `cancelled: true`. The worker is asked, not terminated: ending
+   * a thread inside a native ONNX Runtime call can bring the process down. One
+   * that does not answer within the grace period is terminated anyway.
+   */
   cancel(evaluationId: string): void {
     const entry = this.running.get(evaluationId)
     if (!entry) throw new ApiError('not_found', `No running evaluation ${evaluationId}.`)
-    entry.finish({ ok: false, cancelled: true, error: 'cancelled', rows: [] })
+    entry.worker.postMessage({ type: 'cancel' } satisfies CancelEvaluation)
+    setTimeout(() => entry.finish({ ok: false, cancelled: true, error: 'cancelled', rows: [] }), CANCEL_GRACE_MS).unref()
   }
 
   list(): { evaluationId: string; request: Record<string, unknown>; setId?: string; progress?: EvaluationProgress }[] {

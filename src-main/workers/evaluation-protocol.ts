@@ -11,6 +11,10 @@ export const StartEvaluation = z.object({
 })
 export type StartEvaluation = z.input<typeof StartEvaluation>
 
+/** Stop after the item in hand; the worker answers with a `done` marked cancelled. */
+export const CancelEvaluation = z.object({ type: z.literal('cancel') })
+export type CancelEvaluation = z.input<typeof CancelEvaluation>
+
 export const FromEvaluationWorker = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('progress'),
@@ -25,6 +29,7 @@ export const FromEvaluationWorker = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('done'),
     ok: z.boolean(),
+    cancelled: z.boolean().optional(),
     setId: z.string().optional(),
     error: z.string().optional(),
     judge: z.string().optional(),

@@ -7,12 +7,17 @@
 import { parentPort } from 'node:worker_threads'
 import { runEvaluation } from '../services/evaluation'
 import { openStore } from '../store'
-import { StartEvaluation, type FromEvaluationWorker } from './evaluation-protocol'
+import { CancelEvaluation, StartEvaluation, type FromEvaluationWorker } from './evaluation-protocol'
 
 const port = parentPort
 if (!port) throw new Error('evaluation-worker must run in a worker thread')
 
 const post = (message: FromEvaluationWorker) => port.postMessage(message)
+const controller = new AbortController()
+
+port.on('message', (raw: unknown) => {
+  if (CancelEvaluation.safeParse(raw).success) controller.abort()
+})
 
 port.once('message', (raw: unknown) => {
   const parsed = StartEvaluation.safeParse(raw)
@@ -22,9 +27,14 @@ port.once('message', (raw: unknown) => {
   }
   const { databasePath, nativeBinding, request } = parsed.data
   const store = openStore(databasePath, nativeBinding ? { nativeBinding } : {})
-  runEvaluation(store, request, (progress) => post({ type: 'progress', ...progress })).then(
-    (result) => post({ type: 'done', ok: true, setId: result.setId, judge: result.judge, rows: result.rows, work: result.work }),
-    (error: unknown) => post({ type: 'done', ok: false, error: error instanceof Error ? error.message : String(error), rows: [] }),
-  ).finally(() => store.close())
+  runEvaluation(store, request, (progress) => post({ type: 'progress', ...progress }), controller.signal)
+    .then(
+      (result) => post({ type: 'done', ok: true, setId: result.setId, judge: result.judge, rows: result.rows, work: result.work }),
+      (error: unknown) =>
+        controller.signal.aborted
+          ? post({ type: 'done', ok: false, cancelled: true, error: 'cancelled', rows: [] })
+          : post({ type: 'done', ok: false, error: error instanceof Error ? error.message : String(error), rows: [] }),
+    )
+    .finally(() => store.close())
 })
 
