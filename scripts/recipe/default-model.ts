@@ -46,7 +46,7 @@ const recipe = smoke
       model: { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64 },
       pretrain: { steps: 6, batch: 4, seqLen: 64, lr: 3e-3, warmup: 1 },
       tune: { steps: 4, batch: 4, seqLen: 64, lr: 1e-3, warmup: 1 },
-      evaluate: { items: 4, maxNewTokens: 12 },
+      evaluate: { items: 4, maxNewTokens: 12, validationRecords: 64 },
     }
   : {
       corpus: { maxPerTask: 12000, maxPretrainDocuments: 120000 },
@@ -57,7 +57,7 @@ const recipe = smoke
       // steps ~2.5× SFT's.
       pretrain: { steps: 1000, batch: 16, seqLen: 128, lr: 1e-3, warmup: 100 },
       tune: { steps: 200, batch: 16, seqLen: 128, lr: 3e-4, warmup: 20 },
-      evaluate: { items: 100, maxNewTokens: 40 },
+      evaluate: { items: 100, maxNewTokens: 40, validationRecords: 2048 },
     }
 const specialTokens = ['<|begin_of_text|>', '<|end_of_text|>', '<|im_start|>', '<|im_end|>', '<|pad|>']
 const say = (line: string) => process.stdout.write(`${line}\n`)
@@ -162,7 +162,10 @@ async function evaluate(modelDir: string): Promise<{ perExit: Record<string, Exi
     mode: 'soft' as const, exits, batchSize: recipe.tune.batch, seqLen, gradAccum: 1, totalSteps: 0, lr: 0, weightDecay: 0, warmupSteps: 0,
     schedule: 'constant' as const, maxGradNorm: 0, seed, evalEvery: 0, checkpointEvery: 0,
   }
-  const source = validationSource(validation.records, { batchSize: recipe.tune.batch, seqLen })!
+  // A spread sample of the held-out records: all 30k would take longer than the training.
+  const every = Math.max(1, Math.floor(validation.records.length / recipe.evaluate.validationRecords))
+  const sample = validation.records.filter((_, i) => i % every === 0).slice(0, recipe.evaluate.validationRecords)
+  const source = validationSource(sample, { batchSize: recipe.tune.batch, seqLen })!
   const probe = new Trainer(model.config, model.weights, options, source, source, '', {})
   const losses = (await probe.evaluate())!
   await probe.release()
