@@ -4,16 +4,15 @@
  * answer, conversations survive a reload, and models are imported (or refused
  * with the reason) from the Models page.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeTinyTextModel } from '../fixtures/fixtures'
-import { launchChromium, repoRoot, screenshot, serve, type ServedApp } from './harness'
+import { launchChromium, screenshot, serve, type ServedApp } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-chat-'))
-const shipped = join(repoRoot, 'resources', 'models')
 const tinyModel = join(root, 'tiny-chat')
 let browser: Browser
 let app: ServedApp
@@ -25,8 +24,7 @@ beforeAll(async () => {
   writeTinyTextModel(tinyModel, { seed: 11, layers: 4, hidden: 32, intermediate: 48 })
   writeFileSync(join(tinyModel, 'sorted.json'), JSON.stringify({ exits: [1, 2, 3, 4] }))
   browser = await launchChromium()
-  const bundled = existsSync(join(shipped, 'dictionary-soft')) ? {} : { SORTED_STUDIO_BUNDLED_MODELS: fallbackBundled() }
-  app = await serve(join(root, 'data'), [], bundled)
+  app = await serve(join(root, 'data'))
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
   page.on('pageerror', (error) => errors.push(error.message))
   page.on('console', (message) => {
@@ -40,13 +38,6 @@ afterAll(async () => {
   await app?.stop()
   rmSync(root, { recursive: true, force: true })
 })
-
-function fallbackBundled(): string {
-  const dir = join(root, 'bundled')
-  writeTinyTextModel(join(dir, 'dictionary-soft'), { seed: 5, layers: 4 })
-  writeFileSync(join(dir, 'dictionary-soft', 'sorted.json'), JSON.stringify({ exits: [1, 2, 4] }))
-  return dir
-}
 
 const assistantReplies = () => page.getByTestId('message-assistant')
 
