@@ -63,15 +63,8 @@ export class EvaluationService {
         entry.progress = { evaluationId, ...progress }
         this.bus.emit('evaluation.progress', entry.progress)
       } else {
-        entry.finish({
-          ok: m.ok,
-          ...(m.cancelled ? { cancelled: true } : {}),
-          rows: m.rows,
-          ...(m.error ? { error: m.error } : {}),
-          ...(m.judge ? { judge: m.judge } : {}),
-          ...(m.setId ? { setId: m.setId } : {}),
-          ...(m.work ? { work: m.work } : {}),
-        })
+        const { type: _, ...done } = m
+        entry.finish(done)
       }
     })
     worker.on('error', (error) => entry.finish({ ok: false, error: error.message, rows: [] }))

@@ -1,6 +1,6 @@
 /** Messages between the evaluation service and an evaluation worker (one worker per evaluation). */
 import { z } from 'zod'
-import { EvaluationRequest, EvaluationRow, EvaluationWork } from '../api/contract'
+import { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../api/contract'
 
 export const StartEvaluation = z.object({
   type: z.literal('start'),
@@ -15,26 +15,9 @@ export type StartEvaluation = z.input<typeof StartEvaluation>
 export const CancelEvaluation = z.object({ type: z.literal('cancel') })
 export type CancelEvaluation = z.input<typeof CancelEvaluation>
 
+/** The contract's event payloads, less the evaluation id (the service knows which worker spoke). */
 export const FromEvaluationWorker = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('progress'),
-    setId: z.string(),
-    stage: z.string(),
-    done: z.number().int(),
-    total: z.number().int(),
-    overallDone: z.number().int(),
-    overallTotal: z.number().int(),
-    etaSeconds: z.number().nonnegative().nullable(),
-  }),
-  z.object({
-    type: z.literal('done'),
-    ok: z.boolean(),
-    cancelled: z.boolean().optional(),
-    setId: z.string().optional(),
-    error: z.string().optional(),
-    judge: z.string().optional(),
-    rows: z.array(EvaluationRow),
-    work: EvaluationWork.optional(),
-  }),
+  EvaluationProgress.omit({ evaluationId: true }).extend({ type: z.literal('progress'), setId: z.string() }),
+  EvaluationDone.omit({ evaluationId: true }).extend({ type: z.literal('done') }),
 ])
 export type FromEvaluationWorker = z.infer<typeof FromEvaluationWorker>

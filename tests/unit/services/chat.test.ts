@@ -6,14 +6,12 @@ import type { EventName, ModelSummary } from '../../../src-main/api/contract'
 import { fitLengths } from '../../../src-main/services/chat'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
+import { sourceWorker } from '../../fixtures/workers'
 
 const root = mkdtempSync(join(tmpdir(), 'chat-service-'))
 const bundledDir = join(root, 'bundled')
 const dataDir = join(root, 'data')
-const engineWorker = {
-  path: join(__dirname, '../../../scripts/tsx-worker.mjs'),
-  workerData: { tsEntry: join(__dirname, '../../../src-main/workers/engine-worker.ts') },
-}
+const engineWorker = sourceWorker('engine-worker')
 let backend: Backend
 const events: { event: EventName; payload: unknown }[] = []
 

@@ -6,6 +6,7 @@ import type { EventName, GenerationDone, GenerationToken } from '../../../src-ma
 import { ModelSession } from '../../../src-main/engine/generate/model-session'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { writeRandomModel } from '../../fixtures/fixtures'
+import { sourceWorker } from '../../fixtures/workers'
 
 const root = mkdtempSync(join(tmpdir(), 'engine-service-'))
 const modelDir = join(root, 'model')
@@ -19,7 +20,7 @@ beforeAll(() => {
     dataDir: join(root, 'data'),
     log: () => {},
     // The worker runs from source through tsx, as in `npm run dev`.
-    engineWorker: { path: join(__dirname, '../../../scripts/tsx-worker.mjs'), workerData: { tsEntry: join(__dirname, '../../../src-main/workers/engine-worker.ts') } },
+    engineWorker: sourceWorker('engine-worker'),
   })
   backend.subscribe((event, payload) => events.push({ event, payload }))
 })

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EvaluationDone } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
+import { sourceWorker } from '../../fixtures/workers'
 
 const root = mkdtempSync(join(tmpdir(), 'evaluation-service-'))
 const modelA = join(root, 'a')
@@ -20,7 +21,7 @@ beforeAll(() => {
     transport: 'browser',
     dataDir: join(root, 'data'),
     log: () => {},
-    evaluationWorker: { path: join(__dirname, '../../../scripts/tsx-worker.mjs'), workerData: { tsEntry: join(__dirname, '../../../src-main/workers/evaluation-worker.ts') } },
+    evaluationWorker: sourceWorker('evaluation-worker'),
   })
 })
 

@@ -11,19 +11,16 @@ import type { CompareDone, CompareToken, EvaluationDone, EvaluationProgress, Eva
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
+import { sourceWorker } from '../../fixtures/workers'
 
 const root = mkdtempSync(join(tmpdir(), 'evaluations-contract-'))
 const modelA = join(root, 'a')
 const modelB = join(root, 'b')
 const dataDir = join(root, 'data')
-const worker = (name: string) => ({
-  path: join(__dirname, '../../../scripts/tsx-worker.mjs'),
-  workerData: { tsEntry: join(__dirname, `../../../src-main/workers/${name}.ts`) },
-})
 const backends: Backend[] = []
 
 function open(): Backend {
-  const backend = openBackend({ transport: 'browser', dataDir, log: () => {}, evaluationWorker: worker('evaluation-worker'), compareWorker: worker('compare-worker') })
+  const backend = openBackend({ transport: 'browser', dataDir, log: () => {}, evaluationWorker: sourceWorker('evaluation-worker'), compareWorker: sourceWorker('compare-worker') })
   backends.push(backend)
   return backend
 }

@@ -7,19 +7,16 @@ import type { RunProgress } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
+import { sourceWorker } from '../../fixtures/workers'
 
 const root = mkdtempSync(join(tmpdir(), 'training-service-'))
 const modelDir = join(root, 'model')
 const data = join(root, 'data.jsonl')
 const dataDir = join(root, 'data')
-const worker = (name: string) => ({
-  path: join(__dirname, '../../../scripts/tsx-worker.mjs'),
-  workerData: { tsEntry: join(__dirname, `../../../src-main/workers/${name}.ts`) },
-})
 let backend: Backend
 
 function open(): Backend {
-  return openBackend({ transport: 'browser', dataDir, log: () => {}, trainingWorker: worker('training-worker') })
+  return openBackend({ transport: 'browser', dataDir, log: () => {}, trainingWorker: sourceWorker('training-worker') })
 }
 
 beforeAll(() => {
