@@ -20,8 +20,10 @@ let page: Page
 const errors: string[] = []
 
 beforeAll(async () => {
-  // A 4-layer model whose greedy answers run long, so the slider can move mid-answer.
-  writeTinyTextModel(tinyModel, { seed: 11, layers: 4, hidden: 32, intermediate: 48 })
+  // A 4-layer model whose greedy answer at exit 4 runs for thousands of tokens (and
+  // keeps running after a switch to exit 1), so the slider moves mid-answer even on
+  // a loaded machine: the answer lasts seconds, not the 0.2 s a 256-token context allowed.
+  writeTinyTextModel(tinyModel, { seed: 11, layers: 4, hidden: 32, intermediate: 48, config: { max_position_embeddings: 8192 } })
   writeFileSync(join(tinyModel, 'sorted.json'), JSON.stringify({ exits: [1, 2, 3, 4] }))
   browser = await launchChromium()
   app = await serve(join(root, 'data'))
@@ -74,7 +76,7 @@ describe('chat in browser mode', () => {
 
   it('moves the budget mid-answer: later tokens are marked with the new exit', async () => {
     await page.getByRole('button', { name: 'Chat settings' }).click()
-    await page.getByLabel('Max new tokens').fill('1500')
+    await page.getByLabel('Max new tokens').fill('8000')
     await page.getByRole('button', { name: 'Save' }).click()
     await page.getByTestId('composer').fill('Tell me a long story')
     await page.getByTestId('send').click()

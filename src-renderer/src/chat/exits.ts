@@ -19,19 +19,21 @@ export interface ExitRun {
 export function exitRuns(text: string, exits: readonly number[], lengths: readonly number[]): ExitRun[] {
   const runs: ExitRun[] = []
   let at = 0
-  const push = (piece: string, exit: number) => {
-    if (!piece) return
-    const last = runs.at(-1)
-    if (last && last.exit === exit) last.text += piece
-    else runs.push({ text: piece, exit })
-  }
   exits.forEach((exit, i) => {
     const length = lengths[i] ?? 0
-    push(text.slice(at, at + length), exit)
+    appendToRuns(runs, text.slice(at, at + length), exit)
     at += length
   })
-  if (at < text.length) push(text.slice(at), exits.at(-1) ?? 0)
+  if (at < text.length) appendToRuns(runs, text.slice(at), exits.at(-1) ?? 0)
   return runs
+}
+
+/** Adds one token's text to `runs`: it extends the last run when the exit is the same. */
+export function appendToRuns(runs: ExitRun[], text: string, exit: number): void {
+  if (!text) return
+  const last = runs.at(-1)
+  if (last && last.exit === exit) last.text += text
+  else runs.push({ text, exit })
 }
 
 /** How many tokens each exit produced, deepest exit first. */

@@ -4,12 +4,18 @@
  * exit that produced it); the stored reply replaces the stream when
  * `chat.replyDone` arrives. Moving the budget while an answer streams sends
  * `engine.setExit`, which takes effect from the next token.
+ *
+ * Tokens can arrive thousands of times a second; the stream's reactive state
+ * takes them in once per animation frame, so the page lays out a long answer
+ * 60 times a second rather than once per token (which fell behind the engine
+ * and left the page unresponsive on answers of a few thousand tokens).
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, ref } from 'vue'
 import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { appendToRuns, type ExitRun } from '../chat/exits'
 
 export interface StreamedToken {
   text: string
@@ -19,11 +25,20 @@ export interface StreamedToken {
 export interface Stream {
   chatId: string
   generationId: string | null
-  tokens: StreamedToken[]
+  /** The answer so far, as runs of tokens that left at one exit. */
+  runs: ExitRun[]
+  tokenCount: number
   /** performance.now() of the first token, for the live tokens/s. */
   firstTokenAt: number | null
   lastTokenAt: number | null
   stopping: boolean
+}
+
+/** Runs `flush` before the next paint, or soon where there is no paint loop (the store's unit tests). */
+function beforeNextFrame(flush: () => void): void {
+  const frames = (globalThis as { requestAnimationFrame?: (callback: () => void) => number }).requestAnimationFrame
+  if (frames) frames(flush)
+  else setTimeout(flush, 16)
 }
 
 export const useChatStore = defineStore('chat', () => {
@@ -40,14 +55,41 @@ export const useChatStore = defineStore('chat', () => {
   const finishedEarly = new Set<string>()
 
   onScopeDispose(api.on('engine.status', (status) => (engine.value = status)))
+  /** Tokens of the adopted stream not yet shown, with the arrival time of the last. */
+  let pending: StreamedToken[] = []
+  let pendingLastAt = 0
+  let flushScheduled = false
+
+  function flushPending(): void {
+    flushScheduled = false
+    const s = stream.value
+    const pieces = pending
+    pending = []
+    if (!s || !pieces.length) return
+    for (const piece of pieces) appendToRuns(s.runs, piece.text, piece.exit)
+    s.tokenCount += pieces.length
+    s.lastTokenAt = pendingLastAt
+  }
+
+  function show(pieces: StreamedToken[], at: number): void {
+    const s = stream.value
+    if (!s) return
+    pending.push(...pieces)
+    pendingLastAt = at
+    // The first token's time is set now, not at the flush, so tokens/s counts from its arrival.
+    s.firstTokenAt ??= at
+    if (!flushScheduled) {
+      flushScheduled = true
+      beforeNextFrame(flushPending)
+    }
+  }
+
   onScopeDispose(
     api.on('generation.token', (token) => {
       const s = stream.value
       const piece = { text: token.text, exit: token.exit }
       if (s && s.generationId === token.generationId) {
-        s.tokens.push(piece)
-        s.lastTokenAt = performance.now()
-        s.firstTokenAt ??= s.lastTokenAt
+        show([piece], performance.now())
       } else if (s && s.generationId === null) {
         const list = early.get(token.generationId) ?? []
         if (list.length < 4096) list.push(piece)
@@ -71,9 +113,9 @@ export const useChatStore = defineStore('chat', () => {
 
   const liveTokensPerSecond = computed(() => {
     const s = stream.value
-    if (!s || s.firstTokenAt === null || s.lastTokenAt === null || s.tokens.length < 2) return null
+    if (!s || s.firstTokenAt === null || s.lastTokenAt === null || s.tokenCount < 2) return null
     const seconds = (s.lastTokenAt - s.firstTokenAt) / 1000
-    return seconds > 0 ? (s.tokens.length - 1) / seconds : null
+    return seconds > 0 ? (s.tokenCount - 1) / seconds : null
   })
 
   async function loadList(): Promise<void> {
@@ -129,7 +171,8 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   function startStream(chatId: string): Stream {
-    stream.value = { chatId, generationId: null, tokens: [], firstTokenAt: null, lastTokenAt: null, stopping: false }
+    pending = []
+    stream.value = { chatId, generationId: null, runs: [], tokenCount: 0, firstTokenAt: null, lastTokenAt: null, stopping: false }
     return stream.value
   }
 
@@ -143,10 +186,7 @@ export const useChatStore = defineStore('chat', () => {
     s.generationId = generationId
     const pieces = early.get(generationId) ?? []
     early.clear()
-    if (pieces.length) {
-      s.tokens.push(...pieces)
-      s.firstTokenAt = s.lastTokenAt = performance.now()
-    }
+    if (pieces.length) show(pieces, performance.now())
   }
 
   /** Sends the user's text in the open chat (creating one first if none is open). */

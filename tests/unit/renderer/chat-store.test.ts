@@ -1,0 +1,88 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { ChatMessageRecord, ChatSummary } from '../../../src-main/api/contract'
+import { useChatStore } from '../../../src-renderer/src/stores/chat'
+import { deferred, FakeClient, piniaWith } from './fake-client'
+
+const chat: ChatSummary = { id: 'c1', title: 'New chat', modelId: 'm', systemPrompt: '', settings: { maxNewTokens: 256, sampling: { temperature: 0 } }, createdAt: 1, updatedAt: 1 }
+const userMessage: ChatMessageRecord = {
+  id: 'u1',
+  chatId: 'c1',
+  position: 0,
+  role: 'user',
+  content: 'hi',
+  exit: null,
+  tokenExits: null,
+  tokenLengths: null,
+  settings: {},
+  tokensPerSecond: null,
+  createdAt: 1,
+}
+const token = (generationId: string, index: number, text: string, exit: number) => ({ generationId, index, id: index + 10, text, exit })
+
+function client() {
+  return new FakeClient().handle('chats.list', () => ({ chats: [chat] })).handle('chats.create', () => ({ chat }))
+}
+
+describe('chat store streaming', () => {
+  beforeEach(() => {
+    vi.useFakeTimers()
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('joins streamed tokens into runs by exit, taking a burst of tokens in at the next frame', async () => {
+    const fake = client()
+    const sent = deferred<{ generationId: string; message: ChatMessageRecord }>()
+    fake.handle('chats.send', () => sent.promise)
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.create()
+    const sending = store.send('hi')
+    await vi.advanceTimersByTimeAsync(0)
+
+    // Tokens that arrive before the send answers are kept, and others' tokens ignored.
+    fake.emit('generation.token', token('g1', 0, 'Hel', 4))
+    fake.emit('generation.token', token('other', 0, 'NOT MINE', 4))
+    sent.resolve({ generationId: 'g1', message: userMessage })
+    await sending
+    fake.emit('generation.token', token('g1', 1, 'lo', 4))
+    vi.advanceTimersByTime(5)
+    fake.emit('generation.token', token('g1', 2, ' wor', 1))
+    fake.emit('generation.token', token('g1', 3, 'ld', 1))
+    fake.emit('generation.token', token('other', 4, 'NOT MINE', 1))
+
+    // Nothing is laid out token by token: the whole burst shows at the frame.
+    expect(store.stream?.tokenCount).toBe(0)
+    vi.advanceTimersByTime(20)
+    expect(store.stream?.runs).toEqual([
+      { text: 'Hello', exit: 4 },
+      { text: ' world', exit: 1 },
+    ])
+    expect(store.stream?.tokenCount).toBe(4)
+    // 3 intervals over the 5 ms between the first and the last token.
+    expect(store.liveTokensPerSecond).toBeCloseTo(3 / 0.005, 0)
+    expect(store.messages).toEqual([userMessage])
+  })
+
+  it('drops tokens still waiting for a frame when the stored reply arrives', async () => {
+    const fake = client().handle('chats.send', () => ({ generationId: 'g1', message: userMessage }))
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.create()
+    await store.send('hi')
+    fake.emit('generation.token', token('g1', 0, 'Hi', 2))
+    const reply: ChatMessageRecord = { ...userMessage, id: 'a1', position: 1, role: 'assistant', content: 'Hi', exit: 2, tokenExits: [2], tokenLengths: [2] }
+    fake.emit('chat.replyDone', { chatId: 'c1', generationId: 'g1', message: reply })
+    vi.advanceTimersByTime(20)
+    expect(store.stream).toBeNull()
+    expect(store.messages.map((m) => m.id)).toEqual(['u1', 'a1'])
+
+    // The next answer starts from nothing.
+    fake.handle('chats.send', () => ({ generationId: 'g2', message: { ...userMessage, id: 'u2', position: 2 } }))
+    await store.send('again')
+    fake.emit('generation.token', token('g2', 0, 'Yes', 3))
+    vi.advanceTimersByTime(20)
+    expect(store.stream?.runs).toEqual([{ text: 'Yes', exit: 3 }])
+  })
+})
