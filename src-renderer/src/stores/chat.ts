@@ -4,11 +4,8 @@
  * exit that produced it); the stored reply replaces the stream when
  * `chat.replyDone` arrives. Moving the budget while an answer streams sends
  * `engine.setExit`, which takes effect from the next token.
- *
- * Tokens can arrive thousands of times a second; the stream's reactive state
- * takes them in once per animation frame, so the page lays out a long answer
- * 60 times a second rather than once per token (which fell behind the engine
- * and left the page unresponsive on answers of a few thousand tokens).
+ * Tokens reach the stream's reactive state through a FrameQueue: once per
+ * frame, not once per token.
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, ref } from 'vue'
@@ -16,6 +13,7 @@ import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus } from 
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { appendToRuns, type ExitRun } from '../chat/exits'
+import { FrameQueue } from '../streaming/frame-queue'
 
 export interface StreamedToken {
   text: string
@@ -34,13 +32,6 @@ export interface Stream {
   stopping: boolean
 }
 
-/** Runs `flush` before the next paint, or soon where there is no paint loop (the store's unit tests). */
-function beforeNextFrame(flush: () => void): void {
-  const frames = (globalThis as { requestAnimationFrame?: (callback: () => void) => number }).requestAnimationFrame
-  if (frames) frames(flush)
-  else setTimeout(flush, 16)
-}
-
 export const useChatStore = defineStore('chat', () => {
   const api = useApi()
   const chats = ref<ChatSummary[]>([])
@@ -55,33 +46,21 @@ export const useChatStore = defineStore('chat', () => {
   const finishedEarly = new Set<string>()
 
   onScopeDispose(api.on('engine.status', (status) => (engine.value = status)))
-  /** Tokens of the adopted stream not yet shown, with the arrival time of the last. */
-  let pending: StreamedToken[] = []
-  let pendingLastAt = 0
-  let flushScheduled = false
-
-  function flushPending(): void {
-    flushScheduled = false
+  /** Tokens of the adopted stream on their way to the page, with their arrival times. */
+  const arriving = new FrameQueue<StreamedToken & { at: number }>((tokens) => {
     const s = stream.value
-    const pieces = pending
-    pending = []
-    if (!s || !pieces.length) return
-    for (const piece of pieces) appendToRuns(s.runs, piece.text, piece.exit)
-    s.tokenCount += pieces.length
-    s.lastTokenAt = pendingLastAt
-  }
+    if (!s) return
+    for (const t of tokens) appendToRuns(s.runs, t.text, t.exit)
+    s.tokenCount += tokens.length
+    s.lastTokenAt = tokens.at(-1)!.at
+  })
 
   function show(pieces: StreamedToken[], at: number): void {
     const s = stream.value
     if (!s) return
-    pending.push(...pieces)
-    pendingLastAt = at
-    // The first token's time is set now, not at the flush, so tokens/s counts from its arrival.
+    // The first token's time is set on arrival, not at the frame, so tokens/s counts from it.
     s.firstTokenAt ??= at
-    if (!flushScheduled) {
-      flushScheduled = true
-      beforeNextFrame(flushPending)
-    }
+    arriving.push(...pieces.map((p) => ({ ...p, at })))
   }
 
   onScopeDispose(
@@ -171,7 +150,7 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   function startStream(chatId: string): Stream {
-    pending = []
+    arriving.clear()
     stream.value = { chatId, generationId: null, runs: [], tokenCount: 0, firstTokenAt: null, lastTokenAt: null, stopping: false }
     return stream.value
   }

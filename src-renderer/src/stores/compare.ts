@@ -2,13 +2,15 @@
  * The compare view: one prompt streamed from two contenders side by side,
  * then the person's vote on the pair. The answers are stored by the backend
  * as generations, so the vote (and the list of past votes) reloads from the
- * database.
+ * database. Tokens reach the panes through a FrameQueue (once per frame, not
+ * once per token); a status or done event first delivers what is waiting.
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, reactive, ref } from 'vue'
 import type { CompareDone, CompareSide, Verdict, Vote } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { FrameQueue } from '../streaming/frame-queue'
 import { emptyContender, type ContenderChoice } from '../components/compare/contender'
 
 export type PaneState = 'idle' | 'queued' | 'loading' | 'generating' | 'done' | 'cancelled' | 'error'
@@ -62,17 +64,26 @@ export const useCompareStore = defineStore('compare', () => {
     else if (payload.compareId === compareId.value) apply(event, payload)
   }
 
+  const arriving = new FrameQueue<{ side: CompareSide; text: string }>((tokens) => {
+    for (const t of tokens) {
+      const pane = panes[t.side]
+      pane.state = 'generating'
+      pane.text += t.text
+      pane.tokens++
+    }
+  })
+
   function apply(event: 'status' | 'token' | 'done', payload: unknown): void {
+    if (event === 'token') {
+      const p = payload as { side: CompareSide; text: string }
+      arriving.push({ side: p.side, text: p.text })
+      return
+    }
+    arriving.flush()
     if (event === 'status') {
       const p = payload as { side: CompareSide; state: 'queued' | 'loading' | 'generating'; progress?: number }
       panes[p.side].state = p.state
       panes[p.side].loadProgress = p.state === 'loading' ? (p.progress ?? 0) : null
-    } else if (event === 'token') {
-      const p = payload as { side: CompareSide; text: string }
-      const pane = panes[p.side]
-      pane.state = 'generating'
-      pane.text += p.text
-      pane.tokens++
     } else {
       const p = payload as CompareDone
       const pane = panes[p.side]
@@ -96,6 +107,7 @@ export const useCompareStore = defineStore('compare', () => {
     error.value = null
     vote.value = null
     voteError.value = null
+    arriving.clear()
     for (const s of sides) Object.assign(panes[s], emptyPane(), { state: 'queued' })
     shownPrompt.value = prompt.value.trim()
     compareId.value = null

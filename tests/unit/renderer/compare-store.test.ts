@@ -3,6 +3,9 @@ import type { Vote } from '../../../src-main/api/contract'
 import { useCompareStore } from '../../../src-renderer/src/stores/compare'
 import { deferred, FakeClient, piniaWith } from './fake-client'
 
+/** Streamed tokens reach the panes once per frame (a 16 ms timer where there are no frames). */
+const nextFrame = () => new Promise((resolve) => setTimeout(resolve, 20))
+
 const model = { path: '/m/tiny', name: 'tiny', numLayers: 3, exits: [1, 2, 3] }
 
 function ready(client: FakeClient) {
@@ -40,6 +43,7 @@ describe('compare store', () => {
     client.emit('compare.token', { compareId: 'x', side: 'a', index: 0, text: 'h' })
     client.emit('compare.token', { compareId: 'other', side: 'a', index: 1, text: 'NOT MINE' })
     client.emit('compare.token', { compareId: 'x', side: 'a', index: 1, text: 'i' })
+    await nextFrame()
     expect(store.panes.a).toMatchObject({ state: 'generating', text: 'hi', tokens: 2 })
     expect(store.panes.b.state).toBe('queued')
     expect(store.running).toBe(true)
@@ -60,7 +64,20 @@ describe('compare store', () => {
     client.emit('compare.token', { compareId: 'x', side: 'a', index: 0, text: 'early' })
     started.resolve({ compareId: 'x' })
     await running
+    await nextFrame()
     expect(store.panes.a.text).toBe('early')
+  })
+
+  it('lands the final answer after tokens still waiting for a frame, without doubling them', async () => {
+    const client = new FakeClient().handle('compare.generate', () => ({ compareId: 'x' }))
+    const store = ready(client)
+    await store.run()
+    client.emit('compare.token', { compareId: 'x', side: 'a', index: 0, text: 'h' })
+    client.emit('compare.token', { compareId: 'x', side: 'a', index: 1, text: 'i' })
+    client.emit('compare.done', { compareId: 'x', side: 'a', finishReason: 'eos', text: 'hi', exit: 1, tokensPerSecond: 9, generationId: 'g-a' })
+    expect(store.panes.a).toMatchObject({ state: 'done', text: 'hi', tokens: 2 })
+    await nextFrame()
+    expect(store.panes.a).toMatchObject({ state: 'done', text: 'hi', tokens: 2 })
   })
 
   it('votes for the answers as shown, left first, and lists the vote once even when it changes', async () => {
