@@ -16,7 +16,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { DEFINE_QUESTION } from '../../src-main/engine/data/wordnet/corpus'
 import { ModelSession } from '../../src-main/engine/generate/model-session'
 import { rougeL, rougeTokens } from '../../src-main/engine/judge/rouge'
 import { runEvaluation } from '../../src-main/services/evaluation'
@@ -96,7 +95,7 @@ function definesCorrectly(answer: string, reference: string): boolean {
   return (ref.size > 0 && shared / ref.size >= 0.5) || rougeL(answer, reference).f1 >= 0.5
 }
 
-const isDefine = (item: Item) => DEFINE_QUESTION.test(item.instruction)
+const isDefine = (item: Item) => item.instruction.startsWith('Define')
 const heldOut = existsSync(join(corpus, 'test.jsonl')) ? spread(readJsonl(join(corpus, 'test.jsonl')), 60, isDefine).slice(0, 60) : []
 const seen = existsSync(join(corpus, 'train.jsonl')) ? spread(readJsonl(join(corpus, 'train.jsonl')), 60, isDefine).slice(0, 60) : []
 for (const name of ['dictionary-soft', 'dictionary-sft']) {

@@ -147,24 +147,6 @@ function containsWord(text: string, word: string): boolean {
 
 // --- records ---------------------------------------------------------------
 
-/**
- * The ways a define question is put. Each word gets one, picked by a hash of
- * the word, so the model learns the task rather than a single wording.
- */
-const DEFINE_QUESTIONS: readonly ((pos: PartOfSpeech, word: string) => string)[] = [
-  (pos, word) => `Define the ${pos} "${word}".`,
-  (pos, word) => `What does the ${pos} "${word}" mean?`,
-  (pos, word) => `What is the meaning of the ${pos} "${word}"?`,
-  (pos, word) => `Give the definition of the ${pos} "${word}".`,
-]
-
-/** Matches every wording of a define question. */
-export const DEFINE_QUESTION = /^(?:Define the|What does the|What is the meaning of the|Give the definition of the) (?:noun|verb|adjective|adverb) "/
-
-function defineQuestion(pos: PartOfSpeech, word: string, key: string): string {
-  return DEFINE_QUESTIONS[hash32(`define\u0000${pos}\u0000${key}`) % DEFINE_QUESTIONS.length]!(pos, word)
-}
-
 /** What the generators may use for one lemma in one split. */
 interface View {
   wordnet: WordNet
@@ -196,7 +178,7 @@ function wordRecords(view: View, pos: PartOfSpeech, key: string, senses: Synset[
   const word = first.lemmas.find((l) => l.toLowerCase() === key) ?? key
 
   const defined = senses.slice(0, MAX_SENSES_DEFINED).map((s) => sentence(s.definition))
-  out.push(['define', record(defineQuestion(pos, word, key), defined.length === 1 ? defined[0]! : defined.map((d, i) => `${i + 1}. ${d}`).join('\n'))])
+  out.push(['define', record(`Define the ${pos} "${word}".`, defined.length === 1 ? defined[0]! : defined.map((d, i) => `${i + 1}. ${d}`).join('\n'))])
 
   const synonyms: string[] = []
   for (const s of senses) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { AlpacaRecord, TaskName } from '../../../../../src-main/engine/data/wordnet/corpus'
-import { buildCorpus, corpusSizes, DEFINE_QUESTION, lemmaSplit, mostFrequentLemmas, pretrainText, TASK_NAMES, writeCorpus } from '../../../../../src-main/engine/data/wordnet/corpus'
+import { buildCorpus, corpusSizes, lemmaSplit, mostFrequentLemmas, pretrainText, TASK_NAMES, writeCorpus } from '../../../../../src-main/engine/data/wordnet/corpus'
 import { readWordNet } from '../../../../../src-main/engine/data/wordnet/reader'
 import { LICENSE_TEXT, writeFixtureDict } from './fixtures'
 
@@ -17,11 +17,9 @@ function recordFor(task: TaskName, lemma: string): AlpacaRecord[] {
 
 describe('instruction records', () => {
   it('define: the part of speech in the question, the definition as a sentence', () => {
-    const [car] = recordFor('define', 'car')
-    expect(car).toEqual({ instruction: expect.stringMatching(DEFINE_QUESTION), input: '', output: 'A motor vehicle with four wheels; usually propelled by an internal combustion engine.' })
-    expect(car!.instruction).toMatch(/ noun "car"[.?]$/)
-    // The wording is picked per word, the same every time.
-    expect(recordFor('define', 'car')[0]!.instruction).toBe(car!.instruction)
+    expect(recordFor('define', 'car')).toEqual([
+      { instruction: 'Define the noun "car".', input: '', output: 'A motor vehicle with four wheels; usually propelled by an internal combustion engine.' },
+    ])
   })
 
   it('define: several senses numbered, most frequent first', () => {
