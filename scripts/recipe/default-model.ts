@@ -41,7 +41,7 @@ const shipTo = smoke ? join(work, 'shipped') : join(root, 'resources', 'models')
 const seed = 20261129
 const recipe = smoke
   ? {
-      corpus: { commonWords: 300, maxPerTask: 40, maxPretrainDocuments: 400 },
+      corpus: { maxPerTask: 40, maxPretrainDocuments: 400 },
       vocabSize: 512,
       model: { layers: 2, hidden: 32, heads: 4, kvHeads: 2, intermediate: 64 },
       pretrain: { steps: 6, batch: 4, seqLen: 64, lr: 3e-3, warmup: 1 },

@@ -54,13 +54,6 @@ export interface SplitFractions {
 }
 
 export interface CorpusOptions extends SplitFractions {
-  /**
-   * Only the N most frequent lemmas (by WordNet's concordance tag counts, all
-   * parts of speech together): their records, and pretraining documents for
-   * their first senses. A small model can learn the words people ask about
-   * instead of a thin pass over 150,000 mostly rare ones.
-   */
-  commonWords?: number
   /** Keep at most this many records of each task in each split (a spread sample, the same every time). */
   maxPerTask?: number
   /** Keep at most this many pretraining documents, evenly spaced through the database. */
@@ -251,14 +244,6 @@ function lemmasInOrder(wordnet: WordNet, seed: number): { key: string; parts: Pa
   return keys.map(({ key }) => ({ key, parts: PARTS_OF_SPEECH.filter((p) => parts.get(key)!.includes(p)) }))
 }
 
-/** The `count` lemmas WordNet's concordance tagged most often (ties by spelling), lower case. */
-export function mostFrequentLemmas(wordnet: WordNet, count: number): Set<string> {
-  if (wordnet.frequency.size === 0) throw new Error('choosing common words needs WordNet\'s index.sense (tag counts), which this database lacks')
-  const ranked = [...wordnet.frequency].filter(([, n]) => n > 0)
-  ranked.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-  return new Set(ranked.slice(0, count).map(([lemma]) => lemma))
-}
-
 /** Builds the whole corpus in memory (for all of WordNet: a few hundred MB at most, a few seconds). */
 export function buildCorpus(wordnet: WordNet, options: CorpusOptions = {}): WordNetCorpus {
   const seed = options.seed ?? DEFAULT_SEED
@@ -282,10 +267,8 @@ export function buildCorpus(wordnet: WordNet, options: CorpusOptions = {}): Word
   const trainView: View = { wordnet, usable: isTraining, visible: (l) => splitOf(l) === 'train', hyponyms }
   const heldOutView: View = { wordnet, usable: () => true, visible: () => true, hyponyms }
 
-  const common = options.commonWords === undefined ? undefined : mostFrequentLemmas(wordnet, options.commonWords)
   const splits: Record<SplitName, InstructionExample[]> = { train: [], validation: [], test: [] }
   for (const { key, parts } of lemmasInOrder(wordnet, seed)) {
-    if (common && !common.has(key)) continue
     const split = splitOf(key)
     const view = split === 'train' ? trainView : heldOutView
     const examples: InstructionExample[] = []
@@ -309,23 +292,13 @@ export function buildCorpus(wordnet: WordNet, options: CorpusOptions = {}): Word
     for (const name of SPLIT_NAMES) splits[name] = capPerTask(splits[name], options.maxPerTask)
   }
 
-  const inPretraining = common ? firstSensesOf(trainView, common) : isTraining
-  let pretrain: PretrainDocument[] = wordnet.synsets.filter(inPretraining).map((s) => ({ synset: synsetId(s), headwords: s.lemmas, text: pretrainText(s) }))
+  let pretrain: PretrainDocument[] = wordnet.synsets.filter(isTraining).map((s) => ({ synset: synsetId(s), headwords: s.lemmas, text: pretrainText(s) }))
   const maxDocs = options.maxPretrainDocuments
   if (maxDocs !== undefined && pretrain.length > maxDocs) {
     const stride = pretrain.length / maxDocs
     pretrain = Array.from({ length: maxDocs }, (_, i) => pretrain[Math.floor(i * stride)]!)
   }
   return { pretrain, splits }
-}
-
-/** The training synsets among the first senses (as many as a definition lists) of `lemmas`, in any part of speech. */
-function firstSensesOf(view: View, lemmas: Set<string>): (synset: Synset) => boolean {
-  const ids = new Set<string>()
-  for (const lemma of lemmas) {
-    for (const pos of PARTS_OF_SPEECH) for (const s of sensesOf(view, pos, lemma).slice(0, MAX_SENSES_DEFINED)) ids.add(synsetId(s))
-  }
-  return (synset) => ids.has(synsetId(synset))
 }
 
 function capPerTask(examples: InstructionExample[], max: number): InstructionExample[] {

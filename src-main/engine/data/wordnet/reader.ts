@@ -222,52 +222,6 @@ export function readIndexFile(path: string): IndexEntry[] {
   return entries
 }
 
-/** One `index.sense` line: `sense_key synset_offset sense_number tag_cnt`, the key being `lemma%ss_type:…`. */
-export interface SenseIndexEntry {
-  /** Lower case, underscores as spaces. */
-  lemma: string
-  pos: PartOfSpeech
-  offset: number
-  /** How often this sense was tagged in the semantic concordance texts: WordNet's word frequency. */
-  tagCount: number
-}
-
-const POS_BY_SS_TYPE: Readonly<Record<string, PartOfSpeech>> = { '1': 'noun', '2': 'verb', '3': 'adjective', '4': 'adverb', '5': 'adjective' }
-
-export function parseSenseIndexLine(line: string, at: LineLocation): SenseIndexEntry | undefined {
-  if (line.trim() === '') return undefined
-  const fields = line.trim().split(/\s+/)
-  if (fields.length !== 4) throw new WordNetParseError(at.file, at.line, `expected 4 fields (sense key, offset, sense number, tag count), found ${fields.length}`)
-  const key = fields[0]!
-  const percent = key.indexOf('%')
-  const pos = POS_BY_SS_TYPE[key.charAt(percent + 1)]
-  if (percent <= 0 || pos === undefined) throw new WordNetParseError(at.file, at.line, `sense key ${JSON.stringify(key)}: expected lemma%ss_type:…`)
-  return {
-    lemma: lemmaText(key.slice(0, percent)),
-    pos,
-    offset: integer(fields[1], 10, 'synset offset', at),
-    tagCount: integer(fields[3], 10, 'tag count', at),
-  }
-}
-
-/** Each lemma's tag count summed over its senses and parts of speech; empty when the folder has no `index.sense`. */
-export function readLemmaFrequencies(dictDir: string): Map<string, number> {
-  const path = join(dictDir, 'index.sense')
-  let text: string
-  try {
-    text = readFileSync(path, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map()
-    throw error
-  }
-  const frequency = new Map<string, number>()
-  text.split('\n').forEach((line, n) => {
-    const entry = parseSenseIndexLine(line, { file: path, line: n + 1 })
-    if (entry !== undefined) frequency.set(entry.lemma, (frequency.get(entry.lemma) ?? 0) + entry.tagCount)
-  })
-  return frequency
-}
-
 /** The whole database: synsets by id, and each lemma's senses in frequency order. */
 export interface WordNet {
   /** In part-of-speech order (noun, verb, adjective, adverb), then file order. */
@@ -275,8 +229,6 @@ export interface WordNet {
   byId: Map<string, Synset>
   /** Keyed `pos:lemma` with the lemma in lower case; synset ids, most frequent first. */
   senses: Map<string, string[]>
-  /** Lemma (lower case) → how often it was tagged in WordNet's concordance (`index.sense`); absent means 0. */
-  frequency: Map<string, number>
 }
 
 export function senseKey(pos: PartOfSpeech, lemma: string): string {
@@ -284,9 +236,8 @@ export function senseKey(pos: PartOfSpeech, lemma: string): string {
 }
 
 /**
- * Reads `data.*` and, where present, `index.*` and `index.sense` from
- * `dictDir`. Sense order comes from the index (most frequent first); without
- * one it is file order.
+ * Reads `data.*` and, where present, `index.*` from `dictDir`. Sense order
+ * comes from the index (most frequent first); without one it is file order.
  */
 export function readWordNet(dictDir: string, parts: readonly PartOfSpeech[] = PARTS_OF_SPEECH): WordNet {
   const synsets: Synset[] = []
@@ -317,5 +268,5 @@ export function readWordNet(dictDir: string, parts: readonly PartOfSpeech[] = PA
       found.sort((a, b) => (rank.get(a) ?? Number.MAX_SAFE_INTEGER) - (rank.get(b) ?? Number.MAX_SAFE_INTEGER))
     }
   }
-  return { synsets, byId, senses, frequency: readLemmaFrequencies(dictDir) }
+  return { synsets, byId, senses }
 }

