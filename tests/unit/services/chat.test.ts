@@ -7,6 +7,7 @@ import { fitLengths } from '../../../src-main/services/chat'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
 import { sourceWorker } from '../../fixtures/workers'
+import { callBackend } from '../../fixtures/backend'
 
 const root = mkdtempSync(join(tmpdir(), 'chat-service-'))
 const bundledDir = join(root, 'bundled')
@@ -34,11 +35,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-async function call<T = Record<string, unknown>>(method: string, params: unknown = {}): Promise<T> {
-  const outcome = await backend.dispatch(method, params)
-  if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`)
-  return outcome.result as T
-}
+const call = <T = Record<string, unknown>>(method: string, params: unknown = {}) => callBackend<T>(backend, method, params)
 
 function replyDone(chatId: string): Promise<{ message?: { content: string; tokenExits: number[]; tokenLengths: number[]; exit: number } }> {
   return new Promise((resolve) => {

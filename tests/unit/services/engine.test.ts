@@ -7,6 +7,7 @@ import { ModelSession } from '../../../src-main/engine/generate/model-session'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { writeRandomModel } from '../../fixtures/fixtures'
 import { sourceWorker } from '../../fixtures/workers'
+import { callBackend } from '../../fixtures/backend'
 
 const root = mkdtempSync(join(tmpdir(), 'engine-service-'))
 const modelDir = join(root, 'model')
@@ -30,11 +31,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-async function call(method: string, params: unknown = {}): Promise<Record<string, unknown>> {
-  const outcome = await backend.dispatch(method, params)
-  if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`)
-  return outcome.result as Record<string, unknown>
-}
+const call = (method: string, params: unknown = {}) => callBackend(backend, method, params)
 
 function finished(generationId: string): Promise<GenerationDone> {
   return new Promise((resolve) => {

@@ -12,6 +12,7 @@ import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
 import { sourceWorker } from '../../fixtures/workers'
+import { callBackend } from '../../fixtures/backend'
 
 const root = mkdtempSync(join(tmpdir(), 'evaluations-contract-'))
 const modelA = join(root, 'a')
@@ -31,11 +32,7 @@ function writeSet(name: string, n: number, withReferences = true): string {
   return file
 }
 
-async function call<T>(backend: Backend, method: MethodName, params: unknown): Promise<T> {
-  const outcome = await backend.dispatch(method, params)
-  if (!outcome.ok) throw Object.assign(new Error(outcome.error.message), outcome.error)
-  return outcome.result as T
-}
+const call = <T>(backend: Backend, method: MethodName, params: unknown) => callBackend<T>(backend, method, params)
 
 /** Starts an evaluation; resolves with its end and every progress event. `onProgress` may act mid-run (cancel). */
 async function evaluate(backend: Backend, params: Record<string, unknown>, onProgress?: (p: EvaluationProgress, id: string) => void) {

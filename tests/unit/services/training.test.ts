@@ -8,6 +8,7 @@ import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
 import { sourceWorker } from '../../fixtures/workers'
+import { callBackend } from '../../fixtures/backend'
 
 const root = mkdtempSync(join(tmpdir(), 'training-service-'))
 const modelDir = join(root, 'model')
@@ -31,11 +32,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-async function call<T = Record<string, unknown>>(method: string, params: unknown = {}): Promise<T> {
-  const outcome = await backend.dispatch(method, params)
-  if (!outcome.ok) throw new Error(`${outcome.error.code}: ${outcome.error.message}`)
-  return outcome.result as T
-}
+const call = <T = Record<string, unknown>>(method: string, params: unknown = {}) => callBackend<T>(backend, method, params)
 
 /** Resolves at `status`; a failure on the way rejects with the run's error instead of timing out. */
 function untilStatus(runId: string, status: string): Promise<Record<string, unknown>> {

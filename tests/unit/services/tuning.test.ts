@@ -8,6 +8,7 @@ import { maxUploadBytes } from '../../../src-main/services/datasets'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
 import { sourceWorker } from '../../fixtures/workers'
+import { callBackend } from '../../fixtures/backend'
 
 const root = mkdtempSync(join(tmpdir(), 'tuning-service-'))
 const modelDir = join(root, 'model')
@@ -31,11 +32,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-async function call<T>(method: string, params: unknown = {}): Promise<T> {
-  const outcome = await backend.dispatch(method, params)
-  if (!outcome.ok) throw Object.assign(new Error(`${outcome.error.code}: ${outcome.error.message}`), { error: outcome.error })
-  return outcome.result as T
-}
+const call = <T>(method: string, params: unknown = {}) => callBackend<T>(backend, method, params)
 
 function untilStatus(runId: string, status: string): Promise<void> {
   return new Promise((resolve, reject) => {
