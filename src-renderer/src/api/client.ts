@@ -7,6 +7,7 @@ import type { EventName, EventPayload, MethodName, MethodRequest, MethodResponse
 import type { ApiErrorData } from '../../../src-main/api/errors'
 import type { SortedBridge } from '../../../src-main/api/bridge'
 import type { IpcResult, ServerMessage } from '../../../src-main/api/protocol'
+import { EventHub, type FollowListeners, type Listener } from './event-hub'
 
 export type ConnectionState = 'connecting' | 'open' | 'closed'
 
@@ -14,6 +15,12 @@ export interface ApiClient {
   readonly transport: 'electron' | 'browser'
   call<M extends MethodName>(method: M, params: MethodRequest<M>): Promise<MethodResponse<M>>
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
+  /**
+   * The events of one generation, comparison, run or evaluation, by its id:
+   * those that arrived before the caller knew the id first (kept briefly by
+   * the transport), then the rest. See EventHub.follow.
+   */
+  follow(id: string, listeners: FollowListeners): () => void
   /** Connection state changes (IPC is always open). */
   onConnection(listener: (state: ConnectionState) => void): () => void
 }
@@ -27,21 +34,6 @@ export class ClientError extends Error {
     this.name = 'ClientError'
     this.code = data.code
     this.issues = data.issues
-  }
-}
-
-type Listener = (payload: unknown) => void
-
-class EventHub {
-  private readonly listeners = new Map<string, Set<Listener>>()
-  on(event: string, listener: Listener): () => void {
-    let set = this.listeners.get(event)
-    if (!set) this.listeners.set(event, (set = new Set()))
-    set.add(listener)
-    return () => set.delete(listener)
-  }
-  emit(event: string, payload: unknown): void {
-    for (const listener of this.listeners.get(event) ?? []) listener(payload)
   }
 }
 
@@ -60,6 +52,9 @@ export function createIpcClient(bridge: SortedBridge): ApiClient {
     },
     on(event, listener) {
       return hub.on(event, listener as Listener)
+    },
+    follow(id, listeners) {
+      return hub.follow(id, listeners)
     },
     onConnection(listener) {
       listener('open')
@@ -139,6 +134,9 @@ export function createWebSocketClient(url: string): ApiClient {
     },
     on(event, listener) {
       return hub.on(event, listener as Listener)
+    },
+    follow(id, listeners) {
+      return hub.follow(id, listeners)
     },
     onConnection(listener) {
       connectionListeners.add(listener)

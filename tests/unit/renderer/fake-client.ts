@@ -1,11 +1,14 @@
 /**
  * An in-memory ApiClient for the renderer's store tests: methods answer from
  * handlers the test sets, and the test pushes events and connection changes.
+ * Events go through the real EventHub, so stores meet the transport's
+ * buffering of events that arrive before their id is known.
  */
 import { createPinia, setActivePinia, type Pinia } from 'pinia'
 import { createApp } from 'vue'
 import type { EventName, EventPayload, MethodName, MethodRequest, MethodResponse } from '../../../src-main/api/contract'
 import type { ApiClient, ConnectionState } from '../../../src-renderer/src/api/client'
+import { EventHub, type FollowListeners } from '../../../src-renderer/src/api/event-hub'
 import { provideApi } from '../../../src-renderer/src/api/use-api'
 
 type Handler<M extends MethodName> = (params: MethodRequest<M>) => Promise<MethodResponse<M>> | MethodResponse<M>
@@ -14,7 +17,7 @@ export class FakeClient implements ApiClient {
   readonly transport = 'browser' as const
   readonly calls: { method: MethodName; params: unknown }[] = []
   private readonly handlers = new Map<MethodName, (params: unknown) => unknown>()
-  private readonly listeners = new Map<EventName, Set<(payload: unknown) => void>>()
+  private readonly hub = new EventHub()
   private readonly connectionListeners = new Set<(state: ConnectionState) => void>()
   private connection: ConnectionState = 'connecting'
 
@@ -31,15 +34,15 @@ export class FakeClient implements ApiClient {
   }
 
   on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void {
-    let set = this.listeners.get(event)
-    if (!set) this.listeners.set(event, (set = new Set()))
-    const entry = listener as (payload: unknown) => void
-    set.add(entry)
-    return () => set.delete(entry)
+    return this.hub.on(event, listener as (payload: unknown) => void)
+  }
+
+  follow(id: string, listeners: FollowListeners): () => void {
+    return this.hub.follow(id, listeners)
   }
 
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
-    for (const listener of this.listeners.get(event) ?? []) listener(payload)
+    this.hub.emit(event, payload)
   }
 
   onConnection(listener: (state: ConnectionState) => void): () => void {
