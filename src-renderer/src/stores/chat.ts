@@ -1,15 +1,16 @@
 /**
  * Chats: the conversation list, the open conversation and the answer being
- * streamed into it. Tokens arrive as `generation.token` events (each with the
- * exit that produced it); the stored reply replaces the stream when
- * `chat.replyDone` arrives. Moving the budget while an answer streams sends
+ * streamed into it. The answer's events are followed by its generation id
+ * (the transport replays those that came before the id did): tokens as
+ * `generation.token` (each with the exit that produced it), then the stored
+ * reply, which replaces the stream, as `chat.replyDone`. Moving the budget while an answer streams sends
  * `engine.setExit`, which takes effect from the next token.
  * Tokens reach the stream's reactive state through a FrameQueue: once per
  * frame, not once per token.
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, ref } from 'vue'
-import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus } from '../../../src-main/api/contract'
+import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus, EventPayload } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { appendToRuns, type ExitRun } from '../chat/exits'
@@ -41,9 +42,8 @@ export const useChatStore = defineStore('chat', () => {
   const stream = ref<Stream | null>(null)
   const error = ref<string | null>(null)
   const engine = ref<EngineStatus>({ state: 'empty' })
-  /** Tokens that arrived before the call that started them answered. */
-  const early = new Map<string, StreamedToken[]>()
-  const finishedEarly = new Set<string>()
+  /** Stops following the streamed answer's events. */
+  let unfollow = () => {}
 
   onScopeDispose(api.on('engine.status', (status) => (engine.value = status)))
   /** Tokens of the adopted stream on their way to the page, with their arrival times. */
@@ -63,32 +63,23 @@ export const useChatStore = defineStore('chat', () => {
     arriving.push(...pieces.map((p) => ({ ...p, at })))
   }
 
-  onScopeDispose(
-    api.on('generation.token', (token) => {
-      const s = stream.value
-      const piece = { text: token.text, exit: token.exit }
-      if (s && s.generationId === token.generationId) {
-        show([piece], performance.now())
-      } else if (s && s.generationId === null) {
-        const list = early.get(token.generationId) ?? []
-        if (list.length < 4096) list.push(piece)
-        early.set(token.generationId, list)
-      }
-    }),
-  )
+  /** A finished reply into the open chat: the stored message, or why there is none. */
+  function land(done: EventPayload<'chat.replyDone'>): void {
+    if (current.value?.id !== done.chatId) return
+    if (done.error && !done.message) error.value = done.error
+    if (done.message && !messages.value.some((m) => m.id === done.message!.id)) messages.value.push(done.message)
+  }
+
   onScopeDispose(
     api.on('chat.replyDone', (done) => {
-      if (stream.value?.chatId === done.chatId) {
-        if (stream.value.generationId === null) finishedEarly.add(done.generationId)
-        stream.value = null
-      }
-      if (done.error && !done.message && current.value?.id === done.chatId) error.value = done.error
-      if (done.message && current.value?.id === done.chatId && !messages.value.some((m) => m.id === done.message!.id)) {
-        messages.value.push(done.message)
-      }
+      // This window's own answer lands through follow() below, after the user's message it answers.
+      const s = stream.value
+      const ours = s?.chatId === done.chatId && (s.generationId === null || s.generationId === done.generationId)
+      if (!ours) land(done)
       void loadList()
     }),
   )
+  onScopeDispose(() => unfollow())
 
   const liveTokensPerSecond = computed(() => {
     const s = stream.value
@@ -150,22 +141,30 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   function startStream(chatId: string): Stream {
-    arriving.clear()
+    endStream()
     stream.value = { chatId, generationId: null, runs: [], tokenCount: 0, firstTokenAt: null, lastTokenAt: null, stopping: false }
     return stream.value
   }
 
+  function endStream(): void {
+    unfollow()
+    unfollow = () => {}
+    arriving.clear()
+    stream.value = null
+  }
+
+  /** The stream is generation `generationId`: its tokens (those already here first) and then its stored reply. */
   function adopt(generationId: string): void {
     const s = stream.value
     if (!s) return
-    if (finishedEarly.delete(generationId)) {
-      stream.value = null
-      return
-    }
     s.generationId = generationId
-    const pieces = early.get(generationId) ?? []
-    early.clear()
-    if (pieces.length) show(pieces, performance.now())
+    unfollow = api.follow(generationId, {
+      'generation.token': (token) => show([{ text: token.text, exit: token.exit }], performance.now()),
+      'chat.replyDone': (done) => {
+        endStream()
+        land(done)
+      },
+    })
   }
 
   /** Sends the user's text in the open chat (creating one first if none is open). */
@@ -181,7 +180,7 @@ export const useChatStore = defineStore('chat', () => {
       adopt(generationId)
       await loadList()
     } catch (e) {
-      stream.value = null
+      endStream()
       error.value = errorMessage(e)
       if (current.value?.id === chat.id) await open(chat.id)
     }
@@ -198,7 +197,7 @@ export const useChatStore = defineStore('chat', () => {
       if (at >= 0) messages.value.splice(at)
       adopt(generationId)
     } catch (e) {
-      stream.value = null
+      endStream()
       error.value = errorMessage(e)
     }
   }

@@ -2,12 +2,14 @@
  * The compare view: one prompt streamed from two contenders side by side,
  * then the person's vote on the pair. The answers are stored by the backend
  * as generations, so the vote (and the list of past votes) reloads from the
- * database. Tokens reach the panes through a FrameQueue (once per frame, not
- * once per token); a status or done event first delivers what is waiting.
+ * database. The comparison's events are followed by its id (the transport
+ * replays those that came before the id did). Tokens reach the panes through
+ * a FrameQueue (once per frame, not once per token); a status or done event
+ * first delivers what is waiting.
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, reactive, ref } from 'vue'
-import type { CompareDone, CompareSide, Verdict, Vote } from '../../../src-main/api/contract'
+import type { CompareDone, CompareSide, EventPayload, Verdict, Vote } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { FrameQueue } from '../streaming/frame-queue'
@@ -57,12 +59,9 @@ export const useCompareStore = defineStore('compare', () => {
   )
   const canVote = computed(() => !running.value && panes.a.generationId !== null && panes.b.generationId !== null)
 
-  // Events that arrive before compare.generate has answered with the id are kept and replayed.
-  let early: { event: 'status' | 'token' | 'done'; payload: { compareId: string } }[] = []
-  function route(event: 'status' | 'token' | 'done', payload: { compareId: string }): void {
-    if (starting.value && compareId.value === null) early.push({ event, payload })
-    else if (payload.compareId === compareId.value) apply(event, payload)
-  }
+  /** Stops following the shown comparison's events. */
+  let unfollow = () => {}
+  onScopeDispose(() => unfollow())
 
   const arriving = new FrameQueue<{ side: CompareSide; text: string }>((tokens) => {
     for (const t of tokens) {
@@ -73,46 +72,46 @@ export const useCompareStore = defineStore('compare', () => {
     }
   })
 
-  function apply(event: 'status' | 'token' | 'done', payload: unknown): void {
-    if (event === 'token') {
-      const p = payload as { side: CompareSide; text: string }
-      arriving.push({ side: p.side, text: p.text })
-      return
-    }
+  function showStatus(p: EventPayload<'compare.status'>): void {
     arriving.flush()
-    if (event === 'status') {
-      const p = payload as { side: CompareSide; state: 'queued' | 'loading' | 'generating'; progress?: number }
-      panes[p.side].state = p.state
-      panes[p.side].loadProgress = p.state === 'loading' ? (p.progress ?? 0) : null
-    } else {
-      const p = payload as CompareDone
-      const pane = panes[p.side]
-      pane.text = p.text
-      pane.exit = p.exit
-      pane.finishReason = p.finishReason
-      pane.tokensPerSecond = p.tokensPerSecond
-      pane.generationId = p.generationId ?? null
-      pane.error = p.error ?? null
-      pane.loadProgress = null
-      pane.state = p.finishReason === 'cancelled' ? 'cancelled' : p.finishReason === 'error' || p.error ? 'error' : 'done'
-    }
+    panes[p.side].state = p.state
+    panes[p.side].loadProgress = p.state === 'loading' ? (p.progress ?? 0) : null
   }
 
-  onScopeDispose(api.on('compare.status', (p) => route('status', p)))
-  onScopeDispose(api.on('compare.token', (p) => route('token', p)))
-  onScopeDispose(api.on('compare.done', (p) => route('done', p)))
+  function showDone(p: CompareDone): void {
+    arriving.flush()
+    const pane = panes[p.side]
+    pane.text = p.text
+    pane.exit = p.exit
+    pane.finishReason = p.finishReason
+    pane.tokensPerSecond = p.tokensPerSecond
+    pane.generationId = p.generationId ?? null
+    pane.error = p.error ?? null
+    pane.loadProgress = null
+    pane.state = p.finishReason === 'cancelled' ? 'cancelled' : p.finishReason === 'error' || p.error ? 'error' : 'done'
+  }
+
+  function follow(id: string): void {
+    unfollow = api.follow(id, {
+      'compare.status': showStatus,
+      'compare.token': (p) => arriving.push({ side: p.side, text: p.text }),
+      'compare.done': showDone,
+    })
+  }
 
   async function run(): Promise<void> {
     if (!canRun.value) return
     error.value = null
     vote.value = null
     voteError.value = null
+    // The panes now belong to the comparison about to start: the last one's stragglers stay out.
+    unfollow()
+    unfollow = () => {}
     arriving.clear()
     for (const s of sides) Object.assign(panes[s], emptyPane(), { state: 'queued' })
     shownPrompt.value = prompt.value.trim()
     compareId.value = null
     starting.value = true
-    early = []
     try {
       const started = await api.call('compare.generate', {
         prompt: shownPrompt.value,
@@ -121,13 +120,12 @@ export const useCompareStore = defineStore('compare', () => {
         maxNewTokens: maxNewTokens.value,
       })
       compareId.value = started.compareId
-      for (const e of early) if (e.payload.compareId === started.compareId) apply(e.event, e.payload)
+      follow(started.compareId)
     } catch (caught) {
       error.value = errorMessage(caught)
       for (const s of sides) Object.assign(panes[s], emptyPane())
     } finally {
       starting.value = false
-      early = []
     }
   }
 

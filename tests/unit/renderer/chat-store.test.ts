@@ -85,4 +85,25 @@ describe('chat store streaming', () => {
     vi.advanceTimersByTime(20)
     expect(store.stream?.runs).toEqual([{ text: 'Yes', exit: 3 }])
   })
+
+  it('ends the stream with the stored reply, after the question, even when the reply came before the send answered', async () => {
+    const fake = client()
+    const sent = deferred<{ generationId: string; message: ChatMessageRecord }>()
+    fake.handle('chats.send', () => sent.promise)
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.create()
+    const sending = store.send('hi')
+    await vi.advanceTimersByTimeAsync(0)
+
+    const reply: ChatMessageRecord = { ...userMessage, id: 'a1', position: 1, role: 'assistant', content: 'Hi', exit: 2, tokenExits: [2], tokenLengths: [2] }
+    fake.emit('generation.token', token('g1', 0, 'Hi', 2))
+    fake.emit('chat.replyDone', { chatId: 'c1', generationId: 'g1', message: reply })
+    expect(store.stream).not.toBeNull()
+    sent.resolve({ generationId: 'g1', message: userMessage })
+    await sending
+    vi.advanceTimersByTime(20)
+    expect(store.stream).toBeNull()
+    expect(store.messages.map((m) => m.id)).toEqual(['u1', 'a1'])
+  })
 })
