@@ -1,23 +1,39 @@
-/** What the backend says about itself: version, transport, data folder, execution providers. */
+/**
+ * What the backend says about itself (version, transport, data folder,
+ * execution providers), and the desktop app's file dialogs.
+ */
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { AppInfo } from '../../../src-main/api/contract'
-import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { attempt } from './attempt'
 
 export const useAppStore = defineStore('app', () => {
   const api = useApi()
   const info = ref<AppInfo | null>(null)
   const error = ref<string | null>(null)
+  /** Why the last file dialog failed to open. */
+  const dialogError = ref<string | null>(null)
+  /** The desktop app (Electron IPC) has native file dialogs; browser mode types paths or uploads. */
+  const desktop = api.transport === 'electron'
 
   async function load(): Promise<void> {
-    try {
-      info.value = await api.call('app.info', {})
-      error.value = null
-    } catch (caught) {
-      error.value = errorMessage(caught)
-    }
+    await attempt(error, async () => (info.value = await api.call('app.info', {})))
   }
 
-  return { info, error, load }
+  /** A folder chosen in the system dialog; null when cancelled or failed (dialogError says why). */
+  async function pickFolder(title: string): Promise<string | null> {
+    let path: string | null = null
+    await attempt(dialogError, async () => (path = (await api.call('app.pickFolder', { title })).path))
+    return path
+  }
+
+  /** A file chosen in the system dialog; null when cancelled or failed (dialogError says why). */
+  async function pickFile(title: string, extensions: string[]): Promise<string | null> {
+    let path: string | null = null
+    await attempt(dialogError, async () => (path = (await api.call('app.pickFile', { title, extensions })).path))
+    return path
+  }
+
+  return { info, error, dialogError, desktop, load, pickFolder, pickFile }
 })

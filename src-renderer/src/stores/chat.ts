@@ -13,6 +13,7 @@ import { computed, onScopeDispose, ref } from 'vue'
 import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus, EventPayload } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { attempt } from './attempt'
 import { appendToRuns, type ExitRun } from '../chat/exits'
 import { FrameQueue } from '../streaming/frame-queue'
 
@@ -40,7 +41,10 @@ export const useChatStore = defineStore('chat', () => {
   const current = ref<ChatSummary | null>(null)
   const messages = ref<ChatMessageRecord[]>([])
   const stream = ref<Stream | null>(null)
+  /** What went wrong in the open conversation (shown under it). */
   const error = ref<string | null>(null)
+  /** Why the list could not be read, or a conversation renamed or deleted (shown over the list). */
+  const listError = ref<string | null>(null)
   const engine = ref<EngineStatus>({ state: 'empty' })
   /** Stops following the streamed answer's events. */
   let unfollow = () => {}
@@ -89,55 +93,67 @@ export const useChatStore = defineStore('chat', () => {
   })
 
   async function loadList(): Promise<void> {
-    try {
-      chats.value = (await api.call('chats.list', search.value.trim() ? { search: search.value } : {})).chats
-    } catch (e) {
-      error.value = errorMessage(e)
-    }
+    await attempt(listError, async () => (chats.value = (await api.call('chats.list', search.value.trim() ? { search: search.value } : {})).chats))
   }
 
   async function loadEngine(): Promise<void> {
-    engine.value = await api.call('engine.status', {})
+    await attempt(error, async () => (engine.value = await api.call('engine.status', {})))
+  }
+
+  /** Loads the model at `path` into the engine unless it is there already or a load is under way. */
+  async function ensureEngineHas(path: string): Promise<void> {
+    if (engine.value.state === 'loading') return
+    if (engine.value.state === 'ready' && engine.value.model?.path === path) return
+    try {
+      await api.call('engine.load', { path })
+    } catch {
+      // Not an error to show yet: the send that follows reports the reason, if the person sends at all.
+    }
   }
 
   async function open(chatId: string): Promise<void> {
-    const { chat, messages: list } = await api.call('chats.get', { chatId })
-    current.value = chat
-    messages.value = list
-    error.value = null
+    await attempt(error, async () => {
+      const { chat, messages: list } = await api.call('chats.get', { chatId })
+      current.value = chat
+      messages.value = list
+    })
   }
 
-  async function create(modelId?: string): Promise<ChatSummary> {
-    const { chat } = await api.call('chats.create', modelId ? { modelId } : {})
-    current.value = chat
-    messages.value = []
-    error.value = null
-    await loadList()
-    return chat
+  /** Starts a chat and opens it; resolves to it, or null with error saying why not. */
+  async function create(modelId?: string): Promise<ChatSummary | null> {
+    let created: ChatSummary | null = null
+    const ok = await attempt(error, async () => {
+      created = (await api.call('chats.create', modelId ? { modelId } : {})).chat
+      current.value = created
+      messages.value = []
+    })
+    if (ok) await loadList()
+    return created
   }
 
   async function rename(chatId: string, title: string): Promise<void> {
-    const { chat } = await api.call('chats.rename', { chatId, title })
-    if (current.value?.id === chatId) current.value = chat
-    await loadList()
+    const ok = await attempt(listError, async () => {
+      const { chat } = await api.call('chats.rename', { chatId, title })
+      if (current.value?.id === chatId) current.value = chat
+    })
+    if (ok) await loadList()
   }
 
   async function remove(chatId: string): Promise<void> {
-    await api.call('chats.remove', { chatId })
-    if (current.value?.id === chatId) {
-      current.value = null
-      messages.value = []
-    }
-    await loadList()
+    const ok = await attempt(listError, async () => {
+      await api.call('chats.remove', { chatId })
+      if (current.value?.id === chatId) {
+        current.value = null
+        messages.value = []
+      }
+    })
+    if (ok) await loadList()
   }
 
   async function configure(change: { modelId?: string; systemPrompt?: string; settings?: ChatSettings }): Promise<void> {
-    if (!current.value) return
-    try {
-      current.value = (await api.call('chats.configure', { chatId: current.value.id, ...change })).chat
-    } catch (e) {
-      error.value = errorMessage(e)
-    }
+    const chatId = current.value?.id
+    if (!chatId) return
+    await attempt(error, async () => (current.value = (await api.call('chats.configure', { chatId, ...change })).chat))
   }
 
   function startStream(chatId: string): Stream {
@@ -173,6 +189,7 @@ export const useChatStore = defineStore('chat', () => {
     if (!text || stream.value) return
     error.value = null
     const chat = current.value ?? (await create())
+    if (!chat) return
     startStream(chat.id)
     try {
       const { generationId, message } = await api.call('chats.send', { chatId: chat.id, content: text })
@@ -233,10 +250,12 @@ export const useChatStore = defineStore('chat', () => {
     messages,
     stream,
     error,
+    listError,
     engine,
     liveTokensPerSecond,
     loadList,
     loadEngine,
+    ensureEngineHas,
     open,
     create,
     rename,

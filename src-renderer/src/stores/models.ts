@@ -1,12 +1,15 @@
 /**
  * The model library as the backend reports it, kept fresh by
  * `models.changed`; imports show their progress from `models.importProgress`.
+ * Also any model folder read so far (in the library or not), for the pickers
+ * that offer folders to compare.
  */
 import { defineStore } from 'pinia'
 import { onScopeDispose, ref } from 'vue'
-import type { ModelSummary } from '../../../src-main/api/contract'
+import type { ModelFolderShape, ModelSummary } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { attempt } from './attempt'
 
 export interface ImportState {
   path: string
@@ -16,19 +19,23 @@ export interface ImportState {
   running: boolean
 }
 
+/** A folder's shape, or why it could not be read (each picker shows its own folder's reason). */
+export type FolderReading = { model: ModelFolderShape; error: null } | { model: null; error: string }
+
 export const useModelsStore = defineStore('models', () => {
   const api = useApi()
   const models = ref<ModelSummary[]>([])
   const loadError = ref<string | null>(null)
+  /** Why the last removal or export failed. */
+  const actionError = ref<string | null>(null)
   const importing = ref<ImportState | null>(null)
+  /** Folders read with readFolder, newest last. */
+  const folders = ref<ModelFolderShape[]>([])
+  /** Reads in flight by path, so two pickers asking for one folder share one read. */
+  const reading = new Map<string, Promise<FolderReading>>()
 
   async function load(): Promise<void> {
-    try {
-      models.value = (await api.call('models.list', {})).models
-      loadError.value = null
-    } catch (error) {
-      loadError.value = errorMessage(error)
-    }
+    await attempt(loadError, async () => (models.value = (await api.call('models.list', {})).models))
   }
 
   onScopeDispose(api.on('models.changed', () => void load()))
@@ -52,16 +59,39 @@ export const useModelsStore = defineStore('models', () => {
     }
   }
 
-  async function remove(modelId: string): Promise<void> {
-    await api.call('models.remove', { modelId })
-    await load()
+  /** Removes the model from the library (its files stay); resolves to whether it did, with actionError saying why not. */
+  async function remove(modelId: string): Promise<boolean> {
+    return attempt(actionError, async () => {
+      await api.call('models.remove', { modelId })
+      await load()
+    })
   }
 
-  async function exportTo(modelId: string, to: string): Promise<string> {
-    return (await api.call('models.export', { modelId, to })).path
+  /** Copies the model's folder to `to`; resolves to the new folder, or null with actionError saying why not. */
+  async function exportTo(modelId: string, to: string): Promise<string | null> {
+    let path: string | null = null
+    await attempt(actionError, async () => (path = (await api.call('models.export', { modelId, to })).path))
+    return path
+  }
+
+  /** A folder's layers and exits (config and sorted.json only, no weights), or the backend's reason it is not a model. */
+  function readFolder(path: string): Promise<FolderReading> {
+    let pending = reading.get(path)
+    if (!pending) {
+      pending = api.call('models.inspect', { path }).then(
+        (model): FolderReading => {
+          if (!folders.value.some((f) => f.path === model.path)) folders.value.push(model)
+          return { model, error: null }
+        },
+        (error): FolderReading => ({ model: null, error: errorMessage(error) }),
+      )
+      reading.set(path, pending)
+      void pending.finally(() => reading.delete(path))
+    }
+    return pending
   }
 
   const byId = (id: string | null | undefined) => models.value.find((m) => m.id === id)
 
-  return { models, loadError, importing, load, importFolder, remove, exportTo, byId }
+  return { models, loadError, actionError, importing, folders, load, importFolder, remove, exportTo, readFolder, byId }
 })

@@ -13,6 +13,7 @@ import { markRaw, onScopeDispose, reactive, ref } from 'vue'
 import type { RunCheckpoint, RunDetails, RunSummary, TuneRequest } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { attempt } from './attempt'
 import { createCurveSet, type CurveSet } from '../tune/curves'
 
 export interface LiveProgress {
@@ -40,6 +41,12 @@ export const useRunsStore = defineStore('runs', () => {
   const runs = ref<RunSummary[]>([])
   const listError = ref<string | null>(null)
   const listLoaded = ref(false)
+  /** Why the run a page asked for could not be read. */
+  const openError = ref<string | null>(null)
+  /** Why cancelling or resuming a run failed (shown by its progress). */
+  const actionError = ref<string | null>(null)
+  /** Why deleting a run failed (shown at its Delete button). */
+  const removeError = ref<string | null>(null)
   const views = reactive(new Map<string, RunView>())
 
   function updateSummary(runId: string, patch: Partial<RunSummary>): void {
@@ -50,14 +57,8 @@ export const useRunsStore = defineStore('runs', () => {
   }
 
   async function load(): Promise<void> {
-    try {
-      runs.value = (await api.call('runs.list', {})).runs
-      listError.value = null
-    } catch (error) {
-      listError.value = errorMessage(error)
-    } finally {
-      listLoaded.value = true
-    }
+    await attempt(listError, async () => (runs.value = (await api.call('runs.list', {})).runs))
+    listLoaded.value = true
   }
 
   function apply(view: RunView, details: RunDetails): void {
@@ -70,8 +71,8 @@ export const useRunsStore = defineStore('runs', () => {
     view.error = null
   }
 
-  /** Reads a run (again) from the backend; the view is created on first use. */
-  async function open(runId: string): Promise<RunView | undefined> {
+  /** Reads a run (again) from the backend; the view is created on first use. A failure is kept on the view, if there is one, and thrown. */
+  async function read(runId: string): Promise<RunView> {
     try {
       const details = await api.call('runs.get', { runId })
       let view = views.get(runId)
@@ -91,28 +92,44 @@ export const useRunsStore = defineStore('runs', () => {
     }
   }
 
+  /** The run a page shows (from its address); resolves to its view, or undefined with openError saying why not. */
+  async function open(runId: string): Promise<RunView | undefined> {
+    openError.value = null
+    let view: RunView | undefined
+    await attempt(openError, async () => (view = await read(runId)))
+    return view
+  }
+
+  /** Starts a run and opens it; rejects with the backend's reason (the wizard shows it at its Start button). */
   async function start(request: TuneRequest): Promise<string> {
     const { runId } = await api.call('runs.start', request)
-    await Promise.all([open(runId), load()])
+    await Promise.all([read(runId), load()])
     return runId
   }
 
-  async function cancel(runId: string): Promise<void> {
-    await api.call('runs.cancel', { runId })
+  /** Cancels at the end of the current step; resolves to whether the backend took it, with actionError saying why not. */
+  async function cancel(runId: string): Promise<boolean> {
+    return attempt(actionError, () => api.call('runs.cancel', { runId }))
   }
 
-  async function resume(runId: string): Promise<void> {
-    await api.call('runs.resume', { runId })
-    // The status event follows; the live figures of the last session no longer apply.
-    const view = views.get(runId)
-    if (view) view.live = null
+  async function resume(runId: string): Promise<boolean> {
+    return attempt(actionError, async () => {
+      await api.call('runs.resume', { runId })
+      // The status event follows; the live figures of the last session no longer apply.
+      const view = views.get(runId)
+      if (view) view.live = null
+    })
   }
 
-  async function remove(runId: string, deleteOutput: boolean): Promise<string[]> {
-    const { removedPaths } = await api.call('runs.remove', { runId, deleteOutput })
-    views.delete(runId)
-    runs.value = runs.value.filter((r) => r.id !== runId)
-    return removedPaths
+  /** Deletes the run (and its output folder if asked); resolves to the paths removed, or null with removeError saying why not. */
+  async function remove(runId: string, deleteOutput: boolean): Promise<string[] | null> {
+    let removed: string[] | null = null
+    await attempt(removeError, async () => {
+      removed = (await api.call('runs.remove', { runId, deleteOutput })).removedPaths
+      views.delete(runId)
+      runs.value = runs.value.filter((r) => r.id !== runId)
+    })
+    return removed
   }
 
   const stops = [
@@ -141,15 +158,16 @@ export const useRunsStore = defineStore('runs', () => {
     api.on('run.status', (s) => {
       updateSummary(s.runId, { status: s.status, ...(s.error !== undefined ? { error: s.error } : {}) })
       if (!runs.value.some((r) => r.id === s.runId)) void load()
-      if (views.has(s.runId) && s.status !== 'running') void open(s.runId).catch(() => {})
+      if (views.has(s.runId) && s.status !== 'running') void read(s.runId).catch(() => {})
     }),
   ]
   onScopeDispose(() => stops.forEach((stop) => stop()))
 
   /** After a lost connection: everything may have moved on. */
   async function reload(): Promise<void> {
-    await Promise.all([load(), ...[...views.keys()].map((id) => open(id).catch(() => {}))])
+    // A run that cannot be read again keeps the reason on its view.
+    await Promise.all([load(), ...[...views.keys()].map((id) => read(id).catch(() => {}))])
   }
 
-  return { runs, listError, listLoaded, views, load, open, start, cancel, resume, remove, reload }
+  return { runs, listError, listLoaded, openError, actionError, removeError, views, load, open, start, cancel, resume, remove, reload }
 })

@@ -10,12 +10,20 @@ import { computed, reactive, ref } from 'vue'
 import type { DatasetPreview, ModelFolderShape, RunEstimate, TuneRequest } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
-import { tuneDefaults, type Hyperparameter } from '../tune/defaults'
+import { maxUploadBytes, tuneDefaults, type Hyperparameter } from '../tune/defaults'
 import { exitSpec, presetExits } from '../tune/exits'
-import { defaultOutDir } from '../tune/format'
+import { defaultOutDir, formatBytes } from '../tune/format'
+import { attempt } from './attempt'
 
 export type WizardStep = 1 | 2 | 3 | 4 | 5
 export type Mode = TuneRequest['mode']
+
+/** A file the person chose in the browser (the DOM's File, as far as an upload needs it). */
+export interface ChosenFile {
+  name: string
+  size: number
+  text(): Promise<string>
+}
 
 export const useTuneWizardStore = defineStore('tune-wizard', () => {
   const api = useApi()
@@ -35,6 +43,8 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
   const previewLimit = ref(5)
   /** Train on the valid records and leave the bad ones out (onError 'skip'). */
   const skipBadRecords = ref(false)
+  const uploading = ref(false)
+  const uploadError = ref<string | null>(null)
 
   // (3) method
   const mode = ref<Mode>('soft')
@@ -110,6 +120,24 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
     } finally {
       if (ask === previewAsk) previewLoading.value = false
     }
+  }
+
+  /**
+   * Browser mode: the server cannot read the browser's disk, so a chosen file
+   * is stored in the data folder. Resolves to its path there, or null with
+   * uploadError saying why (a large file is better given by path).
+   */
+  async function uploadDataset(file: ChosenFile): Promise<string | null> {
+    uploadError.value = null
+    if (file.size > maxUploadBytes) {
+      uploadError.value = `${file.name} is ${formatBytes(file.size)}; uploads are limited to ${formatBytes(maxUploadBytes)}. Type the file's path instead: the server reads it directly.`
+      return null
+    }
+    uploading.value = true
+    let path: string | null = null
+    await attempt(uploadError, async () => (path = (await api.call('datasets.upload', { name: file.name, content: await file.text() })).path))
+    uploading.value = false
+    return path
   }
 
   const datasetUsable = computed(() => !!preview.value?.stats && (preview.value.errorCount === 0 || skipBadRecords.value))
@@ -193,8 +221,8 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
   }
 
   return {
-    step, modelPath, model, modelError, modelLoading, dataPath, preview, previewError, previewLoading, previewLimit, skipBadRecords,
+    step, modelPath, model, modelError, modelLoading, dataPath, preview, previewError, previewLoading, previewLimit, skipBadRecords, uploading, uploadError,
     mode, exits, duration, hyper, outDir, estimate, estimateError, estimateLoading, runId, startError, starting, datasetUsable,
-    inspectModel, loadPreview, ensureOutDir, request, refreshEstimate, start, showRun, again,
+    inspectModel, loadPreview, uploadDataset, ensureOutDir, request, refreshEstimate, start, showRun, again,
   }
 })
