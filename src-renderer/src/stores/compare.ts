@@ -12,6 +12,7 @@ import { computed, onScopeDispose, reactive, ref } from 'vue'
 import type { CompareDone, CompareSide, EventPayload, Verdict, Vote } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { attempt } from './attempt'
 import { FrameQueue } from '../streaming/frame-queue'
 import { emptyContender, type ContenderChoice } from '../components/compare/contender'
 
@@ -144,7 +145,7 @@ export const useCompareStore = defineStore('compare', () => {
     if (!canVote.value) return
     voting.value = true
     voteError.value = null
-    try {
+    await attempt(voteError, async () => {
       const result = await api.call('evaluations.vote', {
         firstGenerationId: panes.a.generationId!,
         secondGenerationId: panes.b.generationId!,
@@ -152,20 +153,12 @@ export const useCompareStore = defineStore('compare', () => {
       })
       vote.value = result.vote
       votes.value = [result.vote, ...votes.value.filter((v) => v.comparisonId !== result.vote.comparisonId)]
-    } catch (caught) {
-      voteError.value = errorMessage(caught)
-    } finally {
-      voting.value = false
-    }
+    })
+    voting.value = false
   }
 
   async function loadVotes(): Promise<void> {
-    try {
-      votes.value = (await api.call('evaluations.votes', { limit: 50 })).votes
-      votesError.value = null
-    } catch (caught) {
-      votesError.value = errorMessage(caught)
-    }
+    await attempt(votesError, async () => (votes.value = (await api.call('evaluations.votes', { limit: 50 })).votes))
   }
 
   return {

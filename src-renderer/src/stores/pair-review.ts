@@ -8,8 +8,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { PairItem, PairResult, Verdict } from '../../../src-main/api/contract'
-import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { attempt } from './attempt'
 
 export interface ReviewPair {
   key: string
@@ -54,7 +54,7 @@ export const usePairReviewStore = defineStore('pair-review', () => {
     index.value = 0
     loading.value = true
     error.value = null
-    try {
+    await attempt(error, async () => {
       const loaded = await api.call('evaluations.pairOutputs', {
         setId: nextSetId,
         a: { modelId: nextPair.a.modelId, exit: nextPair.a.exit },
@@ -65,11 +65,8 @@ export const usePairReviewStore = defineStore('pair-review', () => {
       items.value = loaded.items
       const firstOpen = loaded.items.findIndex((i) => i.vote === null)
       index.value = firstOpen === -1 ? 0 : firstOpen
-    } catch (caught) {
-      error.value = errorMessage(caught)
-    } finally {
-      loading.value = false
-    }
+    })
+    loading.value = false
   }
 
   function close(): void {
@@ -89,18 +86,14 @@ export const usePairReviewStore = defineStore('pair-review', () => {
     const second = shownFirst(item) === 'a' ? item.b : item.a
     voting.value = true
     error.value = null
-    try {
+    const stored = await attempt(error, async () => {
       const result = await api.call('evaluations.vote', { firstGenerationId: first.generationId, secondGenerationId: second.generationId, verdict })
       items.value = items.value.map((i) => (i.itemId === item.itemId ? { ...i, vote: result.vote } : i))
       const next = items.value.findIndex((i, k) => k > index.value && i.vote === null)
       if (next !== -1) index.value = next
-      return true
-    } catch (caught) {
-      error.value = errorMessage(caught)
-      return false
-    } finally {
-      voting.value = false
-    }
+    })
+    voting.value = false
+    return stored
   }
 
   return { setId, pair, items, index, current, voted, loading, voting, error, open, close, go, vote }

@@ -8,6 +8,7 @@ import { computed, onScopeDispose, ref } from 'vue'
 import type { Settings, SettingsPatch } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
+import { attempt } from './attempt'
 
 export type SaveState = { kind: 'idle' } | { kind: 'saving' } | { kind: 'saved' } | { kind: 'error'; message: string }
 
@@ -22,12 +23,7 @@ export const useSettingsStore = defineStore('settings', () => {
   onScopeDispose(api.on('settings.changed', (next) => (settings.value = next)))
 
   async function load(): Promise<void> {
-    try {
-      settings.value = await api.call('settings.get', {})
-      loadError.value = null
-    } catch (error) {
-      loadError.value = errorMessage(error)
-    }
+    await attempt(loadError, async () => (settings.value = await api.call('settings.get', {})))
   }
 
   /** Saves a change; resolves to whether the backend accepted it. */

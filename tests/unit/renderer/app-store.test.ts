@@ -24,4 +24,18 @@ describe('app store', () => {
     await store.load()
     expect(store.info).toEqual(info)
   })
+
+  it('answers a file dialog with the chosen path, null when cancelled, and keeps why one failed', async () => {
+    const client = new FakeClient().handle('app.pickFolder', (p) => ({ path: p.title === 'cancel' ? null : '/picked' }))
+    piniaWith(client)
+    const store = useAppStore()
+    expect(await store.pickFolder('Choose')).toBe('/picked')
+    expect(await store.pickFolder('cancel')).toBeNull()
+    expect(store.dialogError).toBeNull()
+    client.handle('app.pickFolder', () => {
+      throw new Error('No window to attach the dialog to.')
+    })
+    expect(await store.pickFolder('Choose')).toBeNull()
+    expect(store.dialogError).toBe('No window to attach the dialog to.')
+  })
 })

@@ -107,3 +107,17 @@ describe('chat store streaming', () => {
     expect(store.messages.map((m) => m.id)).toEqual(['u1', 'a1'])
   })
 })
+
+describe('chat store errors', () => {
+  it('shows why a conversation could not be renamed over the list, and keeps the conversation\'s own error apart', async () => {
+    const fake = client().handle('chats.rename', () => {
+      throw new Error('title: must not be empty')
+    })
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.create()
+    await store.rename('c1', ' ')
+    expect(store.listError).toBe('title: must not be empty')
+    expect(store.error).toBeNull()
+  })
+})

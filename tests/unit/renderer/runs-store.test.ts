@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { RunDetails, RunSummary } from '../../../src-main/api/contract'
+import { ClientError } from '../../../src-renderer/src/api/client'
 import { useRunsStore } from '../../../src-renderer/src/stores/runs'
 import { FakeClient, piniaWith } from './fake-client'
 
@@ -73,5 +74,26 @@ describe('runs store', () => {
     expect(store.runs).toEqual([])
     expect(store.views.has('r1')).toBe(false)
     expect(client.calls.at(-1)).toEqual({ method: 'runs.remove', params: { runId: 'r1', deleteOutput: false } })
+  })
+
+  it('says why a run could not be opened, cancelled or deleted, without throwing at the page', async () => {
+    const refuse = (message: string) => () => {
+      throw new ClientError({ code: 'not_found', message })
+    }
+    const client = new FakeClient()
+      .handle('runs.get', refuse('No run r9.'))
+      .handle('runs.cancel', refuse('Run r1 is not running.'))
+      .handle('runs.remove', refuse('Run r1 is running; cancel it first.'))
+    const store = storeWith(client)
+    expect(await store.open('r9')).toBeUndefined()
+    expect(store.openError).toBe('No run r9.')
+    expect(await store.cancel('r1')).toBe(false)
+    expect(store.actionError).toBe('Run r1 is not running.')
+    expect(await store.remove('r1', false)).toBeNull()
+    expect(store.removeError).toBe('Run r1 is running; cancel it first.')
+
+    client.handle('runs.get', () => details())
+    expect(await store.open('r1')).toBeDefined()
+    expect(store.openError).toBeNull()
   })
 })

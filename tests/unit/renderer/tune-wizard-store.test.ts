@@ -64,4 +64,16 @@ describe('tuning wizard store', () => {
     await first
     expect(wizard.preview?.seqLen).toBe(256)
   })
+
+  it('uploads a chosen dataset file and answers with its stored path, refusing one too large to send', async () => {
+    const client = new FakeClient().handle('datasets.upload', (p) => ({ path: `/data/uploads/${p.name}` }))
+    const wizard = storeWith(client)
+    const file = (name: string, size: number) => ({ name, size, text: async () => '{"instruction":"hi","output":"yo"}' })
+    expect(await wizard.uploadDataset(file('d.jsonl', 40))).toBe('/data/uploads/d.jsonl')
+    expect(wizard.uploadError).toBeNull()
+
+    expect(await wizard.uploadDataset(file('big.jsonl', 50 * 1024 * 1024))).toBeNull()
+    expect(wizard.uploadError).toMatch(/^big\.jsonl is .*; uploads are limited to .* Type the file's path instead/)
+    expect(client.calls.filter((c) => c.method === 'datasets.upload')).toHaveLength(1)
+  })
 })

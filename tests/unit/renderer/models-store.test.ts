@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest'
+import type { ModelFolderShape } from '../../../src-main/api/contract'
+import { ClientError } from '../../../src-renderer/src/api/client'
+import { useModelCatalog } from '../../../src-renderer/src/composables/model-catalog'
+import { useModelsStore } from '../../../src-renderer/src/stores/models'
+import { deferred, FakeClient, piniaWith } from './fake-client'
+
+const folder: ModelFolderShape = {
+  path: '/models/tiny', name: 'tiny', architecture: 'llama', numLayers: 3, hiddenSize: 64, numHeads: 4, vocabSize: 100, parameters: 1000,
+  hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3],
+}
+const refused = (message: string) => () => {
+  throw new ClientError({ code: 'invalid_params', message })
+}
+
+describe('models store', () => {
+  it('keeps why a removal or an export failed, in one line, instead of throwing at the page', async () => {
+    const client = new FakeClient().handle('models.remove', refused('Model m is bundled.')).handle('models.export', refused('to: /x already exists.'))
+    piniaWith(client)
+    const store = useModelsStore()
+    expect(await store.remove('m')).toBe(false)
+    expect(store.actionError).toBe('Model m is bundled.')
+    expect(await store.exportTo('m', '/x')).toBeNull()
+    expect(store.actionError).toBe('to: /x already exists.')
+
+    client.handle('models.export', () => ({ path: '/y' }))
+    expect(await store.exportTo('m', '/y')).toBe('/y')
+    expect(store.actionError).toBeNull()
+  })
+
+  it('reads a folder once for two pickers asking at the same time, and says why a folder is not a model', async () => {
+    const answer = deferred<ModelFolderShape>()
+    const client = new FakeClient().handle('models.list', () => ({ models: [] })).handle('models.inspect', () => answer.promise)
+    piniaWith(client)
+    const catalog = useModelCatalog()
+    const both = Promise.all([catalog.describe('/models/tiny'), catalog.describe('/models/tiny')])
+    answer.resolve(folder)
+    const [first, second] = await both
+    expect(first.model).toEqual({ path: '/models/tiny', name: 'tiny', numLayers: 3, exits: [1, 2, 3] })
+    expect(second).toEqual(first)
+    expect(client.calls.filter((c) => c.method === 'models.inspect')).toHaveLength(1)
+    // A folder read is offered to every picker from then on.
+    expect(catalog.suggestions.value.map((m) => m.path)).toEqual(['/models/tiny'])
+
+    client.handle('models.inspect', refused('/nope: config.json is missing.'))
+    expect(await catalog.describe('/nope')).toEqual({ model: null, error: '/nope: config.json is missing.' })
+  })
+})
