@@ -84,3 +84,19 @@ export class RunStateError extends Error {
     this.status = status
   }
 }
+
+/**
+ * The disk holding the database is full, so a write (or opening the file,
+ * which needs room for its WAL) failed. SQLite rolled the change back: the
+ * file holds what it held before, and the same write can be retried once
+ * space is freed.
+ */
+export class StoreDiskFullError extends Error {
+  readonly path: string
+
+  constructor(path: string, cause: unknown) {
+    super(`Could not save to ${path}: the disk is full. Nothing was written; free some space and try again.`, { cause })
+    this.name = 'StoreDiskFullError'
+    this.path = path
+  }
+}
