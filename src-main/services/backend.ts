@@ -12,6 +12,7 @@ import { openStore, type Store } from '../store'
 import { EngineService, type EngineWorkerSpec } from './engine'
 import { EventBus, type EventListener } from './events'
 import { databasePath, resolveDataDir } from './paths'
+import { explainDiskFull } from './disk-full'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
@@ -187,7 +188,7 @@ export function openBackend(options: BackendOptions): Backend {
 
   return {
     dataDir,
-    dispatch: createDispatch(handlers, log),
+    dispatch: createDispatch(handlers, log, explainDiskFull),
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
       await evaluations.close()
