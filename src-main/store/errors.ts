@@ -36,6 +36,17 @@ export class StoreFileError extends Error {
   }
 }
 
+/** SQLite could not open the file at all (a folder where the file should be, no permission). */
+export class StoreOpenError extends Error {
+  readonly path: string
+
+  constructor(path: string, cause: unknown) {
+    super(`Cannot open the database ${path}: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause })
+    this.name = 'StoreOpenError'
+    this.path = path
+  }
+}
+
 /** The migration list itself is wrong: a programming error caught before touching any file. */
 export class MigrationListError extends Error {
   constructor(message: string) {

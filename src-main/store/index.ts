@@ -8,7 +8,7 @@ import { ChatsRepository } from './chats'
 import type { Clock } from './clock'
 import { DatasetsRepository } from './datasets'
 import { explainDiskFull, isDiskFull, reportingDiskFull } from './disk-full'
-import { StoreFileError } from './errors'
+import { StoreFileError, StoreOpenError } from './errors'
 import { EvalRepository } from './evals'
 import { migrate, validateMigrations } from './migrate'
 import { migrations as knownMigrations, type Migration } from './migrations'
@@ -63,7 +63,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   validateMigrations(migrations)
   const now = options.now ?? Date.now
 
-  const db = new Database(path, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {})
+  const db = openDatabase(path, options.nativeBinding)
   try {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`)
     const schemaVersion = migrateOrExplain(db, migrations, path)
@@ -109,6 +109,16 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   } catch (error) {
     db.close()
     throw explainDiskFull(error, path)
+  }
+}
+
+function openDatabase(path: string, nativeBinding: string | undefined): Database.Database {
+  try {
+    return new Database(path, nativeBinding ? { nativeBinding } : {})
+  } catch (error) {
+    // SQLite's own message ("unable to open database file") does not say which file.
+    if (error instanceof Database.SqliteError) throw new StoreOpenError(path, error)
+    throw error
   }
 }
 
