@@ -1,8 +1,9 @@
 /**
  * Errors the store throws on purpose. Services map them to API errors
  * (`StoreVersionError` to a startup dialog, `NotFoundError` to `not_found`,
- * `RunStateError` to `conflict`); anything else from SQLite is a bug or a
- * constraint the caller broke.
+ * `RunStateError` to `conflict`, `StoreDiskFullError` to `disk_full`); the
+ * CLI prints the file errors as one line. Anything else from SQLite is a bug
+ * or a constraint the caller broke.
  */
 
 /** The database was written by a newer build; opening it would risk the user's data. */
