@@ -14,9 +14,12 @@ let disk: SmallDisk | undefined
 let backend: Backend | undefined
 
 afterEach(async () => {
-  await backend?.close()
-  disk?.remove()
-  backend = disk = undefined
+  try {
+    await backend?.close()
+  } finally {
+    disk?.remove()
+    backend = disk = undefined
+  }
 })
 
 function openOnSmallDisk(log = vi.fn()): { backend: Backend; disk: SmallDisk; dbPath: string; log: typeof log } {

@@ -14,8 +14,11 @@ const disks: SmallDisk[] = []
 const stores: Store[] = []
 
 afterEach(() => {
-  for (const store of stores.splice(0)) store.close()
-  for (const disk of disks.splice(0)) disk.remove()
+  try {
+    for (const store of stores.splice(0)) store.close()
+  } finally {
+    for (const disk of disks.splice(0)) disk.remove()
+  }
 })
 
 function diskAndStore(): { disk: SmallDisk; path: string; store: Store } {
