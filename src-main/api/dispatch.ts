@@ -14,7 +14,17 @@ export type Handlers = {
 
 export type Dispatch = (method: string, params: unknown) => Promise<IpcResult>
 
-export function createDispatch(handlers: Handlers, log: (message: string, error: unknown) => void): Dispatch {
+/**
+ * Turns a failure the backend understands (a full disk) into the error the
+ * user sees; undefined leaves it to be reported, and logged, as a bug.
+ */
+export type ExplainError = (error: unknown) => ApiError | undefined
+
+export function createDispatch(
+  handlers: Handlers,
+  log: (message: string, error: unknown) => void,
+  explain: ExplainError = () => undefined,
+): Dispatch {
   return async (method, rawParams) => {
     if (!isMethodName(method)) {
       return { ok: false, error: new ApiError('unknown_method', `Unknown method "${method}".`).toData() }
@@ -39,6 +49,8 @@ export function createDispatch(handlers: Handlers, log: (message: string, error:
       return { ok: true, result: checked.data }
     } catch (error) {
       if (error instanceof ApiError) return { ok: false, error: error.toData() }
+      const explained = explain(error)
+      if (explained) return { ok: false, error: explained.toData() }
       log(`${method} failed`, error)
       const message = error instanceof Error ? error.message : String(error)
       return { ok: false, error: new ApiError('internal', `${method} failed: ${message}`).toData() }

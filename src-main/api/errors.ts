@@ -10,6 +10,7 @@ export const ApiErrorCode = z.enum([
   'invalid_params', // the request failed the method's schema
   'not_found',
   'conflict',
+  'disk_full', // the disk holding the data folder is full: nothing was saved, retry once space is freed
   'internal', // a bug or an unexpected failure in the backend
 ])
 export type ApiErrorCode = z.infer<typeof ApiErrorCode>

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { EvaluationSetupError, runEvaluation } from '../services/evaluation'
-import { databasePath, resolveDataDir } from '../services/paths'
+import { dataDirName, databasePath, resolveDataDir } from '../services/paths'
+import { ensureWritableFolder } from '../services/writable-folder'
 import { openStore } from '../store'
 import { UsageError, type Command } from './commands'
 
@@ -54,8 +54,7 @@ Score = (wins − losses) / N.`,
     const b = parseContender(values.b, '--b')
 
     const say = (line: string) => process.stderr.write(`${line}\n`)
-    const dataDir = resolveDataDir(values['data-dir'])
-    mkdirSync(dataDir, { recursive: true })
+    const dataDir = ensureWritableFolder(resolveDataDir(values['data-dir']), dataDirName(values['data-dir']))
     const store = openStore(databasePath(dataDir))
     try {
       const result = await runEvaluation(store, { setPath: values.set, a, b, judge: values.judge, matrix: values.matrix, maxNewTokens }, ({ stage, done, total }) => {

@@ -8,12 +8,14 @@ import { ModelImportError } from '../engine/model/import'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
 import { DatasetError } from '../engine/data'
-import { MigrationError, StoreFileError, StoreVersionError } from '../store'
+import { UnusableFolderError } from '../services/writable-folder'
+import { MigrationError, StoreDiskFullError, StoreFileError, StoreOpenError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
 import { serveCommand } from './serve'
 import { evalLossCommand, tuneCommand } from './tune'
 import { evalCommand } from './eval'
+import { isSystemError, systemErrorLine, wantsStack } from './system-error'
 
 const commands: Command[] = [serveCommand, generateCommand, tuneCommand, evalLossCommand, evalCommand]
 
@@ -60,12 +62,30 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`sorted ${command.name}: ${(error as Error).message}\nUsage: ${command.usage}\n`)
       return 2
     }
-    // A file the user pointed at (a database, a model folder) is unusable: say which file and why, no stack.
-    const fileErrors = [StoreVersionError, StoreFileError, MigrationError, ModelImportError, ConfigError, SafetensorsError, TokenizerFileError, DatasetError]
-    if (fileErrors.some((kind) => error instanceof kind)) {
-      process.stderr.write(`sorted ${command.name}: ${(error as Error).message}\n`)
-      return 1
-    }
-    throw error
+    // A file or folder the user pointed at is unusable (or its disk is full):
+    // say which and why in one line; the stack only for SORTED_DEBUG=1.
+    const fileErrors = [
+      StoreVersionError,
+      StoreFileError,
+      StoreOpenError,
+      StoreDiskFullError,
+      MigrationError,
+      UnusableFolderError,
+      ModelImportError,
+      ConfigError,
+      SafetensorsError,
+      TokenizerFileError,
+      DatasetError,
+    ]
+    const line = fileErrors.some((kind) => error instanceof kind)
+      ? (error as Error).message
+      : isSystemError(error)
+        ? systemErrorLine(error)
+        : undefined
+    // Anything else is a bug: index.ts prints it with its stack.
+    if (line === undefined) throw error
+    process.stderr.write(`sorted ${command.name}: ${line}\n`)
+    if (wantsStack()) process.stderr.write(`${(error as Error).stack}\n`)
+    return 1
   }
 }

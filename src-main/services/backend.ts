@@ -2,7 +2,6 @@
  * The composition root behind both transports: opens the data folder and its
  * database, builds the services, and binds each contract method to them.
  */
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AppInfo } from '../api/contract'
 import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
@@ -11,7 +10,9 @@ import { listProviders } from '../engine/onnx/providers'
 import { openStore, type Store } from '../store'
 import { EngineService, type EngineWorkerSpec } from './engine'
 import { EventBus, type EventListener } from './events'
-import { databasePath, resolveDataDir } from './paths'
+import { dataDirName, databasePath, resolveDataDir } from './paths'
+import { ensureWritableFolder } from './writable-folder'
+import { explainDiskFull } from './disk-full'
 import { SettingsService } from './settings'
 import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
@@ -60,8 +61,8 @@ export interface Backend {
 
 export function openBackend(options: BackendOptions): Backend {
   const log = options.log ?? ((message: string, error?: unknown) => console.error(message, error ?? ''))
-  const dataDir = resolveDataDir(options.dataDir)
-  mkdirSync(dataDir, { recursive: true })
+  // Refuses a file, a read-only or pseudo file system (/proc) at once, naming how the user chose it.
+  const dataDir = ensureWritableFolder(resolveDataDir(options.dataDir), dataDirName(options.dataDir))
   const store: Store = openStore(databasePath(dataDir), options.sqliteBinding ? { nativeBinding: options.sqliteBinding } : {})
   const bus = new EventBus()
   const settings = new SettingsService(store.settings, bus, (message) => log(message))
@@ -187,7 +188,7 @@ export function openBackend(options: BackendOptions): Backend {
 
   return {
     dataDir,
-    dispatch: createDispatch(handlers, log),
+    dispatch: createDispatch(handlers, log, explainDiskFull),
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
       await evaluations.close()

@@ -15,6 +15,13 @@ export function resolveDataDir(explicit?: string, env: NodeJS.ProcessEnv = proce
   return join(osUserDataRoot(env), appFolderName)
 }
 
+/** How the user named the data folder, for messages about it: the flag, the variable, or neither. */
+export function dataDirName(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit) return '--data-dir'
+  if (env.SORTED_STUDIO_HOME) return 'SORTED_STUDIO_HOME'
+  return 'The data folder'
+}
+
 function osUserDataRoot(env: NodeJS.ProcessEnv): string {
   switch (process.platform) {
     case 'win32':

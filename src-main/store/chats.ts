@@ -4,6 +4,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from './clock'
 import { NotFoundError } from './errors'
 import { decodeJson, decodeJsonOrNull, encodeJson, type JsonObject } from './json'
+import { prepareReturning, type WriteReturning } from './returning'
 
 export type MessageRole = 'system' | 'user' | 'assistant'
 
@@ -124,13 +125,13 @@ function containsPattern(text: string): string {
 }
 
 export class ChatsRepository {
-  readonly #insert: Statement<ChatRow, ChatRow>
+  readonly #insert: WriteReturning<ChatRow, ChatRow>
   readonly #get: Statement<[string], ChatRow>
   readonly #list: Statement<{ pattern: string | null }, ChatRow>
-  readonly #rename: Statement<{ id: string; title: string; now: number }, ChatRow>
-  readonly #configure: Statement<ConfigureParams, ChatRow>
+  readonly #rename: WriteReturning<{ id: string; title: string; now: number }, ChatRow>
+  readonly #configure: WriteReturning<ConfigureParams, ChatRow>
   readonly #delete: Statement<[string]>
-  readonly #insertMessage: Statement<NewMessageRow, MessageRow>
+  readonly #insertMessage: WriteReturning<NewMessageRow, MessageRow>
   readonly #touch: Statement<{ id: string; now: number }>
   readonly #messages: Statement<[string], MessageRow>
   readonly #truncate: Statement<{ chat_id: string; position: number }>
@@ -140,7 +141,8 @@ export class ChatsRepository {
 
   constructor(db: Database, now: Clock) {
     this.#now = now
-    this.#insert = db.prepare<ChatRow, ChatRow>(
+    this.#insert = prepareReturning<ChatRow, ChatRow>(
+      db,
       `INSERT INTO chats (id, title, model_id, system_prompt, settings, created_at, updated_at)
        VALUES (@id, @title, @model_id, @system_prompt, @settings, @created_at, @updated_at)
        RETURNING *`,
@@ -150,16 +152,19 @@ export class ChatsRepository {
       `SELECT * FROM chats WHERE @pattern IS NULL OR title LIKE @pattern ESCAPE '\\'
        ORDER BY updated_at DESC, rowid DESC`,
     )
-    this.#rename = db.prepare<{ id: string; title: string; now: number }, ChatRow>(
+    this.#rename = prepareReturning<{ id: string; title: string; now: number }, ChatRow>(
+      db,
       'UPDATE chats SET title = @title, updated_at = @now WHERE id = @id RETURNING *',
     )
-    this.#configure = db.prepare<ConfigureParams, ChatRow>(
+    this.#configure = prepareReturning<ConfigureParams, ChatRow>(
+      db,
       `UPDATE chats SET model_id = @model_id, system_prompt = @system_prompt, settings = @settings, updated_at = @now
        WHERE id = @id RETURNING *`,
     )
     this.#delete = db.prepare<[string]>('DELETE FROM chats WHERE id = ?')
     // The position is computed inside the insert, so appends never collide.
-    this.#insertMessage = db.prepare<NewMessageRow, MessageRow>(
+    this.#insertMessage = prepareReturning<NewMessageRow, MessageRow>(
+      db,
       `INSERT INTO messages (id, chat_id, position, role, content, exit, token_exits, token_lengths, settings, tokens_per_second, created_at)
        VALUES (@id, @chat_id, (SELECT ifnull(max(position) + 1, 0) FROM messages WHERE chat_id = @chat_id),
                @role, @content, @exit, @token_exits, @token_lengths, @settings, @tokens_per_second, @created_at)
@@ -172,7 +177,7 @@ export class ChatsRepository {
     this.#configureTx = db.transaction((id: string, change: ChatConfiguration) => {
       const chat = this.get(id)
       if (chat === undefined) throw new NotFoundError('chat', id)
-      const row = this.#configure.get({
+      const row = this.#configure({
         id,
         model_id: change.modelId === undefined ? chat.modelId : change.modelId,
         system_prompt: change.systemPrompt ?? chat.systemPrompt,
@@ -183,7 +188,7 @@ export class ChatsRepository {
     })
     this.#appendMessage = db.transaction((chatId: string, message: NewMessage) => {
       const at = this.#now()
-      const row = this.#insertMessage.get({
+      const row = this.#insertMessage({
         id: randomUUID(),
         chat_id: chatId,
         role: message.role,
@@ -202,7 +207,7 @@ export class ChatsRepository {
 
   create(chat: NewChat): Chat {
     const at = this.#now()
-    const row = this.#insert.get({
+    const row = this.#insert({
       id: randomUUID(),
       title: chat.title,
       model_id: chat.modelId ?? null,
@@ -226,7 +231,7 @@ export class ChatsRepository {
   }
 
   rename(id: string, title: string): Chat {
-    const row = this.#rename.get({ id, title, now: this.#now() })
+    const row = this.#rename({ id, title, now: this.#now() })
     if (row === undefined) throw new NotFoundError('chat', id)
     return toChat(row)
   }

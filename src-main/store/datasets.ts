@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Database, Statement } from 'better-sqlite3'
 import type { Clock } from './clock'
+import { prepareReturning, type WriteReturning } from './returning'
 
 export interface Dataset {
   id: string
@@ -47,7 +48,7 @@ function toDataset(row: DatasetRow): Dataset {
 }
 
 export class DatasetsRepository {
-  readonly #insert: Statement<DatasetRow, DatasetRow>
+  readonly #insert: WriteReturning<DatasetRow, DatasetRow>
   readonly #get: Statement<[string], DatasetRow>
   readonly #list: Statement<[], DatasetRow>
   readonly #delete: Statement<[string]>
@@ -55,7 +56,8 @@ export class DatasetsRepository {
 
   constructor(db: Database, now: Clock) {
     this.#now = now
-    this.#insert = db.prepare<DatasetRow, DatasetRow>(
+    this.#insert = prepareReturning<DatasetRow, DatasetRow>(
+      db,
       `INSERT INTO datasets (id, name, format, path, record_count, token_count, created_at)
        VALUES (@id, @name, @format, @path, @record_count, @token_count, @created_at)
        RETURNING *`,
@@ -66,7 +68,7 @@ export class DatasetsRepository {
   }
 
   add(dataset: NewDataset): Dataset {
-    const row = this.#insert.get({
+    const row = this.#insert({
       id: dataset.id ?? randomUUID(),
       name: dataset.name,
       format: dataset.format,

@@ -1,8 +1,9 @@
 /**
  * Errors the store throws on purpose. Services map them to API errors
  * (`StoreVersionError` to a startup dialog, `NotFoundError` to `not_found`,
- * `RunStateError` to `conflict`); anything else from SQLite is a bug or a
- * constraint the caller broke.
+ * `RunStateError` to `conflict`, `StoreDiskFullError` to `disk_full`); the
+ * CLI prints the file errors as one line. Anything else from SQLite is a bug
+ * or a constraint the caller broke.
  */
 
 /** The database was written by a newer build; opening it would risk the user's data. */
@@ -32,6 +33,17 @@ export class StoreFileError extends Error {
       cause,
     })
     this.name = 'StoreFileError'
+    this.path = path
+  }
+}
+
+/** SQLite could not open the file at all (a folder where the file should be, no permission). */
+export class StoreOpenError extends Error {
+  readonly path: string
+
+  constructor(path: string, cause: unknown) {
+    super(`Cannot open the database ${path}: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause })
+    this.name = 'StoreOpenError'
     this.path = path
   }
 }
@@ -82,5 +94,21 @@ export class RunStateError extends Error {
     this.name = 'RunStateError'
     this.runId = runId
     this.status = status
+  }
+}
+
+/**
+ * The disk holding the database is full, so a write (or opening the file,
+ * which needs room for its WAL) failed. SQLite rolled the change back: the
+ * file holds what it held before, and the same write can be retried once
+ * space is freed.
+ */
+export class StoreDiskFullError extends Error {
+  readonly path: string
+
+  constructor(path: string, cause: unknown) {
+    super(`Could not save to ${path}: the disk is full. Nothing was written; free some space and try again.`, { cause })
+    this.name = 'StoreDiskFullError'
+    this.path = path
   }
 }

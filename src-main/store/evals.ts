@@ -7,6 +7,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from './clock'
 import { NotFoundError } from './errors'
 import { decodeJson, encodeCanonicalJson, type JsonObject } from './json'
+import { prepareReturning, type WriteReturning } from './returning'
 
 export interface EvalSet {
   id: string
@@ -224,7 +225,7 @@ export class EvalRepository {
   readonly #findGeneration: Statement<GenerationKey, GenerationRow>
   readonly #getGeneration: Statement<[string], GenerationRow>
   readonly #generations: Statement<[string], GenerationRow>
-  readonly #putComparison: Statement<NewComparisonRow, ComparisonRow>
+  readonly #putComparison: WriteReturning<NewComparisonRow, ComparisonRow>
   readonly #comparisons: Statement<[string], ComparisonRow>
   readonly #setSummaries: Statement<[], EvalSetRow & { with_references: number }>
   readonly #getItem: Statement<[string], EvalItemRow>
@@ -269,7 +270,8 @@ export class EvalRepository {
 
     // The item is taken from generation A, and the join refuses a B that
     // answers a different item, so a comparison always compares like with like.
-    this.#putComparison = db.prepare<NewComparisonRow, ComparisonRow>(
+    this.#putComparison = prepareReturning<NewComparisonRow, ComparisonRow>(
+      db,
       `INSERT INTO comparisons (id, eval_item_id, generation_a_id, generation_b_id, judge,
                                 verdict_ab, reason_ab, reference_ab, verdict_ba, reason_ba, reference_ba, created_at)
        SELECT @id, a.eval_item_id, a.id, b.id, @judge,
@@ -445,7 +447,7 @@ export class EvalRepository {
    * same judge judging the same pair again replaces its earlier verdicts.
    */
   recordComparison(comparison: NewComparison): Comparison {
-    const row = this.#putComparison.get({
+    const row = this.#putComparison({
       id: randomUUID(),
       generation_a_id: comparison.generationAId,
       generation_b_id: comparison.generationBId,

@@ -7,7 +7,8 @@ import Database from 'better-sqlite3'
 import { ChatsRepository } from './chats'
 import type { Clock } from './clock'
 import { DatasetsRepository } from './datasets'
-import { StoreFileError } from './errors'
+import { explainDiskFull, isDiskFull, reportingDiskFull } from './disk-full'
+import { StoreFileError, StoreOpenError } from './errors'
 import { EvalRepository } from './evals'
 import { migrate, validateMigrations } from './migrate'
 import { migrations as knownMigrations, type Migration } from './migrations'
@@ -52,7 +53,9 @@ const busyTimeoutMs = 5000
 /**
  * Opens (creating if needed) the database at `path`, or ':memory:', and
  * brings it to the newest schema. Throws `StoreVersionError`, leaving the
- * file untouched, when it was written by a newer build.
+ * file untouched, when it was written by a newer build, and
+ * `StoreDiskFullError` when the disk has no room for it. Every repository
+ * method reports a full disk as `StoreDiskFullError` too.
  */
 export function openStore(path: string, options: StoreOptions = {}): Store {
   const migrations = options.migrations ?? knownMigrations
@@ -60,7 +63,7 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
   validateMigrations(migrations)
   const now = options.now ?? Date.now
 
-  const db = new Database(path, options.nativeBinding ? { nativeBinding: options.nativeBinding } : {})
+  const db = openDatabase(path, options.nativeBinding)
   try {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`)
     const schemaVersion = migrateOrExplain(db, migrations, path)
@@ -71,25 +74,50 @@ export function openStore(path: string, options: StoreOptions = {}): Store {
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
 
+    const guarded = <T extends object>(repository: T): T => reportingDiskFull(repository, path)
     return {
       path,
       schemaVersion,
-      settings: new SettingsRepository(db, now),
-      models: new ModelsRepository(db, now),
-      datasets: new DatasetsRepository(db, now),
-      runs: new RunsRepository(db, now),
-      chats: new ChatsRepository(db, now),
-      evals: new EvalRepository(db, now),
-      transaction: <T>(work: () => T): T => db.transaction(work)(),
+      settings: guarded(new SettingsRepository(db, now)),
+      models: guarded(new ModelsRepository(db, now)),
+      datasets: guarded(new DatasetsRepository(db, now)),
+      runs: guarded(new RunsRepository(db, now)),
+      chats: guarded(new ChatsRepository(db, now)),
+      evals: guarded(new EvalRepository(db, now)),
+      transaction: <T>(work: () => T): T => {
+        try {
+          return db.transaction(work)()
+        } catch (error) {
+          throw explainDiskFull(error, path)
+        }
+      },
       close: () => {
         if (!db.open) return
-        // Keeps the query planner's statistics fresh; cheap when nothing changed.
-        db.pragma('optimize')
-        db.close()
+        try {
+          // Keeps the query planner's statistics fresh; cheap when nothing changed.
+          // Only an optimisation: on a full disk it fails, and the file must still be closed.
+          db.pragma('optimize')
+        } catch (error) {
+          if (!isDiskFull(error)) throw error
+        } finally {
+          // Folds the WAL into the database file when it can; when that fails
+          // for lack of space the WAL stays beside it and the next open reads it.
+          db.close()
+        }
       },
     }
   } catch (error) {
     db.close()
+    throw explainDiskFull(error, path)
+  }
+}
+
+function openDatabase(path: string, nativeBinding: string | undefined): Database.Database {
+  try {
+    return new Database(path, nativeBinding ? { nativeBinding } : {})
+  } catch (error) {
+    // SQLite's own message ("unable to open database file") does not say which file.
+    if (error instanceof Database.SqliteError) throw new StoreOpenError(path, error)
     throw error
   }
 }

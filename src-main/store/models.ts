@@ -4,6 +4,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from './clock'
 import { NotFoundError } from './errors'
 import { decodeJson, encodeJson, type JsonObject } from './json'
+import { prepareReturning, type WriteReturning } from './returning'
 
 export type ModelSource = 'bundled' | 'imported' | 'trained'
 
@@ -79,19 +80,20 @@ function normalizeExits(exits: readonly number[], numLayers: number): number[] {
 }
 
 export class ModelsRepository {
-  readonly #insert: Statement<ModelRow, ModelRow>
+  readonly #insert: WriteReturning<ModelRow, ModelRow>
   readonly #get: Statement<[string], ModelRow>
   readonly #list: Statement<[], ModelRow>
   readonly #delete: Statement<[string]>
-  readonly #setExits: Statement<{ id: string; exits: string; now: number }, ModelRow>
-  readonly #setResults: Statement<{ id: string; results: string; now: number }, ModelRow>
+  readonly #setExits: WriteReturning<{ id: string; exits: string; now: number }, ModelRow>
+  readonly #setResults: WriteReturning<{ id: string; results: string; now: number }, ModelRow>
   readonly #updateExits: Transaction<(id: string, exits: readonly number[]) => Model>
-  readonly #upsert: Statement<ModelRow, ModelRow>
+  readonly #upsert: WriteReturning<ModelRow, ModelRow>
   readonly #now: Clock
 
   constructor(db: Database, now: Clock) {
     this.#now = now
-    this.#insert = db.prepare<ModelRow, ModelRow>(
+    this.#insert = prepareReturning<ModelRow, ModelRow>(
+      db,
       `INSERT INTO models (id, name, architecture, path, source, num_layers, exits, results, config, created_at, updated_at)
        VALUES (@id, @name, @architecture, @path, @source, @num_layers, @exits, @results, @config, @created_at, @updated_at)
        RETURNING *`,
@@ -99,15 +101,18 @@ export class ModelsRepository {
     this.#get = db.prepare<[string], ModelRow>('SELECT * FROM models WHERE id = ?')
     this.#list = db.prepare<[], ModelRow>('SELECT * FROM models ORDER BY created_at, rowid')
     this.#delete = db.prepare<[string]>('DELETE FROM models WHERE id = ?')
-    this.#setExits = db.prepare<{ id: string; exits: string; now: number }, ModelRow>(
+    this.#setExits = prepareReturning<{ id: string; exits: string; now: number }, ModelRow>(
+      db,
       'UPDATE models SET exits = @exits, updated_at = @now WHERE id = @id RETURNING *',
     )
-    this.#setResults = db.prepare<{ id: string; results: string; now: number }, ModelRow>(
+    this.#setResults = prepareReturning<{ id: string; results: string; now: number }, ModelRow>(
+      db,
       'UPDATE models SET results = @results, updated_at = @now WHERE id = @id RETURNING *',
     )
     // A bundled model keeps its id (and so its chats and results) across app
     // updates and moves; its folder and metadata follow the shipped files.
-    this.#upsert = db.prepare<ModelRow, ModelRow>(
+    this.#upsert = prepareReturning<ModelRow, ModelRow>(
+      db,
       `INSERT INTO models (id, name, architecture, path, source, num_layers, exits, results, config, created_at, updated_at)
        VALUES (@id, @name, @architecture, @path, @source, @num_layers, @exits, @results, @config, @created_at, @updated_at)
        ON CONFLICT (id) DO UPDATE SET name = excluded.name, architecture = excluded.architecture, path = excluded.path,
@@ -119,18 +124,18 @@ export class ModelsRepository {
     this.#updateExits = db.transaction((id: string, exits: readonly number[]) => {
       const model = this.get(id)
       if (model === undefined) throw new NotFoundError('model', id)
-      const row = this.#setExits.get({ id, exits: encodeJson(normalizeExits(exits, model.numLayers), 'exits'), now: this.#now() })
+      const row = this.#setExits({ id, exits: encodeJson(normalizeExits(exits, model.numLayers), 'exits'), now: this.#now() })
       return toModel(row!)
     })
   }
 
   add(model: NewModel): Model {
-    return toModel(this.#insert.get(this.#row(model))!)
+    return toModel(this.#insert(this.#row(model))!)
   }
 
   /** Adds the model, or refreshes the row with the same id (a bundled model shipped again). */
   put(model: NewModel & { id: string }): Model {
-    return toModel(this.#upsert.get(this.#row(model))!)
+    return toModel(this.#upsert(this.#row(model))!)
   }
 
   #row(model: NewModel): ModelRow {
@@ -171,7 +176,7 @@ export class ModelsRepository {
 
   /** Replaces the per-exit results (e.g. after an evaluation or benchmark). */
   updateResults(id: string, results: JsonObject): Model {
-    const row = this.#setResults.get({ id, results: encodeJson(results, 'results'), now: this.#now() })
+    const row = this.#setResults({ id, results: encodeJson(results, 'results'), now: this.#now() })
     if (row === undefined) throw new NotFoundError('model', id)
     return toModel(row)
   }

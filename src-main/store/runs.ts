@@ -12,6 +12,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from './clock'
 import { NotFoundError, RunStateError } from './errors'
 import { decodeJson, encodeJson, type JsonObject } from './json'
+import { prepareReturning, type WriteReturning } from './returning'
 
 export type RunMode = 'soft' | 'sortednet' | 'sft'
 export type RunStatus = 'pending' | 'running' | 'paused' | 'completed' | 'failed' | 'cancelled'
@@ -155,20 +156,20 @@ function toCheckpoint(row: CheckpointRow): Checkpoint {
 const active = `('pending', 'running', 'paused')`
 
 export class RunsRepository {
-  readonly #insert: Statement<NewRunRow, RunRow>
+  readonly #insert: WriteReturning<NewRunRow, RunRow>
   readonly #get: Statement<[string], RunRow>
   readonly #list: Statement<{ model_id: string | null; status: RunStatus | null }, RunRow>
   readonly #delete: Statement<[string]>
-  readonly #start: Statement<{ id: string; now: number }, RunRow>
-  readonly #pause: Statement<{ id: string }, RunRow>
-  readonly #finish: Statement<{ id: string; now: number; output_model_id: string | null }, RunRow>
-  readonly #fail: Statement<{ id: string; now: number; error: string }, RunRow>
-  readonly #cancel: Statement<{ id: string; now: number }, RunRow>
-  readonly #reopen: Statement<{ id: string }, RunRow>
+  readonly #start: WriteReturning<{ id: string; now: number }, RunRow>
+  readonly #pause: WriteReturning<{ id: string }, RunRow>
+  readonly #finish: WriteReturning<{ id: string; now: number; output_model_id: string | null }, RunRow>
+  readonly #fail: WriteReturning<{ id: string; now: number; error: string }, RunRow>
+  readonly #cancel: WriteReturning<{ id: string; now: number }, RunRow>
+  readonly #reopen: WriteReturning<{ id: string }, RunRow>
   readonly #stepsDone: Statement<[string], { steps: number | null }>
   readonly #putMetric: Statement<MetricRow>
   readonly #metrics: Statement<[string], MetricRow>
-  readonly #putCheckpoint: Statement<CheckpointRow, CheckpointRow>
+  readonly #putCheckpoint: WriteReturning<CheckpointRow, CheckpointRow>
   readonly #advance: Statement<{ id: string; step: number }>
   readonly #planSteps: Statement<{ id: string; total_steps: number }>
   readonly #checkpoints: Statement<[string], CheckpointRow>
@@ -179,7 +180,8 @@ export class RunsRepository {
 
   constructor(db: Database, now: Clock) {
     this.#now = now
-    this.#insert = db.prepare<NewRunRow, RunRow>(
+    this.#insert = prepareReturning<NewRunRow, RunRow>(
+      db,
       `INSERT INTO runs (id, model_id, dataset_id, mode, config, total_steps, created_at)
        VALUES (@id, @model_id, @dataset_id, @mode, @config, @total_steps, @created_at)
        RETURNING *`,
@@ -194,26 +196,32 @@ export class RunsRepository {
 
     // Each state change is conditional on the states it may leave, so two
     // callers racing (cancel vs finish) cannot both win.
-    this.#start = db.prepare<{ id: string; now: number }, RunRow>(
+    this.#start = prepareReturning<{ id: string; now: number }, RunRow>(
+      db,
       `UPDATE runs SET status = 'running', started_at = coalesce(started_at, @now), error = NULL
        WHERE id = @id AND status IN ('pending', 'paused') RETURNING *`,
     )
-    this.#pause = db.prepare<{ id: string }, RunRow>(
+    this.#pause = prepareReturning<{ id: string }, RunRow>(
+      db,
       `UPDATE runs SET status = 'paused' WHERE id = @id AND status = 'running' RETURNING *`,
     )
-    this.#finish = db.prepare<{ id: string; now: number; output_model_id: string | null }, RunRow>(
+    this.#finish = prepareReturning<{ id: string; now: number; output_model_id: string | null }, RunRow>(
+      db,
       `UPDATE runs SET status = 'completed', finished_at = @now, output_model_id = @output_model_id
        WHERE id = @id AND status = 'running' RETURNING *`,
     )
-    this.#fail = db.prepare<{ id: string; now: number; error: string }, RunRow>(
+    this.#fail = prepareReturning<{ id: string; now: number; error: string }, RunRow>(
+      db,
       `UPDATE runs SET status = 'failed', error = @error, finished_at = @now
        WHERE id = @id AND status IN ${active} RETURNING *`,
     )
-    this.#cancel = db.prepare<{ id: string; now: number }, RunRow>(
+    this.#cancel = prepareReturning<{ id: string; now: number }, RunRow>(
+      db,
       `UPDATE runs SET status = 'cancelled', finished_at = @now WHERE id = @id AND status IN ${active} RETURNING *`,
     )
 
-    this.#reopen = db.prepare<{ id: string }, RunRow>(
+    this.#reopen = prepareReturning<{ id: string }, RunRow>(
+      db,
       `UPDATE runs SET status = 'paused', error = NULL, finished_at = NULL WHERE id = @id AND status = 'failed' RETURNING *`,
     )
     this.#stepsDone = db.prepare<[string], { steps: number | null }>(
@@ -231,7 +239,8 @@ export class RunsRepository {
       'SELECT * FROM run_metrics WHERE run_id = ? ORDER BY step, split, ifnull(exit, 0)',
     )
 
-    this.#putCheckpoint = db.prepare<CheckpointRow, CheckpointRow>(
+    this.#putCheckpoint = prepareReturning<CheckpointRow, CheckpointRow>(
+      db,
       `INSERT INTO checkpoints (id, run_id, step, path, created_at) VALUES (@id, @run_id, @step, @path, @created_at)
        ON CONFLICT (run_id, step) DO UPDATE SET path = excluded.path, created_at = excluded.created_at
        RETURNING *`,
@@ -262,14 +271,14 @@ export class RunsRepository {
       }
     })
     this.#recordCheckpoint = db.transaction((runId: string, step: number, path: string) => {
-      const row = this.#putCheckpoint.get({ id: randomUUID(), run_id: runId, step, path, created_at: this.#now() })
+      const row = this.#putCheckpoint({ id: randomUUID(), run_id: runId, step, path, created_at: this.#now() })
       this.#advance.run({ id: runId, step })
       return toCheckpoint(row!)
     })
   }
 
   create(run: NewRun): Run {
-    const row = this.#insert.get({
+    const row = this.#insert({
       id: run.id ?? randomUUID(),
       model_id: run.modelId,
       dataset_id: run.datasetId ?? null,
@@ -298,29 +307,29 @@ export class RunsRepository {
 
   /** Starts a pending run, or resumes a paused one. */
   start(id: string): Run {
-    return this.#transition(id, 'start', this.#start.get({ id, now: this.#now() }))
+    return this.#transition(id, 'start', this.#start({ id, now: this.#now() }))
   }
 
   pause(id: string): Run {
-    return this.#transition(id, 'pause', this.#pause.get({ id }))
+    return this.#transition(id, 'pause', this.#pause({ id }))
   }
 
   finish(id: string, outcome: { outputModelId?: string | null } = {}): Run {
     const outputModelId = outcome.outputModelId ?? null
-    return this.#transition(id, 'finish', this.#finish.get({ id, now: this.#now(), output_model_id: outputModelId }))
+    return this.#transition(id, 'finish', this.#finish({ id, now: this.#now(), output_model_id: outputModelId }))
   }
 
   fail(id: string, error: string): Run {
-    return this.#transition(id, 'fail', this.#fail.get({ id, now: this.#now(), error }))
+    return this.#transition(id, 'fail', this.#fail({ id, now: this.#now(), error }))
   }
 
   cancel(id: string): Run {
-    return this.#transition(id, 'cancel', this.#cancel.get({ id, now: this.#now() }))
+    return this.#transition(id, 'cancel', this.#cancel({ id, now: this.#now() }))
   }
 
   /** A failed run back to paused, so that it can be retried from its latest checkpoint. */
   reopen(id: string): Run {
-    return this.#transition(id, 'reopen', this.#reopen.get({ id }))
+    return this.#transition(id, 'reopen', this.#reopen({ id }))
   }
 
   /** The last step with a recorded training figure (0 when none): how far the run's curve goes. */

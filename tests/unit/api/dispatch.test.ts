@@ -73,6 +73,15 @@ describe('dispatch against the contract', () => {
     expect(log).toHaveBeenCalledOnce()
   })
 
+  it('reports a failure the backend explains with its own code and message, without logging it as a bug', async () => {
+    const log = vi.fn()
+    const full = Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })
+    const explain = (error: unknown) => ((error as { code?: string }).code === 'ENOSPC' ? new ApiError('disk_full', 'The disk is full.') : undefined)
+    const dispatch = createDispatch(handlers({ 'settings.get': () => { throw full } }), log, explain)
+    expect(await dispatch('settings.get', {})).toEqual({ ok: false, error: { code: 'disk_full', message: 'The disk is full.' } })
+    expect(log).not.toHaveBeenCalled()
+  })
+
   it('refuses to hand out a response that breaks the contract', async () => {
     const log = vi.fn()
     const bad = (() => ({ theme: 'dark' })) as unknown as Handlers['settings.get']

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { appFolderName, databasePath, resolveDataDir } from '../../../src-main/services/paths'
+import { appFolderName, dataDirName, databasePath, resolveDataDir } from '../../../src-main/services/paths'
 
 describe('data folder', () => {
   it('prefers an explicit --data-dir, made absolute', () => {
@@ -19,5 +19,11 @@ describe('data folder', () => {
 
   it('keeps the database inside the data folder', () => {
     expect(databasePath('/data')).toBe(join('/data', 'sorted.db'))
+  })
+
+  it('names the data folder in messages the way the user chose it', () => {
+    expect(dataDirName('/d', { SORTED_STUDIO_HOME: '/env' })).toBe('--data-dir')
+    expect(dataDirName(undefined, { SORTED_STUDIO_HOME: '/env' })).toBe('SORTED_STUDIO_HOME')
+    expect(dataDirName(undefined, {})).toBe('The data folder')
   })
 })

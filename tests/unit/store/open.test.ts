@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import {
   MigrationListError,
   StoreFileError,
+  StoreOpenError,
   StoreVersionError,
   migrations,
   openStore,
@@ -114,6 +115,14 @@ describe('openStore', () => {
 
     expect(() => openStore(path)).toThrow(StoreFileError)
     expect(() => openStore(path)).toThrow(path)
+  })
+
+  it('names the file SQLite cannot open at all (a folder in its place)', () => {
+    const path = tempDbPath()
+    fs.mkdirSync(path)
+
+    expect(() => openStore(path)).toThrow(StoreOpenError)
+    expect(() => openStore(path)).toThrow(`Cannot open the database ${path}: `)
   })
 
   it('keeps data written before close when the same file is reopened', () => {
