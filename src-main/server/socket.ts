@@ -8,6 +8,13 @@ import type { Dispatch } from '../api/dispatch'
 import { ApiError, issuesFromZod, describeIssues } from '../api/errors'
 import { RequestMessage, type ServerMessage } from '../api/protocol'
 
+/**
+ * The subprotocol a browser asks for, next to `sorted.token.<token>` (see
+ * security.ts); the server answers with this one, never the token's, and the
+ * renderer's client names the same string.
+ */
+export const apiProtocol = 'sorted.v1'
+
 /** Requests are small JSON documents; large payloads travel over files, not frames. */
 export const maxFrameBytes = 4 * 1024 * 1024
 
@@ -47,7 +54,13 @@ export async function handleFrame(socket: WebSocket, data: string, dispatch: Dis
 }
 
 export function createSocketServer(dispatch: Dispatch): { wss: WebSocketServer; broadcast(event: string, payload: unknown): void } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: maxFrameBytes,
+    // Only called when the client offers subprotocols; a client that offers
+    // some but not ours gets none back, and a browser then gives up.
+    handleProtocols: (offered) => (offered.has(apiProtocol) ? apiProtocol : false),
+  })
   wss.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => {
       if (isBinary) {
