@@ -9,11 +9,15 @@ export interface RawReply {
   text: string
   /** The status codes of every response line in it, in order. */
   statuses: number[]
+  /** The guard destroyed the socket: the server had not closed it. */
+  guarded: boolean
 }
 
 export interface RawOptions {
   /** Reset the connection (TCP RST) as soon as the first bytes arrive back. */
   resetOnReply?: boolean
+  /** Reset the connection right after sending: a client that gives up mid-request. */
+  resetAfterSend?: boolean
   /**
    * Half-close after sending, for requests that may never be complete. Node
    * then drops a response it had not started (a static file being opened),
@@ -33,12 +37,16 @@ export function rawExchange(port: number, bytes: string | Buffer, options: RawOp
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     const socket = connect({ host: '127.0.0.1', port })
+    let guarded = false
     const finish = () => {
       clearTimeout(guard)
       const text = Buffer.concat(chunks).toString('latin1')
-      resolve({ text, statuses: statusesOf(text) })
+      resolve({ text, statuses: statusesOf(text), guarded })
     }
-    const guard = setTimeout(() => socket.destroy(), options.guardMs ?? 10_000)
+    const guard = setTimeout(() => {
+      guarded = true
+      socket.destroy()
+    }, options.guardMs ?? 10_000)
     socket.on('data', (chunk) => {
       chunks.push(chunk)
       if (options.resetOnReply) socket.resetAndDestroy()
@@ -47,5 +55,6 @@ export function rawExchange(port: number, bytes: string | Buffer, options: RawOp
     socket.on('close', finish)
     socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes)
     if (options.halfClose) socket.end()
+    if (options.resetAfterSend) socket.resetAndDestroy()
   })
 }
