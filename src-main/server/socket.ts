@@ -6,7 +6,7 @@
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { Dispatch } from '../api/dispatch'
 import { ApiError, issuesFromZod, describeIssues } from '../api/errors'
-import { RequestMessage, type ServerMessage } from '../api/protocol'
+import { RequestMessage, type IpcResult, type ServerMessage } from '../api/protocol'
 
 /**
  * The subprotocol a browser asks for, next to `sorted.token.<token>` (see
@@ -49,7 +49,14 @@ export async function handleFrame(socket: WebSocket, data: string, dispatch: Dis
     return
   }
   const { id, method, params } = parsed.data
-  const outcome = await dispatch(method, params)
+  let outcome: IpcResult
+  try {
+    outcome = await dispatch(method, params)
+  } catch {
+    // dispatch reports failures as outcomes; a throw is a bug, and it must
+    // not reach the process as an unhandled rejection.
+    outcome = { ok: false, error: new ApiError('internal', `${method} failed inside the server.`).toData() }
+  }
   send(socket, outcome.ok ? { type: 'response', id, ok: true, result: outcome.result } : { type: 'response', id, ok: false, error: outcome.error })
 }
 

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { startServer, type RunningServer } from '../../../src-main/server/server'
 import { sendFile } from '../../../src-main/server/static'
@@ -153,5 +154,46 @@ describe('sending a static file', () => {
   it('answers 404 when the file cannot be opened any more, instead of crashing', async () => {
     const reply = await rawExchange(port, 'GET /vanished.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     expect(reply.statuses).toEqual([404])
+  })
+})
+
+describe('a backend whose dispatch throws', () => {
+  it('answers the call with an internal error and keeps the socket and the server', async () => {
+    const throwing: Backend = {
+      dataDir: root,
+      dispatch: async (method) => {
+        if (method === 'app.info') throw new Error('dispatch broke')
+        return { ok: true, result: {} }
+      },
+      subscribe: () => () => {},
+      close: async () => {},
+    }
+    const running = await startServer({ backend: throwing, rendererDir, port: 0 })
+    try {
+      const ws = new WebSocket(`ws://127.0.0.1:${running.port}/api/ws`, { headers: { authorization: `Bearer ${running.token}` } })
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve)
+        ws.once('error', reject)
+      })
+      const replies: Record<string, unknown>[] = []
+      const two = new Promise<void>((resolve) =>
+        ws.on('message', (data) => {
+          replies.push(JSON.parse(String(data)))
+          if (replies.length === 2) resolve()
+        }),
+      )
+      ws.send(JSON.stringify({ type: 'request', id: 1, method: 'app.info', params: {} }))
+      ws.send(JSON.stringify({ type: 'request', id: 2, method: 'settings.get', params: {} }))
+      await two
+      expect(replies).toEqual([
+        { type: 'response', id: 1, ok: false, error: expect.objectContaining({ code: 'internal' }) },
+        { type: 'response', id: 2, ok: true, result: {} },
+      ])
+      expect(JSON.stringify(replies[0])).not.toContain('dispatch broke')
+      ws.close()
+      await expectStillServing(running.port)
+    } finally {
+      await running.close()
+    }
   })
 })
