@@ -32,7 +32,8 @@ export const serveCommand: Command = {
                   (default: $SORTED_STUDIO_HOME, else the OS user-data folder)
 
 Prints one line, "Sorted Studio listening on URL", once ready. The URL carries
-a token that changes at every launch; the server refuses requests without it.`,
+a token that changes at every launch; the app's connection to the server
+needs it.`,
   async run(args) {
     const { values } = parseArgs({
       args,

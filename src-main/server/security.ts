@@ -1,25 +1,27 @@
 /**
  * The browser-mode gate. Any page in the user's browser can send requests to
- * 127.0.0.1, so every request must prove it came from our own page:
- *  - Host must be our loopback address and port (a DNS-rebound name is not);
- *  - Origin, when the browser sends one, must be our own origin (a cross-site
- *    page's fetch or WebSocket is not);
- *  - the per-launch token must be present (query, cookie or bearer header),
- *    which no other site can learn.
+ * 127.0.0.1, so:
+ *  - every request (page, assets, API) must name our loopback address and
+ *    port in Host (a DNS-rebound name does not) and, when the browser sends
+ *    an Origin, come from our own origin (a cross-site fetch or WebSocket
+ *    does not);
+ *  - the API also needs the per-launch token, which no other site can learn.
+ *    It travels in an `Authorization: Bearer` header or, from a browser
+ *    (which cannot set headers on a WebSocket), as a WebSocket subprotocol.
+ *    Never in a cookie: browsers send cookies to every port of a host, so a
+ *    cookie would hand the token to any other server on 127.0.0.1.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 
-export type GateResult = { ok: true; tokenFromQuery: boolean } | { ok: false; status: 401 | 403; reason: string }
+export type GateResult = { ok: true } | { ok: false; status: 401 | 403; reason: string }
 
-/** 32 random bytes, base64url: letters, digits, `-` and `_` only. */
+/** The subprotocol that carries the token: `sorted.token.<token>`. The renderer's client uses the same prefix. */
+export const tokenProtocolPrefix = 'sorted.token.'
+
+/** 32 random bytes, base64url: letters, digits, `-` and `_` only (valid in a subprotocol name). */
 export function newToken(): string {
   return randomBytes(32).toString('base64url')
-}
-
-/** Cookie names are per port: cookies are shared by every port of a host. */
-export function tokenCookieName(port: number): string {
-  return `sorted_token_${port}`
 }
 
 function loopbackHosts(port: number): Set<string> {
@@ -32,35 +34,44 @@ function sameToken(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
-function cookieValue(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim())
+function originHost(origin: string): string | undefined {
+  try {
+    const parsed = new URL(origin)
+    return parsed.protocol === 'http:' ? parsed.host.toLowerCase() : undefined
+  } catch {
+    return undefined
   }
-  return undefined
 }
 
-export function checkRequest(url: URL, headers: IncomingHttpHeaders, port: number, token: string): GateResult {
+/** Host and Origin: is this request addressed to us, from our own page or no page at all? */
+export function checkSite(headers: IncomingHttpHeaders, port: number): GateResult {
   const allowed = loopbackHosts(port)
   const host = headers.host?.toLowerCase()
   if (!host || !allowed.has(host)) return { ok: false, status: 403, reason: `Host "${host ?? ''}" is not this server` }
   const origin = headers.origin
   if (origin !== undefined) {
-    let originHost: string | undefined
-    try {
-      const parsed = new URL(origin)
-      if (parsed.protocol === 'http:') originHost = parsed.host.toLowerCase()
-    } catch {
-      originHost = undefined
-    }
-    if (!originHost || !allowed.has(originHost)) return { ok: false, status: 403, reason: `Origin "${origin}" is not this server` }
+    const from = originHost(origin)
+    if (!from || !allowed.has(from)) return { ok: false, status: 403, reason: `Origin "${origin}" is not this server` }
   }
-  const fromQuery = url.searchParams.get('token')
-  if (fromQuery !== null && sameToken(fromQuery, token)) return { ok: true, tokenFromQuery: true }
-  const bearer = headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1]
-  const fromCookie = cookieValue(headers.cookie, tokenCookieName(port))
-  for (const candidate of [bearer, fromCookie]) {
-    if (candidate !== undefined && sameToken(candidate, token)) return { ok: true, tokenFromQuery: false }
+  return { ok: true }
+}
+
+/** The tokens a request presents: its bearer header and any `sorted.token.*` subprotocols it offers. */
+function presentedTokens(headers: IncomingHttpHeaders): string[] {
+  const tokens: string[] = []
+  const bearer = headers.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
+  if (bearer !== undefined) tokens.push(bearer)
+  for (const offered of (headers['sec-websocket-protocol'] ?? '').split(',')) {
+    const name = offered.trim()
+    if (name.startsWith(tokenProtocolPrefix)) tokens.push(name.slice(tokenProtocolPrefix.length))
   }
+  return tokens
+}
+
+/** The gate for the API: our site, and the token. */
+export function checkApiRequest(headers: IncomingHttpHeaders, port: number, token: string): GateResult {
+  const site = checkSite(headers, port)
+  if (!site.ok) return site
+  if (presentedTokens(headers).some((candidate) => sameToken(candidate, token))) return { ok: true }
   return { ok: false, status: 401, reason: 'Missing or wrong token' }
 }

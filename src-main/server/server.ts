@@ -1,16 +1,24 @@
 /**
  * Browser mode: the built renderer over HTTP and the API contract over a
- * WebSocket, on 127.0.0.1 only, behind the token/Host/Origin gate.
+ * WebSocket, on 127.0.0.1 only. The page and its assets are public (they hold
+ * no secret) but only for requests addressed to this server from its own
+ * origin; the WebSocket also needs the per-launch token. No request, however
+ * malformed, gets past the handlers as an exception: it is answered (400,
+ * 500) and the server carries on.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Backend } from '../services/backend'
-import { checkRequest, newToken, tokenCookieName } from './security'
+import { refuse, refuseUpgrade } from './replies'
+import { parseRequestTarget } from './request-target'
+import { checkApiRequest, checkSite, newToken } from './security'
 import { createSocketServer } from './socket'
-import { resolveStaticFile, securityHeaders, sendFile } from './static'
+import { resolveStaticFile, sendFile } from './static'
 
 export const socketPath = '/api/ws'
+/** Paths under here are the API's, never the renderer's (whose SPA fallback would answer them with the page). */
+const apiPrefix = '/api/'
 const host = '127.0.0.1'
 
 export interface ServerOptions {
@@ -18,63 +26,84 @@ export interface ServerOptions {
   /** Folder with the built renderer (index.html and assets/). */
   rendererDir: string
   /**
-   * Serves the renderer instead of rendererDir, behind the same gate: the
-   * Vite dev server's middleware in `npm run dev` (browser mode).
+   * Serves the renderer instead of rendererDir, behind the same Host/Origin
+   * gate: the Vite dev server's middleware in `npm run dev` (browser mode).
    */
   serveRenderer?: (req: IncomingMessage, res: ServerResponse) => void
   /** 0 picks a free port. */
   port: number
   /** Fixed token, for tests; otherwise a fresh random one per launch. */
   token?: string
+  /** Where a request handler's failure is reported, one line each; stderr by default. */
+  log?: (line: string) => void
 }
 
 export interface RunningServer {
   readonly port: number
   readonly token: string
-  /** The address to open: it carries the token. */
+  /** The address to open: the page takes the token from it. */
   readonly url: string
   close(): Promise<void>
 }
 
-function refuse(res: ServerResponse, status: number, reason: string): void {
-  res.writeHead(status, { ...securityHeaders(), 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' })
-  res.end(`${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Error'}: ${reason}\n`)
+function describeFailure(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  return text.replace(/\s+/g, ' ')
 }
 
-function refuseUpgrade(socket: Duplex, status: number, reason: string): void {
-  const text = status === 401 ? 'Unauthorized' : 'Forbidden'
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${reason}\n`)
+/** The target without its query, which may carry the token: never logged. */
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '').split('?')[0] ?? ''
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const token = options.token ?? newToken()
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const { wss, broadcast } = createSocketServer(options.backend.dispatch)
   const unsubscribe = options.backend.subscribe(broadcast)
   let port = options.port
+  const origin = () => `http://${host}:${port}`
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', `http://${host}:${port}`)
-    const gate = checkRequest(url, req.headers, port, token)
-    if (!gate.ok) return refuse(res, gate.status, gate.reason)
+  const serveRequest = (req: IncomingMessage, res: ServerResponse) => {
+    const url = parseRequestTarget(req.url, origin())
+    if (!url) return refuse(res, 400, 'The request target must be a path')
+    const site = checkSite(req.headers, port)
+    if (!site.ok) return refuse(res, site.status, site.reason)
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Only GET and HEAD are served')
-    // The page's own asset requests carry no query: a same-site, HttpOnly
-    // cookie set from the tokened URL authorises them.
-    if (gate.tokenFromQuery) {
-      res.setHeader('Set-Cookie', `${tokenCookieName(port)}=${token}; HttpOnly; SameSite=Strict; Path=/`)
-    }
+    if (url.pathname.startsWith(apiPrefix)) return refuse(res, 404, `The API is a WebSocket at ${socketPath}`)
     if (options.serveRenderer) return options.serveRenderer(req, res)
     const file = resolveStaticFile(options.rendererDir, url.pathname)
     if (!file) return refuse(res, 404, `${url.pathname} not found`)
     sendFile(res, file, req.method)
   }
 
-  const http = createServer(onRequest)
-  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', `http://${host}:${port}`)
-    const gate = checkRequest(url, req.headers, port, token)
+  const serveUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = parseRequestTarget(req.url, origin())
+    if (!url) return refuseUpgrade(socket, 400, 'The request target must be a path')
+    const gate = checkApiRequest(req.headers, port, token)
     if (!gate.ok) return refuseUpgrade(socket, gate.status, gate.reason)
     if (url.pathname !== socketPath) return refuseUpgrade(socket, 403, `No WebSocket at ${url.pathname}`)
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+  }
+
+  const http = createServer((req, res) => {
+    try {
+      serveRequest(req, res)
+    } catch (error) {
+      log(`Sorted Studio server: ${req.method} ${pathOf(req)} failed: ${describeFailure(error)}`)
+      refuse(res, 500, 'The server could not answer this request')
+    }
+  })
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node stops watching an upgraded socket's errors; a client that resets
+    // it before ws takes over (or after a refusal) must not crash the process.
+    socket.on('error', () => socket.destroy())
+    try {
+      serveUpgrade(req, socket, head)
+    } catch (error) {
+      log(`Sorted Studio server: WebSocket upgrade at ${pathOf(req)} failed: ${describeFailure(error)}`)
+      refuseUpgrade(socket, 500, 'The server could not answer this request')
+    }
   })
 
   await new Promise<void>((resolve, reject) => {
@@ -89,7 +118,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     port,
     token,
-    url: `http://${host}:${port}/?token=${token}`,
+    url: `${origin()}/?token=${token}`,
     close: async () => {
       unsubscribe()
       for (const client of wss.clients) client.terminate()

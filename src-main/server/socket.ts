@@ -6,7 +6,14 @@
 import { WebSocketServer, type WebSocket } from 'ws'
 import type { Dispatch } from '../api/dispatch'
 import { ApiError, issuesFromZod, describeIssues } from '../api/errors'
-import { RequestMessage, type ServerMessage } from '../api/protocol'
+import { RequestMessage, type IpcResult, type ServerMessage } from '../api/protocol'
+
+/**
+ * The subprotocol a browser asks for, next to `sorted.token.<token>` (see
+ * security.ts); the server answers with this one, never the token's, and the
+ * renderer's client names the same string.
+ */
+export const apiProtocol = 'sorted.v1'
 
 /** Requests are small JSON documents; large payloads travel over files, not frames. */
 export const maxFrameBytes = 4 * 1024 * 1024
@@ -42,12 +49,25 @@ export async function handleFrame(socket: WebSocket, data: string, dispatch: Dis
     return
   }
   const { id, method, params } = parsed.data
-  const outcome = await dispatch(method, params)
+  let outcome: IpcResult
+  try {
+    outcome = await dispatch(method, params)
+  } catch {
+    // dispatch reports failures as outcomes; a throw is a bug, and it must
+    // not reach the process as an unhandled rejection.
+    outcome = { ok: false, error: new ApiError('internal', `${method} failed inside the server.`).toData() }
+  }
   send(socket, outcome.ok ? { type: 'response', id, ok: true, result: outcome.result } : { type: 'response', id, ok: false, error: outcome.error })
 }
 
 export function createSocketServer(dispatch: Dispatch): { wss: WebSocketServer; broadcast(event: string, payload: unknown): void } {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: maxFrameBytes })
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: maxFrameBytes,
+    // Only called when the client offers subprotocols; a client that offers
+    // some but not ours gets none back, and a browser then gives up.
+    handleProtocols: (offered) => (offered.has(apiProtocol) ? apiProtocol : false),
+  })
   wss.on('connection', (socket) => {
     socket.on('message', (data, isBinary) => {
       if (isBinary) {

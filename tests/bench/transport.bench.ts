@@ -24,7 +24,7 @@ async function timeDirect(): Promise<number> {
 }
 
 async function timeSocket(): Promise<number> {
-  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws?token=${server.token}`)
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/api/ws`, { headers: { authorization: `Bearer ${server.token}` } })
   await new Promise((resolve) => ws.once('open', resolve))
   const start = performance.now()
   for (let id = 0; id < calls; id++) {

@@ -44,7 +44,9 @@ await browser.close()
 
 // ---------------------------------------------------------------- slider latency over the WebSocket
 
-const ws = new WebSocket(`ws://127.0.0.1:${app.port}/api/ws?token=${app.token}`, { headers: { origin: `http://127.0.0.1:${app.port}` } })
+const ws = new WebSocket(`ws://127.0.0.1:${app.port}/api/ws`, {
+  headers: { origin: `http://127.0.0.1:${app.port}`, authorization: `Bearer ${app.token}` },
+})
 await new Promise((resolve, reject) => {
   ws.once('open', resolve)
   ws.once('error', reject)

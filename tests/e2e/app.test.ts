@@ -107,11 +107,36 @@ describe('the app in browser mode', () => {
     await page.close()
   })
 
-  it('will not serve the page without the token', async () => {
+  it('keeps working across a reload once the token has left the address bar', async () => {
+    const app = await start(join(dataRoot, 'reload'))
+    const { page, errors } = await open(app.url)
+    await page.getByRole('heading', { name: 'Settings' }).waitFor()
+    // The token is in this tab's sessionStorage, not in the address or a cookie.
+    expect(page.url()).toBe(`http://127.0.0.1:${app.port}/#/settings`)
+    expect(await page.context().cookies()).toEqual([])
+    await page.reload()
+    await expect.poll(() => page.getByTestId('data-dir').textContent()).toContain(join(dataRoot, 'reload'))
+    expect(errors).toEqual([])
+    await page.close()
+  })
+
+  it('without the token, says how to get in and cannot reach the API', async () => {
     const app = await start(join(dataRoot, 'token'))
     const page = await browser.newPage()
     const response = await page.goto(`http://127.0.0.1:${app.port}/`)
-    expect(response?.status()).toBe(401)
+    // The page holds no secret; what it can do is the API's business.
+    expect(response?.status()).toBe(200)
+    await expect.poll(() => page.getByTestId('missing-token').textContent()).toContain('?token=')
+    const refused = await page.evaluate(
+      (socketUrl) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(socketUrl, ['sorted.v1', 'sorted.token.wrong'])
+          ws.onopen = () => resolve('open')
+          ws.onerror = () => resolve('refused')
+        }),
+      `ws://127.0.0.1:${app.port}/api/ws`,
+    )
+    expect(refused).toBe('refused')
     await page.close()
   })
 })

@@ -14,7 +14,7 @@ describe('the engine behind the built server', () => {
     const modelDir = join(root, 'model')
     writeRandomModel(modelDir, { architecture: 'qwen2', layers: 2, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 40, dtype: 'BF16', seed: 2, config: { eos_token_id: 999 } })
     const app = await serve(join(root, 'data'))
-    const ws = new WebSocket(`ws://127.0.0.1:${app.port}/api/ws?token=${app.token}`)
+    const ws = new WebSocket(`ws://127.0.0.1:${app.port}/api/ws`, { headers: { authorization: `Bearer ${app.token}` } })
     await new Promise((resolve) => ws.once('open', resolve))
     const messages: Record<string, unknown>[] = []
     ws.on('message', (data) => messages.push(JSON.parse(String(data))))

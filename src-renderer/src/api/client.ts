@@ -1,13 +1,24 @@
 /**
  * The renderer's only way to reach the backend. It speaks the API contract
  * over Electron IPC when the preload bridge is present, else over the browser
- * mode WebSocket (token taken from the page URL).
+ * mode WebSocket, presenting the per-launch token as a subprotocol (browsers
+ * cannot set headers on a WebSocket; the server takes no cookie).
  */
 import type { EventName, EventPayload, MethodName, MethodRequest, MethodResponse } from '../../../src-main/api/contract'
 import type { ApiErrorData } from '../../../src-main/api/errors'
 import type { SortedBridge } from '../../../src-main/api/bridge'
 import type { IpcResult, ServerMessage } from '../../../src-main/api/protocol'
 import { EventHub, type FollowListeners, type Listener } from './event-hub'
+import { takePageToken, type TokenPage } from './page-token'
+
+/**
+ * The subprotocols of the browser-mode socket: the API's own, which the
+ * server echoes, and `sorted.token.<token>`. The renderer may not import the
+ * server's code, so these repeat src-main/server's apiProtocol and
+ * tokenProtocolPrefix (a unit test holds them equal).
+ */
+export const apiProtocol = 'sorted.v1'
+export const tokenProtocolPrefix = 'sorted.token.'
 
 export type ConnectionState = 'connecting' | 'open' | 'closed'
 
@@ -73,7 +84,7 @@ interface Pending {
  * made while disconnected wait for the socket; requests in flight when it
  * drops fail, since the server may or may not have carried them out.
  */
-export function createWebSocketClient(url: string): ApiClient {
+export function createWebSocketClient(url: string, protocols: string[] = []): ApiClient {
   const hub = new EventHub()
   const connectionListeners = new Set<(state: ConnectionState) => void>()
   const pending = new Map<number, Pending>()
@@ -90,7 +101,7 @@ export function createWebSocketClient(url: string): ApiClient {
 
   const connect = () => {
     setState('connecting')
-    const ws = new WebSocket(url)
+    const ws = new WebSocket(url, protocols)
     socket = ws
     ws.onopen = () => {
       retryMs = 250
@@ -151,17 +162,22 @@ export function createWebSocketClient(url: string): ApiClient {
  * lib: the renderer's unit tests import this module, and they are type-checked
  * by tsconfig.node.json, which has no `window`.
  */
-interface PageGlobals {
+interface PageGlobals extends TokenPage {
   sorted?: SortedBridge
-  location: { search: string; protocol: string; host: string }
+  location: TokenPage['location'] & { protocol: string; host: string }
 }
 
-/** Picks the transport: the preload bridge in Electron, else the WebSocket. */
-export function createClient(): ApiClient {
+/**
+ * Picks the transport: the preload bridge in Electron, else the WebSocket.
+ * Undefined in browser mode when the page has no token (opened without the
+ * address `sorted serve` printed): the server would refuse every call.
+ */
+export function createClient(): ApiClient | undefined {
   const page = globalThis as unknown as PageGlobals
   const bridge = page.sorted
   if (bridge) return createIpcClient(bridge)
-  const token = new URLSearchParams(page.location.search).get('token') ?? ''
+  const token = takePageToken(page)
+  if (token === undefined) return undefined
   const protocol = page.location.protocol === 'https:' ? 'wss:' : 'ws:'
-  return createWebSocketClient(`${protocol}//${page.location.host}/api/ws?token=${encodeURIComponent(token)}`)
+  return createWebSocketClient(`${protocol}//${page.location.host}/api/ws`, [apiProtocol, `${tokenProtocolPrefix}${token}`])
 }

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { startServer, type RunningServer } from '../../../src-main/server/server'
-import { maxFrameBytes } from '../../../src-main/server/socket'
+import { tokenProtocolPrefix } from '../../../src-main/server/security'
+import { apiProtocol, maxFrameBytes } from '../../../src-main/server/socket'
 
 let root: string
 let backend: Backend
@@ -47,11 +48,14 @@ function get(path: string, headers: Record<string, string> = {}): Promise<Reply>
   })
 }
 
-const socketUrl = () => `ws://127.0.0.1:${server.port}/api/ws?token=${server.token}`
+const socketUrl = () => `ws://127.0.0.1:${server.port}/api/ws`
+/** How a browser page presents the token: a subprotocol next to the API's own. */
+const browserProtocols = () => [apiProtocol, `${tokenProtocolPrefix}${server.token}`]
+const bearer = () => ({ authorization: `Bearer ${server.token}` })
 
-function connect(url = socketUrl(), headers: Record<string, string> = {}): Promise<WebSocket> {
+function connect(url = socketUrl(), headers: Record<string, string> = bearer(), protocols: string[] = []): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers })
+    const ws = new WebSocket(url, protocols, { headers })
     ws.once('open', () => resolve(ws))
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
     ws.once('error', reject)
@@ -83,51 +87,78 @@ async function call(ws: WebSocket, frame: unknown): Promise<Record<string, unkno
 }
 
 describe('browser-mode HTTP', () => {
-  it('prints a URL on 127.0.0.1 that carries a URL-safe token', () => {
+  it('prints a URL on 127.0.0.1 that carries a URL-safe token for the page', () => {
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+$/)
   })
 
-  it('serves the page with the token, sets the per-port cookie and a strict CSP', async () => {
-    const reply = await get(`/?token=${server.token}`)
-    expect(reply.status).toBe(200)
-    expect(reply.body).toContain('<title>Sorted Studio</title>')
-    expect(String(reply.headers['set-cookie'])).toContain(`sorted_token_${server.port}=${server.token}; HttpOnly; SameSite=Strict`)
-    expect(reply.headers['content-security-policy']).toContain("script-src 'self'")
-    expect(reply.headers['content-security-policy']).toContain("frame-ancestors 'none'")
+  it('serves the page with a strict CSP and never sets a cookie', async () => {
+    for (const path of [`/?token=${server.token}`, '/', '/assets/app.js']) {
+      const reply = await get(path)
+      expect(reply.status).toBe(200)
+      expect(reply.headers['set-cookie']).toBeUndefined()
+      expect(reply.headers['content-security-policy']).toContain("script-src 'self'")
+      expect(reply.headers['content-security-policy']).toContain("frame-ancestors 'none'")
+    }
+    expect((await get('/')).body).toContain('<title>Sorted Studio</title>')
+    expect((await get('/assets/app.js')).headers['content-type']).toContain('text/javascript')
   })
 
-  it('serves the page assets to the cookie the page received', async () => {
-    const reply = await get('/assets/app.js', { cookie: `sorted_token_${server.port}=${server.token}` })
-    expect(reply.status).toBe(200)
-    expect(reply.headers['content-type']).toContain('text/javascript')
+  it('answers 403 to a foreign Host or Origin, even for the public page', async () => {
+    expect((await get('/', { host: `rebound.example:${server.port}` })).status).toBe(403)
+    expect((await get('/assets/app.js', { origin: 'https://evil.example' })).status).toBe(403)
   })
 
-  it('answers 401 to every request without the token', async () => {
-    expect((await get('/')).status).toBe(401)
-    expect((await get('/assets/app.js')).status).toBe(401)
-    expect((await get('/?token=wrong')).status).toBe(401)
+  it('answers 404 for a missing file', async () => {
+    expect((await get('/missing.js')).status).toBe(404)
   })
 
-  it('answers 403 to a foreign Host or Origin, even with the token', async () => {
-    expect((await get(`/?token=${server.token}`, { host: `rebound.example:${server.port}` })).status).toBe(403)
-    expect((await get(`/?token=${server.token}`, { origin: 'https://evil.example' })).status).toBe(403)
+  it('has no HTTP API: paths under /api/ are never the page, with or without the token', async () => {
+    for (const headers of [{}, bearer()]) {
+      const reply = await get('/api/ws', headers)
+      expect(reply.status).toBe(404)
+      expect(reply.body).not.toContain('Sorted Studio</title>')
+    }
   })
 
-  it('answers 404 for a missing file, only after the token check', async () => {
-    expect((await get(`/missing.js?token=${server.token}`)).status).toBe(404)
-    expect((await get('/missing.js')).status).toBe(401)
+  it('answers 405 to methods other than GET and HEAD', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: server.port, path: '/', method: 'POST', headers: { host: `127.0.0.1:${server.port}` } }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+    expect(status).toBe(405)
   })
 })
 
 describe('browser-mode WebSocket', () => {
   it('refuses an upgrade without the token (401) or from a foreign origin (403)', async () => {
-    await expect(connect(`ws://127.0.0.1:${server.port}/api/ws`)).rejects.toThrow('HTTP 401')
-    await expect(connect(socketUrl(), { origin: 'http://evil.example' })).rejects.toThrow('HTTP 403')
-    await expect(connect(socketUrl(), { host: `evil.example:${server.port}` })).rejects.toThrow('HTTP 403')
+    await expect(connect(socketUrl(), {})).rejects.toThrow('HTTP 401')
+    await expect(connect(socketUrl(), { ...bearer(), origin: 'http://evil.example' })).rejects.toThrow('HTTP 403')
+    await expect(connect(socketUrl(), { ...bearer(), host: `evil.example:${server.port}` })).rejects.toThrow('HTTP 403')
+  })
+
+  it('takes the token from no cookie and no query string', async () => {
+    await expect(connect(socketUrl(), { cookie: `sorted_token_${server.port}=${server.token}` })).rejects.toThrow('HTTP 401')
+    await expect(connect(`${socketUrl()}?token=${server.token}`, {})).rejects.toThrow('HTTP 401')
+  })
+
+  it('accepts the token as a subprotocol, as a browser sends it, and answers with the API protocol only', async () => {
+    const ws = await connect(socketUrl(), { origin: `http://127.0.0.1:${server.port}` }, browserProtocols())
+    expect(ws.protocol).toBe(apiProtocol)
+    expect(await call(ws, { type: 'request', id: 2, method: 'app.info', params: {} })).toMatchObject({ id: 2, ok: true })
+    ws.close()
+  })
+
+  it('refuses a token subprotocol offered without the API protocol', async () => {
+    // The server would have to echo the token back; it echoes nothing, and the client gives up.
+    await expect(connect(socketUrl(), {}, [`${tokenProtocolPrefix}${server.token}`])).rejects.toThrow('Server sent no subprotocol')
   })
 
   it('carries a request and its response', async () => {
-    const ws = await connect(socketUrl(), { origin: `http://127.0.0.1:${server.port}` })
+    const ws = await connect(socketUrl(), { ...bearer(), origin: `http://127.0.0.1:${server.port}` })
     const reply = await call(ws, { type: 'request', id: 7, method: 'app.info', params: {} })
     expect(reply).toMatchObject({ type: 'response', id: 7, ok: true, result: { name: 'Sorted Studio', transport: 'browser' } })
     ws.close()
