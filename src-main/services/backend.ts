@@ -17,6 +17,7 @@ import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
 import { CompareService } from './compare'
 import { importSetFile, listSets, removeSet } from './eval-sets'
+import { ReadyMadeSets } from './ready-made-sets'
 import { evaluationResults } from './evaluation-results'
 import { listVotes, pairOutputs, recordVote } from './human-votes'
 import { ModelLibrary } from './model-library'
@@ -45,6 +46,8 @@ export interface BackendOptions {
   pickFolder?: (title: string) => Promise<string | null>
   /** Folder whose sub-folders are the models shipped with the app (resources/models). */
   bundledModelsDir?: string
+  /** Folder of the evaluation sets shipped with the app (resources/eval), offered ready-made. */
+  bundledEvalSetsDir?: string
   /** The dataset worker (one per dataset preview). */
   datasetWorker?: EngineWorkerSpec
   /** The desktop app's native open-file dialog; absent in browser mode. */
@@ -94,6 +97,7 @@ export function openBackend(options: BackendOptions): Backend {
     log: (message) => log(message),
   })
   const datasets = new DatasetService(options.datasetWorker, dataDir)
+  const readyMade = new ReadyMadeSets(options.bundledEvalSetsDir)
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -143,6 +147,8 @@ export function openBackend(options: BackendOptions): Backend {
     'evaluations.running': () => ({ evaluations: evaluations.list() }),
     'evaluations.sets': () => ({ sets: listSets(store) }),
     'evaluations.importSet': ({ path }) => ({ set: importSetFile(store, path) }),
+    'evaluations.readyMadeSets': () => ({ sets: readyMade.list() }),
+    'evaluations.importReadyMadeSet': ({ id }) => ({ set: readyMade.import(store, id) }),
     'evaluations.removeSet': ({ setId }) => {
       removeSet(store, setId, (id) => evaluations.isRunningOn(id))
       return {}

@@ -37,11 +37,14 @@ export interface Decoding {
 export class Evaluations {
   constructor(private readonly store: Store) {}
 
-  /** Imports an evaluation set file once; the same file (by path and item count) is reused. */
-  importSet(file: string): { setId: string; items: EvalItem[] } {
+  /**
+   * Imports an evaluation set file once; the same file (by name and item
+   * count) is reused. The name defaults to the file's name and path.
+   */
+  importSet(file: string, setName?: string): { setId: string; items: EvalItem[] } {
     const path = resolve(file)
     const { format, items } = readEvalSet(path)
-    const name = `${basename(path)} (${path})`
+    const name = setName ?? `${basename(path)} (${path})`
     const existing = this.store.evals.sets().find((s) => s.name === name && s.itemCount === items.length)
     const set = existing ?? this.store.evals.importSet(name, format, items)
     return { setId: set.id, items: this.store.evals.items(set.id) }
