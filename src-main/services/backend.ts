@@ -89,7 +89,7 @@ export function openBackend(options: BackendOptions): Backend {
     log: (message) => log(message),
   })
 
-  const evaluations = new EvaluationService(options.evaluationWorker, bus, { path: store.path, nativeBinding: options.sqliteBinding })
+  const evaluations = new EvaluationService(options.evaluationWorker, bus, store)
 
   const compare = new CompareService(options.compareWorker, bus, store, {
     cacheDir: join(dataDir, 'cache', 'graphs'),
