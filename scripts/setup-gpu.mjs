@@ -1,6 +1,8 @@
 // `npm run setup:gpu`: the opt-in download of GPU execution providers.
-// `npm install` skips it (.npmrc: onnxruntime-node-install=skip) because the
-// CUDA libraries are large and come from NuGet, not the npm registry.
+// `npm install` skips it because the CUDA libraries are large and come from
+// NuGet, not the npm registry: package.json's allowScripts denies
+// onnxruntime-node its install script, whose only work is that download (the
+// CPU provider, and DirectML on Windows, ship inside the npm package).
 import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
@@ -19,9 +21,9 @@ if (platform !== 'linux/x64') {
 }
 
 console.log('Downloading the ONNX Runtime CUDA 12 execution provider (about 300 MB, from NuGet)…')
-// The project .npmrc sets skip; clear it for this one run.
+// The install script reads ONNXRUNTIME_NODE_INSTALL before any npm config, so
+// this asks for CUDA 12 even where the environment says skip (older npm).
 const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'cuda12' }
-delete env.npm_config_onnxruntime_node_install
 const result = spawnSync(process.execPath, [join(ortDir, 'script/install.js')], { cwd: ortDir, env, stdio: 'inherit' })
 const library = join(ortDir, 'bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so')
 if (result.status !== 0 || !existsSync(library)) {

@@ -445,6 +445,17 @@ export type EvalSetSummary = z.infer<typeof EvalSetSummary>
 
 const SetRef = z.object({ setId: z.string().min(1) }).strict()
 
+/** A set that ships with the app (resources/eval), offered for import by id. */
+export const ReadyMadeSet = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** What the set is and which judge suits it, in a sentence. */
+  description: z.string(),
+  itemCount: z.number().int().nonnegative(),
+  withReferences: z.number().int().nonnegative(),
+})
+export type ReadyMadeSet = z.infer<typeof ReadyMadeSet>
+
 /** A contender as stored: a registered model cut at an exit. */
 export const ContenderRef = z.object({
   modelId: z.string(),
@@ -767,6 +778,10 @@ export const methods = {
   'evaluations.sets': { request: Empty, response: z.object({ sets: z.array(EvalSetSummary) }) },
   /** Imports an evaluation set file (PandaLM, Alpaca JSON/JSONL, plain JSONL); the same file again returns the stored set. */
   'evaluations.importSet': { request: z.object({ path: z.string().min(1) }).strict(), response: z.object({ set: EvalSetSummary }) },
+  /** The sets shipped with the app, ready to import. */
+  'evaluations.readyMadeSets': { request: Empty, response: z.object({ sets: z.array(ReadyMadeSet) }) },
+  /** Imports a shipped set by id; importing it again returns the stored set. */
+  'evaluations.importReadyMadeSet': { request: z.object({ id: z.string().min(1) }).strict(), response: z.object({ set: EvalSetSummary }) },
   /** Deletes a set with its outputs and verdicts. */
   'evaluations.removeSet': { request: SetRef, response: z.object({}) },
   /** Stored results of a set, recomputed from its verdicts: pairs, per-contender speed, matrices. */

@@ -61,7 +61,6 @@ app.whenReady().then(
         evaluationWorker: { path: evaluationWorkerPath },
         compareWorker: { path: compareWorkerPath },
         datasetWorker: { path: datasetWorkerPath },
-        // Packaged builds carry resources/models as extra resources; a checkout has them two folders up from out/main.
         pickFolder: async (title) => {
           const window = BrowserWindow.getFocusedWindow()
           const options = { title, properties: ['openDirectory' as const] }
@@ -75,7 +74,9 @@ app.whenReady().then(
           const result = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options)
           return result.canceled ? null : (result.filePaths[0] ?? null)
         },
+        // Packaged builds carry resources/models and resources/eval as extra resources; a checkout has them two folders up from out/main.
         bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? (app.isPackaged ? join(process.resourcesPath, 'models') : join(here, '../../resources/models')),
+        bundledEvalSetsDir: app.isPackaged ? join(process.resourcesPath, 'eval') : join(here, '../../resources/eval'),
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
       })
     } catch (error) {

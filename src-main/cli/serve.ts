@@ -52,6 +52,7 @@ needs it.`,
       evaluationWorker: { path: evaluationWorkerPath },
       compareWorker: { path: compareWorkerPath },
       bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? fileURLToPath(new URL('../../resources/models', import.meta.url)),
+      bundledEvalSetsDir: fileURLToPath(new URL('../../resources/eval', import.meta.url)),
       datasetWorker: { path: datasetWorkerPath },
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
     })

@@ -18,6 +18,7 @@ import { TrainingService } from './training'
 import { EvaluationService } from './evaluations-service'
 import { CompareService } from './compare'
 import { importSetFile, listSets, removeSet } from './eval-sets'
+import { ReadyMadeSets } from './ready-made-sets'
 import { evaluationResults } from './evaluation-results'
 import { listVotes, pairOutputs, recordVote } from './human-votes'
 import { ModelLibrary } from './model-library'
@@ -46,6 +47,8 @@ export interface BackendOptions {
   pickFolder?: (title: string) => Promise<string | null>
   /** Folder whose sub-folders are the models shipped with the app (resources/models). */
   bundledModelsDir?: string
+  /** Folder of the evaluation sets shipped with the app (resources/eval), offered ready-made. */
+  bundledEvalSetsDir?: string
   /** The dataset worker (one per dataset preview). */
   datasetWorker?: EngineWorkerSpec
   /** The desktop app's native open-file dialog; absent in browser mode. */
@@ -87,7 +90,7 @@ export function openBackend(options: BackendOptions): Backend {
     log: (message) => log(message),
   })
 
-  const evaluations = new EvaluationService(options.evaluationWorker, bus, { path: store.path, nativeBinding: options.sqliteBinding })
+  const evaluations = new EvaluationService(options.evaluationWorker, bus, store)
 
   const compare = new CompareService(options.compareWorker, bus, store, {
     cacheDir: join(dataDir, 'cache', 'graphs'),
@@ -95,6 +98,7 @@ export function openBackend(options: BackendOptions): Backend {
     log: (message) => log(message),
   })
   const datasets = new DatasetService(options.datasetWorker, dataDir)
+  const readyMade = new ReadyMadeSets(options.bundledEvalSetsDir)
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -144,6 +148,8 @@ export function openBackend(options: BackendOptions): Backend {
     'evaluations.running': () => ({ evaluations: evaluations.list() }),
     'evaluations.sets': () => ({ sets: listSets(store) }),
     'evaluations.importSet': ({ path }) => ({ set: importSetFile(store, path) }),
+    'evaluations.readyMadeSets': () => ({ sets: readyMade.list() }),
+    'evaluations.importReadyMadeSet': ({ id }) => ({ set: readyMade.import(store, id) }),
     'evaluations.removeSet': ({ setId }) => {
       removeSet(store, setId, (id) => evaluations.isRunningOn(id))
       return {}

@@ -27,9 +27,9 @@ export function listSets(store: Store): EvalSetSummary[] {
  * problems imports nothing; the error lists each problem with its file,
  * line (or array index) and field.
  */
-export function importSetFile(store: Store, path: string): EvalSetSummary {
+export function importSetFile(store: Store, path: string, name?: string): EvalSetSummary {
   try {
-    const { setId } = new Evaluations(store).importSet(path)
+    const { setId } = new Evaluations(store).importSet(path, name)
     return summary(store, setId)
   } catch (error) {
     if (error instanceof DatasetError) throw new ApiError('invalid_params', error.message)

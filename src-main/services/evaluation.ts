@@ -1,47 +1,44 @@
 /**
- * Evaluations: contenders (a model folder at an exit) answer every item of an
- * evaluation set, each output stored with its speed; a judge compares two
- * contenders item by item in both response orders; W/L/T and score come from
- * the stored verdicts. Every step skips what the database already holds, so
- * a killed evaluation resumes where it stopped and a rerun is free.
+ * Evaluations and the store: a set imported or loaded, the answers and
+ * verdicts of an evaluation read from and written to the database
+ * (StoreRecords), and what is already recorded handed to a worker
+ * (recordedSoFar) so that it skips it. The evaluation itself, answering and
+ * judging, is the engine's (engine/judge/batch.ts): the CLI runs it here on
+ * the store; the app runs it in a worker that reports to the evaluation
+ * service, which stores through StoreRecords too.
  */
 import { basename, resolve } from 'node:path'
 import { readEvalSet } from '../engine/data/eval-set'
-import { ModelSession } from '../engine/generate/model-session'
-import { createModelJudge, PANDALM_DECODING } from '../engine/judge/model-judge'
-import { referenceJudge } from '../engine/judge/reference'
-import type { JudgeVerdict } from '../engine/judge/pandalm'
-import { combine, tally, type Outcome, type Tally } from '../engine/judge/verdicts'
-import type { EvalItem, Generation, Store } from '../store'
+import {
+  batchDecoding,
+  EvaluationSetupError,
+  runBatchEvaluation,
+  type Answer,
+  type BatchItem,
+  type BatchJob,
+  type BatchRecords,
+  type Contender,
+  type Decoding,
+  type EvaluationProgressInfo,
+  type EvaluationResult,
+} from '../engine/judge/batch'
+import type { JudgeVerdict, Verdict } from '../engine/judge/pandalm'
+import type { EvalItem, Store } from '../store'
 import { registerModelFolder } from './model-registry'
-import { WorkEstimate } from './work-estimate'
 
-/** Compares two responses to one item; PandaLM-shaped verdict ('1' = response 1 is better). */
-export interface PairJudge {
-  /** Stored with each comparison: 'reference', 'pandalm:<model>', … */
-  readonly name: string
-  judge(item: { instruction: string; input: string; reference: string | null }, response1: string, response2: string): Promise<JudgeVerdict>
-}
-
-export interface Contender {
-  modelPath: string
-  exit: number
-}
-
-export interface Decoding {
-  maxNewTokens: number
-  /** Greedy decoding (the paper's setting). */
-  greedy: true
-}
+export { EvaluationSetupError, type Decoding }
 
 export class Evaluations {
   constructor(private readonly store: Store) {}
 
-  /** Imports an evaluation set file once; the same file (by path and item count) is reused. */
-  importSet(file: string): { setId: string; items: EvalItem[] } {
+  /**
+   * Imports an evaluation set file once; the same file (by name and item
+   * count) is reused. The name defaults to the file's name and path.
+   */
+  importSet(file: string, setName?: string): { setId: string; items: EvalItem[] } {
     const path = resolve(file)
     const { format, items } = readEvalSet(path)
-    const name = `${basename(path)} (${path})`
+    const name = setName ?? `${basename(path)} (${path})`
     const existing = this.store.evals.sets().find((s) => s.name === name && s.itemCount === items.length)
     const set = existing ?? this.store.evals.importSet(name, format, items)
     return { setId: set.id, items: this.store.evals.items(set.id) }
@@ -51,88 +48,6 @@ export class Evaluations {
   loadSet(setId: string): { setId: string; items: EvalItem[] } {
     if (!this.store.evals.getSet(setId)) throw new EvaluationSetupError(`there is no evaluation set ${setId}: import it first.`)
     return { setId, items: this.store.evals.items(setId) }
-  }
-
-  contenderId(contender: Contender): { modelId: string; exit: number } {
-    return { modelId: registerModelFolder(this.store, contender.modelPath, 'imported'), exit: contender.exit }
-  }
-
-  /**
-   * Generates the contender's missing outputs; returns how many were generated
-   * now. `onProgress` says after each item whether it was worked or found stored.
-   */
-  async generate(
-    items: readonly EvalItem[],
-    contender: Contender,
-    session: ModelSession,
-    decoding: Decoding,
-    onProgress?: (done: number, total: number, worked: boolean) => void,
-  ): Promise<number> {
-    const who = this.contenderId(contender)
-    const config = { ...decoding }
-    let generated = 0
-    for (const [i, item] of items.entries()) {
-      const missing = !this.store.evals.findGeneration(item.id, who, config)
-      if (missing) {
-        const content = item.input ? `${item.instruction}\n\n${item.input}` : item.instruction
-        const result = await session.generate({ input: { messages: [{ role: 'user', content }] }, maxNewTokens: decoding.maxNewTokens, exitAt: () => contender.exit })
-        const decoded = Math.max(0, result.tokens.length - 1)
-        this.store.evals.recordGeneration({
-          evalItemId: item.id,
-          ...who,
-          decoding: config,
-          output: result.text.trim(),
-          tokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : null,
-        })
-        generated++
-      }
-      onProgress?.(i + 1, items.length, missing)
-    }
-    return generated
-  }
-
-  private generationOf(item: EvalItem, contender: Contender, decoding: Decoding): Generation {
-    const found = this.store.evals.findGeneration(item.id, this.contenderId(contender), { ...decoding })
-    if (!found) throw new Error(`no output of ${contender.modelPath}@${contender.exit} for item ${item.idx}: generate first`)
-    return found
-  }
-
-  /** Judges A against B on every item in both orders, skipping pairs already judged by this judge. */
-  async judge(
-    items: readonly EvalItem[],
-    a: Contender,
-    b: Contender,
-    decoding: Decoding,
-    judge: PairJudge,
-    onProgress?: (done: number, total: number, worked: boolean) => void,
-  ): Promise<Tally> {
-    // Verdicts already stored (a rerun, or a resume after a kill), read once.
-    const setId = items[0]?.evalSetId
-    const key = (aId: string, bId: string) => `${aId}|${bId}`
-    const stored = new Map(
-      (setId ? this.store.evals.comparisons(setId) : []).filter((c) => c.judge === judge.name).map((c) => [key(c.generationAId, c.generationBId), c]),
-    )
-    const outcomes: Outcome[] = []
-    for (const [i, item] of items.entries()) {
-      const ga = this.generationOf(item, a, decoding)
-      const gb = this.generationOf(item, b, decoding)
-      let comparison = stored.get(key(ga.id, gb.id))
-      const missing = !comparison
-      if (!comparison) {
-        const ab = await judge.judge(item, ga.output, gb.output)
-        const ba = await judge.judge(item, gb.output, ga.output)
-        comparison = this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge: judge.name, ab, ba })
-      }
-      outcomes.push(combine(comparison.ab.verdict, comparison.ba.verdict))
-      onProgress?.(i + 1, items.length, missing)
-    }
-    return tally(outcomes)
-  }
-
-  /** Mean decode speed of a contender's stored outputs (tokens/s). */
-  speed(items: readonly EvalItem[], contender: Contender, decoding: Decoding): number {
-    const speeds = items.map((item) => this.generationOf(item, contender, decoding).tokensPerSecond).filter((s): s is number => s !== null)
-    return speeds.length ? speeds.reduce((a, b) => a + b, 0) / speeds.length : 0
   }
 }
 
@@ -148,134 +63,115 @@ export interface EvaluationJob {
   maxNewTokens: number
 }
 
-/** What this run did, and what it found stored (a resume or a rerun reuses it). */
-export interface EvaluationWork {
-  answersGenerated: number
-  answersReused: number
-  judgementsMade: number
-  judgementsReused: number
-}
-
-export interface EvaluationResult {
-  setId: string
-  work: EvaluationWork
-  judge: string
-  /** The full label of B, `folder@exit`. */
-  b: string
-  rows: (Tally & { exit: number; tokensPerSecond: number })[]
-}
-
-/** A request that cannot run as given (the user's to fix). */
-export class EvaluationSetupError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'EvaluationSetupError'
+/** The job with its set's items: the set file imported (once), or the stored set loaded. */
+export function prepareEvaluation(store: Store, job: EvaluationJob): BatchJob {
+  if ((job.setPath === undefined) === (job.setId === undefined)) throw new EvaluationSetupError('give exactly one of a set file and a stored set.')
+  const evaluations = new Evaluations(store)
+  const { setId, items } = job.setId !== undefined ? evaluations.loadSet(job.setId) : evaluations.importSet(job.setPath!)
+  return {
+    setId,
+    items: items.map(({ id, idx, instruction, input, reference }) => ({ id, idx, instruction, input, reference })),
+    a: job.a,
+    b: job.b,
+    judge: job.judge,
+    matrix: job.matrix,
+    maxNewTokens: job.maxNewTokens,
   }
 }
 
-/** Where an evaluation stands: the stage's items and the whole job's work units (one answer or one judged item each). */
-export interface EvaluationProgressInfo {
-  setId: string
-  stage: string
-  done: number
-  total: number
-  overallDone: number
-  overallTotal: number
-  etaSeconds: number | null
+/** An evaluation's answers and verdicts in the database (generations and comparisons), for one decoding. */
+export class StoreRecords implements BatchRecords {
+  private readonly decoding: Decoding & Record<string, unknown>
+
+  constructor(
+    private readonly store: Store,
+    decoding: Decoding,
+  ) {
+    this.decoding = { ...decoding }
+  }
+
+  private contenderId(contender: Contender): { modelId: string; exit: number } {
+    return { modelId: registerModelFolder(this.store, contender.modelPath, 'imported'), exit: contender.exit }
+  }
+
+  private generation(item: BatchItem, contender: Contender) {
+    return this.store.evals.findGeneration(item.id, this.contenderId(contender), this.decoding)
+  }
+
+  answer(item: BatchItem, contender: Contender): Answer | undefined {
+    const found = this.generation(item, contender)
+    return found && { output: found.output, tokensPerSecond: found.tokensPerSecond }
+  }
+
+  recordAnswer(item: BatchItem, contender: Contender, answer: Answer): void {
+    this.store.evals.recordGeneration({ evalItemId: item.id, ...this.contenderId(contender), decoding: this.decoding, ...answer })
+  }
+
+  verdicts(item: BatchItem, a: Contender, b: Contender, judge: string): { ab: Verdict; ba: Verdict } | undefined {
+    const ga = this.generation(item, a)
+    const gb = this.generation(item, b)
+    const found = ga && gb ? this.store.evals.findComparison(ga.id, gb.id, judge) : undefined
+    // Only a verdict made with A's answer as A counts (as it was judged, in this order).
+    return found && found.generationAId === ga!.id ? { ab: found.ab.verdict, ba: found.ba.verdict } : undefined
+  }
+
+  recordVerdicts(item: BatchItem, a: Contender, b: Contender, judge: string, verdicts: { ab: JudgeVerdict; ba: JudgeVerdict }): void {
+    const ga = this.generation(item, a)
+    const gb = this.generation(item, b)
+    if (!ga || !gb) throw new Error(`item ${item.idx}: a verdict on answers that were never stored`)
+    this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge, ...verdicts })
+  }
+}
+
+/** What is already recorded for an evaluation's two models, as a worker gets it at start. */
+export interface RecordedSoFar {
+  answers: { itemId: string; contender: Contender; answer: Answer }[]
+  verdicts: { itemId: string; a: Contender; b: Contender; judge: string; ab: Verdict; ba: Verdict }[]
 }
 
 /**
- * One evaluation from files to verdicts: import the set, have B and each
- * exit of A answer (skipping stored answers), judge A against B in both
- * orders (skipping stored verdicts), and tally. The CLI and the evaluation
- * worker both run exactly this.
+ * Every recorded answer of A's and B's models (at any of their exits) on the
+ * set's items with this job's decoding, and every verdict between two of
+ * them, in the order it was judged.
+ */
+export function recordedSoFar(store: Store, job: BatchJob): RecordedSoFar {
+  const decoding = { ...batchDecoding(job.maxNewTokens) }
+  const recorded: RecordedSoFar = { answers: [], verdicts: [] }
+  const byGeneration = new Map<string, { itemId: string; contender: Contender }>()
+  for (const modelPath of new Set([job.a.modelPath, job.b.modelPath])) {
+    const modelId = registerModelFolder(store, modelPath, 'imported')
+    const layers = store.models.get(modelId)?.numLayers ?? 0
+    for (const item of job.items) {
+      for (let exit = 1; exit <= layers; exit++) {
+        const found = store.evals.findGeneration(item.id, { modelId, exit }, decoding)
+        if (!found) continue
+        const contender = { modelPath, exit }
+        recorded.answers.push({ itemId: item.id, contender, answer: { output: found.output, tokensPerSecond: found.tokensPerSecond } })
+        byGeneration.set(found.id, { itemId: item.id, contender })
+      }
+    }
+  }
+  for (const c of store.evals.comparisons(job.setId)) {
+    const a = byGeneration.get(c.generationAId)
+    const b = byGeneration.get(c.generationBId)
+    if (a && b) recorded.verdicts.push({ itemId: a.itemId, a: a.contender, b: b.contender, judge: c.judge, ab: c.ab.verdict, ba: c.ba.verdict })
+  }
+  return recorded
+}
+
+/**
+ * One evaluation from files to verdicts on the store, in this process (the
+ * CLI): import the set, have B and each exit of A answer, judge, tally.
+ * `signal` stops it after the item in hand (see runBatchEvaluation).
  */
 export async function runEvaluation(
   store: Store,
   job: EvaluationJob,
-  onProgress: (progress: EvaluationProgressInfo) => void = () => {},
-  /**
-   * Stops the run after the item in hand, which is stored whole: a cancelled
-   * evaluation ends with an AbortError and resumes from there. (Terminating
-   * the thread instead could cut a native ONNX Runtime call short.)
-   */
+  onProgress?: (progress: EvaluationProgressInfo) => void,
   signal?: AbortSignal,
 ): Promise<EvaluationResult> {
   signal?.throwIfAborted()
   if (job.matrix && job.a.exit !== undefined) throw new EvaluationSetupError('a matrix judges every exit of A: give A without an exit.')
-  if ((job.setPath === undefined) === (job.setId === undefined)) throw new EvaluationSetupError('give exactly one of a set file and a stored set.')
-  const sessions = new Map<string, ModelSession>()
-  const session = async (path: string) => {
-    let s = sessions.get(path)
-    if (!s) sessions.set(path, (s = await ModelSession.open(path)))
-    return s
-  }
-  try {
-    const evaluations = new Evaluations(store)
-    const { setId, items } = job.setId !== undefined ? evaluations.loadSet(job.setId) : evaluations.importSet(job.setPath!)
-    if (items.length === 0) throw new EvaluationSetupError('the evaluation set has no items.')
-    let judge: PairJudge
-    if (job.judge === 'reference') {
-      const missing = items.filter((i) => i.reference === null).length
-      if (missing) throw new EvaluationSetupError(`the reference judge needs a reference for every item; ${missing} of ${items.length} have none.`)
-      judge = { name: 'reference', judge: async (item, r1, r2) => referenceJudge({ response1: r1, response2: r2, reference: item.reference! }) }
-    } else if (job.judge.startsWith('pandalm:')) {
-      const judgeSession = await session(job.judge.slice('pandalm:'.length))
-      const model = createModelJudge(async (prompt) => {
-        const result = await judgeSession.generate({
-          input: { prompt },
-          maxNewTokens: PANDALM_DECODING.maxNewTokens,
-          exitAt: () => judgeSession.info.numLayers,
-          sampling: { temperature: 0, repetitionPenalty: PANDALM_DECODING.repetitionPenalty },
-        })
-        return result.text
-      })
-      judge = { name: `pandalm:${judgeSession.info.name}`, judge: (item, r1, r2) => model.judge({ instruction: item.instruction, input: item.input, response1: r1, response2: r2 }) }
-    } else throw new EvaluationSetupError(`the judge must be reference or pandalm:DIR (got "${job.judge}").`)
-
-    const decoding: Decoding = { maxNewTokens: job.maxNewTokens, greedy: true }
-    const sb = await session(job.b.modelPath)
-    const contenderB: Contender = { modelPath: job.b.modelPath, exit: job.b.exit ?? sb.info.numLayers }
-    const sa = await session(job.a.modelPath)
-    // A contender is not judged against itself (B's own exit in A's matrix
-    // when A and B are one model): both outputs would be one stored output.
-    const sameModel = resolve(job.a.modelPath) === resolve(job.b.modelPath)
-    const exitsOfA = (job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]).filter((exit) => !(sameModel && exit === contenderB.exit))
-    if (exitsOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${job.b.modelPath}@${contenderB.exit}): choose another exit or model.`)
-
-    // Work units: B's answers, then per exit of A its answers and its judgements.
-    const n = items.length
-    const overallTotal = n * (1 + 2 * exitsOfA.length)
-    let overallDone = 0
-    let judgedSoFar = 0
-    const work: EvaluationWork = { answersGenerated: 0, answersReused: 0, judgementsMade: 0, judgementsReused: 0 }
-    const estimate = new WorkEstimate<'answer' | 'judge'>()
-    const remaining = () => {
-      const judgementsLeft = n * exitsOfA.length - judgedSoFar
-      return { answer: overallTotal - overallDone - judgementsLeft, judge: judgementsLeft }
-    }
-    const reporter = (stage: string, kind: 'answer' | 'judge') => (done: number, total: number, worked: boolean) => {
-      overallDone++
-      if (kind === 'judge') judgedSoFar++
-      if (kind === 'answer') work[worked ? 'answersGenerated' : 'answersReused']++
-      else work[worked ? 'judgementsMade' : 'judgementsReused']++
-      estimate.step(kind, worked)
-      onProgress({ setId, stage, done, total, overallDone, overallTotal, etaSeconds: estimate.etaSeconds(remaining()) })
-      signal?.throwIfAborted()
-    }
-    onProgress({ setId, stage: 'starting', done: 0, total: n, overallDone, overallTotal, etaSeconds: null })
-
-    estimate.restart()
-    await evaluations.generate(items, contenderB, sb, decoding, reporter(`answers of ${job.b.modelPath}@${contenderB.exit}`, 'answer'))
-    const rows: EvaluationResult['rows'] = []
-    for (const exit of exitsOfA) {
-      const contenderA: Contender = { modelPath: job.a.modelPath, exit }
-      await evaluations.generate(items, contenderA, sa, decoding, reporter(`answers of ${job.a.modelPath}@${exit}`, 'answer'))
-      const result = await evaluations.judge(items, contenderA, contenderB, decoding, judge, reporter(`judging @${exit}`, 'judge'))
-      rows.push({ exit, ...result, tokensPerSecond: evaluations.speed(items, contenderA, decoding) })
-    }
-    return { setId, work, judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
-  } finally {
-    for (const s of sessions.values()) await s.release()
-  }
+  const prepared = prepareEvaluation(store, job)
+  return runBatchEvaluation(prepared, new StoreRecords(store, batchDecoding(job.maxNewTokens)), onProgress, signal)
 }

@@ -1,17 +1,21 @@
 /**
- * Evaluations as a service: each runs in its own worker thread against the
- * app's database; progress and the final W/L/T rows go out as events.
- * Cancelling terminates the worker: every answer and verdict it stored stays
- * (each is its own transaction), so starting the same evaluation again
- * resumes where it stopped.
+ * Evaluations as a service: each runs in its own worker thread, which
+ * computes and reports; this service stores every answer and verdict it
+ * reports (each its own transaction) and sends progress and the final W/L/T
+ * rows out as events. A stopped evaluation keeps what was stored, so
+ * starting it again resumes where it stopped: the worker gets what is
+ * already recorded and skips it.
  */
 import { randomUUID } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
+import { batchDecoding, type BatchItem, type BatchJob } from '../engine/judge/batch'
+import type { Store } from '../store'
 import { FromEvaluationWorker, type CancelEvaluation, type StartEvaluation } from '../workers/evaluation-protocol'
 import type { EngineWorkerSpec } from './engine'
+import { prepareEvaluation, recordedSoFar, StoreRecords } from './evaluation'
 import type { EventBus } from './events'
 
 interface Running {
@@ -30,18 +34,29 @@ export class EvaluationService {
   constructor(
     private readonly spec: EngineWorkerSpec | undefined,
     private readonly bus: EventBus,
-    private readonly database: { path: string; nativeBinding?: string | undefined },
+    private readonly store: Store,
   ) {}
 
   start(request: z.output<typeof EvaluationRequest>): { evaluationId: string } {
     if (!this.spec) throw new ApiError('internal', 'Evaluation is not available in this process.')
     const evaluationId = randomUUID()
+    let job: BatchJob
+    try {
+      job = prepareEvaluation(this.store, request)
+    } catch (error) {
+      // A set that cannot be read ends the evaluation as a failure with the reason, like any other.
+      const message = error instanceof Error ? error.message : String(error)
+      setImmediate(() => this.bus.emit('evaluation.done', { evaluationId, ok: false, error: message, rows: [] }))
+      return { evaluationId }
+    }
+    const records = new StoreRecords(this.store, batchDecoding(job.maxNewTokens))
+    const items = new Map<string, BatchItem>(job.items.map((item) => [item.id, item]))
     const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
     let finished = false
     const entry: Running = {
       worker,
       request,
-      setId: request.setId,
+      setId: job.setId,
       progress: undefined,
       finish: (done) => {
         if (finished) return
@@ -57,7 +72,18 @@ export class EvaluationService {
       const parsed = FromEvaluationWorker.safeParse(raw)
       if (!parsed.success) return
       const m = parsed.data
-      if (m.type === 'progress') {
+      if (m.type === 'answer' || m.type === 'verdicts') {
+        try {
+          const item = items.get(m.itemId)
+          if (!item) throw new Error(`the worker reported item ${m.itemId}, which is not in the set`)
+          if (m.type === 'answer') records.recordAnswer(item, m.contender, m.answer)
+          else records.recordVerdicts(item, m.a, m.b, m.judge, { ab: m.ab, ba: m.ba })
+        } catch (error) {
+          // Nothing more is worth computing if it cannot be stored.
+          worker.postMessage({ type: 'cancel' } satisfies CancelEvaluation)
+          entry.finish({ ok: false, error: `could not store the evaluation's results: ${error instanceof Error ? error.message : String(error)}`, rows: [] })
+        }
+      } else if (m.type === 'progress') {
         const { type: _, ...progress } = m
         entry.setId = m.setId
         entry.progress = { evaluationId, ...progress }
@@ -69,12 +95,7 @@ export class EvaluationService {
     })
     worker.on('error', (error) => entry.finish({ ok: false, error: error.message, rows: [] }))
     worker.on('exit', () => entry.finish({ ok: false, error: 'the evaluation worker stopped', rows: [] }))
-    const start: StartEvaluation = {
-      type: 'start',
-      databasePath: this.database.path,
-      ...(this.database.nativeBinding ? { nativeBinding: this.database.nativeBinding } : {}),
-      request,
-    }
+    const start: StartEvaluation = { type: 'start', job, recorded: recordedSoFar(this.store, job) }
     worker.postMessage(start)
     return { evaluationId }
   }

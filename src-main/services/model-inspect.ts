@@ -11,16 +11,15 @@ import { ConfigError } from '../engine/model/config'
 import { inspectModelFolder, ModelImportError } from '../engine/model/import'
 import type { ModelConfig } from '../engine/model/types'
 import { CHAT_TEMPLATE_FILE, TOKENIZER_FILE, readTokenizerConfig } from '../engine/tokenizer/files'
-import { PreviewInputError, readModelConfig } from '../engine/train/dataset-preview'
 import { modelShape } from '../engine/train/estimate'
 
 /** config.json of the folder, or an invalid_params error naming `field`. */
 export function modelConfigOf(path: string, field = 'modelPath'): ModelConfig {
   try {
-    return readModelConfig(path)
+    return inspectModelFolder(resolve(path)).config
   } catch (error) {
-    const message = error instanceof PreviewInputError ? error.message : String(error)
-    throw new ApiError('invalid_params', `${field}: ${message}`, [{ path: field, message }])
+    if (!(error instanceof ModelImportError || error instanceof ConfigError)) throw error
+    throw new ApiError('invalid_params', `${field}: ${error.message}`, [{ path: field, message: error.message }])
   }
 }
 

@@ -11,7 +11,7 @@ export function encodeJson(value: unknown, field: string): string {
   try {
     text = JSON.stringify(value)
   } catch (error) {
-    throw new TypeError(`${field} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`)
+    throw new TypeError(`${field} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
   }
   if (text === undefined) throw new TypeError(`${field} cannot be stored as JSON (got ${typeof value})`)
   return text

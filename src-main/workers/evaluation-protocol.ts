@@ -1,13 +1,32 @@
-/** Messages between the evaluation service and an evaluation worker (one worker per evaluation). */
+/**
+ * Messages between the evaluation service and an evaluation worker (one
+ * worker per evaluation). The worker never opens the database: it gets the
+ * set's items and what is already recorded, and reports each answer and
+ * verdict it makes; the service stores them.
+ */
 import { z } from 'zod'
-import { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../api/contract'
+import { EvalContender, EvaluationDone, EvaluationProgress, Verdict } from '../api/contract'
+
+const Contender = z.object({ modelPath: z.string(), exit: z.number().int().positive() })
+const Answer = z.object({ output: z.string(), tokensPerSecond: z.number().nullable() })
+const JudgeVerdict = z.object({ verdict: Verdict, reason: z.string(), reference: z.string() })
 
 export const StartEvaluation = z.object({
   type: z.literal('start'),
-  databasePath: z.string(),
-  /** better-sqlite3 built for Electron's ABI, when running inside Electron. */
-  nativeBinding: z.string().optional(),
-  request: EvaluationRequest,
+  job: z.object({
+    setId: z.string(),
+    items: z.array(z.object({ id: z.string(), idx: z.number().int(), instruction: z.string(), input: z.string(), reference: z.string().nullable() })),
+    a: EvalContender,
+    b: EvalContender,
+    judge: z.string(),
+    matrix: z.boolean(),
+    maxNewTokens: z.number().int().positive(),
+  }),
+  /** Answers and verdicts already stored: the worker skips them (a resume, a rerun). */
+  recorded: z.object({
+    answers: z.array(z.object({ itemId: z.string(), contender: Contender, answer: Answer })),
+    verdicts: z.array(z.object({ itemId: z.string(), a: Contender, b: Contender, judge: z.string(), ab: Verdict, ba: Verdict })),
+  }),
 })
 export type StartEvaluation = z.input<typeof StartEvaluation>
 
@@ -15,9 +34,13 @@ export type StartEvaluation = z.input<typeof StartEvaluation>
 export const CancelEvaluation = z.object({ type: z.literal('cancel') })
 export type CancelEvaluation = z.input<typeof CancelEvaluation>
 
-/** The contract's event payloads, less the evaluation id (the service knows which worker spoke). */
+/** Progress and the end (the contract's event payloads, less the evaluation id: the service knows which worker spoke), and what to store. */
 export const FromEvaluationWorker = z.discriminatedUnion('type', [
   EvaluationProgress.omit({ evaluationId: true }).extend({ type: z.literal('progress'), setId: z.string() }),
   EvaluationDone.omit({ evaluationId: true }).extend({ type: z.literal('done') }),
+  /** A new answer, to store before the progress that counts it. */
+  z.object({ type: z.literal('answer'), itemId: z.string(), contender: Contender, answer: Answer }),
+  /** A new pair of verdicts (A's answer shown first, then second). */
+  z.object({ type: z.literal('verdicts'), itemId: z.string(), a: Contender, b: Contender, judge: z.string(), ab: JudgeVerdict, ba: JudgeVerdict }),
 ])
 export type FromEvaluationWorker = z.infer<typeof FromEvaluationWorker>

@@ -136,6 +136,18 @@ describe('batch evaluation page', () => {
     expect(errors).toEqual([])
     await page.close()
   })
+
+  it("offers PandaLM's 170 instructions as a ready-made set, shipped with the app", async () => {
+    const { page, errors } = await open('/compare/batch')
+    const readyMade = page.getByLabel('Ready-made set')
+    const offered = async () => (await readyMade.locator('option').allTextContents()).map((text) => text.trim())
+    await expect.poll(offered, { timeout: 30_000 }).toContain('PandaLM inference set — 170 items, 0 with references')
+    await readyMade.selectOption({ label: 'PandaLM inference set — 170 items, 0 with references' })
+    await page.getByRole('button', { name: 'Add', exact: true }).click()
+    await expect.poll(() => page.getByLabel('Set', { exact: true }).locator('option:checked').textContent(), { timeout: 30_000 }).toContain('PandaLM inference set — 170 items, 0 with references')
+    expect(errors).toEqual([])
+    await page.close()
+  })
 })
 
 /** The plot's canvas has a size and painted pixels. */

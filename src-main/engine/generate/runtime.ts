@@ -4,7 +4,7 @@
  * single graphs; the sequence state that decides what to run lives in
  * sequence.ts.
  */
-import type { ExecutionProviderPreference } from '../../api/contract'
+import type { ExecutionProviderPreference } from '../onnx/providers'
 import { CompiledGraphCache } from '../onnx/cache'
 import type { Graph } from '../onnx/graph'
 import { toModelProto } from '../onnx/serialize'

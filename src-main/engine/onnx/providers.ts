@@ -7,9 +7,26 @@ import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import * as ort from 'onnxruntime-node'
-import type { ProviderStatus } from '../../api/contract'
 
-const labels: Record<ProviderStatus['id'], string> = {
+/**
+ * The execution providers the engine can run on, and 'auto' (the engine
+ * picks: a GPU provider where one loads, else CPU). The engine owns these
+ * types; the API contract's schemas are checked against them
+ * (services/engine-types.ts).
+ */
+export type ExecutionProviderPreference = 'auto' | ProviderId
+export type ProviderId = 'cpu' | 'cuda' | 'dml' | 'webgpu'
+
+export interface ProviderStatus {
+  id: ProviderId
+  label: string
+  /** True when this build of ONNX Runtime can use the provider on this machine. */
+  available: boolean
+  /** Why it is unavailable, or how to enable it; empty when available. */
+  note: string
+}
+
+const labels: Record<ProviderId, string> = {
   cpu: 'CPU',
   cuda: 'CUDA (NVIDIA)',
   dml: 'DirectML (Windows)',
@@ -30,7 +47,7 @@ export function cudaProviderInstalled(folder = ortBinaryFolder()): boolean {
 
 export function listProviders(): ProviderStatus[] {
   const backends = new Set(ort.listSupportedBackends().map((b) => b.name))
-  const status = (id: ProviderStatus['id'], available: boolean, note: string): ProviderStatus => ({
+  const status = (id: ProviderId, available: boolean, note: string): ProviderStatus => ({
     id,
     label: labels[id],
     available,

@@ -3,11 +3,10 @@
  * logged fallback to CPU that names the cause, and thread settings.
  */
 import * as ort from 'onnxruntime-node'
-import type { ExecutionProviderPreference } from '../../api/contract'
 import type { AnyTypedArray, DType } from './dtype'
-import { cudaProviderInstalled } from './providers'
+import { cudaProviderInstalled, type ExecutionProviderPreference, type ProviderId } from './providers'
 
-export type ProviderId = Exclude<ExecutionProviderPreference, 'auto'>
+export type { ProviderId }
 
 export interface SessionOptions {
   provider?: ExecutionProviderPreference

@@ -10,11 +10,73 @@
  */
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { DatasetPreview, DatasetProblem } from '../../api/contract'
 import { DatasetError, IGNORE_INDEX, type RecordProblem } from '../data'
 import { parseConfig } from '../model/config'
 import type { ModelConfig } from '../model/types'
 import { openTuneData } from './tune-data'
+
+/** One problem of a dataset file, located by line (JSONL) or array index (JSON) and field. */
+export interface DatasetProblem {
+  /** 1-based line (JSONL, or a JSON file that does not parse); null otherwise. */
+  line: number | null
+  /** 0-based position in a JSON array; null otherwise. */
+  index: number | null
+  /** The field as a path, e.g. `conversations[2].value`; null when the record as a whole is wrong. */
+  field: string | null
+  message: string
+}
+
+export interface PreviewSegment {
+  text: string
+  /** The loss is taken on these tokens (the response); false for context (prompt, template). */
+  trained: boolean
+  tokens: number
+}
+
+export interface PreviewRecord {
+  line: number | null
+  index: number | null
+  /** Tokens after truncation to seqLen. */
+  tokens: number
+  segments: PreviewSegment[]
+}
+
+export interface DatasetStatistics {
+  /** Records that will be trained on. */
+  records: number
+  tokens: number
+  meanTokens: number
+  maxTokens: number
+  /** Tokens the loss is taken on. */
+  trainedTokens: number
+  /** Records longer than seqLen, cut to it. */
+  truncated: number
+  /** Records left with no response token after the cut (not trained on). */
+  dropped: number
+  /** Records with errors, left out when the run skips them. */
+  skipped: number
+}
+
+/**
+ * What the tuning wizard shows of a dataset. The engine owns this type; the
+ * API contract's schema is checked against it (services/engine-types.ts).
+ */
+export interface DatasetPreview {
+  dataPath: string
+  /** `alpaca-jsonl`, `sharegpt-json`…; null when the file could not be read as records. */
+  format: string | null
+  /** How text records become prompts: the model's chat template, or the Alpaca prompt. */
+  template: 'chat-template' | 'alpaca' | null
+  seqLen: number
+  records: PreviewRecord[]
+  /** Null when nothing can be trained on (see fatal). */
+  stats: DatasetStatistics | null
+  /** Every problem found, in file order, up to a cap; errorCount counts them all. */
+  errors: DatasetProblem[]
+  errorCount: number
+  /** Why the dataset cannot be trained on at all; null when it can. */
+  fatal: string | null
+}
 
 /** Problems listed in a preview; the rest are counted. Enough to see a pattern, small enough to show. */
 export const maxPreviewProblems = 200

@@ -17,7 +17,7 @@
  * of counted targets, so the result equals one big batch's mean loss.
  */
 import { availableParallelism } from 'node:os'
-import type { ExecutionProviderPreference } from '../../api/contract'
+import type { ExecutionProviderPreference } from '../onnx/providers'
 import { weightOf, weightSlots, type WeightSlot } from '../model/import'
 import type { ModelConfig, ModelWeights } from '../model/types'
 import { mulberry32 } from '../data/random'
@@ -272,7 +272,7 @@ export class Trainer {
     const lr = learningRate(stepIndex, this.options.lr, this.options.warmupSteps, this.options.totalSteps, this.options.schedule)
     const started = performance.now()
     const loss: Record<string, number> = {}
-    let tokens = 0
+    let tokens: number
     let gradNorm: number
     if (graphs.step) {
       const out = await graphs.step.run({ ...this.batchFeeds(this.microBatch(stepIndex)), ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) })

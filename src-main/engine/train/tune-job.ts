@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs'
 import { resolve } from 'node:path'
-import type { ExecutionProviderPreference } from '../../api/contract'
+import type { ExecutionProviderPreference } from '../onnx/providers'
 import { formatProblem, splitDataset, type DatasetStats, type ErrorPolicy } from '../data'
 import { exportModel } from '../model/export'
 import { loadModelFolder } from '../model/import'

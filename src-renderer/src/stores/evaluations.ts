@@ -6,7 +6,7 @@
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, ref } from 'vue'
-import type { EvalSetSummary, EvaluationDone, EvaluationProgress, EvaluationResults } from '../../../src-main/api/contract'
+import type { EvalSetSummary, EvaluationDone, EvaluationProgress, EvaluationResults, ReadyMadeSet } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { emptyContender, type ContenderChoice } from '../components/compare/contender'
@@ -20,6 +20,8 @@ export const useEvaluationsStore = defineStore('evaluations', () => {
   const selectedSetId = ref<string | null>(null)
   const importing = ref(false)
   const importError = ref<string | null>(null)
+  /** The sets shipped with the app, offered for import. */
+  const readyMade = ref<ReadyMadeSet[]>([])
 
   const a = ref<ContenderChoice>(emptyContender())
   const b = ref<ContenderChoice>(emptyContender())
@@ -95,11 +97,29 @@ export const useEvaluationsStore = defineStore('evaluations', () => {
     }
   }
 
-  async function importSet(path: string): Promise<boolean> {
+  async function loadReadyMade(): Promise<void> {
+    try {
+      readyMade.value = (await api.call('evaluations.readyMadeSets', {})).sets
+    } catch (caught) {
+      setsError.value = errorMessage(caught)
+    }
+  }
+
+  /** Imports a file; resolves to whether it was imported (then it is the selected set). */
+  function importSet(path: string): Promise<boolean> {
+    return importAndSelect(() => api.call('evaluations.importSet', { path: path.trim() }))
+  }
+
+  /** Imports a shipped set (once; again selects the stored one). */
+  function importReadyMade(id: string): Promise<boolean> {
+    return importAndSelect(() => api.call('evaluations.importReadyMadeSet', { id }))
+  }
+
+  async function importAndSelect(run: () => Promise<{ set: EvalSetSummary }>): Promise<boolean> {
     importing.value = true
     importError.value = null
     try {
-      const { set } = await api.call('evaluations.importSet', { path: path.trim() })
+      const { set } = await run()
       await loadSets()
       await selectSet(set.id)
       return true
@@ -184,6 +204,7 @@ export const useEvaluationsStore = defineStore('evaluations', () => {
     selectedSet,
     importing,
     importError,
+    readyMade,
     a,
     b,
     judgeKind,
@@ -200,7 +221,9 @@ export const useEvaluationsStore = defineStore('evaluations', () => {
     loadingResults,
     loadSets,
     loadRunning,
+    loadReadyMade,
     importSet,
+    importReadyMade,
     removeSet,
     selectSet,
     loadResults,

@@ -85,6 +85,22 @@ describe('evaluations store', () => {
     expect(store.importError).toContain('bad.jsonl:2: field "instruction"')
   })
 
+  it('lists the ready-made sets and selects one once it is imported', async () => {
+    const shipped = { id: 'pandalm-inference', name: 'PandaLM inference set', description: '170 instructions', itemCount: 170, withReferences: 0 }
+    const imported: EvalSetSummary = { ...set, id: 's9', name: shipped.name, format: 'pandalm', itemCount: 170, withReferences: 0 }
+    const client = new FakeClient()
+      .handle('evaluations.readyMadeSets', () => ({ sets: [shipped] }))
+      .handle('evaluations.importReadyMadeSet', () => ({ set: imported }))
+      .handle('evaluations.sets', () => ({ sets: [imported] }))
+      .handle('evaluations.results', ({ setId }) => results(setId))
+    const store = storeWith(client)
+    await store.loadReadyMade()
+    expect(store.readyMade).toEqual([shipped])
+    expect(await store.importReadyMade('pandalm-inference')).toBe(true)
+    expect(client.calls.find((c) => c.method === 'evaluations.importReadyMadeSet')?.params).toEqual({ id: 'pandalm-inference' })
+    expect(store.selectedSet).toEqual(imported)
+  })
+
   it('deletes the chosen set and lists what is left', async () => {
     let stored = [set, noRefs]
     const client = new FakeClient()

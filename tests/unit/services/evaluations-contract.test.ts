@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { CompareDone, CompareToken, EvaluationDone, EvaluationProgress, EvaluationResults, EvalSetSummary, MethodName, Vote } from '../../../src-main/api/contract'
+import type { CompareDone, CompareToken, EvaluationDone, EvaluationProgress, EvaluationResults, EvalSetSummary, MethodName, ReadyMadeSet, Vote } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
@@ -20,8 +20,11 @@ const modelB = join(root, 'b')
 const dataDir = join(root, 'data')
 const backends: Backend[] = []
 
+/** The sets shipped in the repository (what the app offers as ready-made). */
+const shippedEvalSets = join(__dirname, '../../../resources/eval')
+
 function open(): Backend {
-  const backend = openBackend({ transport: 'browser', dataDir, log: () => {}, evaluationWorker: sourceWorker('evaluation-worker'), compareWorker: sourceWorker('compare-worker') })
+  const backend = openBackend({ transport: 'browser', dataDir, log: () => {}, bundledEvalSetsDir: shippedEvalSets, evaluationWorker: sourceWorker('evaluation-worker'), compareWorker: sourceWorker('compare-worker') })
   backends.push(backend)
   return backend
 }
@@ -101,6 +104,26 @@ describe('evaluation sets through the contract', () => {
     expect(outcome.error.message).toContain(`${bad}:2: field "instruction"`)
     expect(outcome.error.message).toContain(`${bad}:3: not valid JSON`)
     expect((await call<{ sets: EvalSetSummary[] }>(backend, 'evaluations.sets', {})).sets).toHaveLength(before)
+  })
+
+  it("offers the shipped sets ready-made: PandaLM's 170 instructions and the dictionary held-out set, each imported once", async () => {
+    const backend = open()
+    const { sets: offered } = await call<{ sets: ReadyMadeSet[] }>(backend, 'evaluations.readyMadeSets', {})
+    expect(offered.map((s) => [s.id, s.itemCount, s.withReferences])).toEqual([
+      ['pandalm-inference', 170, 0],
+      ['dictionary-heldout', 96, 96],
+    ])
+    const { set } = await call<{ set: EvalSetSummary }>(backend, 'evaluations.importReadyMadeSet', { id: 'pandalm-inference' })
+    expect(set).toMatchObject({ name: offered[0]!.name, format: 'pandalm', itemCount: 170, withReferences: 0 })
+    expect((await call<{ set: EvalSetSummary }>(backend, 'evaluations.importReadyMadeSet', { id: 'pandalm-inference' })).set.id).toBe(set.id)
+    expect(await backend.dispatch('evaluations.importReadyMadeSet', { id: 'nope' })).toMatchObject({ ok: false, error: { code: 'not_found', message: expect.stringContaining('nope') } })
+    await call(backend, 'evaluations.removeSet', { setId: set.id })
+  })
+
+  it('offers no ready-made set where the app has no shipped sets folder', async () => {
+    const backend = openBackend({ transport: 'browser', dataDir, log: () => {} })
+    backends.push(backend)
+    expect(await call(backend, 'evaluations.readyMadeSets', {})).toEqual({ sets: [] })
   })
 
   it('tells a missing file apart', async () => {

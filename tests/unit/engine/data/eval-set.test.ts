@@ -14,7 +14,7 @@ const file = (name: string, text: string) => {
 
 describe('evaluation sets', () => {
   it("reads PandaLM's published inference set: 170 instructions without references", () => {
-    const set = readEvalSet(join(__dirname, '../../../../../shared/data/pandalm/testset-inference-v1.json'))
+    const set = readEvalSet(join(__dirname, '../../../../resources/eval/pandalm/testset-inference-v1.json'))
     expect(set.format).toBe('pandalm')
     expect(set.items).toHaveLength(170)
     expect(set.items[0]!.instruction).toMatch(/^Summarize a meeting/)

@@ -50,7 +50,7 @@ export function byteTokenizerJson() {
   const vocab: Record<string, number> = { ...json.model.vocab }
   let next = Math.max(...Object.values(vocab)) + 1
   for (const char of byteChars()) if (!(char in vocab)) vocab[char] = next++
-  const imStart = next++
+  const imStart = next
   vocab['<|im_start|>'] = imStart
   const special = { id: imStart, content: '<|im_start|>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }
   return { ...json, added_tokens: [...json.added_tokens, special], model: { ...json.model, vocab } }

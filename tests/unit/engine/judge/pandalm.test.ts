@@ -96,8 +96,8 @@ interface TestRecord {
   annotator3: number
 }
 
-// shared/ sits beside the repository (as in CI).
-const TESTSET = join(__dirname, '../../../../../shared/data/pandalm/testset-v1.json')
+// Shipped with the repository (resources/eval/pandalm, Apache-2.0, see its README).
+const TESTSET = join(__dirname, '../../../../resources/eval/pandalm/testset-v1.json')
 
 describe('PandaLM test set (999 human-labelled pairs)', () => {
   const records = JSON.parse(readFileSync(TESTSET, 'utf8')) as TestRecord[]

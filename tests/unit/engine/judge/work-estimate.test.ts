@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { WorkEstimate } from '../../../src-main/services/work-estimate'
+import { WorkEstimate } from '../../../../src-main/engine/judge/work-estimate'
 
 function clock() {
   let t = 0

@@ -1,0 +1,270 @@
+/**
+ * One batch evaluation from a set's items to verdicts: contenders (a model
+ * folder at an exit) answer every item, a judge compares A with B item by
+ * item in both response orders, and the outcomes are tallied. What is
+ * already recorded is skipped, so a stopped evaluation resumes where it
+ * stopped and a rerun is free.
+ *
+ * Where answers and verdicts are kept is the caller's (BatchRecords): the
+ * store in the CLI's process; in the app, a worker thread runs this and
+ * reports each answer and verdict to the evaluation service, which stores it.
+ */
+import { resolve } from 'node:path'
+import { ModelSession } from '../generate/model-session'
+import { createModelJudge, PANDALM_DECODING } from './model-judge'
+import type { JudgeVerdict, Verdict } from './pandalm'
+import { referenceJudge } from './reference'
+import { combine, tally, type Outcome, type Tally } from './verdicts'
+import { WorkEstimate } from './work-estimate'
+
+/** One item of an evaluation set. */
+export interface BatchItem {
+  id: string
+  /** Position in the imported file, from 0. */
+  idx: number
+  instruction: string
+  input: string
+  reference: string | null
+}
+
+export interface Contender {
+  modelPath: string
+  exit: number
+}
+
+export interface Decoding {
+  maxNewTokens: number
+  /** Greedy decoding (the paper's setting). */
+  greedy: true
+}
+
+/** The decoding every answer of an evaluation with this length limit is made (and found again) with. */
+export function batchDecoding(maxNewTokens: number): Decoding {
+  return { maxNewTokens, greedy: true }
+}
+
+export interface Answer {
+  output: string
+  /** Decode speed; null when too few tokens were decoded to time. */
+  tokensPerSecond: number | null
+}
+
+/**
+ * Where an evaluation's answers and verdicts are kept. Lookups say what is
+ * already there (skipped); records add what was just made. Every record is
+ * one whole item, so a stop between two leaves nothing half-made.
+ */
+export interface BatchRecords {
+  answer(item: BatchItem, contender: Contender): Answer | undefined
+  recordAnswer(item: BatchItem, contender: Contender, answer: Answer): void
+  /** The verdicts of `judge` with A's answer shown first (ab) and second (ba). */
+  verdicts(item: BatchItem, a: Contender, b: Contender, judge: string): { ab: Verdict; ba: Verdict } | undefined
+  recordVerdicts(item: BatchItem, a: Contender, b: Contender, judge: string, verdicts: { ab: JudgeVerdict; ba: JudgeVerdict }): void
+}
+
+/** Compares two responses to one item; PandaLM-shaped verdict ('1' = response 1 is better). */
+export interface PairJudge {
+  /** Recorded with each verdict: 'reference', 'pandalm:<model>', … */
+  readonly name: string
+  judge(item: BatchItem, response1: string, response2: string): Promise<JudgeVerdict>
+}
+
+export interface BatchJob {
+  setId: string
+  items: BatchItem[]
+  a: { modelPath: string; exit?: number | undefined }
+  b: { modelPath: string; exit?: number | undefined }
+  /** 'reference' or 'pandalm:<model folder>'. */
+  judge: string
+  matrix: boolean
+  maxNewTokens: number
+}
+
+/** What this run did, and what it found recorded (a resume or a rerun reuses it). */
+export interface EvaluationWork {
+  answersGenerated: number
+  answersReused: number
+  judgementsMade: number
+  judgementsReused: number
+}
+
+export interface EvaluationResult {
+  setId: string
+  work: EvaluationWork
+  judge: string
+  /** The full label of B, `folder@exit`. */
+  b: string
+  rows: (Tally & { exit: number; tokensPerSecond: number })[]
+}
+
+/** A request that cannot run as given (the user's to fix). */
+export class EvaluationSetupError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'EvaluationSetupError'
+  }
+}
+
+/** Where an evaluation stands: the stage's items and the whole job's work units (one answer or one judged item each). */
+export interface EvaluationProgressInfo {
+  setId: string
+  stage: string
+  done: number
+  total: number
+  overallDone: number
+  overallTotal: number
+  etaSeconds: number | null
+}
+
+/**
+ * Has B and each exit of A answer (skipping recorded answers), judges A
+ * against B in both orders (skipping recorded verdicts), and tallies.
+ * `signal` stops the run after the item in hand, which is recorded whole: a
+ * cancelled evaluation ends with an AbortError and resumes from there.
+ * (Terminating the thread instead could cut a native ONNX Runtime call short.)
+ */
+export async function runBatchEvaluation(
+  job: BatchJob,
+  records: BatchRecords,
+  onProgress: (progress: EvaluationProgressInfo) => void = () => {},
+  signal?: AbortSignal,
+): Promise<EvaluationResult> {
+  signal?.throwIfAborted()
+  if (job.matrix && job.a.exit !== undefined) throw new EvaluationSetupError('a matrix judges every exit of A: give A without an exit.')
+  const { setId, items } = job
+  if (items.length === 0) throw new EvaluationSetupError('the evaluation set has no items.')
+  const sessions = new Map<string, ModelSession>()
+  const session = async (path: string) => {
+    let s = sessions.get(path)
+    if (!s) sessions.set(path, (s = await ModelSession.open(path)))
+    return s
+  }
+  try {
+    let judge: PairJudge
+    if (job.judge === 'reference') {
+      const missing = items.filter((i) => i.reference === null).length
+      if (missing) throw new EvaluationSetupError(`the reference judge needs a reference for every item; ${missing} of ${items.length} have none.`)
+      judge = { name: 'reference', judge: async (item, r1, r2) => referenceJudge({ response1: r1, response2: r2, reference: item.reference! }) }
+    } else if (job.judge.startsWith('pandalm:')) {
+      const judgeSession = await session(job.judge.slice('pandalm:'.length))
+      const model = createModelJudge(async (prompt) => {
+        const result = await judgeSession.generate({
+          input: { prompt },
+          maxNewTokens: PANDALM_DECODING.maxNewTokens,
+          exitAt: () => judgeSession.info.numLayers,
+          sampling: { temperature: 0, repetitionPenalty: PANDALM_DECODING.repetitionPenalty },
+        })
+        return result.text
+      })
+      judge = { name: `pandalm:${judgeSession.info.name}`, judge: (item, r1, r2) => model.judge({ instruction: item.instruction, input: item.input, response1: r1, response2: r2 }) }
+    } else throw new EvaluationSetupError(`the judge must be reference or pandalm:DIR (got "${job.judge}").`)
+
+    const decoding = batchDecoding(job.maxNewTokens)
+    const sb = await session(job.b.modelPath)
+    const contenderB: Contender = { modelPath: job.b.modelPath, exit: job.b.exit ?? sb.info.numLayers }
+    const sa = await session(job.a.modelPath)
+    // A contender is not judged against itself (B's own exit in A's matrix
+    // when A and B are one model): both outputs would be one recorded output.
+    const sameModel = resolve(job.a.modelPath) === resolve(job.b.modelPath)
+    const exitsOfA = (job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]).filter((exit) => !(sameModel && exit === contenderB.exit))
+    if (exitsOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${job.b.modelPath}@${contenderB.exit}): choose another exit or model.`)
+
+    // Work units: B's answers, then per exit of A its answers and its judgements.
+    const n = items.length
+    const overallTotal = n * (1 + 2 * exitsOfA.length)
+    let overallDone = 0
+    let judgedSoFar = 0
+    const work: EvaluationWork = { answersGenerated: 0, answersReused: 0, judgementsMade: 0, judgementsReused: 0 }
+    const estimate = new WorkEstimate<'answer' | 'judge'>()
+    const remaining = () => {
+      const judgementsLeft = n * exitsOfA.length - judgedSoFar
+      return { answer: overallTotal - overallDone - judgementsLeft, judge: judgementsLeft }
+    }
+    const reporter = (stage: string, kind: 'answer' | 'judge') => (done: number, total: number, worked: boolean) => {
+      overallDone++
+      if (kind === 'judge') judgedSoFar++
+      if (kind === 'answer') work[worked ? 'answersGenerated' : 'answersReused']++
+      else work[worked ? 'judgementsMade' : 'judgementsReused']++
+      estimate.step(kind, worked)
+      onProgress({ setId, stage, done, total, overallDone, overallTotal, etaSeconds: estimate.etaSeconds(remaining()) })
+      signal?.throwIfAborted()
+    }
+    onProgress({ setId, stage: 'starting', done: 0, total: n, overallDone, overallTotal, etaSeconds: null })
+
+    estimate.restart()
+    await answerAll(records, items, contenderB, sb, decoding, reporter(`answers of ${job.b.modelPath}@${contenderB.exit}`, 'answer'))
+    const rows: EvaluationResult['rows'] = []
+    for (const exit of exitsOfA) {
+      const contenderA: Contender = { modelPath: job.a.modelPath, exit }
+      await answerAll(records, items, contenderA, sa, decoding, reporter(`answers of ${job.a.modelPath}@${exit}`, 'answer'))
+      const result = await judgeAll(records, items, contenderA, contenderB, judge, reporter(`judging @${exit}`, 'judge'))
+      rows.push({ exit, ...result, tokensPerSecond: meanSpeed(records, items, contenderA) })
+    }
+    return { setId, work, judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
+  } finally {
+    for (const s of sessions.values()) await s.release()
+  }
+}
+
+/** The contender answers every item it has no recorded answer for; `onProgress` says per item whether it was worked. */
+async function answerAll(
+  records: BatchRecords,
+  items: readonly BatchItem[],
+  contender: Contender,
+  session: ModelSession,
+  decoding: Decoding,
+  onProgress: (done: number, total: number, worked: boolean) => void,
+): Promise<void> {
+  for (const [i, item] of items.entries()) {
+    const missing = !records.answer(item, contender)
+    if (missing) {
+      const content = item.input ? `${item.instruction}\n\n${item.input}` : item.instruction
+      const result = await session.generate({ input: { messages: [{ role: 'user', content }] }, maxNewTokens: decoding.maxNewTokens, exitAt: () => contender.exit })
+      const decoded = Math.max(0, result.tokens.length - 1)
+      records.recordAnswer(item, contender, {
+        output: result.text.trim(),
+        tokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : null,
+      })
+    }
+    onProgress(i + 1, items.length, missing)
+  }
+}
+
+function answerOf(records: BatchRecords, item: BatchItem, contender: Contender): Answer {
+  const found = records.answer(item, contender)
+  if (!found) throw new Error(`no output of ${contender.modelPath}@${contender.exit} for item ${item.idx}: generate first`)
+  return found
+}
+
+/** Judges A against B on every item in both orders, skipping pairs this judge has a recorded verdict on. */
+async function judgeAll(
+  records: BatchRecords,
+  items: readonly BatchItem[],
+  a: Contender,
+  b: Contender,
+  judge: PairJudge,
+  onProgress: (done: number, total: number, worked: boolean) => void,
+): Promise<Tally> {
+  const outcomes: Outcome[] = []
+  for (const [i, item] of items.entries()) {
+    const answerA = answerOf(records, item, a).output
+    const answerB = answerOf(records, item, b).output
+    let verdicts = records.verdicts(item, a, b, judge.name)
+    const missing = !verdicts
+    if (!verdicts) {
+      const ab = await judge.judge(item, answerA, answerB)
+      const ba = await judge.judge(item, answerB, answerA)
+      records.recordVerdicts(item, a, b, judge.name, { ab, ba })
+      verdicts = { ab: ab.verdict, ba: ba.verdict }
+    }
+    outcomes.push(combine(verdicts.ab, verdicts.ba))
+    onProgress(i + 1, items.length, missing)
+  }
+  return tally(outcomes)
+}
+
+/** Mean decode speed of a contender's recorded answers (tokens/s). */
+function meanSpeed(records: BatchRecords, items: readonly BatchItem[], contender: Contender): number {
+  const speeds = items.map((item) => answerOf(records, item, contender).tokensPerSecond).filter((s): s is number => s !== null)
+  return speeds.length ? speeds.reduce((a, b) => a + b, 0) / speeds.length : 0
+}
