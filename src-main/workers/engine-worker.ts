@@ -6,7 +6,8 @@
  */
 import { parentPort } from 'node:worker_threads'
 import type { z } from 'zod'
-import type { EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone } from '../api/contract'
+import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone } from '../api/contract'
+import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
 import type { PromptInput } from '../engine/generate/prompt'
 import { FromWorker, ToWorker } from './engine-protocol'
@@ -65,6 +66,12 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
     return
   }
   const L = session.info.numLayers
+  // The service checks too, but a load may have changed the model while this request was queued.
+  if (r.exit !== undefined && r.exit > L) {
+    running.delete(generationId)
+    post({ type: 'done', done: failed(generationId, `exit ${r.exit} is outside 1..${L}`) })
+    return
+  }
   // state.exit holds the request's exit, or a setExit that arrived while this generation was queued.
   state.exit = Math.min(state.exit, L)
   const input: PromptInput = r.promptIds ? { promptIds: r.promptIds } : r.messages ? { messages: r.messages } : { prompt: r.prompt! }
@@ -78,6 +85,7 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
       signal: state.controller.signal,
       onToken: (t) => post({ type: 'token', token: { generationId, index: t.index, id: t.id, text: t.text, exit: t.exit } }),
     })
+    if (result.droppedMessages > 0) post({ type: 'log', message: `engine: ${result.droppedMessages} oldest messages left out to fit the ${session.info.contextLength}-token context` })
     const decoded = result.tokens.length - 1
     post({
       type: 'done',
@@ -96,6 +104,17 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
     post({ type: 'done', done: failed(generationId, (error as Error).message) })
   } finally {
     running.delete(generationId)
+  }
+}
+
+/** How a conversation fits the loaded model: tokenizing only, so it answers at once even while a generation runs. */
+function measure(messages: readonly ChatMessage[]): { fit?: { promptTokens: number; droppedMessages: number }; refused?: string; error?: string } {
+  if (!session) return { error: 'No model is loaded: load one first.' }
+  try {
+    const { ids, droppedMessages } = session.encode({ messages })
+    return { fit: { promptTokens: ids.length, droppedMessages } }
+  } catch (error) {
+    return error instanceof PromptError ? { refused: error.message } : { error: (error as Error).message }
   }
 }
 
@@ -128,6 +147,9 @@ port.on('message', (raw: unknown) => {
     }
     case 'cancel':
       running.get(message.generationId)?.controller.abort()
+      break
+    case 'measure':
+      post({ type: 'measured', requestId: message.requestId, ...measure(message.messages) })
       break
   }
 })
