@@ -3,6 +3,10 @@
  * the chat's model at the chat's budget, and stored with the exit of every
  * token (the slider may move mid-answer) and the settings it was made with.
  *
+ * A conversation longer than the model's context loses its oldest turns in
+ * the engine (engine/generate/context.ts); a message that cannot fit even
+ * alone is refused before it is stored.
+ *
  * A reply is stored when the engine reports it finished (also when stopped:
  * the partial answer is kept); `chat.replyDone` tells every window.
  */
