@@ -26,6 +26,8 @@ let status: EngineStatus = { state: 'empty' }
 const running = new Map<string, { exit: number; controller: AbortController }>()
 /** Generations and loads run one after another, in arrival order. */
 let queue: Promise<unknown> = Promise.resolve()
+/** Settles when the last load or unload asked for is done: a measure must see the model it was asked about. */
+let modelSettled: Promise<unknown> = Promise.resolve()
 
 function setStatus(next: EngineStatus): void {
   status = next
@@ -107,7 +109,7 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
   }
 }
 
-/** How a conversation fits the loaded model: tokenizing only, so it answers at once even while a generation runs. */
+/** How a conversation fits the loaded model: tokenizing only, so it does not wait for a running generation. */
 function measure(messages: readonly ChatMessage[]): { fit?: { promptTokens: number; droppedMessages: number }; refused?: string; error?: string } {
   if (!session) return { error: 'No model is loaded: load one first.' }
   try {
@@ -128,6 +130,7 @@ port.on('message', (raw: unknown) => {
   switch (message.type) {
     case 'load':
       enqueue(() => load(message.path, message))
+      modelSettled = queue
       break
     case 'unload':
       enqueue(async () => {
@@ -135,6 +138,7 @@ port.on('message', (raw: unknown) => {
         session = undefined
         setStatus({ state: 'empty' })
       })
+      modelSettled = queue
       break
     case 'generate':
       running.set(message.generationId, { exit: message.request.exit ?? Number.MAX_SAFE_INTEGER, controller: new AbortController() })
@@ -148,9 +152,12 @@ port.on('message', (raw: unknown) => {
     case 'cancel':
       running.get(message.generationId)?.controller.abort()
       break
-    case 'measure':
-      post({ type: 'measured', requestId: message.requestId, ...measure(message.messages) })
+    case 'measure': {
+      // Not queued behind generations (it only tokenizes), but after any load still to come.
+      const { requestId, messages } = message
+      void modelSettled.then(() => post({ type: 'measured', requestId, ...measure(messages) }))
       break
+    }
   }
 })
 

@@ -169,6 +169,16 @@ describe('chats', { timeout: 60_000 }, () => {
     await done
   })
 
+  it('checks a message against the chat\'s model even while that model is being loaded again', async () => {
+    const { chat } = await call<{ chat: { id: string; modelId: string } }>('chats.create', { settings: { maxNewTokens: 4 } })
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    const reloading = call('engine.load', { path: models.find((m) => m.id === chat.modelId)!.path })
+    const done = replyDone(chat.id)
+    expect(await backend.dispatch('chats.send', { chatId: chat.id, content: 'Hello' })).toMatchObject({ ok: true })
+    await reloading
+    expect((await done).message?.content).toBeTypeOf('string')
+  })
+
   it('refuses a message longer than the model\'s context, naming the limit, and stores nothing', async () => {
     const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { maxNewTokens: 4 } })
     const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ')
