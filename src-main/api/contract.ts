@@ -64,6 +64,8 @@ export const LoadedModelInfo = z.object({
   name: z.string(),
   architecture: z.string(),
   numLayers: z.number().int().positive(),
+  /** The longest sequence (prompt and answer) the model takes, in tokens (max_position_embeddings). */
+  contextLength: z.number().int().positive(),
   /** Exits (layer counts) the budget slider offers, ascending; the last is numLayers. */
   exits: z.array(z.number().int().positive()),
   hasTokenizer: z.boolean(),
@@ -101,8 +103,12 @@ export type Sampling = z.infer<typeof Sampling>
 
 export const GenerateRequest = z
   .object({
-    /** Exactly one of prompt, promptIds and messages. */
-    prompt: z.string().optional(),
+    /**
+     * Exactly one of prompt, promptIds and messages. Each must fit the model's context
+     * (LoadedModelInfo.contextLength) with room for one new token, or it is refused; messages
+     * lose their oldest turns first (see README, "Long prompts"). Text is capped like a chat message.
+     */
+    prompt: z.string().max(100000).optional(),
     promptIds: z.array(z.number().int().nonnegative()).min(1).optional(),
     messages: z.array(ChatMessage).min(1).optional(),
     /** Starting exit (layer count); default the full model. Change it mid-answer with engine.setExit. */

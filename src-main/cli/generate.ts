@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
 import { fixedExit, parseBudgetSchedule } from '../engine/generate/schedule'
 import type { SamplingOptions } from '../engine/generate/sampling'
@@ -25,7 +26,7 @@ export const generateCommand: Command = {
   --chat                    format --prompt with the model's chat template (Alpaca if none)
   --exit K                  layers to use, 1..L (default L, the full model)
   --budget-schedule S       e.g. "0:2,5:6": tokens 0-4 at exit 2, from token 5 at exit 6
-  --max-new-tokens N        default 128
+  --max-new-tokens N        default 128; the answer also stops where the model's context ends
   --greedy                  greedy decoding (the default)
   --temperature T --top-p P --top-k K --repetition-penalty R --seed S
   --stop TEXT               stop when TEXT appears (repeatable)
@@ -88,14 +89,21 @@ export const generateCommand: Command = {
       } catch (error) {
         throw new UsageError((error as Error).message)
       }
-      const result = await session.generate({
-        input,
-        maxNewTokens,
-        exitAt,
-        sampling,
-        ...(values.stop ? { stopStrings: values.stop } : {}),
-        ...(values.json ? {} : { onToken: (t) => process.stdout.write(t.text) }),
-      })
+      let result
+      try {
+        result = await session.generate({
+          input,
+          maxNewTokens,
+          exitAt,
+          sampling,
+          ...(values.stop ? { stopStrings: values.stop } : {}),
+          ...(values.json ? {} : { onToken: (t) => process.stdout.write(t.text) }),
+        })
+      } catch (error) {
+        // The prompt is checked before the first token: an id outside the vocabulary, more tokens than the context holds.
+        if (error instanceof PromptError) throw new UsageError(`${'promptIds' in input ? '--prompt-ids' : '--prompt'}: ${error.message}.`)
+        throw error
+      }
       const decodeTokensPerSecond = result.tokens.length > 1 ? ((result.tokens.length - 1) / result.decodeMs) * 1000 : 0
       if (values.json) {
         process.stdout.write(

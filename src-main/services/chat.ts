@@ -3,12 +3,17 @@
  * the chat's model at the chat's budget, and stored with the exit of every
  * token (the slider may move mid-answer) and the settings it was made with.
  *
+ * A conversation longer than the model's context loses its oldest turns in
+ * the engine (engine/generate/context.ts); a message that cannot fit even
+ * alone is refused before it is stored.
+ *
  * A reply is stored when the engine reports it finished (also when stopped:
  * the partial answer is kept); `chat.replyDone` tells every window.
  */
-import type { ChatMessageRecord, ChatSettings, ChatSummary, GenerationDone, GenerationToken } from '../api/contract'
+import type { ChatMessage, ChatMessageRecord, ChatSettings, ChatSummary, GenerationDone, GenerationToken, ModelSummary } from '../api/contract'
 import { ChatSettings as ChatSettingsSchema } from '../api/contract'
 import { ApiError } from '../api/errors'
+import { PromptError } from '../engine/generate/context'
 import type { Chat, JsonObject, Message, Store } from '../store'
 import type { EngineService } from './engine'
 import type { EventBus } from './events'
@@ -75,10 +80,21 @@ export class ChatService {
     if (!this.store.chats.remove(chatId)) throw new ApiError('not_found', `No chat ${chatId}.`)
   }
 
-  /** Stores the user's message, then starts the reply; a new chat is titled after its first message. */
+  /**
+   * Stores the user's message, then starts the reply; a new chat is titled after its first message.
+   * A message that cannot fit the model's context even with every earlier turn left out is refused
+   * before anything is stored.
+   */
   async send(chatId: string, content: string): Promise<{ generationId: string; message: ChatMessageRecord }> {
     const chat = this.chat(chatId)
     this.refuseIfReplying(chatId)
+    await this.ensureLoaded(this.modelOf(chat).path)
+    try {
+      await this.engine.measure(this.conversation(chat, [...this.store.chats.messages(chatId), { role: 'user', content }]))
+    } catch (error) {
+      if (!(error instanceof PromptError)) throw error
+      throw new ApiError('invalid_params', `content: ${error.message}`, [{ path: 'content', message: error.message }])
+    }
     const message = this.store.chats.appendMessage(chatId, { role: 'user', content })
     if (chat.title === NEW_CHAT_TITLE && this.store.chats.messages(chatId).length === 1) this.store.chats.rename(chatId, titleFrom(content))
     const { generationId } = await this.reply(chatId)
@@ -95,18 +111,26 @@ export class ChatService {
     return this.reply(chatId, exit)
   }
 
+  private modelOf(chat: Chat): ModelSummary {
+    if (!chat.modelId) throw new ApiError('conflict', 'This chat has no model (it was removed): choose one first.')
+    return this.library.get(chat.modelId)
+  }
+
+  /** What the model is asked to continue: the system prompt, then the stored turns. The engine cuts it to fit the context. */
+  private conversation(chat: Chat, history: readonly { role: Message['role']; content: string }[]): ChatMessage[] {
+    return [
+      ...(chat.systemPrompt.trim() ? [{ role: 'system' as const, content: chat.systemPrompt }] : []),
+      ...history.filter((m) => m.role !== 'system').map((m) => ({ role: m.role, content: m.content })),
+    ]
+  }
+
   private async reply(chatId: string, exitOverride?: number): Promise<{ generationId: string }> {
     const chat = this.chat(chatId)
-    if (!chat.modelId) throw new ApiError('conflict', 'This chat has no model (it was removed): choose one first.')
-    const model = this.library.get(chat.modelId)
+    const model = this.modelOf(chat)
     await this.ensureLoaded(model.path)
     const settings = ChatSettingsSchema.parse(chat.settings)
     const startExit = Math.min(exitOverride ?? settings.exit ?? model.numLayers, model.numLayers)
-    const history = this.store.chats.messages(chatId).filter((m) => m.role !== 'system')
-    const messages = [
-      ...(chat.systemPrompt.trim() ? [{ role: 'system' as const, content: chat.systemPrompt }] : []),
-      ...history.map((m) => ({ role: m.role, content: m.content })),
-    ]
+    const messages = this.conversation(chat, this.store.chats.messages(chatId))
     const { generationId } = this.engine.generate({ messages, exit: startExit, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling })
     this.pending.set(generationId, { chatId, settings, startExit, lengths: [] })
     return { generationId }

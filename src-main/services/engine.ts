@@ -5,8 +5,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
-import type { EngineStatus, ExecutionProviderPreference, GenerateRequest } from '../api/contract'
+import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
+import { checkPromptFits, PromptError } from '../engine/generate/context'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
 import type { EventBus } from './events'
 
@@ -16,11 +17,18 @@ export interface EngineWorkerSpec {
   workerData?: unknown
 }
 
+/** How a conversation fits the loaded model's context (see engine/generate/context.ts). */
+export interface PromptFit {
+  promptTokens: number
+  droppedMessages: number
+}
+
 export class EngineService {
   private worker: Worker | undefined
   private current: EngineStatus = { state: 'empty' }
   private readonly active = new Set<string>()
   private readonly statusWaiters: ((status: EngineStatus) => void)[] = []
+  private readonly measures = new Map<string, { resolve: (fit: PromptFit) => void; reject: (error: Error) => void }>()
 
   constructor(
     private readonly spec: EngineWorkerSpec | undefined,
@@ -69,6 +77,15 @@ export class EngineService {
       case 'log':
         this.options.log(message.message)
         break
+      case 'measured': {
+        const waiter = this.measures.get(message.requestId)
+        this.measures.delete(message.requestId)
+        if (!waiter) break
+        if (message.fit) waiter.resolve(message.fit)
+        else if (message.refused) waiter.reject(new PromptError(message.refused))
+        else waiter.reject(new ApiError('conflict', message.error ?? 'The engine could not read the prompt.'))
+        break
+      }
     }
   }
 
@@ -77,6 +94,8 @@ export class EngineService {
     this.current = { state: 'error', error }
     this.bus.emit('engine.status', this.current)
     for (const waiter of this.statusWaiters.splice(0)) waiter(this.current)
+    for (const waiter of this.measures.values()) waiter.reject(new ApiError('internal', error))
+    this.measures.clear()
     for (const generationId of this.active) {
       this.bus.emit('generation.done', {
         generationId,
@@ -108,11 +127,38 @@ export class EngineService {
   }
 
   generate(request: GenerateRequest): { generationId: string } {
-    if (this.current.state !== 'ready') throw new ApiError('conflict', 'No model is loaded: load one first.')
+    const model = this.current.state === 'ready' ? this.current.model : undefined
+    if (!model) throw new ApiError('conflict', 'No model is loaded: load one first.')
+    // Refused here, before the worker sees them: an exit the model does not have, ids the context cannot hold.
+    if (request.exit !== undefined && request.exit > model.numLayers) {
+      const message = `exit ${request.exit} is outside 1..${model.numLayers}`
+      throw new ApiError('invalid_params', message, [{ path: 'exit', message }])
+    }
+    if (request.promptIds) {
+      try {
+        checkPromptFits(request.promptIds.length, model.contextLength)
+      } catch (error) {
+        const message = (error as Error).message
+        throw new ApiError('invalid_params', `promptIds: ${message}`, [{ path: 'promptIds', message }])
+      }
+    }
     const generationId = randomUUID()
     this.active.add(generationId)
     this.send({ type: 'generate', generationId, request })
     return { generationId }
+  }
+
+  /**
+   * How `messages` fit the loaded model's context, from the worker (the main
+   * thread never tokenizes). Rejects with PromptError when even the latest
+   * turn does not fit, naming the limit.
+   */
+  measure(messages: ChatMessage[]): Promise<PromptFit> {
+    if (this.current.state !== 'ready') return Promise.reject(new ApiError('conflict', 'No model is loaded: load one first.'))
+    const requestId = randomUUID()
+    const settled = new Promise<PromptFit>((resolve, reject) => this.measures.set(requestId, { resolve, reject }))
+    this.send({ type: 'measure', requestId, messages })
+    return settled
   }
 
   private running(generationId: string): void {

@@ -3,7 +3,7 @@
  * Both sides validate what they receive: a worker is another thread's code.
  */
 import { z } from 'zod'
-import { EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken } from '../api/contract'
+import { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken } from '../api/contract'
 
 export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('load'), path: z.string(), provider: ExecutionProviderPreference, cacheDir: z.string().optional() }),
@@ -11,6 +11,8 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('generate'), generationId: z.string(), request: GenerateRequest }),
   z.object({ type: z.literal('setExit'), generationId: z.string(), exit: z.number().int().positive() }),
   z.object({ type: z.literal('cancel'), generationId: z.string() }),
+  /** How a conversation fits the loaded model's context, without generating (answered at once, not queued). */
+  z.object({ type: z.literal('measure'), requestId: z.string(), messages: z.array(ChatMessage).min(1) }),
 ])
 export type ToWorker = z.input<typeof ToWorker>
 
@@ -19,5 +21,15 @@ export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('token'), token: GenerationToken }),
   z.object({ type: z.literal('done'), done: GenerationDone }),
   z.object({ type: z.literal('log'), message: z.string() }),
+  z.object({
+    type: z.literal('measured'),
+    requestId: z.string(),
+    /** Prompt tokens after fitting, and the oldest messages left out to fit. */
+    fit: z.object({ promptTokens: z.number().int().nonnegative(), droppedMessages: z.number().int().nonnegative() }).optional(),
+    /** Why the prompt cannot be taken (too long even after fitting, an id outside the vocabulary). */
+    refused: z.string().optional(),
+    /** Anything else (no model loaded, no tokenizer). */
+    error: z.string().optional(),
+  }),
 ])
 export type FromWorker = z.infer<typeof FromWorker>

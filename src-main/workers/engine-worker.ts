@@ -6,7 +6,8 @@
  */
 import { parentPort } from 'node:worker_threads'
 import type { z } from 'zod'
-import type { EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone } from '../api/contract'
+import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone } from '../api/contract'
+import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
 import type { PromptInput } from '../engine/generate/prompt'
 import { FromWorker, ToWorker } from './engine-protocol'
@@ -25,6 +26,8 @@ let status: EngineStatus = { state: 'empty' }
 const running = new Map<string, { exit: number; controller: AbortController }>()
 /** Generations and loads run one after another, in arrival order. */
 let queue: Promise<unknown> = Promise.resolve()
+/** Settles when the last load or unload asked for is done: a measure must see the model it was asked about. */
+let modelSettled: Promise<unknown> = Promise.resolve()
 
 function setStatus(next: EngineStatus): void {
   status = next
@@ -65,6 +68,12 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
     return
   }
   const L = session.info.numLayers
+  // The service checks too, but a load may have changed the model while this request was queued.
+  if (r.exit !== undefined && r.exit > L) {
+    running.delete(generationId)
+    post({ type: 'done', done: failed(generationId, `exit ${r.exit} is outside 1..${L}`) })
+    return
+  }
   // state.exit holds the request's exit, or a setExit that arrived while this generation was queued.
   state.exit = Math.min(state.exit, L)
   const input: PromptInput = r.promptIds ? { promptIds: r.promptIds } : r.messages ? { messages: r.messages } : { prompt: r.prompt! }
@@ -78,6 +87,7 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
       signal: state.controller.signal,
       onToken: (t) => post({ type: 'token', token: { generationId, index: t.index, id: t.id, text: t.text, exit: t.exit } }),
     })
+    if (result.droppedMessages > 0) post({ type: 'log', message: `engine: ${result.droppedMessages} oldest messages left out to fit the ${session.info.contextLength}-token context` })
     const decoded = result.tokens.length - 1
     post({
       type: 'done',
@@ -99,6 +109,17 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
   }
 }
 
+/** How a conversation fits the loaded model: tokenizing only, so it does not wait for a running generation. */
+function measure(messages: readonly ChatMessage[]): { fit?: { promptTokens: number; droppedMessages: number }; refused?: string; error?: string } {
+  if (!session) return { error: 'No model is loaded: load one first.' }
+  try {
+    const { ids, droppedMessages } = session.encode({ messages })
+    return { fit: { promptTokens: ids.length, droppedMessages } }
+  } catch (error) {
+    return error instanceof PromptError ? { refused: error.message } : { error: (error as Error).message }
+  }
+}
+
 port.on('message', (raw: unknown) => {
   const parsed = ToWorker.safeParse(raw)
   if (!parsed.success) {
@@ -109,6 +130,7 @@ port.on('message', (raw: unknown) => {
   switch (message.type) {
     case 'load':
       enqueue(() => load(message.path, message))
+      modelSettled = queue
       break
     case 'unload':
       enqueue(async () => {
@@ -116,6 +138,7 @@ port.on('message', (raw: unknown) => {
         session = undefined
         setStatus({ state: 'empty' })
       })
+      modelSettled = queue
       break
     case 'generate':
       running.set(message.generationId, { exit: message.request.exit ?? Number.MAX_SAFE_INTEGER, controller: new AbortController() })
@@ -129,6 +152,12 @@ port.on('message', (raw: unknown) => {
     case 'cancel':
       running.get(message.generationId)?.controller.abort()
       break
+    case 'measure': {
+      // Not queued behind generations (it only tokenizes), but after any load still to come.
+      const { requestId, messages } = message
+      void modelSettled.then(() => post({ type: 'measured', requestId, ...measure(messages) }))
+      break
+    }
   }
 })
 

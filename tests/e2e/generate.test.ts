@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +11,9 @@ import { finish } from './harness'
 const root = mkdtempSync(join(tmpdir(), 'sorted-generate-'))
 const withTokenizer = join(root, 'with-tokenizer')
 const idsOnly = join(root, 'ids-only')
+const vocab300 = join(root, 'vocab-300')
+const billionLayers = join(root, 'billion-layers')
+const folderWeights = join(root, 'folder-weights')
 
 beforeAll(() => {
   const tokenizer = byteLevelTokenizerJson()
@@ -19,6 +22,11 @@ beforeAll(() => {
   // End-of-sequence ids beyond the vocabulary: generation always runs to --max-new-tokens.
   writeRandomModel(withTokenizer, { ...shape, vocab, seed: 4, config: { eos_token_id: vocab + 10 }, files: { 'tokenizer.json': tokenizer } })
   writeRandomModel(idsOnly, { ...shape, vocab: 40, seed: 5, config: { eos_token_id: 2000 } })
+  writeRandomModel(vocab300, { ...shape, vocab: 300, seed: 6, config: { eos_token_id: 2000 } })
+  writeRandomModel(billionLayers, { ...shape, vocab: 40, seed: 7, config: { num_hidden_layers: 1_000_000_000 } })
+  writeRandomModel(folderWeights, { ...shape, vocab: 40, seed: 8 })
+  unlinkSync(join(folderWeights, 'model.safetensors'))
+  mkdirSync(join(folderWeights, 'model.safetensors'))
 })
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
@@ -64,5 +72,28 @@ describe('sorted generate', () => {
     expect(missing.code).toBe(1)
     expect(missing.stderr).toContain(join(root, 'nowhere'))
     expect(missing.stderr).not.toContain('    at ')
+  })
+
+  it('refuses a prompt the model cannot take in one line naming the flag and the limit', async () => {
+    const outside = await finish(['generate', '--model', vocab300, '--prompt-ids', '300'])
+    expect(outside.code).toBe(2)
+    expect(outside.stderr).toContain("--prompt-ids: token id 300 is outside this model's vocabulary (0..299)")
+    expect(outside.stderr).not.toContain('    at ')
+    const ids = Array.from({ length: 300 }, (_, i) => i % 40).join(',')
+    const long = await finish(['generate', '--model', idsOnly, '--prompt-ids', ids])
+    expect(long.code).toBe(2)
+    expect(long.stderr).toContain("--prompt-ids: the prompt is 300 tokens, but this model's context is 256 tokens (from max_position_embeddings in config.json)")
+    const text = await finish(['generate', '--model', withTokenizer, '--prompt', 'hi '.repeat(400)])
+    expect(text.code).toBe(2)
+    expect(text.stderr).toMatch(/--prompt: the prompt is \d+ tokens, but this model's context is 256 tokens/)
+  })
+
+  it('refuses a broken model folder in one line naming the file and field, without allocating for it', async () => {
+    const absurd = await finish(['generate', '--model', billionLayers, '--prompt-ids', '1'])
+    expect(absurd.code).toBe(1)
+    expect(absurd.stderr.trim()).toBe(`sorted generate: ${join(billionLayers, 'config.json')}: field "num_hidden_layers": 1000000000: at most 1024 (no real model is this large; is config.json corrupt?)`)
+    const folder = await finish(['generate', '--model', folderWeights, '--prompt-ids', '1'])
+    expect(folder.code).toBe(1)
+    expect(folder.stderr.trim()).toBe(`sorted generate: ${join(folderWeights, 'model.safetensors')}: is a folder, not a safetensors file`)
   })
 })

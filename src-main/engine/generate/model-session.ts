@@ -8,6 +8,7 @@ import { loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
 import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
+import { checkPromptFits, checkTokenIds, contextLength, newTokenBudget } from './context'
 import { generate, type GenerateResult, type GeneratedToken } from './generate'
 import { promptIds, type PromptInput } from './prompt'
 import type { SamplingOptions } from './sampling'
@@ -19,6 +20,8 @@ export interface ModelInfo {
   name: string
   architecture: string
   numLayers: number
+  /** The longest sequence (prompt and answer) it takes, in tokens. */
+  contextLength: number
   /** Exits offered to the user: sorted.json's, else every layer count. */
   exits: number[]
   hasTokenizer: boolean
@@ -62,6 +65,7 @@ export class ModelSession {
       name: basename(dir),
       architecture: model.config.hfArchitecture,
       numLayers: L,
+      contextLength: contextLength(model.config),
       exits: model.sorted?.exits ?? Array.from({ length: L }, (_, i) => i + 1),
       hasTokenizer: tokenizer !== undefined,
       hasChatTemplate: formatter !== undefined,
@@ -76,16 +80,26 @@ export class ModelSession {
     return [...new Set([...this.config.eosTokenIds, ...(this.tokenizer?.eosTokenIds ?? [])])]
   }
 
-  encode(input: PromptInput): number[] {
-    return promptIds(input, this.tokenizer, this.formatter)
+  /**
+   * The prompt ids for `input`, checked against the model: every id in the
+   * vocabulary, and room in the context for at least one new token (a
+   * conversation is first cut by context.ts's rule). Throws PromptError,
+   * naming the limit, otherwise. `droppedMessages`: the oldest messages cut.
+   */
+  encode(input: PromptInput): { ids: number[]; droppedMessages: number } {
+    const { ids, dropped } = promptIds(input, this.tokenizer, this.formatter, this.info.contextLength)
+    checkTokenIds(ids, this.config.vocabSize)
+    checkPromptFits(ids.length, this.info.contextLength)
+    return { ids, droppedMessages: dropped }
   }
 
-  async generate(options: SessionGenerateOptions): Promise<GenerateResult & { promptTokens: number }> {
-    const prompt = this.encode(options.input)
+  async generate(options: SessionGenerateOptions): Promise<GenerateResult & { promptTokens: number; droppedMessages: number }> {
+    const { ids: prompt, droppedMessages } = this.encode(options.input)
     const result = await generate({
       sequence: new DynamicSequence(this.runtime),
       prompt,
-      maxNewTokens: options.maxNewTokens,
+      // The answer stops where the context ends.
+      maxNewTokens: newTokenBudget(prompt.length, options.maxNewTokens, this.info.contextLength),
       exitAt: options.exitAt,
       eosTokenIds: this.eosTokenIds,
       ...(options.sampling ? { sampling: options.sampling } : {}),
@@ -94,7 +108,7 @@ export class ModelSession {
       ...(options.onToken ? { onToken: options.onToken } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     })
-    return { ...result, promptTokens: prompt.length }
+    return { ...result, promptTokens: prompt.length, droppedMessages }
   }
 
   release(): Promise<void> {

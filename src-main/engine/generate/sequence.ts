@@ -7,12 +7,22 @@
  * yet in layer l's cache is run through it in ONE batched pass, starting
  * from its frontier state — layer by layer, so each pass attends to a
  * complete cache. The result equals running the deeper sub-model from the
- * start (up to floating-point summation order). Lowering the exit costs
- * nothing: deeper caches simply stop growing until they are needed.
+ * start (up to floating-point summation order).
+ *
+ * A pass covers at most CHUNK positions: a longer prompt (or catch-up) runs
+ * as several passes, each attending to the cache the previous ones left.
+ * Attention holds a score for every (new position, cached position) pair,
+ * so one pass over the whole prompt costs memory in the square of its length
+ * (2,000 tokens on the 8-layer bundled model: 3.6 GB); in chunks it is
+ * CHUNK × length. The sequence never grows past the model's context.
  */
 import type { ort } from '../onnx/session'
 import { inverseFrequencies, ropeTables } from '../model/rope'
+import { checkTokenIds, contextLength, contextPhrase, PromptError } from './context'
 import type { DynamicDepthRuntime } from './runtime'
+
+/** Positions one layer pass takes at most. */
+export const CHUNK = 256
 
 export interface AdvanceResult {
   /** Logits of the last new position, at the exit used. */
@@ -55,9 +65,11 @@ export class DynamicSequence {
     const L = runtime.numLayers
     if (!Number.isInteger(exit) || exit < 1 || exit > L) throw new Error(`exit ${exit} is outside 1..${L}`)
     if (ids.length === 0) throw new Error('advance needs at least one token')
-    const vocab = runtime.config.vocabSize
-    const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= vocab)
-    if (bad !== undefined) throw new Error(`token id ${bad} is outside this model's vocabulary (0..${vocab - 1})`)
+    checkTokenIds(ids, runtime.config.vocabSize)
+    const context = contextLength(runtime.config)
+    if (this.tokens.length + ids.length > context) {
+      throw new PromptError(`the sequence would be ${this.tokens.length + ids.length} tokens, but ${contextPhrase(context)}`)
+    }
     const d = runtime.config.hiddenSize
     const start = this.tokens.length
     const embedded = await runtime.embed(ids)
@@ -68,23 +80,24 @@ export class DynamicSequence {
     const end = this.tokens.length
     let caughtUp = 0
     for (let l = 0; l < exit; l++) {
-      const from = this.cached[l]!
-      const count = end - from
-      caughtUp += Math.max(0, count - ids.length)
-      const input = new Float32Array(count * d)
-      for (let p = from; p < end; p++) input.set(this.frontier.get(p)!, (p - from) * d)
-      const { cos, sin } = ropeTables(runtime.config, from, count, this.inv)
-      const out = await runtime.layer(l, input, this.kv[l]!.k, this.kv[l]!.v, cos, sin)
-      this.kv[l] = { k: out.presentK, v: out.presentV }
-      this.cached[l] = end
-      for (let p = from; p < end; p++) {
-        // A position that has been through every layer is never run again.
-        if (l === L - 1) this.frontier.delete(p)
-        else this.frontier.set(p, out.hidden.subarray((p - from) * d, (p - from + 1) * d))
-      }
-      if (l === exit - 1) {
-        const last = out.hidden.subarray((count - 1) * d, count * d)
-        return { logits: await runtime.head(last), caughtUp }
+      caughtUp += Math.max(0, end - this.cached[l]! - ids.length)
+      for (let from = this.cached[l]!; from < end; from = this.cached[l]!) {
+        const count = Math.min(CHUNK, end - from)
+        const input = new Float32Array(count * d)
+        for (let p = from; p < from + count; p++) input.set(this.frontier.get(p)!, (p - from) * d)
+        const { cos, sin } = ropeTables(runtime.config, from, count, this.inv)
+        const out = await runtime.layer(l, input, this.kv[l]!.k, this.kv[l]!.v, cos, sin)
+        this.kv[l] = { k: out.presentK, v: out.presentV }
+        this.cached[l] = from + count
+        for (let p = from; p < from + count; p++) {
+          // A position that has been through every layer is never run again.
+          if (l === L - 1) this.frontier.delete(p)
+          else this.frontier.set(p, out.hidden.subarray((p - from) * d, (p - from + 1) * d))
+        }
+        if (l === exit - 1 && from + count === end) {
+          const last = out.hidden.subarray((count - 1) * d, count * d)
+          return { logits: await runtime.head(last), caughtUp }
+        }
       }
     }
     throw new Error('unreachable')

@@ -103,6 +103,24 @@ export function hfArchitectureOf(architecture: Architecture): string {
 const positiveInt = z.number().int().positive()
 const tokenId = z.number().int().nonnegative()
 
+/**
+ * A size no real checkpoint comes near (the largest open models have 126
+ * layers, 16384-wide hidden states, 262k-token vocabularies and 10M-position
+ * contexts), so a corrupt or hostile config.json is refused before anything
+ * (a layer list, a shape product, a table) is sized from it.
+ */
+const bounded = (max: number) => positiveInt.max(max, `at most ${max} (no real model is this large; is config.json corrupt?)`)
+export const CONFIG_BOUNDS = {
+  num_hidden_layers: 1024,
+  hidden_size: 65_536,
+  intermediate_size: 262_144,
+  vocab_size: 4_194_304,
+  num_attention_heads: 1024,
+  num_key_value_heads: 1024,
+  head_dim: 1024,
+  max_position_embeddings: 16_777_216,
+} as const
+
 const RawRopeScaling = z.looseObject({
   type: z.string().optional(),
   rope_type: z.string().optional(),
@@ -110,7 +128,7 @@ const RawRopeScaling = z.looseObject({
   factor: z.number().positive().optional(),
   low_freq_factor: z.number().positive().optional(),
   high_freq_factor: z.number().positive().optional(),
-  original_max_position_embeddings: positiveInt.optional(),
+  original_max_position_embeddings: bounded(CONFIG_BOUNDS.max_position_embeddings).optional(),
 })
 type RawRopeScaling = z.infer<typeof RawRopeScaling>
 
@@ -118,19 +136,19 @@ type RawRopeScaling = z.infer<typeof RawRopeScaling>
 const RawConfig = z.looseObject({
   architectures: z.array(z.string()).min(1).optional(),
   model_type: z.string().optional(),
-  vocab_size: positiveInt,
-  hidden_size: positiveInt,
-  intermediate_size: positiveInt,
-  num_hidden_layers: positiveInt,
-  num_attention_heads: positiveInt,
-  num_key_value_heads: positiveInt.nullish(),
-  head_dim: positiveInt.nullish(),
+  vocab_size: bounded(CONFIG_BOUNDS.vocab_size),
+  hidden_size: bounded(CONFIG_BOUNDS.hidden_size),
+  intermediate_size: bounded(CONFIG_BOUNDS.intermediate_size),
+  num_hidden_layers: bounded(CONFIG_BOUNDS.num_hidden_layers),
+  num_attention_heads: bounded(CONFIG_BOUNDS.num_attention_heads),
+  num_key_value_heads: bounded(CONFIG_BOUNDS.num_key_value_heads).nullish(),
+  head_dim: bounded(CONFIG_BOUNDS.head_dim).nullish(),
   rms_norm_eps: z.number().positive().optional(),
   rope_theta: z.number().positive().optional(),
   rope_scaling: RawRopeScaling.nullish(),
   /** transformers ≥ 4.56 folds rope_theta and the scaling into one object. */
   rope_parameters: RawRopeScaling.nullish(),
-  max_position_embeddings: positiveInt.optional(),
+  max_position_embeddings: bounded(CONFIG_BOUNDS.max_position_embeddings).optional(),
   tie_word_embeddings: z.boolean().optional(),
   attention_bias: z.boolean().optional(),
   mlp_bias: z.boolean().optional(),

@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { z } from 'zod'
-import { parseConfig } from './config'
+import { ConfigError, parseConfig } from './config'
 import { SafetensorsFile } from './safetensors'
 import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
 
@@ -220,33 +220,36 @@ function sameShape(a: number[], b: number[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i])
 }
 
+/** Dtypes a weight may be stored in: an integer tensor where a float belongs is a broken export, not a weight. */
+const FLOAT_WEIGHT_DTYPES: ReadonlySet<string> = new Set(['F32', 'F16', 'BF16', 'F64'])
+
 /**
- * A model folder's config and sorted metadata without its weights: what a
- * picker needs (layers, exits) in milliseconds. Throws ConfigError or
- * ModelImportError naming the file, like loadModelFolder.
+ * Index of the first NaN or ±Infinity in `data`, or −1. Reads the bits (an
+ * all-ones exponent) rather than calling Number.isFinite per element: one
+ * integer pass, a few ms per hundred MB.
  */
-export function inspectModelFolder(dir: string): { config: ModelConfig; sorted: SortedMetadata | undefined } {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelImportError(dir, undefined, 'is not a folder')
-  const configFile = join(dir, 'config.json')
-  if (!existsSync(configFile)) throw new ModelImportError(configFile, undefined, 'missing: not a Hugging Face model folder')
-  const config = parseConfig(readJson(configFile), configFile)
-  const sortedFile = join(dir, SORTED_FILE)
-  const sorted = existsSync(sortedFile) ? parseSortedMetadata(readJson(sortedFile), sortedFile, config.numLayers) : undefined
-  return { config, sorted }
+export function firstNonFinite(data: Float32Array): number {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length)
+  for (let i = 0; i < bits.length; i++) if (((bits[i] as number) & 0x7f800000) === 0x7f800000) return i
+  return -1
+}
+
+/** The weight files of a folder, opened (headers only) and checked against its config. */
+interface CheckedWeights {
+  opened: SafetensorsFile[]
+  /** Which open file holds each tensor. */
+  holder: Map<string, SafetensorsFile>
+  slots: WeightSlot[]
+  totalBytes: number
 }
 
 /**
- * Loads a Hugging Face model folder. `onProgress` gets the fraction of weight
- * bytes read so far (0..1) and what is being read. Throws ConfigError,
- * SafetensorsError or ModelImportError, each naming the file (and the tensor).
+ * Opens every weight file's header and checks it against `config`: each
+ * tensor the config implies is present with its shape and a float dtype, no
+ * tensor is left over, and the layer count agrees. Reads no tensor data.
+ * The caller closes `opened`; on failure they are closed here.
  */
-export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void): LoadedModel {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelImportError(dir, undefined, 'is not a folder')
-  const configFile = join(dir, 'config.json')
-  if (!existsSync(configFile)) throw new ModelImportError(configFile, undefined, 'missing: not a Hugging Face model folder')
-  const config = parseConfig(readJson(configFile), configFile)
-
-  onProgress?.(0, 'reading headers')
+function openCheckedWeights(dir: string, configFile: string, config: ModelConfig): CheckedWeights {
   const located = locateWeights(dir)
   const opened: SafetensorsFile[] = []
   try {
@@ -267,9 +270,11 @@ export function loadModelFolder(dir: string, onProgress?: (fraction: number, mes
 
     const slots = weightSlots(config)
     const expected = new Set(slots.map((s) => s.name))
+    let layersInWeights = 0
     for (const [name, st] of holder) {
-      if (expected.has(name) || isIgnorable(name, config)) continue
       const layer = /^model\.layers\.(\d+)\./.exec(name)?.[1]
+      if (layer !== undefined) layersInWeights = Math.max(layersInWeights, Number(layer) + 1)
+      if (expected.has(name) || isIgnorable(name, config)) continue
       if (layer !== undefined && Number(layer) >= config.numLayers) {
         throw new ModelImportError(st.file, name, `layer ${layer} is beyond num_hidden_layers ${config.numLayers} in config.json`)
       }
@@ -278,14 +283,62 @@ export function loadModelFolder(dir: string, onProgress?: (fraction: number, mes
     let totalBytes = 0
     for (const slot of slots) {
       const st = holder.get(slot.name)
-      if (!st) throw new ModelImportError(located.describedBy, slot.name, `missing (expected shape [${slot.shape.join(', ')}])`)
+      if (!st) {
+        // A whole layer missing past the last one stored: the config's layer count is what is wrong.
+        if (slot.layer !== undefined && slot.layer >= layersInWeights) {
+          throw new ConfigError(configFile, 'num_hidden_layers', `${config.numLayers}, but the weights (${located.describedBy}) hold ${layersInWeights} layers`)
+        }
+        throw new ModelImportError(located.describedBy, slot.name, `missing (expected shape [${slot.shape.join(', ')}])`)
+      }
       const info = st.info(slot.name)
       if (!sameShape(info.shape, slot.shape)) {
         throw new ModelImportError(st.file, slot.name, `shape [${info.shape.join(', ')}] does not match config.json, which implies [${slot.shape.join(', ')}]`)
       }
+      if (!FLOAT_WEIGHT_DTYPES.has(info.dtype)) {
+        throw new ModelImportError(st.file, slot.name, `dtype ${info.dtype} is not a floating-point type (weights are F32, F16, BF16 or F64)`)
+      }
       totalBytes += info.dataOffsets[1] - info.dataOffsets[0]
     }
+    return { opened, holder, slots, totalBytes }
+  } catch (error) {
+    for (const st of opened) st.close()
+    throw error
+  }
+}
 
+/** config.json of a model folder, parsed and checked (throws ModelImportError or ConfigError naming the file). */
+function readFolderConfig(dir: string): { config: ModelConfig; configFile: string } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelImportError(dir, undefined, 'is not a folder')
+  const configFile = join(dir, 'config.json')
+  if (!existsSync(configFile)) throw new ModelImportError(configFile, undefined, 'missing: not a Hugging Face model folder')
+  return { config: parseConfig(readJson(configFile), configFile), configFile }
+}
+
+/**
+ * A model folder's config and sorted metadata without its weights: what a
+ * picker needs (layers, exits) in milliseconds. The weight files' headers
+ * are checked against the config (no tensor data is read), so a folder this
+ * accepts is one loadModelFolder can load. Throws ConfigError,
+ * SafetensorsError or ModelImportError naming the file, like loadModelFolder.
+ */
+export function inspectModelFolder(dir: string): { config: ModelConfig; sorted: SortedMetadata | undefined } {
+  const { config, configFile } = readFolderConfig(dir)
+  for (const st of openCheckedWeights(dir, configFile, config).opened) st.close()
+  const sortedFile = join(dir, SORTED_FILE)
+  const sorted = existsSync(sortedFile) ? parseSortedMetadata(readJson(sortedFile), sortedFile, config.numLayers) : undefined
+  return { config, sorted }
+}
+
+/**
+ * Loads a Hugging Face model folder. `onProgress` gets the fraction of weight
+ * bytes read so far (0..1) and what is being read. Throws ConfigError,
+ * SafetensorsError or ModelImportError, each naming the file (and the tensor).
+ */
+export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void): LoadedModel {
+  const { config, configFile } = readFolderConfig(dir)
+  onProgress?.(0, 'reading headers')
+  const { opened, holder, slots, totalBytes } = openCheckedWeights(dir, configFile, config)
+  try {
     const layers = Array.from({ length: config.numLayers }, emptyLayer)
     const weights: ModelWeights = { embed: new Float32Array(0), layers, norm: new Float32Array(0), lmHead: undefined }
     let doneBytes = 0
@@ -293,6 +346,9 @@ export function loadModelFolder(dir: string, onProgress?: (fraction: number, mes
       const st = holder.get(slot.name) as SafetensorsFile
       onProgress?.(totalBytes === 0 ? 0 : doneBytes / totalBytes, `reading ${slot.name}`)
       const data = st.read(slot.name)
+      // A NaN or infinity in a weight makes every logit NaN: generation would emit token 0 forever.
+      const bad = firstNonFinite(data)
+      if (bad >= 0) throw new ModelImportError(st.file, slot.name, `value ${bad} is ${data[bad]}: the checkpoint is corrupt (or was saved after training diverged)`)
       if (slot.layer === undefined) weights[slot.field as 'embed' | 'norm' | 'lmHead'] = data
       else (layers[slot.layer] as LayerWeights)[slot.field as LayerField] = data
       const info = st.info(slot.name)

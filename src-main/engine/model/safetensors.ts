@@ -274,7 +274,11 @@ export class SafetensorsFile {
       throw new SafetensorsError(file, undefined, `cannot open (${error instanceof Error ? error.message : String(error)})`)
     }
     try {
-      const size = fstatSync(fd).size
+      const stats = fstatSync(fd)
+      // A folder opens for reading on Linux; reading it would fail with a bare EISDIR.
+      if (stats.isDirectory()) throw new SafetensorsError(file, undefined, 'is a folder, not a safetensors file')
+      if (!stats.isFile()) throw new SafetensorsError(file, undefined, 'is not a regular file')
+      const size = stats.size
       if (size < 8) throw new SafetensorsError(file, undefined, `${size} bytes is too short for a safetensors file`)
       const prefix = new Uint8Array(8)
       readFully(fd, file, undefined, prefix, 0)

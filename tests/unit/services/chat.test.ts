@@ -168,6 +168,29 @@ describe('chats', { timeout: 60_000 }, () => {
     expect(await backend.dispatch('chats.send', { chatId: chat.id, content: 'two' })).toMatchObject({ ok: false, error: { code: 'conflict' } })
     await done
   })
+
+  it('checks a message against the chat\'s model even while that model is being loaded again', async () => {
+    const { chat } = await call<{ chat: { id: string; modelId: string } }>('chats.create', { settings: { maxNewTokens: 4 } })
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    const reloading = call('engine.load', { path: models.find((m) => m.id === chat.modelId)!.path })
+    const done = replyDone(chat.id)
+    expect(await backend.dispatch('chats.send', { chatId: chat.id, content: 'Hello' })).toMatchObject({ ok: true })
+    await reloading
+    expect((await done).message?.content).toBeTypeOf('string')
+  })
+
+  it('refuses a message longer than the model\'s context, naming the limit, and stores nothing', async () => {
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { maxNewTokens: 4 } })
+    const long = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ')
+    const outcome = await backend.dispatch('chats.send', { chatId: chat.id, content: long })
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'content' }] } })
+    expect(outcome.ok || outcome.error.message).toMatch(/^content: the latest message comes to \d+ tokens, but this model's context is 256 tokens \(from max_position_embeddings in config\.json\)/)
+    expect((await call<{ messages: unknown[] }>('chats.get', { chatId: chat.id })).messages).toEqual([])
+    // The chat still answers a message that fits.
+    const done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: 'Hello' })
+    expect((await done).message?.content).toBeTypeOf('string')
+  })
 })
 
 describe('fitting streamed piece lengths to the stored text', () => {

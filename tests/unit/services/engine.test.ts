@@ -11,11 +11,14 @@ import { callBackend } from '../../fixtures/backend'
 
 const root = mkdtempSync(join(tmpdir(), 'engine-service-'))
 const modelDir = join(root, 'model')
+const shortDir = join(root, 'short-context')
 let backend: Backend
 const events: { event: EventName; payload: unknown }[] = []
 
 beforeAll(() => {
-  writeRandomModel(modelDir, { architecture: 'llama', layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 50, dtype: 'F32', seed: 9, config: { eos_token_id: 999 } })
+  // A context far beyond the 2000-token answers below, so they run until cancelled.
+  writeRandomModel(modelDir, { architecture: 'llama', layers: 3, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 50, dtype: 'F32', seed: 9, config: { eos_token_id: 999, max_position_embeddings: 4096 } })
+  writeRandomModel(shortDir, { architecture: 'llama', layers: 2, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 50, dtype: 'F32', seed: 10, config: { eos_token_id: 999, max_position_embeddings: 64 } })
   backend = openBackend({
     transport: 'browser',
     dataDir: join(root, 'data'),
@@ -64,7 +67,7 @@ describe('engine service (worker thread)', () => {
 
   it('loads a model folder with progress events and reports its exits', async () => {
     const status = await call('engine.load', { path: modelDir })
-    expect(status).toMatchObject({ state: 'ready', model: { numLayers: 3, exits: [1, 2, 3], hasTokenizer: false, provider: 'cpu' } })
+    expect(status).toMatchObject({ state: 'ready', model: { numLayers: 3, contextLength: 4096, exits: [1, 2, 3], hasTokenizer: false, provider: 'cpu' } })
     const progress = events.filter((e) => e.event === 'engine.status').map((e) => (e.payload as { state: string }).state)
     expect(progress).toContain('loading')
   })
@@ -113,6 +116,42 @@ describe('engine service (worker thread)', () => {
   it('validates requests: one prompt form, exits within the model', async () => {
     expect(await backend.dispatch('engine.generate', { prompt: 'hi', promptIds: [1] })).toMatchObject({ ok: false, error: { code: 'invalid_params' } })
     expect(await backend.dispatch('engine.setExit', { generationId: 'nope', exit: 1 })).toMatchObject({ ok: false, error: { code: 'not_found' } })
+  })
+
+  it('refuses an exit the model does not have, naming the valid range, rather than running the full model', async () => {
+    const outcome = await backend.dispatch('engine.generate', { promptIds: [1, 2], exit: 99 })
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'invalid_params', message: 'exit 99 is outside 1..3', issues: [{ path: 'exit' }] } })
+  })
+
+  it('refuses a text prompt longer than a chat message may be, before tokenizing it', async () => {
+    const outcome = await backend.dispatch('engine.generate', { prompt: 'x'.repeat(100_001) })
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'prompt' }] } })
+  })
+
+  describe('the context limit (max_position_embeddings 64)', () => {
+    it('is reported with the loaded model', async () => {
+      expect(await call('engine.load', { path: shortDir })).toMatchObject({ state: 'ready', model: { contextLength: 64 } })
+    })
+
+    it('refuses prompt ids the context cannot hold with one new token, naming the limit', async () => {
+      const outcome = await backend.dispatch('engine.generate', { promptIds: Array.from({ length: 64 }, (_, i) => i % 50) })
+      expect(outcome).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'promptIds' }] } })
+      expect(outcome.ok || outcome.error.message).toBe(
+        "promptIds: the prompt is 64 tokens, but this model's context is 64 tokens (from max_position_embeddings in config.json) and must leave room for at least one new token",
+      )
+    })
+
+    it('stops an answer where the context ends', async () => {
+      const { generationId } = (await call('engine.generate', { promptIds: Array.from({ length: 60 }, (_, i) => i % 50), maxNewTokens: 100 })) as { generationId: string }
+      const done = await finished(generationId)
+      expect(done).toMatchObject({ finishReason: 'length', promptTokens: 60 })
+      expect(done.tokens).toHaveLength(4)
+    })
+
+    it('refuses a token id outside the vocabulary, naming it', async () => {
+      const { generationId } = (await call('engine.generate', { promptIds: [1, 50] })) as { generationId: string }
+      expect(await finished(generationId)).toMatchObject({ finishReason: 'error', error: "token id 50 is outside this model's vocabulary (0..49)" })
+    })
   })
 
   it('unloads the model', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generate } from '../../../../src-main/engine/generate/generate'
 import { DynamicDepthRuntime } from '../../../../src-main/engine/generate/runtime'
-import { DynamicSequence } from '../../../../src-main/engine/generate/sequence'
+import { CHUNK, DynamicSequence } from '../../../../src-main/engine/generate/sequence'
 import type { ModelConfig, ModelWeights } from '../../../../src-main/engine/model/types'
 import { tinyConfig, tinyWeights, type TinyShape } from './random-model'
 import { argmax, referenceLogits } from './reference'
@@ -99,6 +99,26 @@ describe('the exactness contract under budget changes (greedy)', () => {
 
   it('refuses a token id outside the vocabulary, naming it', async () => {
     await expect(new DynamicSequence(model.runtime).advance([3, 64], 1)).rejects.toThrow("token id 64 is outside this model's vocabulary (0..63)")
+  })
+
+  it('runs a prompt longer than one pass in chunks, with the logits of one pass over all of it', async () => {
+    // Attention over the whole prompt at once costs memory in its square; chunks attend to the cache instead.
+    const long = Array.from({ length: 2 * CHUNK + 37 }, (_, i) => (i * 7 + 3) % 64)
+    const sequence = new DynamicSequence(model.runtime)
+    const { logits } = await sequence.advance(long, 3)
+    expect(closeness(logits, referenceLogits(model.config, model.weights, long, 3).at(-1)!)).toBeLessThan(1e-5)
+    // Catching deeper layers up over all those positions goes in chunks too.
+    const step = await sequence.advance([9], 6)
+    expect(step.caughtUp).toBe(3 * long.length)
+    expect(closeness(step.logits, referenceLogits(model.config, model.weights, [...long, 9], 6).at(-1)!)).toBeLessThan(1e-5)
+  })
+
+  it('never grows past the context, naming the limit', async () => {
+    const sequence = new DynamicSequence(model.runtime)
+    await expect(sequence.advance(new Array(model.config.maxPositionEmbeddings + 1).fill(1), 1)).rejects.toThrow(
+      `the sequence would be ${model.config.maxPositionEmbeddings + 1} tokens, but this model's context is ${model.config.maxPositionEmbeddings} tokens`,
+    )
+    expect(sequence.length).toBe(0)
   })
 
   it('catches up only the positions a layer has not seen', async () => {

@@ -318,6 +318,28 @@ describe('parseConfig: refusals name the file and field', () => {
     expect(configError({ ...tinyLlama, [field]: value }).field).toBe(field)
   })
 
+  // Sizes no real checkpoint has: refused from the config alone, before anything is sized from them.
+  it.each([
+    ['num_hidden_layers', 1_000_000_000],
+    ['hidden_size', 2 ** 40],
+    ['intermediate_size', 10_000_000],
+    ['vocab_size', 1e12],
+    ['num_attention_heads', 100_000],
+    ['num_key_value_heads', 100_000],
+    ['head_dim', 1_000_000],
+    ['max_position_embeddings', 1e15],
+  ])('an absurd %s (%d) names the field and the bound', (field, value) => {
+    const e = configError({ ...tinyLlama, [field]: value })
+    expect(e.field).toBe(field)
+    expect(e.message).toMatch(new RegExp(`^${FILE}: field "${field}": ${value}: .*at most \\d+`))
+  })
+
+  it('the largest real shapes stay within the bounds', () => {
+    // Llama 3.1 405B: 126 layers, 16384 wide, 53248 MLP, 128256 tokens, 131072 positions.
+    const big = { ...llama32, num_hidden_layers: 126, hidden_size: 16384, intermediate_size: 53248, num_attention_heads: 128, num_key_value_heads: 8, head_dim: 128, vocab_size: 128256 }
+    expect(parseConfig(big, FILE).numLayers).toBe(126)
+  })
+
   it('an invalid entry of an eos list names its index', () => {
     expect(configError({ ...tinyLlama, eos_token_id: [2, -1] }).field).toBe('eos_token_id.1')
   })

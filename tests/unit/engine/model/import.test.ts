@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../../../src-main/engine/model/config'
-import { loadModelFolder, ModelImportError } from '../../../../src-main/engine/model/import'
+import { inspectModelFolder, loadModelFolder, ModelImportError } from '../../../../src-main/engine/model/import'
 import { readSafetensors, SafetensorsError, writeSafetensors, type TensorToWrite } from '../../../../src-main/engine/model/safetensors'
 import type { Architecture, LayerWeights, LoadedModel } from '../../../../src-main/engine/model/types'
 import { writeRandomModel, type RandomModel, type RandomModelOptions } from '../../../fixtures/fixtures'
@@ -214,11 +214,6 @@ describe('loadModelFolder: broken folders name the file and the tensor', () => {
     expect(loadError(model.dir).message).toMatch(/tensor "lm_head\.weight": missing \(expected shape \[32, 16\]\)/)
   })
 
-  it('a config with more layers than the checkpoint', () => {
-    const model = fixture({ config: { num_hidden_layers: 3 } })
-    expect(loadError(model.dir).message).toMatch(/tensor "model\.layers\.2\.input_layernorm\.weight": missing/)
-  })
-
   it('a wrong shape names the shard and the tensor', () => {
     const model = fixture({ shards: 2 })
     const name = 'model.layers.1.self_attn.v_proj.weight'
@@ -312,5 +307,80 @@ describe('loadModelFolder: broken folders name the file and the tensor', () => {
     unlinkSync(join(model.dir, 'model.safetensors.index.json'))
     unlinkSync(join(model.dir, 'model-00002-of-00003.safetensors'))
     expect(loadError(model.dir).message).toMatch(/model-00002-of-00003\.safetensors: shard missing/)
+  })
+})
+
+/** Writes a safetensors file with the given raw tensors (any dtype), as another tool might. */
+function writeRaw(file: string, tensors: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[]): void {
+  const header: Record<string, unknown> = {}
+  let offset = 0
+  for (const t of tensors) {
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.length] }
+    offset += t.bytes.length
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header))
+  const prefix = new Uint8Array(8)
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(json.length), true)
+  writeFileSync(file, Buffer.concat([prefix, json, ...tensors.map((t) => t.bytes)]))
+}
+
+describe('loadModelFolder: weights that would run a wrong model are refused', () => {
+  it('an integer tensor where a float weight belongs names the tensor and its dtype', () => {
+    const model = fixture()
+    const file = join(model.dir, 'model.safetensors')
+    const name = 'model.layers.0.mlp.up_proj.weight'
+    const { tensors } = readSafetensors(file)
+    writeRaw(
+      file,
+      [...tensors].map(([n, t]) =>
+        n === name
+          ? { name: n, dtype: 'I32', shape: t.shape, bytes: new Uint8Array(Int32Array.from(t.data, () => 1).buffer) }
+          : { name: n, dtype: 'F32', shape: t.shape, bytes: new Uint8Array(t.data.buffer.slice(0)) },
+      ),
+    )
+    const e = loadError(model.dir) as ModelImportError
+    expect(e).toBeInstanceOf(ModelImportError)
+    expect(e.message).toBe(`${file}: tensor "${name}": dtype I32 is not a floating-point type (weights are F32, F16, BF16 or F64)`)
+  })
+
+  it.each(['F32', 'F16', 'BF16'] as const)('a NaN or infinity in a %s weight names the tensor and the position', (dtype) => {
+    const model = fixture({ dtype })
+    const file = join(model.dir, 'model.safetensors')
+    const name = 'model.layers.1.self_attn.k_proj.weight'
+    rewrite(file, (list) => list.map((t) => (t.name === name ? { ...t, data: t.data.map((x, i) => (i === 5 ? Number.NaN : x)), dtype } : { ...t, dtype })))
+    expect(loadError(model.dir).message).toBe(`${file}: tensor "${name}": value 5 is NaN: the checkpoint is corrupt (or was saved after training diverged)`)
+    rewrite(file, (list) => list.map((t) => (t.name === name ? { ...t, data: t.data.map((x, i) => (i === 7 ? -Infinity : Number.isNaN(x) ? 0 : x)), dtype } : { ...t, dtype })))
+    expect(loadError(model.dir).message).toBe(`${file}: tensor "${name}": value 7 is -Infinity: the checkpoint is corrupt (or was saved after training diverged)`)
+  })
+
+  it('a model.safetensors that is a folder is a one-line error naming it', () => {
+    const model = fixture()
+    const file = join(model.dir, 'model.safetensors')
+    unlinkSync(file)
+    mkdirSync(file)
+    expect(loadError(model.dir).message).toBe(`${file}: is a folder, not a safetensors file`)
+  })
+
+  it('a config with more layers than the weights names num_hidden_layers', () => {
+    const model = fixture({ config: { num_hidden_layers: 3 } })
+    expect(loadError(model.dir).message).toBe(
+      `${join(model.dir, 'config.json')}: field "num_hidden_layers": 3, but the weights (${join(model.dir, 'model.safetensors')}) hold 2 layers`,
+    )
+  })
+})
+
+describe('inspectModelFolder checks the config against the weight headers, reading no weights', () => {
+  it('a layer count the weights do not have', () => {
+    const model = fixture({ config: { num_hidden_layers: 3 } })
+    expect(() => inspectModelFolder(model.dir)).toThrow(`${join(model.dir, 'config.json')}: field "num_hidden_layers": 3, but the weights`)
+  })
+
+  it('a shape the config does not imply', () => {
+    const model = fixture({ config: { intermediate_size: 40 } })
+    expect(() => inspectModelFolder(model.dir)).toThrow(/tensor "model\.layers\.0\.mlp\.gate_proj\.weight": shape \[24, 16\] does not match config\.json, which implies \[40, 16\]/)
+  })
+
+  it('a healthy folder', () => {
+    expect(inspectModelFolder(fixture().dir).config.numLayers).toBe(2)
   })
 })
