@@ -1,0 +1,77 @@
+/**
+ * The model library and model folders.
+ * Part of the API contract (see index.ts).
+ */
+import { z } from 'zod'
+import { Empty } from './common'
+
+/** A model folder's shape as models.inspect reads it (config.json and sorted.json, no weights). */
+export const ModelFolderShape = z.object({
+  path: z.string(),
+  name: z.string(),
+  architecture: z.string(),
+  numLayers: z.number().int().positive(),
+  /** Exits the model offers: sorted.json's, else every layer count. */
+  exits: z.array(z.number().int().positive()),
+  /** Sizes the tuning estimate and the wizard show. */
+  hiddenSize: z.number().int().positive(),
+  numHeads: z.number().int().positive(),
+  vocabSize: z.number().int().positive(),
+  parameters: z.number().int().positive(),
+  /** Whether it can format text: tokenizer.json, and a chat template of its own (else the Alpaca prompt). */
+  hasTokenizer: z.boolean(),
+  hasChatTemplate: z.boolean(),
+})
+export type ModelFolderShape = z.infer<typeof ModelFolderShape>
+
+
+export const ModelSource = z.enum(['bundled', 'imported', 'trained'])
+
+/** Measured figures of one exit (as in sorted.json): val_loss, rouge_l, decode_tokens_per_s, … */
+export const ExitResults = z.record(z.string(), z.number())
+
+export const ModelSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** The model's folder. */
+  path: z.string(),
+  source: ModelSource,
+  architecture: z.string(),
+  numLayers: z.number().int().positive(),
+  /** Exits (layer counts) the model was sorted for, ascending; empty for a plain model (every layer count works). */
+  exits: z.array(z.number().int().positive()),
+  /** Per exit (keyed by the layer count), the figures measured for it. */
+  results: z.record(z.string(), ExitResults),
+  /** Bytes on disk (weights, tokenizer, metadata). */
+  sizeBytes: z.number().nonnegative(),
+  createdAt: z.number(),
+})
+export type ModelSummary = z.infer<typeof ModelSummary>
+
+export const ModelImportProgress = z.object({
+  path: z.string(),
+  /** 0..1 through validation, weight reading and graph compilation. */
+  progress: z.number().min(0).max(1),
+  message: z.string(),
+})
+
+const ModelRef = z.object({ modelId: z.string().min(1) }).strict()
+
+export const modelsMethods = {
+  /** Reads a model folder's config (and sorted.json) without loading weights: name, layers, exits. */
+  'models.inspect': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelFolderShape },
+  /** Bundled, imported and trained models, bundled first. */
+  'models.list': { request: Empty, response: z.object({ models: z.array(ModelSummary) }) },
+  /** Validates a Hugging Face folder and compiles its graphs (progress as models.importProgress), then adds it to the library. */
+  'models.import': { request: z.object({ path: z.string().min(1) }).strict(), response: z.object({ model: ModelSummary }) },
+  /** Removes an imported or trained model from the library (its files stay on disk); bundled models cannot be removed. */
+  'models.remove': { request: ModelRef, response: z.object({}) },
+  /** Copies the model's folder to `to`, which must not exist yet. */
+  'models.export': { request: ModelRef.extend({ to: z.string().min(1) }).strict(), response: z.object({ path: z.string() }) },
+} as const
+
+export const modelsEvents = {
+  'models.importProgress': ModelImportProgress,
+  /** The model library changed (import, removal, a run's new model). */
+  'models.changed': z.object({}),
+} as const

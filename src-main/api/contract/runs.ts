@@ -1,0 +1,164 @@
+/**
+ * Fine-tuning runs: requests, progress, checkpoints, estimates.
+ * Part of the API contract (see index.ts).
+ */
+import { z } from 'zod'
+import { Empty } from './common'
+
+export const TuneRequest = z
+  .object({
+    modelPath: z.string().min(1),
+    dataPath: z.string().min(1),
+    /** Folder for the tuned model (Hugging Face layout + sorted.json); must be empty or absent. */
+    outDir: z.string().min(1),
+    mode: z.enum(['soft', 'sortednet', 'sft']),
+    /** all | 2,4,6 | every:N:from:M */
+    exits: z.string().default('all'),
+    epochs: z.number().positive().optional(),
+    maxSteps: z.number().int().positive().optional(),
+    batchSize: z.number().int().positive().default(4),
+    gradAccum: z.number().int().positive().default(1),
+    lr: z.number().positive().default(1e-4),
+    weightDecay: z.number().nonnegative().default(0.01),
+    warmup: z.number().int().nonnegative().default(0),
+    schedule: z.enum(['cosine', 'constant']).default('cosine'),
+    maxGradNorm: z.number().nonnegative().default(1),
+    seqLen: z.number().int().min(2).default(512),
+    seed: z.number().int().default(42),
+    shuffle: z.boolean().default(true),
+    valSplit: z.number().min(0).lt(1).default(0.05),
+    onError: z.enum(['stop', 'skip']).default('stop'),
+    checkpointEvery: z.number().int().nonnegative().default(50),
+    evalEvery: z.number().int().nonnegative().default(0),
+  })
+  .strict()
+  .refine((r) => r.epochs === undefined || r.maxSteps === undefined, { message: 'give epochs or maxSteps, not both' })
+export type TuneRequest = z.input<typeof TuneRequest>
+
+export const RunStatus = z.enum(['pending', 'running', 'paused', 'completed', 'failed', 'cancelled'])
+
+export const RunSummary = z.object({
+  id: z.string(),
+  status: RunStatus,
+  mode: z.enum(['soft', 'sortednet', 'sft']),
+  modelId: z.string(),
+  outputModelId: z.string().nullable(),
+  totalSteps: z.number().int(),
+  /** The step of the latest checkpoint: where a resume starts. */
+  lastStep: z.number().int(),
+  error: z.string().nullable(),
+  createdAt: z.number(),
+  request: z.record(z.string(), z.unknown()),
+  /** The last step with a recorded training loss: how far the curve goes (it may pass lastStep after a crash). */
+  stepsDone: z.number().int(),
+})
+export type RunSummary = z.infer<typeof RunSummary>
+
+export const RunMetric = z.object({
+  step: z.number().int(),
+  exit: z.number().int().nullable(),
+  split: z.enum(['train', 'validation']),
+  loss: z.number().nullable(),
+  lr: z.number().nullable(),
+  tokensPerSecond: z.number().nullable(),
+})
+
+export const RunProgress = z.object({
+  runId: z.string(),
+  step: z.number().int(),
+  totalSteps: z.number().int(),
+  /** Training loss per exit at this step. */
+  loss: z.record(z.string(), z.number()),
+  lr: z.number(),
+  tokensPerSecond: z.number(),
+  etaSeconds: z.number(),
+})
+export type RunProgress = z.infer<typeof RunProgress>
+
+export const RunStatusEvent = z.object({
+  runId: z.string(),
+  status: RunStatus,
+  error: z.string().optional(),
+  /** The tuned model's folder, once completed. */
+  out: z.string().optional(),
+})
+
+const RunRef = z.object({ runId: z.string().min(1) }).strict()
+
+export const RunValidationEvent = z.object({
+  runId: z.string(),
+  step: z.number().int(),
+  /** Mean validation loss and perplexity per exit at this step. */
+  loss: z.record(z.string(), z.number()),
+  perplexity: z.record(z.string(), z.number()),
+})
+export type RunValidationEvent = z.infer<typeof RunValidationEvent>
+
+export const RunCheckpointEvent = z.object({ runId: z.string(), step: z.number().int(), path: z.string() })
+
+export const RunCheckpoint = z.object({
+  step: z.number().int(),
+  createdAt: z.number(),
+  path: z.string(),
+  /** Older checkpoints are removed as newer ones are written (the latest two are kept). */
+  onDisk: z.boolean(),
+})
+export type RunCheckpoint = z.infer<typeof RunCheckpoint>
+
+export const RunDetails = z.object({
+  run: RunSummary,
+  /** Every recorded figure: per step, per exit, train and validation (the curves). */
+  metrics: z.array(RunMetric),
+  checkpoints: z.array(RunCheckpoint),
+  /** The tuned model's folder, once the run completed. */
+  outputPath: z.string().nullable(),
+})
+export type RunDetails = z.infer<typeof RunDetails>
+
+export const RunEstimate = z.object({
+  steps: z.number().int(),
+  /** Token positions per optimizer step (batch × seqLen × gradAccum, padding included). */
+  tokensPerStep: z.number().int(),
+  seconds: z.number(),
+  memoryBytes: z.number(),
+  trainRecords: z.number().int(),
+  validationRecords: z.number().int(),
+  parameters: z.number().int(),
+  breakdown: z.object({
+    trainFlops: z.number(),
+    validationFlops: z.number(),
+    flopsPerSecond: z.number(),
+    parameterBytes: z.number(),
+    gradientBytes: z.number(),
+    optimizerBytes: z.number(),
+    activationBytes: z.number(),
+    attentionBytes: z.number(),
+    logitBytes: z.number(),
+  }),
+})
+export type RunEstimate = z.infer<typeof RunEstimate>
+
+export const runsMethods = {
+  /** Starts fine-tuning in a worker thread; progress as run.progress events. */
+  'runs.start': { request: TuneRequest, response: z.object({ runId: z.string() }) },
+  /** Stops a run at the next step boundary with a checkpoint; it can be resumed. */
+  'runs.cancel': { request: RunRef, response: z.object({}) },
+  /** Continues a paused or interrupted run from its latest checkpoint. */
+  'runs.resume': { request: RunRef, response: z.object({}) },
+  'runs.list': { request: Empty, response: z.object({ runs: z.array(RunSummary) }) },
+  'runs.get': { request: RunRef, response: RunDetails },
+  /** Time and memory a run would take, before starting it (an estimate; see engine/train/estimate.ts). outDir is not used. */
+  'runs.estimate': { request: TuneRequest, response: RunEstimate },
+  /** Deletes a run that is not running, with its metrics and checkpoints; its tuned model stays unless deleteOutput. */
+  'runs.remove': {
+    request: RunRef.extend({ deleteOutput: z.boolean().default(false) }).strict(),
+    response: z.object({ removedPaths: z.array(z.string()) }),
+  },
+} as const
+
+export const runsEvents = {
+  'run.progress': RunProgress,
+  'run.status': RunStatusEvent,
+  'run.validation': RunValidationEvent,
+  'run.checkpoint': RunCheckpointEvent,
+} as const
