@@ -147,12 +147,13 @@ export function quantizeLinear(weight: Float32Array, n: number, k: number, optio
       for (let i = begin; i < end; i++) {
         const v = weight[rowStart + i]!
         const a = Math.abs(v)
+        // NaN compares false with everything, so test each value, not only the maximum.
+        if (!(a <= Number.MAX_VALUE)) throw new QuantizationError(`quantize: row ${row}, block ${block} holds a non-finite value (${v})`)
         if (a > absMax) {
           absMax = a
           signedMax = v
         }
       }
-      if (!Number.isFinite(absMax)) throw new QuantizationError(`quantize: row ${row}, block ${block} holds a non-finite value`)
       const scale = f(-signedMax / zp)
       scales[row * kBlocks + block] = scale
       // float32 arithmetic as in ORT, so the codes match its quantizer's.
