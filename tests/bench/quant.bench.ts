@@ -29,7 +29,7 @@ const randomArray = randomFiller(4242)
 async function timeGraph(graph: Graph, x: Float32Array, k: number): Promise<{ ms: number; y: Float32Array }> {
   const { session } = await loadSession(toModelProto(graph), threads)
   const feeds = { x: tensor('float32', x, [1, k]) }
-  let y = new Float32Array(0)
+  let y: Float32Array = new Float32Array(0)
   for (let i = 0; i < 5; i++) y = (await session.run(feeds)).y!.data as Float32Array
   const times: number[] = []
   for (let i = 0; i < repeats; i++) {
