@@ -10,7 +10,7 @@ import { Graph } from '../../../../../src-main/engine/onnx/graph'
 import { matmulNBits, matmulNBitsProbe } from '../../../../../src-main/engine/onnx/ops/contrib'
 import { toModelProto } from '../../../../../src-main/engine/onnx/serialize'
 import { loadSession, tensor } from '../../../../../src-main/engine/onnx/session'
-import { dequantizeLinear, quantizeLinear, type BlockSize, type QuantBits, type QuantizedLinear } from '../../../../../src-main/engine/model/quant/blockwise'
+import { dequantizeLinear, packZeroPoints, quantizeLinear, type BlockSize, type QuantBits, type QuantizedLinear } from '../../../../../src-main/engine/model/quant/blockwise'
 import { repackAwq } from '../../../../../src-main/engine/model/quant/awq'
 import { linearNBits } from '../../../../../src-main/engine/model/quant/linear'
 
@@ -106,6 +106,17 @@ describe('MatMulNBits on ONNX Runtime CPU', () => {
     for (let r = 0; r < n; r++) for (let c = 0; c < k; c++) w[r * k + c] = scales[r]! * (codes(r, c) - zeros(0, r))
     expectProduct(y, x, w, m, n, k, q.blockSize, 0, bias)
   })
+
+  for (const bits of [4, 8] as QuantBits[]) {
+    it(`reads ${bits}-bit packed zero points, one per block, with an odd block count`, async () => {
+      const k = 160 // 5 blocks of 32: the last 4-bit zero-point byte is half used
+      const base = quantizeLinear(wave(n * k, 0.29, 5), n, k, { bits, blockSize: 32 })
+      const values = Uint8Array.from({ length: n * 5 }, (_, i) => (i * 37) % 2 ** bits)
+      const q = { ...base, zeroPoints: packZeroPoints(values, n, 5, bits) }
+      const x = wave(m * k, 0.13, 3)
+      expectProduct(await runNBits(q, x, m, 0), x, dequantizeLinear(q), m, n, k, 32, 0)
+    })
+  }
 
   it('checks the weight tensors against K, N, bits and block size when the graph is built', () => {
     const g = new Graph('bad', new Set(['MatMulNBits']))
