@@ -2,7 +2,8 @@
 import type { onnx as OnnxTypes } from 'onnx-proto'
 import { onnx } from './proto'
 
-export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'bool'
+/** uint8 exists for packed quantized weights (MatMulNBits' B and zero points). */
+export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'bool' | 'uint8'
 
 export const onnxDataType: Record<DType, OnnxTypes.TensorProto.DataType> = {
   float32: onnx.TensorProto.DataType.FLOAT,
@@ -11,6 +12,7 @@ export const onnxDataType: Record<DType, OnnxTypes.TensorProto.DataType> = {
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   bool: onnx.TensorProto.DataType.BOOL,
+  uint8: onnx.TensorProto.DataType.UINT8,
 }
 
 export function isFloat(dtype: DType): boolean {

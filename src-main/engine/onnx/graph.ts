@@ -195,6 +195,8 @@ export function typedArrayOf(dtype: DType, values: readonly number[]): AnyTypedA
       return Int32Array.from(values)
     case 'bool':
       return Uint8Array.from(values.map((v) => (v ? 1 : 0)))
+    case 'uint8':
+      return Uint8Array.from(values)
     case 'float16':
       return Uint16Array.from(values.map(float16Bits))
   }

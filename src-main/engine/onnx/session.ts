@@ -91,6 +91,7 @@ const ortType: Record<DType, ort.Tensor.Type> = {
   int64: 'int64',
   int32: 'int32',
   bool: 'bool',
+  uint8: 'uint8',
 }
 
 export function tensor(dtype: DType, data: AnyTypedArray, dims: readonly number[]): ort.Tensor {

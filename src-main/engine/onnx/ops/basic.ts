@@ -142,7 +142,7 @@ const castDef: OpDef<{ to: DType }> = {
 }
 
 function onnxTypeCode(dtype: DType): number {
-  return { float32: 1, float64: 11, float16: 10, int64: 7, int32: 6, bool: 9 }[dtype]
+  return { float32: 1, float64: 11, float16: 10, int64: 7, int32: 6, bool: 9, uint8: 2 }[dtype]
 }
 
 export function cast(x: Tensor, to: DType): Tensor {
