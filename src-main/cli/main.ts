@@ -8,6 +8,7 @@ import { ModelImportError } from '../engine/model/import'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
 import { DatasetError } from '../engine/data'
+import { TrainingError } from '../engine/train/errors'
 import { MigrationError, StoreFileError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
@@ -61,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2
     }
     // A file the user pointed at (a database, a model folder) is unusable: say which file and why, no stack.
-    const fileErrors = [StoreVersionError, StoreFileError, MigrationError, ModelImportError, ConfigError, SafetensorsError, TokenizerFileError, DatasetError]
+    const fileErrors = [StoreVersionError, StoreFileError, MigrationError, ModelImportError, ConfigError, SafetensorsError, TokenizerFileError, DatasetError, TrainingError]
     if (fileErrors.some((kind) => error instanceof kind)) {
       process.stderr.write(`sorted ${command.name}: ${(error as Error).message}\n`)
       return 1

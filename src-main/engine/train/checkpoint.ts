@@ -74,6 +74,11 @@ export function writeCheckpoint<State>(dir: string, data: CheckpointData<State>,
   return final
 }
 
+/** Whether `dir` holds any checkpoint (intact or not): a run to resume, or to remove, before another starts there. */
+export function hasCheckpoints(dir: string): boolean {
+  return checkpointFolders(dir).length > 0
+}
+
 /** Checkpoint folders, oldest first (complete or not: reading tells). */
 function checkpointFolders(dir: string): string[] {
   if (!existsSync(dir)) return []
