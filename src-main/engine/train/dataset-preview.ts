@@ -62,7 +62,7 @@ function toProblem(problem: RecordProblem): DatasetProblem {
 export function previewTuneDataset(options: PreviewOptions): DatasetPreview {
   const dataPath = resolve(options.dataPath)
   const config = readModelConfig(options.modelPath)
-  const empty = { dataPath, format: null, template: null, seqLen: options.seqLen, records: [], stats: null }
+  const empty = { dataPath, format: null, template: null, seqLen: options.seqLen, records: [], stats: null, warnings: [] }
   let opened: ReturnType<typeof openTuneData>
   try {
     opened = openTuneData(options.modelPath, dataPath, { seqLen: options.seqLen, onError: 'skip', vocabSize: config.vocabSize })
@@ -104,6 +104,7 @@ export function previewTuneDataset(options: PreviewOptions): DatasetPreview {
     errors: problems.slice(0, maxPreviewProblems).map(toProblem),
     errorCount: problems.length,
     fatal: null,
+    warnings: dataset.warnings,
   }
 }
 

@@ -17,7 +17,7 @@ import { TuneSetupError, type SettingNamer } from './errors'
 import { parseExits } from './exits'
 import { checkMemory } from './memory-budget'
 import { prepareOutputFolders } from './output-folder'
-import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord } from './run-settings'
+import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord, type SettingChange } from './run-settings'
 import type { ScheduleKind } from './schedule'
 import { checkSeqLen } from './sequence-length'
 import { openTuneData, plannedSteps } from './tune-data'
@@ -220,7 +220,7 @@ function resumeRecord(checkpointDir: string, settings: ReturnType<typeof setting
 }
 
 /** Where a request's settings differ from those of the checkpoints it would resume ([] when the same, or nothing to resume). */
-export function resumeConflicts(request: TuneRequest, numLayers: number): { setting: string; was: unknown; now: unknown }[] {
+export function resumeConflicts(request: Omit<TuneRequest, 'provider'>, numLayers: number): SettingChange[] {
   const checkpointDir = checkpointDirOf(request.outDir)
   if (!hasCheckpoints(checkpointDir)) return []
   const saved = readRunRecord(checkpointDir)
