@@ -4,12 +4,13 @@
  * be, or a place the file system will not create folders in (/proc, a
  * read-only mount), is refused at once with the path and the reason.
  *
- * The checkpoint folder is created here one level at a time, never with
+ * The check creates the checkpoint folder one level at a time, never with
  * mkdirSync's `recursive`: on a file system that answers ENOENT for a folder
  * whose parent exists (/proc), Node's recursive mkdir retries forever at
- * full CPU, deaf to SIGTERM.
+ * full CPU, deaf to SIGTERM. Then it writes a file there, and removes all it
+ * made: a refused run leaves nothing behind.
  */
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { TuneSetupError } from './errors'
 
@@ -21,8 +22,8 @@ function isDirectory(path: string): boolean | undefined {
   }
 }
 
-/** Creates `folder` and any missing parents, one mkdir each; a TuneSetupError naming `label` when one fails. */
-function createFolder(folder: string, label: string): void {
+/** Creates `folder` and any missing parents, one mkdir each, and returns those it made; a TuneSetupError naming `label` when one fails. */
+function createFolder(folder: string, label: string): string[] {
   const missing: string[] = []
   let at = folder
   for (; isDirectory(at) === undefined; at = dirname(at)) {
@@ -30,15 +31,24 @@ function createFolder(folder: string, label: string): void {
     missing.unshift(at)
   }
   if (isDirectory(at) === false) throw new TuneSetupError(`${label}: ${at} is a file, not a folder.`, ['outDir'])
+  const made: string[] = []
   for (const path of missing) {
     try {
       mkdirSync(path)
+      made.push(path)
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
       if (code === 'EEXIST' && isDirectory(path)) continue
+      removeFolders(made)
       throw new TuneSetupError(`${label}: cannot create the folder ${path} (${code ?? (error as Error).message}); choose a folder you can write to.`, ['outDir'])
     }
   }
+  return made
+}
+
+/** Removes folders this check made, deepest first (they are empty). */
+function removeFolders(made: string[]): void {
+  for (const path of [...made].reverse()) rmdirSync(path)
 }
 
 /** The output folder must be a folder (or absent), and the checkpoint folder beside it creatable and writable. */
@@ -47,7 +57,7 @@ export function prepareOutputFolders(out: string, checkpointDir: string, label: 
   if (existsSync(checkpointDir) && !isDirectory(checkpointDir)) {
     throw new TuneSetupError(`${label}: ${checkpointDir} (where the checkpoints go) is a file; move it, or choose another folder.`, ['outDir'])
   }
-  createFolder(checkpointDir, label)
+  const made = createFolder(checkpointDir, label)
   // Writing a file is the only sure test (permissions, read-only mounts, root's exemptions).
   const probe = `${checkpointDir}/.write-test-${process.pid}`
   try {
@@ -55,5 +65,7 @@ export function prepareOutputFolders(out: string, checkpointDir: string, label: 
     rmSync(probe, { force: true })
   } catch (error) {
     throw new TuneSetupError(`${label}: cannot write in ${checkpointDir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); choose a folder you can write to.`, ['outDir'])
+  } finally {
+    removeFolders(made)
   }
 }

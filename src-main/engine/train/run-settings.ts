@@ -11,7 +11,7 @@
  * Settings that do not change what is computed (where checkpoints and
  * validations happen, the provider, the error policy) are not compared.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { TuneSetupError, type SettingNamer } from './errors'
@@ -97,6 +97,7 @@ export function readRunRecord(checkpointDir: string): RunRecord | undefined {
 
 /** Written whole or not at all (temporary file, then rename). */
 export function writeRunRecord(checkpointDir: string, record: RunRecord): void {
+  mkdirSync(checkpointDir, { recursive: true })
   const file = join(checkpointDir, runRecordFile)
   const temporary = `${file}.tmp-${process.pid}`
   writeFileSync(temporary, `${JSON.stringify(record, null, 2)}\n`)

@@ -69,8 +69,11 @@ describe('a tune job refuses what cannot run, before loading or training anythin
   })
 
   it('a warmup as long as the run', async () => {
-    const error = await refusal(request({ warmup: 1e9, maxSteps: 6 }))
+    const tune = request({ warmup: 1e9, maxSteps: 6, outDir: join(root, 'new', 'deeper', 'out') })
+    const error = await refusal(tune)
     expect(error.message).toBe('warmup 1000000000 is not shorter than the run (6 steps): the learning rate would never reach lr 0.001. Give warmup below 6.')
+    // A refused run leaves no folder behind.
+    expect(existsSync(join(root, 'new'))).toBe(false)
   })
 })
 
