@@ -13,6 +13,8 @@ import tseslint from 'typescript-eslint'
  * layer, so the match cannot hit an import inside the engine.
  */
 const forbidden = {
+  // Small Node utilities (e.g. the writable-folder check) every layer may use: they import nothing of the app.
+  base: ['engine', 'api', 'services', 'store', 'workers', 'app', 'server', 'cli'],
   // Pure ML: no storage, no contract, no use cases, no threads, no transports.
   engine: ['api', 'services', 'store', 'workers', 'app', 'server', 'cli'],
   // Workers compute and report; the service that started them stores.

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { EvaluationSetupError, runEvaluation } from '../services/evaluation'
 import { dataDirName, databasePath, resolveDataDir } from '../services/paths'
-import { ensureWritableFolder } from '../services/writable-folder'
+import { ensureWritableFolder } from '../base/writable-folder'
 import { openStore } from '../store'
 import { UsageError, type Command } from './commands'
 

@@ -8,7 +8,8 @@ import { ModelImportError } from '../engine/model/import'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
 import { DatasetError } from '../engine/data'
-import { UnusableFolderError } from '../services/writable-folder'
+import { TrainingError } from '../engine/train/errors'
+import { UnusableFolderError } from '../base/writable-folder'
 import { MigrationError, StoreDiskFullError, StoreFileError, StoreOpenError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
@@ -76,6 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       SafetensorsError,
       TokenizerFileError,
       DatasetError,
+      TrainingError,
     ]
     const line = fileErrors.some((kind) => error instanceof kind)
       ? (error as Error).message

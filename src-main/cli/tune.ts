@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util'
 import { ExecutionProviderPreference } from '../api/contract'
 import { formatProblem, loadDataset, type ErrorPolicy } from '../engine/data'
-import { loadModelFolder } from '../engine/model/import'
+import { inspectModelFolder, loadModelFolder } from '../engine/model/import'
 import { chatFormatterFor } from '../engine/tokenizer/chat-template'
 import { loadTokenizer } from '../engine/tokenizer/tokenizer'
 import { validationSource } from '../engine/train/data-source'
 import type { ScheduleKind } from '../engine/train/schedule'
-import { runTuneJob, TuneSetupError, type TuneRequest } from '../engine/train/tune-job'
+import { TuneSetupError } from '../engine/train/errors'
+import { runTuneJob, type TuneRequest } from '../engine/train/tune-job'
 import { parseExits } from '../engine/train/exits'
+import { checkSeqLen, defaultSeqLen } from '../engine/train/sequence-length'
 import { Trainer, type TrainMode, type TrainOptions } from '../engine/train/trainer'
 import { UsageError, type Command } from './commands'
 import { nonNegative, numberOption, positiveInt } from './options'
@@ -24,8 +26,23 @@ function loadInputs(modelDir: string, dataFile: string, seqLen: number, onError:
     ...(tokenizer ? { tokenizer } : {}),
     ...(formatter ? { formatter } : {}),
   })
+  for (const warning of dataset.warnings) process.stderr.write(`warning: ${warning}\n`)
   for (const skipped of dataset.skipped) for (const problem of skipped.problems) process.stderr.write(`skipped ${formatProblem(problem)}\n`)
   return { model, dataset }
+}
+
+/** Request fields whose flag is not simply their kebab-case name. */
+const flagNames: Record<string, string> = { modelPath: '--model', dataPath: '--data', outDir: '--out', shuffle: '--no-shuffle' }
+
+/** How the CLI names a request field in messages: `seqLen` → `--seq-len`. */
+export function flagOf(setting: string): string {
+  return flagNames[setting] ?? `--${setting.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
+}
+
+/** --seq-len as given, else 512 or the model's context when shorter (a bad model folder is reported by the load). */
+function seqLenFor(text: string | undefined, modelDir: string): number {
+  const given = numberOption('seq-len', text, (n) => Number.isInteger(n) && n >= 2, 'a whole number ≥ 2')
+  return given ?? defaultSeqLen(inspectModelFolder(modelDir).config)
 }
 
 export const tuneCommand: Command = {
@@ -42,14 +59,18 @@ export const tuneCommand: Command = {
   --warmup W              linear warmup steps (default 0)
   --schedule cosine|constant   after warmup (default cosine)
   --max-grad-norm C       clip the global gradient norm (default 1; 0 disables)
-  --seq-len T             longest sequence; longer records are cut (default 512)
+  --seq-len T             longest sequence; longer records are cut (default 512, or the
+                          model's context when shorter; at most the model's context)
   --seed S                data order, split and SortedNet sampling (default 42)
   --no-shuffle            keep file order: batch s = records s·B … s·B+B−1, wrapping
   --val-split F           fraction held out for validation (default 0.05)
   --on-error stop|skip    malformed records stop the run (default) or are skipped
   --checkpoint-every N    steps between checkpoints (default 50; also on the end)
   --eval-every N          steps between validations (default 0: at the end only)
-  --resume                continue from DIR.checkpoints after an interruption
+  --resume                continue from DIR.checkpoints after an interruption; refused when
+                          a training setting differs from the checkpoints'
+  --force                 with --resume: go on with the changed settings anyway
+                          (recorded in DIR.checkpoints/run.json)
   --provider ID           auto | cpu | cuda | dml | webgpu (default cpu)
   --json                  print one final object: history, val, out
 
@@ -73,7 +94,7 @@ checkpoints live in DIR.checkpoints beside it.`,
         warmup: { type: 'string', default: '0' },
         schedule: { type: 'string', default: 'cosine' },
         'max-grad-norm': { type: 'string', default: '1' },
-        'seq-len': { type: 'string', default: '512' },
+        'seq-len': { type: 'string' },
         seed: { type: 'string', default: '42' },
         'no-shuffle': { type: 'boolean', default: false },
         'val-split': { type: 'string', default: '0.05' },
@@ -82,6 +103,7 @@ checkpoints live in DIR.checkpoints beside it.`,
         'eval-every': { type: 'string', default: '0' },
         out: { type: 'string' },
         resume: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
         provider: { type: 'string', default: 'cpu' },
         json: { type: 'boolean', default: false },
       },
@@ -94,7 +116,8 @@ checkpoints live in DIR.checkpoints beside it.`,
     if (!['stop', 'skip'].includes(values['on-error'])) throw new UsageError('--on-error must be stop or skip.')
     const provider = ExecutionProviderPreference.safeParse(values.provider)
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
-    const seqLen = numberOption('seq-len', values['seq-len'], (n) => Number.isInteger(n) && n >= 2, 'a whole number ≥ 2')!
+    if (values.force && !values.resume) throw new UsageError('--force only goes with --resume.')
+    const seqLen = seqLenFor(values['seq-len'], values.model!)
     const batchSize = numberOption('batch-size', values['batch-size'], positiveInt, 'a positive whole number')!
     const gradAccum = numberOption('grad-accum', values['grad-accum'], positiveInt, 'a positive whole number')!
     const seed = numberOption('seed', values.seed, Number.isInteger, 'a whole number')!
@@ -132,6 +155,9 @@ checkpoints live in DIR.checkpoints beside it.`,
     try {
       outcome = await runTuneJob(request, {
         resume: values.resume,
+        force: values.force,
+        forceHint: 'add --force to go on with the new ones',
+        name: flagOf,
         signal: controller.signal,
         onPrepared: (p) => {
           say(
@@ -178,6 +204,8 @@ export const evalLossCommand: Command = {
   summary: 'Mean token loss of every exit of a model on a dataset.',
   usage: `sorted eval-loss --model DIR --data FILE [--exits SPEC] [--seq-len T] [--batch-size B] [--json]
 
+--seq-len defaults to 512, or the model's context when shorter.
+
 Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ their number.`,
   async run(args) {
     const { values } = parseArgs({
@@ -187,14 +215,20 @@ Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ the
         model: { type: 'string' },
         data: { type: 'string' },
         exits: { type: 'string', default: 'all' },
-        'seq-len': { type: 'string', default: '512' },
+        'seq-len': { type: 'string' },
         'batch-size': { type: 'string', default: '4' },
         json: { type: 'boolean', default: false },
       },
     })
     if (!values.model || !values.data) throw new UsageError('--model and --data are required.')
-    const seqLen = numberOption('seq-len', values['seq-len'], (n) => Number.isInteger(n) && n >= 2, 'a whole number ≥ 2')!
+    const seqLen = seqLenFor(values['seq-len'], values.model)
     const batchSize = numberOption('batch-size', values['batch-size'], positiveInt, 'a positive whole number')!
+    try {
+      checkSeqLen(inspectModelFolder(values.model).config, seqLen, flagOf)
+    } catch (error) {
+      if (error instanceof TuneSetupError) throw new UsageError(error.message)
+      throw error
+    }
     const { model, dataset } = loadInputs(values.model, values.data, seqLen, 'stop')
     let exits: number[]
     try {

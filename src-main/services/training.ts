@@ -12,11 +12,16 @@ import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { ExecutionProviderPreference, RunDetails, RunSummary, TuneRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
-import { checkpointDirOf } from '../engine/train/tune-job'
+import { hasCheckpoints } from '../engine/train/checkpoint'
+import { TuneSetupError } from '../engine/train/errors'
+import { prepareOutputFolders } from '../engine/train/output-folder'
+import { describeChanges } from '../engine/train/run-settings'
+import { checkpointDirOf, resumeConflicts } from '../engine/train/tune-job'
 import type { Run, Store } from '../store'
 import { FromTrainingWorker, type ToTrainingWorker } from '../workers/training-protocol'
 import type { EngineWorkerSpec } from './engine'
 import type { EventBus } from './events'
+import { modelConfigOf } from './model-inspect'
 import { registerModelFolder } from './model-registry'
 
 type TuneRequestData = z.output<typeof TuneRequest>
@@ -111,15 +116,19 @@ export class TrainingService {
   start(request: TuneRequestData): { runId: string } {
     // Refused here, with the field named, rather than by the worker a moment later.
     const out = resolve(request.outDir)
-    if (existsSync(out) && readdirSync(out).length > 0) {
-      const message = `${out} is not empty; choose a new folder for the tuned model.`
-      throw new ApiError('invalid_params', `outDir: ${message}`, [{ path: 'outDir', message }])
-    }
+    const outDirError = (message: string) => new ApiError('invalid_params', `outDir: ${message}`, [{ path: 'outDir', message }])
     const checkpoints = checkpointDirOf(out)
-    if (existsSync(checkpoints) && readdirSync(checkpoints).length > 0) {
-      const message = `${checkpoints} holds checkpoints of an earlier run; resume that run from the Runs page, or choose another folder.`
-      throw new ApiError('invalid_params', `outDir: ${message}`, [{ path: 'outDir', message }])
+    if (hasCheckpoints(checkpoints)) {
+      throw outDirError(`${checkpoints} holds checkpoints of an earlier run; resume that run from the Runs page, or choose another folder.`)
     }
+    try {
+      // A file, or a place no folder can be made in (/proc), is refused here rather than by the worker.
+      prepareOutputFolders(out, checkpoints, 'outDir')
+    } catch (error) {
+      if (error instanceof TuneSetupError) throw outDirError(error.message.replace(/^outDir: /, ''))
+      throw error
+    }
+    if (existsSync(out) && readdirSync(out).length > 0) throw outDirError(`${out} is not empty; choose a new folder for the tuned model.`)
     const dataset = this.store.datasets.add({ name: basename(request.dataPath), format: 'auto', path: resolve(request.dataPath), recordCount: 0 })
     const run = this.store.runs.create({
       modelId: this.modelId(request.modelPath, 'imported'),
@@ -140,8 +149,36 @@ export class TrainingService {
     if (run.status !== 'paused' && !retry) {
       throw new ApiError('conflict', `Run ${runId} is ${run.status}; only a paused or interrupted run, or a failed one with a checkpoint, resumes.`)
     }
+    const request = run.config as unknown as TuneRequestData
+    this.refuseChangedSettings(runId, request)
     if (retry) this.store.runs.reopen(runId)
-    this.launch(runId, run.config as unknown as TuneRequestData, true)
+    this.launch(runId, request, true)
+  }
+
+  /**
+   * A run resumes only with the settings its checkpoints were made with: the
+   * folder may have been resumed since by `sorted tune` with others, or its
+   * run.json damaged. Refused here, the run keeps its status.
+   */
+  private refuseChangedSettings(runId: string, request: TuneRequestData): void {
+    let numLayers: number
+    try {
+      numLayers = modelConfigOf(request.modelPath).numLayers
+    } catch {
+      return // The worker reports an unreadable model, with its file.
+    }
+    let conflicts: ReturnType<typeof resumeConflicts>
+    try {
+      conflicts = resumeConflicts(request, numLayers)
+    } catch (error) {
+      if (error instanceof TuneSetupError) throw new ApiError('conflict', `Run ${runId} cannot resume: ${error.message}`)
+      throw error
+    }
+    if (conflicts.length === 0) return
+    throw new ApiError(
+      'conflict',
+      `Run ${runId} cannot resume: its checkpoints in ${checkpointDirOf(request.outDir)} were made with other settings: ${describeChanges(conflicts, (s) => s)}.`,
+    )
   }
 
   cancel(runId: string): void {

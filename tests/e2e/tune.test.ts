@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -69,6 +69,84 @@ describe('sorted tune', () => {
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(`${bad}:2: field "output"`)
     expect(result.stderr).toContain(`${bad}:3:`)
+  })
+
+  /** One line on stderr, no stack trace. */
+  const oneLine = (stderr: string) => {
+    expect(stderr).not.toMatch(/\n\s+at /)
+    return stderr.split('\n')[0]!
+  }
+
+  it('refuses an unusable --out at once: a file, or a place no folder can be made (/proc)', async () => {
+    const file = join(root, 'a-file')
+    writeFileSync(file, 'x')
+    const asFile = await finish(['tune', '--model', modelDir, '--data', data, '--mode', 'soft', '--out', file])
+    expect(asFile.code).toBe(2)
+    expect(oneLine(asFile.stderr)).toBe(`sorted tune: --out: ${file} is a file; give a folder for the tuned model.`)
+    // This used to spin in mkdirSync at 100% CPU, deaf to SIGTERM.
+    const proc = await finish(['tune', '--model', modelDir, '--data', data, '--mode', 'soft', '--out', '/proc/sorted-e2e'])
+    expect(proc.code).toBe(2)
+    expect(oneLine(proc.stderr)).toBe('sorted tune: --out: the checkpoint folder /proc/sorted-e2e.checkpoints cannot be created: /proc does not accept new files (ENOENT).')
+  })
+
+  it('names the flag of a setting that cannot work: --seq-len, --batch-size, --warmup, --val-split', async () => {
+    const run = (...extra: string[]) => finish(['tune', '--model', modelDir, '--data', data, '--mode', 'soft', '--out', join(root, 'refused'), ...extra])
+    const seqLen = await run('--seq-len', '100000')
+    expect(oneLine(seqLen.stderr)).toBe("sorted tune: --seq-len 100000 is too long: the model's context is 256 tokens (max_position_embeddings in its config.json). Give at most 256.")
+    const batch = await run('--batch-size', '1000000')
+    expect(oneLine(batch.stderr)).toMatch(/^sorted tune: --batch-size 1000000 with --seq-len 256 needs about \d+ GiB .* Lower --batch-size or --seq-len; --grad-accum keeps the effective batch\.$/)
+    const warmup = await run('--warmup', '1000000000')
+    expect(oneLine(warmup.stderr)).toBe('sorted tune: --warmup 1000000000 is not shorter than the run (3 steps): the learning rate would never reach --lr 0.0001. Give --warmup below 3.')
+    const single = join(root, 'single.jsonl')
+    writeFileSync(single, `${JSON.stringify({ instruction: 'a', output: 'b' })}\n`)
+    const split = await finish(['tune', '--model', modelDir, '--data', single, '--mode', 'soft', '--out', join(root, 'refused')])
+    expect(oneLine(split.stderr)).toBe(`sorted tune: --val-split 0.05 needs at least 2 records (one to train on, one to validate with); ${single} has 1. Give --val-split 0, or more data.`)
+    for (const result of [seqLen, batch, warmup, split]) expect(result.code).toBe(2)
+  })
+
+  it('--resume refuses changed settings by flag, --force accepts them; a damaged newest checkpoint is named and the one before used', async () => {
+    const out = join(root, 'resumable')
+    const first = await finish([...tuneArgs(out).map((a) => (a === '6' ? '3' : a)), '--checkpoint-every', '1'])
+    expect(first.code, first.stderr).toBe(0)
+    rmSync(out, { recursive: true })
+    const changed = await finish([...tuneArgs(out), '--resume', '--lr', '1e-2', '--mode', 'sft'])
+    expect(changed.code).toBe(2)
+    expect(oneLine(changed.stderr)).toMatch(/were made with other settings: --mode soft \(now sft\), --max-steps 3 \(now 6\), --lr 0\.003 \(now 0\.01\)\. Resume with the same settings, or start a new run \(add --force to go on with the new ones\)\.$/)
+    const checkpoints = `${out}.checkpoints`
+    const [older, newer] = readdirSync(checkpoints).filter((n) => n.startsWith('step-')).sort().map((n) => join(checkpoints, n))
+    writeFileSync(join(newer!, 'state.json'), '{"step": 3, "sta')
+    const forced = await finish([...tuneArgs(out), '--resume', '--force'])
+    expect(forced.code, forced.stderr).toBe(0)
+    expect(forced.stderr).toContain(`warning: checkpoint ${newer} is damaged (${join(newer!, 'state.json')} does not match its checksum); resuming from the one before it, ${older}`)
+    expect(forced.stderr).toContain('warning: resuming at step 2 with changed settings: --max-steps 3 (now 6) (forced)')
+    expect(JSON.parse(forced.stdout).history.map((h: { step: number }) => h.step)).toEqual([1, 2, 3, 4, 5, 6])
+  })
+
+  it('stops a diverging run at once, naming the step and the last good checkpoint, with no model written', async () => {
+    const out = join(root, 'diverged')
+    const result = await finish([...tuneArgs(out), '--lr', '1e300', '--warmup', '1'])
+    expect(result.code).toBe(1)
+    const last = result.stderr.trim().split('\n').at(-1)!
+    expect(last).toMatch(/^sorted tune: training diverged at step 2: the parameter [\w.]+ is no longer a finite number \(learning rate 1e\+300\); the last good checkpoint, step 1, is kept in .*step-00000001\. Lower the learning rate/)
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+    expect(existsSync(out)).toBe(false)
+  })
+
+  it('refuses a 50 MB line with its line number, in bounded memory; warns about non-UTF-8 lines', async () => {
+    const huge = join(root, 'huge.jsonl')
+    writeFileSync(huge, `${JSON.stringify({ instruction: 'a', output: 'b' })}\n{"instruction": "a", "output": "${'x'.repeat(50 * 1024 * 1024)}"}\n`)
+    // 256 MB of heap: the old code tokenized the line for minutes and then ran out of memory at any size.
+    const result = await finish(['tune', '--model', modelDir, '--data', huge, '--mode', 'soft', '--out', join(root, 'huge-out')], { NODE_OPTIONS: '--max-old-space-size=256' })
+    rmSync(huge)
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(new RegExp(`${huge}:2: the record is [\\d,]+ characters long; a record may hold at most 262,144`))
+    expect(result.stderr).not.toMatch(/\n\s+at /)
+
+    const latin1 = join(root, 'latin1.jsonl')
+    writeFileSync(latin1, Buffer.concat([readFileSync(data), Buffer.from('{"instruction": "caf'), Buffer.from([0xe9]), Buffer.from('", "output": "ok"}\n')]))
+    const warned = await finish(['eval-loss', '--model', modelDir, '--data', latin1, '--seq-len', '64'])
+    expect(warned.code, warned.stderr).toBe(0)
+    expect(warned.stderr).toContain(`warning: ${latin1}: 1 line is not valid UTF-8 (line 13); their bad bytes were read as U+FFFD`)
   })
 
   it('eval-loss prints the mean loss of every exit', async () => {

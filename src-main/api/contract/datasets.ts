@@ -74,6 +74,8 @@ export const DatasetPreview = z.object({
   errorCount: z.number().int(),
   /** Why the dataset cannot be trained on at all; null when it can. */
   fatal: z.string().nullable(),
+  /** What a user should know that does not stop training (e.g. lines that were not UTF-8), one sentence each. */
+  warnings: z.array(z.string()),
 })
 export type DatasetPreview = z.infer<typeof DatasetPreview>
 

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { DatasetError, type RecordProblem } from './errors'
+import { describeJsonLineError, jsonSyntaxProblem } from './json-syntax'
 
 export interface EvalSetItem {
   instruction: string
@@ -55,7 +56,7 @@ export function readEvalSet(file: string): ReadEvalSet {
     try {
       array = JSON.parse(text)
     } catch (error) {
-      throw DatasetError.file(file, `is not valid JSON (${(error as Error).message})`)
+      throw DatasetError.file(file, `is not valid JSON (${jsonSyntaxProblem(error).description})`)
     }
     ;(array as unknown[]).forEach((value, index) => values.push({ value, at: { index } }))
   } else {
@@ -64,7 +65,7 @@ export function readEvalSet(file: string): ReadEvalSet {
       try {
         values.push({ value: JSON.parse(line), at: { line: i + 1 } })
       } catch (error) {
-        problems.push({ file, line: i + 1, message: `not valid JSON (${(error as Error).message})` })
+        problems.push({ file, line: i + 1, message: `not valid JSON (${describeJsonLineError(error)})` })
       }
     })
   }

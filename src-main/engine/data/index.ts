@@ -39,6 +39,7 @@
  */
 import type { ChatFormatter } from '../tokenizer/chat-template'
 import type { TextTokenizer } from '../tokenizer/tokenizer'
+import { describeEncoding } from './encoding'
 import { DatasetError, messageOf } from './errors'
 import type { SkippedRecord } from './errors'
 import { formatName } from './formats'
@@ -56,7 +57,9 @@ export { DatasetError, MAX_LISTED_PROBLEMS, formatLocation, formatProblem } from
 export type { RecordLocation, RecordProblem, SkippedRecord } from './errors'
 export { IGNORE_INDEX, RECORD_FORMATS, detectRecordFormat, formatName, validateRecord } from './formats'
 export type { ConversationRecord, DatasetRecord, FileLayout, InstructionRecord, RecordFormat, TokenRecord } from './formats'
-export { parseDatasetFile, parseDatasetText, readDataset } from './read'
+export { MAX_RECORD_CHARS, parseDatasetFile, parseDatasetText, readDataset } from './read'
+export { describeEncoding } from './encoding'
+export type { EncodingReport } from './encoding'
 export type { ErrorPolicy, ReadOptions, ReadResult } from './read'
 export { RecordFormatError, tokenizeRecord } from './tokenize'
 export type { PromptFormat, TokenizedRecord } from './tokenize'
@@ -90,6 +93,8 @@ export interface LoadedDataset {
   stats: DatasetStats
   /** Malformed records left out (onError 'skip'). */
   skipped: SkippedRecord[]
+  /** Things a user should know that do not stop training (e.g. lines that were not UTF-8), one line each. */
+  warnings: string[]
   /** Record i as text with its response spans marked. */
   previewRecord(i: number): RecordPreview
 }
@@ -106,27 +111,36 @@ export function loadDataset(file: string, options: LoadOptions): LoadedDataset {
     throw DatasetError.file(file, `holds text records (${parsed.format}); formatting them needs the model's tokenizer (tokenizer.json)`)
   }
 
-  const tokenized: TokenizedRecord[] = []
+  const records: TokenizedRecord[] = []
+  let valid = 0
+  let truncated = 0
+  let dropped = 0
   const invalid = [...parsed.invalid]
   for (const record of parsed.records) {
+    let result: TokenizedRecord
     try {
-      const result = tokenizeRecord(record, { tokenizer, formatter })
+      result = tokenizeRecord(record, { tokenizer, formatter })
       // The tokenizer may know more ids than the model has embeddings for.
       if (vocabSize !== undefined && record.kind !== 'tokens') {
         const outside = result.inputIds.find((id) => id >= vocabSize)
         if (outside !== undefined) throw new Error(`token id ${outside} is outside the model's vocabulary (size ${vocabSize})`)
       }
-      tokenized.push(result)
     } catch (err) {
       invalid.push({ ...record.source, problems: [{ ...record.source, message: messageOf(err) }] })
+      continue
     }
+    // Cut each record as soon as it is tokenized: only seqLen tokens of it are ever kept in memory.
+    valid++
+    const cut = truncateRecords([result], seqLen)
+    truncated += cut.truncated
+    dropped += cut.dropped
+    records.push(...cut.records)
   }
   // Report in file order, whichever stage found the problem.
   invalid.sort((a, b) => (a.line ?? a.index ?? 0) - (b.line ?? b.index ?? 0))
   const skipped = applyPolicy(file, invalid, options.onError ?? 'stop')
-  if (tokenized.length === 0) throw noRecords(file, skipped)
+  if (valid === 0) throw noRecords(file, skipped)
 
-  const { records, truncated, dropped } = truncateRecords(tokenized, seqLen)
   if (records.length === 0) {
     throw noRecords(file, skipped, `all ${dropped} records are left without a response token when cut to ${seqLen} tokens`)
   }
@@ -138,6 +152,7 @@ export function loadDataset(file: string, options: LoadOptions): LoadedDataset {
     records,
     stats: datasetStats(records, { truncated, dropped, skipped: skipped.length }),
     skipped,
+    warnings: parsed.invalidUtf8 ? [describeEncoding(file, parsed.invalidUtf8)] : [],
     previewRecord(i) {
       const record = records[i]
       if (record === undefined) throw new RangeError(`record ${i} is outside the dataset (0 … ${records.length - 1})`)

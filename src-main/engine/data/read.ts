@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs'
 import { extname } from 'node:path'
+import { decodeUtf8, type EncodingReport } from './encoding'
 import { DatasetError, ProblemList, messageOf } from './errors'
 import type { RecordLocation, RecordProblem, SkippedRecord } from './errors'
+import { describeJsonLineError, jsonSyntaxProblem } from './json-syntax'
 import { RECORD_FORMATS, detectRecordFormat, validateRecord } from './formats'
 import type { DatasetRecord, FileLayout, RecordFormat } from './formats'
 
@@ -35,6 +37,22 @@ export interface ReadResult {
   records: DatasetRecord[]
   /** Records left out under onError 'skip' (empty under 'stop'). */
   skipped: SkippedRecord[]
+  /** Lines that were not valid UTF-8 (read with U+FFFD), when there were any. */
+  invalidUtf8?: EncodingReport
+}
+
+/**
+ * The most characters one record may hold. Tokenizing costs about 10 µs and
+ * 1 kB of transient memory per character of a word (measured with Llama 3's
+ * BPE), so one 50 MB line took minutes and then exhausted V8's heap; 256 Ki
+ * characters tokenize in about 3 s and are already several times what the
+ * longest sequence a run trains on (everything past it is cut) holds.
+ * Longer records are refused, with their line, before they are parsed.
+ */
+export const MAX_RECORD_CHARS = 256 * 1024
+
+function tooLong(chars: number): string {
+  return `the record is ${chars.toLocaleString('en-US')} characters long; a record may hold at most ${MAX_RECORD_CHARS.toLocaleString('en-US')} (far more text than any sequence length trains on)`
 }
 
 /** Reads and validates a dataset file, applying the error policy. */
@@ -50,13 +68,21 @@ export function parseDatasetFile(
   file: string,
   options: Omit<ReadOptions, 'onError'> = {},
 ): Omit<ReadResult, 'skipped'> & { invalid: SkippedRecord[] } {
-  let text: string
+  let bytes: Buffer
   try {
-    text = readFileSync(file, 'utf8')
+    bytes = readFileSync(file)
   } catch (err) {
     throw DatasetError.file(file, `cannot be read (${messageOf(err)})`)
   }
-  return parseDatasetText(text, file, options)
+  let decoded: ReturnType<typeof decodeUtf8>
+  try {
+    decoded = decodeUtf8(bytes)
+  } catch (err) {
+    // Beyond V8's longest string (about 512 MB of text).
+    throw DatasetError.file(file, `cannot be read as text (${messageOf(err)})`)
+  }
+  const parsed = parseDatasetText(decoded.text, file, options)
+  return decoded.invalid ? { ...parsed, invalidUtf8: decoded.invalid } : parsed
 }
 
 /** As {@link parseDatasetFile}, for text already read; `file` names it in messages. */
@@ -128,7 +154,7 @@ function detectLayout(text: string, file: string): FileLayout {
     // One object spread over many lines is not JSONL, and reporting every
     // line of it as invalid JSON would hide the real mistake.
     const firstLine = text.trimStart().split(/\r?\n/, 1)[0] ?? ''
-    if (!parses(firstLine) && parses(text)) {
+    if (firstLine.length <= MAX_RECORD_CHARS && !parses(firstLine) && parses(text)) {
       throw DatasetError.file(file, 'holds a single JSON object; write the records as a JSON array, or as one JSON object per line (JSONL)')
     }
     return 'jsonl'
@@ -159,15 +185,36 @@ function jsonArrayValues(text: string, file: string): Entry[] {
   try {
     json = JSON.parse(text)
   } catch (err) {
-    const message = messageOf(err)
-    const position = /position (\d+)/.exec(message)?.[1]
-    const line = position === undefined ? undefined : lineAt(text, Number(position))
-    throw DatasetError.file(file, `is not valid JSON (${message})`, line)
+    const { description, position } = jsonSyntaxProblem(err)
+    const line = position === undefined ? undefined : lineAt(text, position)
+    throw DatasetError.file(file, `is not valid JSON (${description})`, line)
   }
   if (!Array.isArray(json)) {
     throw DatasetError.file(file, `expected a JSON array of records, got ${json === null ? 'null' : typeof json}`)
   }
-  return json.map((value, index) => ({ ok: true, source: { file, index }, value }))
+  return json.map((value, index): Entry => {
+    const source = { file, index }
+    const chars = charactersIn(value, MAX_RECORD_CHARS)
+    return chars > MAX_RECORD_CHARS ? { ok: false, source, problem: { ...source, message: tooLong(chars) } } : { ok: true, source, value }
+  })
+}
+
+/** Characters of a parsed record's strings and keys, counted until `limit` is passed. */
+function charactersIn(value: unknown, limit: number): number {
+  let total = 0
+  const stack: unknown[] = [value]
+  while (stack.length > 0 && total <= limit) {
+    const item = stack.pop()
+    if (typeof item === 'string') total += item.length
+    else if (Array.isArray(item)) for (const element of item) stack.push(element)
+    else if (typeof item === 'object' && item !== null) {
+      for (const [key, element] of Object.entries(item)) {
+        total += key.length
+        stack.push(element)
+      }
+    } else total += 1
+  }
+  return total
 }
 
 function jsonLineValues(text: string, file: string): Entry[] {
@@ -177,10 +224,15 @@ function jsonLineValues(text: string, file: string): Entry[] {
     const line = lines[i]!
     if (line.trim() === '') continue
     const source = { file, line: i + 1 }
+    // Measured before parsing: a huge line must cost nothing beyond the read.
+    if (line.length > MAX_RECORD_CHARS) {
+      entries.push({ ok: false, source, problem: { ...source, message: tooLong(line.length) } })
+      continue
+    }
     try {
       entries.push({ ok: true, source, value: JSON.parse(line) })
     } catch (err) {
-      entries.push({ ok: false, source, problem: { ...source, message: `invalid JSON (${messageOf(err)})` } })
+      entries.push({ ok: false, source, problem: { ...source, message: `invalid JSON (${describeJsonLineError(err)})` } })
     }
   }
   return entries

@@ -76,6 +76,8 @@ export interface DatasetPreview {
   errorCount: number
   /** Why the dataset cannot be trained on at all; null when it can. */
   fatal: string | null
+  /** What a user should know that does not stop training (e.g. lines that were not UTF-8), one sentence each. */
+  warnings: string[]
 }
 
 /** Problems listed in a preview; the rest are counted. Enough to see a pattern, small enough to show. */
@@ -124,7 +126,7 @@ function toProblem(problem: RecordProblem): DatasetProblem {
 export function previewTuneDataset(options: PreviewOptions): DatasetPreview {
   const dataPath = resolve(options.dataPath)
   const config = readModelConfig(options.modelPath)
-  const empty = { dataPath, format: null, template: null, seqLen: options.seqLen, records: [], stats: null }
+  const empty = { dataPath, format: null, template: null, seqLen: options.seqLen, records: [], stats: null, warnings: [] }
   let opened: ReturnType<typeof openTuneData>
   try {
     opened = openTuneData(options.modelPath, dataPath, { seqLen: options.seqLen, onError: 'skip', vocabSize: config.vocabSize })
@@ -166,6 +168,7 @@ export function previewTuneDataset(options: PreviewOptions): DatasetPreview {
     errors: problems.slice(0, maxPreviewProblems).map(toProblem),
     errorCount: problems.length,
     fatal: null,
+    warnings: dataset.warnings,
   }
 }
 

@@ -26,6 +26,7 @@ import { buildTrainStep, type TrainStepGraph } from '../onnx/optimizer'
 import { toModelProto } from '../onnx/serialize'
 import { loadSession, tensor, type ort, type ProviderId } from '../onnx/session'
 import { readLatestCheckpoint, writeCheckpoint } from './checkpoint'
+import { CheckpointError, DivergedError } from './errors'
 import { learningRate, type ScheduleKind } from './schedule'
 import { buildSortedTrainGraph, isNoDecay, parameterSpecs, sortedLosses } from './sorted-graph'
 
@@ -116,6 +117,11 @@ interface Graphs {
   evaluate: ort.InferenceSession
 }
 
+function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return false
+  return true
+}
+
 /** Targets a batch's mean loss divides by: labels ≠ −100 at positions ≥ 1 (the shift). */
 export function countedTargets(labels: BigInt64Array, batchSize: number, seqLen: number): number {
   let n = 0
@@ -132,6 +138,8 @@ export class Trainer {
   private state: RunState = { history: [], validation: [] }
   private graphs: Graphs | undefined
   private provider: ProviderId = 'cpu'
+  /** The newest checkpoint written or resumed from: where a diverged run can go back to. */
+  private lastCheckpoint: { step: number; path: string } | undefined
 
   constructor(
     readonly config: ModelConfig,
@@ -155,16 +163,19 @@ export class Trainer {
 
   /** Continues from the newest checkpoint in the checkpoint folder, if any; returns its step. */
   resume(): number {
-    const checkpoint = readLatestCheckpoint<RunState>(this.checkpointDir)
+    const checkpoint = readLatestCheckpoint<RunState>(this.checkpointDir, this.hooks.log ? { warn: this.hooks.log } : {})
     if (!checkpoint) return 0
     for (const slot of this.slots) {
       const saved = checkpoint.params.get(slot.name)
-      if (!saved || saved.data.length !== this.params.get(slot.name)!.length) throw new Error(`checkpoint in ${this.checkpointDir} does not fit this model (${slot.name})`)
+      if (!saved || saved.data.length !== this.params.get(slot.name)!.length) {
+        throw new CheckpointError(`the checkpoint ${checkpoint.path} does not fit this model (${slot.name}): was it made for another one?`)
+      }
       this.params.set(slot.name, saved.data)
       this.m.set(slot.name, checkpoint.m.get(slot.name)!)
       this.v.set(slot.name, checkpoint.v.get(slot.name)!)
     }
     this.step = checkpoint.step
+    this.lastCheckpoint = { step: checkpoint.step, path: checkpoint.path }
     // History after the checkpoint will be recomputed, identically: keep nothing past it.
     this.state = {
       history: checkpoint.state.history.filter((r) => r.step <= this.step),
@@ -336,9 +347,29 @@ export class Trainer {
   }
 
   private checkpoint(): void {
+    // A checkpoint of parameters that overflowed would only diverge again when resumed: the last good one stays the newest.
+    const broken = this.slots.find((s) => !allFinite(this.params.get(s.name)!))
+    if (broken) throw this.diverged(this.step, `the parameter ${broken.name} is no longer a finite number`)
     const params = new Map(this.slots.map((s) => [s.name, { shape: s.shape, data: this.params.get(s.name)! }]))
     const path = writeCheckpoint(this.checkpointDir, { step: this.step, params, m: this.m, v: this.v, state: this.state })
+    this.lastCheckpoint = { step: this.step, path }
     this.hooks.onCheckpoint?.(this.step, path)
+  }
+
+  /** The error that stops a run whose numbers stopped being finite, saying what is kept and what to change. */
+  private diverged(step: number, what: string): DivergedError {
+    const kept = this.lastCheckpoint
+      ? `the last good checkpoint, step ${this.lastCheckpoint.step}, is kept in ${this.lastCheckpoint.path}`
+      : 'no checkpoint had been written yet'
+    return new DivergedError(`training diverged at step ${step}: ${what} (learning rate ${this.options.lr}); ${kept}. Lower the learning rate (or enable gradient clipping) and start again.`)
+  }
+
+  /** Why a step's record shows divergence: a non-finite loss (the first exit) or gradient norm; undefined when it is fine. */
+  private divergence(record: StepRecord): string | undefined {
+    const exit = Object.entries(record.loss).find(([, loss]) => !Number.isFinite(loss))
+    if (exit) return `the loss of exit ${exit[0]} is ${exit[1]} (gradient norm ${record.gradNorm})`
+    if (!Number.isFinite(record.gradNorm)) return `the gradient norm is ${record.gradNorm}`
+    return undefined
   }
 
   /** Trains until totalSteps or until `signal` aborts (then checkpoints and returns unfinished). */
@@ -353,6 +384,9 @@ export class Trainer {
         return { finished: false, step: this.step, state: this.state, weights: this.weights() }
       }
       const record = await this.runStep(this.graphs)
+      // Stop at once: every later step would be NaN too, and the export would fail hours later.
+      const divergence = this.divergence(record)
+      if (divergence) throw this.diverged(record.step, divergence)
       this.state.history.push(record)
       const perStep = (performance.now() - started) / 1000 / (this.step - firstStep)
       this.hooks.onStep?.({ step: this.step, totalSteps, record, etaSeconds: perStep * (totalSteps - this.step) })

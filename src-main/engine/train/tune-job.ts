@@ -5,17 +5,26 @@
  * both run exactly this.
  */
 import { existsSync, readdirSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { ExecutionProviderPreference } from '../onnx/providers'
 import { formatProblem, splitDataset, type DatasetStats, type ErrorPolicy } from '../data'
 import { exportModel } from '../model/export'
 import { loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
+import { hasCheckpoints } from './checkpoint'
 import { trainingSource, validationSource } from './data-source'
+import { TuneSetupError, type SettingNamer } from './errors'
 import { parseExits } from './exits'
+import { checkMemory } from './memory-budget'
+import { prepareOutputFolders } from './output-folder'
+import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord, type SettingChange } from './run-settings'
 import type { ScheduleKind } from './schedule'
+import { checkSeqLen } from './sequence-length'
 import { openTuneData, plannedSteps } from './tune-data'
 import { Trainer, type RunState, type TrainerHooks, type TrainMode, type TrainOptions } from './trainer'
+
+export { TuneSetupError } from './errors'
+export type { SettingNamer } from './errors'
 
 export interface TuneRequest {
   modelPath: string
@@ -44,14 +53,6 @@ export interface TuneRequest {
   provider: ExecutionProviderPreference
 }
 
-/** A request that cannot run as given (the user's to fix, not a bug). */
-export class TuneSetupError extends Error {
-  constructor(message: string) {
-    super(message)
-    this.name = 'TuneSetupError'
-  }
-}
-
 export interface PreparedTune {
   config: ModelConfig
   options: TrainOptions
@@ -74,30 +75,63 @@ export function checkpointDirOf(outDir: string): string {
   return `${resolve(outDir)}.checkpoints`
 }
 
-export async function runTuneJob(
-  request: TuneRequest,
-  options: { resume: boolean; signal?: AbortSignal; hooks?: TrainerHooks; onPrepared?: (prepared: PreparedTune) => void },
-): Promise<TuneOutcome> {
+export interface TuneJobOptions {
+  resume: boolean
+  /** Resume even when the settings differ from the checkpoints' (the change is recorded in run.json). */
+  force?: boolean
+  /** Tells how to force a resume, in the caller's terms (`add --force`); without it, forcing is not offered. */
+  forceHint?: string
+  /** How messages name a request field (default: its own name, as the app's form and API do). */
+  name?: SettingNamer
+  signal?: AbortSignal
+  hooks?: TrainerHooks
+  onPrepared?: (prepared: PreparedTune) => void
+}
+
+export async function runTuneJob(request: TuneRequest, options: TuneJobOptions): Promise<TuneOutcome> {
+  const name: SettingNamer = options.name ?? ((setting) => setting)
+  const log = options.hooks?.log ?? (() => {})
   const out = resolve(request.outDir)
   const checkpointDir = checkpointDirOf(out)
-  const hasCheckpoints = existsSync(checkpointDir) && readdirSync(checkpointDir).length > 0
-  if (hasCheckpoints && !options.resume) throw new TuneSetupError(`${checkpointDir} holds checkpoints of an earlier run: resume it, or remove it.`)
-  if (existsSync(out) && readdirSync(out).length > 0) throw new TuneSetupError(`the output folder ${out} is not empty.`)
-  if (request.epochs !== undefined && request.maxSteps !== undefined) throw new TuneSetupError('give epochs or max steps, not both.')
+  if (request.epochs !== undefined && request.maxSteps !== undefined) throw new TuneSetupError(`give ${name('epochs')} or ${name('maxSteps')}, not both.`, ['epochs', 'maxSteps'])
+  // Folders first: nothing is loaded for a run that could never write its result.
+  prepareOutputFolders(out, checkpointDir, name('outDir'))
+  const resuming = options.resume && hasCheckpoints(checkpointDir)
+  if (hasCheckpoints(checkpointDir) && !options.resume) throw new TuneSetupError(`${checkpointDir} holds checkpoints of an earlier run: resume it, or remove it.`, ['outDir'])
+  if (existsSync(out) && readdirSync(out).length > 0) throw new TuneSetupError(`the output folder ${out} is not empty.`, ['outDir'])
 
   const model = loadModelFolder(request.modelPath)
-  const { dataset } = openTuneData(request.modelPath, request.dataPath, { seqLen: request.seqLen, onError: request.onError, vocabSize: model.config.vocabSize })
-  for (const skipped of dataset.skipped) for (const problem of skipped.problems) options.hooks?.log?.(`skipped ${formatProblem(problem)}`)
+  checkSeqLen(model.config, request.seqLen, name)
   let exits: number[]
   try {
     exits = parseExits(request.exits, model.config.numLayers)
   } catch (error) {
-    throw new TuneSetupError((error as Error).message)
+    throw new TuneSetupError(`${name('exits')}: ${(error as Error).message}`, ['exits'])
+  }
+  // Before the data is read or a graph built: a batch that cannot fit is refused with its figures.
+  checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen }, name)
+  const settings = settingsOf(request, exits)
+  const record = resuming ? resumeRecord(checkpointDir, settings, options, name) : { settings, forced: [] }
+
+  const { dataset } = openTuneData(request.modelPath, request.dataPath, { seqLen: request.seqLen, onError: request.onError, vocabSize: model.config.vocabSize })
+  for (const warning of dataset.warnings) log(`warning: ${warning}`)
+  for (const skipped of dataset.skipped) for (const problem of skipped.problems) log(`skipped ${formatProblem(problem)}`)
+  if (request.valSplit > 0 && dataset.records.length < 2) {
+    throw new TuneSetupError(
+      `${name('valSplit')} ${request.valSplit} needs at least 2 records (one to train on, one to validate with); ${request.dataPath} has ${dataset.records.length}. Give ${name('valSplit')} 0, or more data.`,
+      ['valSplit'],
+    )
   }
   const { train, validation } = splitDataset(dataset.records, { valFraction: request.valSplit, seed: request.seed })
   const { batchSize, seqLen, seed } = request
   const trainSource = trainingSource(train, { batchSize, seqLen, seed, shuffle: request.shuffle })
   const totalSteps = plannedSteps(trainSource.batchesPerEpoch, request)
+  if (request.warmup > 0 && request.warmup >= totalSteps) {
+    throw new TuneSetupError(
+      `${name('warmup')} ${request.warmup} is not shorter than the run (${totalSteps} step${totalSteps === 1 ? '' : 's'}): the learning rate would never reach ${name('lr')} ${request.lr}. Give ${name('warmup')} below ${totalSteps}.`,
+      ['warmup'],
+    )
+  }
   const trainOptions: TrainOptions = {
     mode: request.mode,
     exits,
@@ -118,7 +152,18 @@ export async function runTuneJob(
     provider: request.provider,
     ...options.hooks,
   })
-  const resumedFrom = options.resume ? trainer.resume() : 0
+  const resumedFrom = resuming ? trainer.resume() : 0
+  if (resumedFrom > totalSteps) {
+    const by = request.maxSteps !== undefined ? `${name('maxSteps')} ${request.maxSteps}` : `${request.epochs !== undefined ? `${name('epochs')} ${request.epochs}` : 'one epoch'} (${totalSteps} steps)`
+    throw new TuneSetupError(`${by} ends before step ${resumedFrom}, where the checkpoints in ${checkpointDir} already are; give at least ${resumedFrom} steps to resume.`, [request.maxSteps !== undefined ? 'maxSteps' : 'epochs'])
+  }
+  const forcedNow = record.forced.at(-1)
+  if (forcedNow && forcedNow.step === -1) {
+    forcedNow.step = resumedFrom
+    const what = forcedNow.changes.length > 0 ? `changed settings: ${describeChanges(forcedNow.changes, name)}` : 'settings the checkpoints do not record'
+    log(`warning: resuming at step ${resumedFrom} with ${what} (forced); recorded in ${join(checkpointDir, runRecordFile)}`)
+  }
+  writeRunRecord(checkpointDir, record)
   options.onPrepared?.({
     config: model.config,
     options: trainOptions,
@@ -149,4 +194,42 @@ export async function runTuneJob(
   } finally {
     await trainer.release()
   }
+}
+
+/**
+ * The run record to go on with: the checkpoints' own when the settings are
+ * the same; with a forced change appended (its step filled in once known)
+ * when forced; otherwise a TuneSetupError listing every change.
+ */
+function resumeRecord(checkpointDir: string, settings: ReturnType<typeof settingsOf>, options: TuneJobOptions, name: SettingNamer): RunRecord {
+  const hint = options.forceHint ? ` (${options.forceHint})` : ''
+  const saved = readRunRecord(checkpointDir)
+  if (!saved) {
+    if (!options.force) throw new TuneSetupError(`${checkpointDir} does not say which settings its checkpoints were made with (no run.json); resume only with the same settings${hint}.`)
+    return { settings, forced: [{ at: new Date().toISOString(), step: -1, changes: [] }] }
+  }
+  const changes = changedSettings(saved.settings, settings)
+  if (changes.length === 0) return saved
+  if (!options.force) {
+    throw new TuneSetupError(
+      `the checkpoints in ${checkpointDir} were made with other settings: ${describeChanges(changes, name)}. Resume with the same settings, or start a new run${hint}.`,
+      changes.map((c) => c.setting),
+    )
+  }
+  return { settings, forced: [...saved.forced, { at: new Date().toISOString(), step: -1, changes }] }
+}
+
+/** Where a request's settings differ from those of the checkpoints it would resume ([] when the same, or nothing to resume). */
+export function resumeConflicts(request: Omit<TuneRequest, 'provider'>, numLayers: number): SettingChange[] {
+  const checkpointDir = checkpointDirOf(request.outDir)
+  if (!hasCheckpoints(checkpointDir)) return []
+  const saved = readRunRecord(checkpointDir)
+  if (!saved) return []
+  let exits: number[]
+  try {
+    exits = parseExits(request.exits, numLayers)
+  } catch {
+    return [{ setting: 'exits', was: saved.settings.exits, now: request.exits }]
+  }
+  return changedSettings(saved.settings, settingsOf(request, exits))
 }

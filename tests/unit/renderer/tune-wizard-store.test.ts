@@ -9,7 +9,7 @@ const model: ModelFolderShape = {
 }
 
 const preview = (seqLen: number, errorCount = 0): DatasetPreview => ({
-  dataPath: '/data/d.jsonl', format: 'alpaca-jsonl', template: 'alpaca', seqLen, records: [], errors: [], errorCount, fatal: null,
+  dataPath: '/data/d.jsonl', format: 'alpaca-jsonl', template: 'alpaca', seqLen, records: [], errors: [], errorCount, fatal: null, warnings: [],
   stats: { records: 10, tokens: 100, meanTokens: 10, maxTokens: 12, trainedTokens: 40, truncated: 0, dropped: 0, skipped: errorCount },
 })
 

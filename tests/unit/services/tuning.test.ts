@@ -174,6 +174,55 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     expect(metrics.filter((m) => m.split === 'train' && m.exit === 3).map((m) => m.step)).toEqual([1, 2, 3, 4])
   })
 
+  it('marks a diverging run failed at once, with the step and the last good checkpoint in its error', async () => {
+    const { runId } = await call<{ runId: string }>('runs.start', request('out-nan', { maxSteps: 6, lr: 1e300, warmup: 1 }))
+    const error = await untilStatus(runId, 'completed').then(() => 'completed', (e: Error) => e.message)
+    expect(error).toMatch(/^run failed: training diverged at step 2: .*the last good checkpoint, step 1, is kept in /)
+    const { run, outputPath } = await call<RunDetails>('runs.get', { runId })
+    expect(run).toMatchObject({ status: 'failed', error: expect.stringContaining('training diverged at step 2') })
+    expect(outputPath).toBeNull()
+  })
+
+  it('refuses an output folder that is a file, or where no folder can be made, naming the field', async () => {
+    const file = join(root, 'a-file')
+    writeFileSync(file, 'x')
+    for (const outDir of [file, '/proc/sorted-service-test']) {
+      expect(await backend.dispatch('runs.start', { ...request('unused', { maxSteps: 1 }), outDir })).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_params', issues: [{ path: 'outDir', message: expect.stringContaining(outDir) }] },
+      })
+    }
+  })
+
+  it('refuses to resume a run whose checkpoints were made with other settings, keeping it paused', async () => {
+    const { runId } = await call<{ runId: string }>('runs.start', request('out-changed', { maxSteps: 4 }))
+    const stop = backend.subscribe((event, payload) => {
+      const p = payload as { runId: string; step: number }
+      if (event === 'run.progress' && p.runId === runId && p.step === 2) void call('runs.cancel', { runId })
+    })
+    await untilStatus(runId, 'paused')
+    stop()
+    // As if `sorted tune --resume --force` had gone on in this folder with another learning rate.
+    const recordFile = join(root, 'out-changed.checkpoints', 'run.json')
+    const record = JSON.parse(readFileSync(recordFile, 'utf8'))
+    writeFileSync(recordFile, JSON.stringify({ ...record, settings: { ...record.settings, lr: 0.5, seqLen: 48 } }))
+    await expect(call('runs.resume', { runId })).rejects.toThrow(/^conflict: .*were made with other settings: lr 0\.5 \(now 0\.001\), seqLen 48 \(now 32\)\.$/)
+    expect((await call<RunDetails>('runs.get', { runId })).run.status).toBe('paused')
+  })
+
+  it('previews any readable file without showing its contents, and warns about lines that are not UTF-8', async () => {
+    const shadow = join(root, 'shadow')
+    writeFileSync(shadow, 'root:$6$Zq9Secret$hash:19000:0:99999:7:::\ndaemon:*:19000:0:99999:7:::\n')
+    const foreign = await call<DatasetPreview>('datasets.preview', { modelPath: modelDir, dataPath: shadow, seqLen: 32 })
+    expect(foreign.errors.map((e) => e.line)).toEqual([1, 2])
+    expect(JSON.stringify(foreign)).not.toMatch(/root|Secret|daemon/)
+    const latin1 = join(root, 'latin1.jsonl')
+    writeFileSync(latin1, Buffer.concat([readFileSync(data), Buffer.from('{"instruction": "caf'), Buffer.from([0xe9]), Buffer.from('", "output": "ok"}\n')]))
+    const preview = await call<DatasetPreview>('datasets.preview', { modelPath: modelDir, dataPath: latin1, seqLen: 32 })
+    expect(preview.stats?.records).toBe(19)
+    expect(preview.warnings).toEqual([expect.stringMatching(/1 line is not valid UTF-8 \(line 19\)/)])
+  })
+
   it('has no file dialog in browser mode, and says what to do instead', async () => {
     expect(await backend.dispatch('app.pickFile', { extensions: ['jsonl'] })).toMatchObject({
       ok: false,

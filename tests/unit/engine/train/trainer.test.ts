@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { readLatestCheckpoint } from '../../../../src-main/engine/train/checkpoint'
+import { DivergedError } from '../../../../src-main/engine/train/errors'
 import { parseExits } from '../../../../src-main/engine/train/exits'
 import { learningRate } from '../../../../src-main/engine/train/schedule'
 import { Trainer, type BatchSource, type TrainOptions } from '../../../../src-main/engine/train/trainer'
@@ -98,6 +100,32 @@ describe('SoFT trainer', () => {
     expect(resumed.state.history.map((r) => r.step)).toEqual([1, 2, 3, 4, 5])
     expect(resumed.state.history.map((r) => r.loss)).toEqual(straight.state.history.map((r) => r.loss))
     expect(Array.from(resumed.weights.norm)).toEqual(Array.from(straight.weights.norm))
+  })
+
+  it('stops at the first non-finite loss, naming the step and the exit, before reporting or checkpointing it', async () => {
+    const steps: number[] = []
+    // Warmup makes step 1 run at lr 0; step 2's update overflows, so step 3's loss is NaN.
+    const trainer = new Trainer(config, tinyWeights(config, 3), { ...base, lr: 1e300, totalSteps: 6 }, source(4), source(4), freshDir(), {
+      intraOpThreads: 1,
+      onStep: ({ step }) => steps.push(step),
+    })
+    const error = await trainer.run().catch((e: unknown) => e)
+    await trainer.release()
+    expect(error).toBeInstanceOf(DivergedError)
+    expect((error as Error).message).toMatch(/^training diverged at step 3: the loss of exit 1 is NaN \(gradient norm NaN\) \(learning rate 1e\+300\); no checkpoint had been written yet\./)
+    expect(steps).toEqual([1, 2])
+  })
+
+  it('never checkpoints overflowed parameters: the last good checkpoint stays the newest', async () => {
+    const dir = freshDir()
+    const trainer = new Trainer(config, tinyWeights(config, 3), { ...base, lr: 1e300, totalSteps: 6, checkpointEvery: 1 }, source(4), source(4), dir, { intraOpThreads: 1 })
+    const error = await trainer.run().catch((e: unknown) => e)
+    await trainer.release()
+    const kept = readLatestCheckpoint(dir)!
+    expect(kept.step).toBe(1)
+    expect((error as Error).message).toMatch(/^training diverged at step 2: the parameter [\w.]+ is no longer a finite number/)
+    expect((error as Error).message).toContain(`the last good checkpoint, step 1, is kept in ${kept.path}`)
+    for (const { data } of kept.params.values()) expect(data.every(Number.isFinite)).toBe(true)
   })
 
   it('sft trains only the full model; sortednet the full model and one sampled exit per step', async () => {

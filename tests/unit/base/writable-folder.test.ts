@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { ensureWritableFolder, UnusableFolderError } from '../../../src-main/services/writable-folder'
+import { ensureWritableFolder, UnusableFolderError } from '../../../src-main/base/writable-folder'
 import { mountSmallDisk, type SmallDisk } from '../../fixtures/small-disk'
 
 const root = mkdtempSync(join(tmpdir(), 'writable-folder-'))
@@ -30,6 +30,12 @@ describe('ensureWritableFolder', () => {
     const target = join(root, 'made', 'deep', 'er')
     expect(ensureWritableFolder(target, '--data-dir')).toBe(resolve(target))
     expect(readdirSync(join(root, 'made', 'deep'))).toEqual(['er'])
+  })
+
+  it('with keepCreated: false, checks a missing folder and removes the levels it made', () => {
+    const target = join(root, 'probe-only', 'deep')
+    expect(ensureWritableFolder(target, '--out', { keepCreated: false })).toBe(resolve(target))
+    expect(existsSync(join(root, 'probe-only'))).toBe(false)
   })
 
   it('accepts an existing folder and leaves nothing behind in it', () => {

@@ -1,4 +1,6 @@
 /**
+ * Base: small Node utilities every layer may use; they import nothing of the app.
+ *
  * Checks a folder the user named (`--data-dir`, `--out`, SORTED_STUDIO_HOME)
  * before anything is written there, and creates it when it is missing.
  *
@@ -9,7 +11,7 @@
  * unusable path at once, with one line naming the flag and the path.
  */
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, rmSync, statSync, type Stats } from 'node:fs'
+import { closeSync, mkdirSync, openSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 
 /** The folder cannot hold the app's files; the message names the flag, the path and why. */
@@ -38,8 +40,11 @@ const reasons: Record<string, string> = {
  * any missing parents, and returns it as an absolute path. `flagName` is how
  * the user named it (`--data-dir`, `SORTED_STUDIO_HOME`), for the message.
  * Throws UnusableFolderError, having created nothing, when it cannot be used.
+ * With `keepCreated: false` the levels it made are removed again before it
+ * returns: a check for a folder that a later step creates (nothing left
+ * behind when that step is refused for another reason).
  */
-export function ensureWritableFolder(path: string, flagName: string): string {
+export function ensureWritableFolder(path: string, flagName: string, { keepCreated = true }: { keepCreated?: boolean } = {}): string {
   const target = resolve(path)
   const named = `${flagName} ${target}`
 
@@ -62,17 +67,30 @@ export function ensureWritableFolder(path: string, flagName: string): string {
   const problem = writeProblem(existing)
   if (problem) throw new UnusableFolderError(target, `${subject} ${problem}.`)
 
-  for (const level of missing) {
-    try {
-      mkdirSync(level)
-    } catch (error) {
-      const { code } = error as NodeJS.ErrnoException
-      // Made by someone else in the meantime: fine if it is a folder.
-      if (code === 'EEXIST' && statSync(level).isDirectory()) continue
-      throw new UnusableFolderError(target, `${named} cannot be created: making ${level} failed: ${describe(error)}.`)
+  const made: string[] = []
+  try {
+    for (const level of missing) {
+      try {
+        mkdirSync(level)
+        made.push(level)
+      } catch (error) {
+        const { code } = error as NodeJS.ErrnoException
+        // Made by someone else in the meantime: fine if it is a folder.
+        if (code === 'EEXIST' && statSync(level).isDirectory()) continue
+        throw new UnusableFolderError(target, `${named} cannot be created: making ${level} failed: ${describe(error)}.`)
+      }
     }
+  } catch (error) {
+    removeEmptyFolders(made)
+    throw error
   }
+  if (!keepCreated) removeEmptyFolders(made)
   return target
+}
+
+/** Removes folders this check made, deepest first (they are still empty). */
+function removeEmptyFolders(made: readonly string[]): void {
+  for (const level of [...made].reverse()) rmdirSync(level)
 }
 
 /** The entry's stats, or undefined when nothing is there (or a file sits above it). */
