@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { finish, runCli, serve } from './harness'
+import WebSocket from 'ws'
 
 const dataRoot = mkdtempSync(join(tmpdir(), 'sorted-cli-'))
 afterAll(() => rmSync(dataRoot, { recursive: true, force: true }))
@@ -33,7 +34,14 @@ describe('sorted CLI', () => {
     const page = await fetch(app.url)
     expect(page.status).toBe(200)
     expect(await page.text()).toContain('<div id="app">')
-    expect((await fetch(`http://127.0.0.1:${app.port}/`)).status).toBe(401)
+    // The page is public (it holds no secret); the API socket needs the token.
+    const refusedStatus = await new Promise<number>((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${app.port}/api/ws`)
+      ws.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0))
+      ws.on('open', () => reject(new Error('the socket opened without the token')))
+      ws.on('error', () => {})
+    })
+    expect(refusedStatus).toBe(401)
     expect(await app.stop()).toBe(0)
     expect(app.output().split('\n').filter((line) => line.startsWith('Sorted Studio listening on'))).toHaveLength(1)
   })

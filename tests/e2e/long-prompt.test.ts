@@ -23,7 +23,7 @@ interface Response {
 
 /** A WebSocket client that sends requests and resolves each with its response. */
 async function client(port: number, token: string) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws?token=${token}`)
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws`, { headers: { authorization: `Bearer ${token}` } })
   await new Promise((resolve, reject) => {
     ws.once('open', resolve)
     ws.once('error', reject)
