@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ExecutionProviderPreference } from '../api/contract'
+import { ExecutionProviderPreference, tuningDefaults } from '../api/contract'
 import { formatProblem, loadDataset, type ErrorPolicy } from '../engine/data'
 import { loadModelFolder } from '../engine/model/import'
 import { chatFormatterFor } from '../engine/tokenizer/chat-template'
@@ -33,22 +33,22 @@ export const tuneCommand: Command = {
   summary: 'Fine-tune a model with SoFT, SortedNet or plain SFT; resumable after a crash.',
   usage: `sorted tune --model DIR --data FILE --mode soft|sortednet|sft --out DIR [options]
 
-  --exits SPEC            all (default) | 2,4,6 | every:N:from:M (the full model is always one)
+  --exits SPEC            all | 2,4,6 | every:N:from:M (default ${tuningDefaults.exits}; the full model is always one)
   --epochs E | --max-steps S   how long to train (default 1 epoch)
-  --batch-size B          rows per micro-batch (default 4)
-  --grad-accum G          micro-batches per optimizer step (default 1)
-  --lr LR                 peak learning rate (default 1e-4)
-  --weight-decay WD       AdamW decoupled weight decay (default 0.01, as torch.optim.AdamW)
-  --warmup W              linear warmup steps (default 0)
-  --schedule cosine|constant   after warmup (default cosine)
-  --max-grad-norm C       clip the global gradient norm (default 1; 0 disables)
-  --seq-len T             longest sequence; longer records are cut (default 512)
-  --seed S                data order, split and SortedNet sampling (default 42)
+  --batch-size B          rows per micro-batch (default ${tuningDefaults.batchSize})
+  --grad-accum G          micro-batches per optimizer step (default ${tuningDefaults.gradAccum})
+  --lr LR                 peak learning rate (default ${tuningDefaults.lr.toExponential()})
+  --weight-decay WD       AdamW decoupled weight decay (default ${tuningDefaults.weightDecay}, as torch.optim.AdamW)
+  --warmup W              linear warmup steps (default ${tuningDefaults.warmup})
+  --schedule cosine|constant   after warmup (default ${tuningDefaults.schedule})
+  --max-grad-norm C       clip the global gradient norm (default ${tuningDefaults.maxGradNorm}; 0 disables)
+  --seq-len T             longest sequence; longer records are cut (default ${tuningDefaults.seqLen})
+  --seed S                data order, split and SortedNet sampling (default ${tuningDefaults.seed})
   --no-shuffle            keep file order: batch s = records s·B … s·B+B−1, wrapping
-  --val-split F           fraction held out for validation (default 0.05)
-  --on-error stop|skip    malformed records stop the run (default) or are skipped
-  --checkpoint-every N    steps between checkpoints (default 50; also on the end)
-  --eval-every N          steps between validations (default 0: at the end only)
+  --val-split F           fraction held out for validation (default ${tuningDefaults.valSplit})
+  --on-error stop|skip    malformed records stop the run or are skipped (default ${tuningDefaults.onError})
+  --checkpoint-every N    steps between checkpoints (default ${tuningDefaults.checkpointEvery}; also on the end)
+  --eval-every N          steps between validations (default ${tuningDefaults.evalEvery}: at the end only)
   --resume                continue from DIR.checkpoints after an interruption
   --provider ID           auto | cpu | cuda | dml | webgpu (default cpu)
   --json                  print one final object: history, val, out
@@ -63,23 +63,23 @@ checkpoints live in DIR.checkpoints beside it.`,
         model: { type: 'string' },
         data: { type: 'string' },
         mode: { type: 'string' },
-        exits: { type: 'string', default: 'all' },
+        exits: { type: 'string', default: tuningDefaults.exits },
         epochs: { type: 'string' },
         'max-steps': { type: 'string' },
-        'batch-size': { type: 'string', default: '4' },
-        'grad-accum': { type: 'string', default: '1' },
-        lr: { type: 'string', default: '1e-4' },
-        'weight-decay': { type: 'string', default: '0.01' },
-        warmup: { type: 'string', default: '0' },
-        schedule: { type: 'string', default: 'cosine' },
-        'max-grad-norm': { type: 'string', default: '1' },
-        'seq-len': { type: 'string', default: '512' },
-        seed: { type: 'string', default: '42' },
-        'no-shuffle': { type: 'boolean', default: false },
-        'val-split': { type: 'string', default: '0.05' },
-        'on-error': { type: 'string', default: 'stop' },
-        'checkpoint-every': { type: 'string', default: '50' },
-        'eval-every': { type: 'string', default: '0' },
+        'batch-size': { type: 'string', default: String(tuningDefaults.batchSize) },
+        'grad-accum': { type: 'string', default: String(tuningDefaults.gradAccum) },
+        lr: { type: 'string', default: String(tuningDefaults.lr) },
+        'weight-decay': { type: 'string', default: String(tuningDefaults.weightDecay) },
+        warmup: { type: 'string', default: String(tuningDefaults.warmup) },
+        schedule: { type: 'string', default: tuningDefaults.schedule },
+        'max-grad-norm': { type: 'string', default: String(tuningDefaults.maxGradNorm) },
+        'seq-len': { type: 'string', default: String(tuningDefaults.seqLen) },
+        seed: { type: 'string', default: String(tuningDefaults.seed) },
+        'no-shuffle': { type: 'boolean', default: !tuningDefaults.shuffle },
+        'val-split': { type: 'string', default: String(tuningDefaults.valSplit) },
+        'on-error': { type: 'string', default: tuningDefaults.onError },
+        'checkpoint-every': { type: 'string', default: String(tuningDefaults.checkpointEvery) },
+        'eval-every': { type: 'string', default: String(tuningDefaults.evalEvery) },
         out: { type: 'string' },
         resume: { type: 'boolean', default: false },
         provider: { type: 'string', default: 'cpu' },
