@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import type { Contender } from '../engine/judge/contender'
 import { EvaluationSetupError, runEvaluation } from '../services/evaluation'
 import { dataDirName, databasePath, resolveDataDir } from '../services/paths'
 import { ensureWritableFolder } from '../base/writable-folder'
@@ -6,7 +7,7 @@ import { openStore } from '../store'
 import { UsageError, type Command } from './commands'
 
 /** MODEL[@EXIT]: a folder, optionally cut at an exit (layer count). */
-function parseContender(text: string, flag: string): { modelPath: string; exit: number | undefined } {
+function parseContender(text: string, flag: string): Contender {
   const match = text.match(/^(.*)@(\d+)$/)
   if (!match) return { modelPath: text, exit: undefined }
   if (Number(match[2]) < 1) throw new UsageError(`${flag} ${text}: the exit must be ≥ 1.`)

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { ExecutionProviderPreference } from '../api/contract'
+import { ExecutionProviderPreference, tuningDefaults } from '../api/contract'
 import { formatProblem, loadDataset, type ErrorPolicy } from '../engine/data'
 import { inspectModelFolder, loadModelFolder } from '../engine/model/import'
 import { chatFormatterFor } from '../engine/tokenizer/chat-template'
@@ -39,10 +39,10 @@ export function flagOf(setting: string): string {
   return flagNames[setting] ?? `--${setting.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
 }
 
-/** --seq-len as given, else 512 or the model's context when shorter (a bad model folder is reported by the load). */
+/** --seq-len as given, else the tuning default or the model's context when shorter (a bad model folder is reported by the load). */
 function seqLenFor(text: string | undefined, modelDir: string): number {
   const given = numberOption('seq-len', text, (n) => Number.isInteger(n) && n >= 2, 'a whole number ≥ 2')
-  return given ?? defaultSeqLen(inspectModelFolder(modelDir).config)
+  return given ?? defaultSeqLen(inspectModelFolder(modelDir).config, tuningDefaults.seqLen)
 }
 
 export const tuneCommand: Command = {
@@ -50,23 +50,23 @@ export const tuneCommand: Command = {
   summary: 'Fine-tune a model with SoFT, SortedNet or plain SFT; resumable after a crash.',
   usage: `sorted tune --model DIR --data FILE --mode soft|sortednet|sft --out DIR [options]
 
-  --exits SPEC            all (default) | 2,4,6 | every:N:from:M (the full model is always one)
+  --exits SPEC            all | 2,4,6 | every:N:from:M (default ${tuningDefaults.exits}; the full model is always one)
   --epochs E | --max-steps S   how long to train (default 1 epoch)
-  --batch-size B          rows per micro-batch (default 4)
-  --grad-accum G          micro-batches per optimizer step (default 1)
-  --lr LR                 peak learning rate (default 1e-4)
-  --weight-decay WD       AdamW decoupled weight decay (default 0.01, as torch.optim.AdamW)
-  --warmup W              linear warmup steps (default 0)
-  --schedule cosine|constant   after warmup (default cosine)
-  --max-grad-norm C       clip the global gradient norm (default 1; 0 disables)
-  --seq-len T             longest sequence; longer records are cut (default 512, or the
+  --batch-size B          rows per micro-batch (default ${tuningDefaults.batchSize})
+  --grad-accum G          micro-batches per optimizer step (default ${tuningDefaults.gradAccum})
+  --lr LR                 peak learning rate (default ${tuningDefaults.lr.toExponential()})
+  --weight-decay WD       AdamW decoupled weight decay (default ${tuningDefaults.weightDecay}, as torch.optim.AdamW)
+  --warmup W              linear warmup steps (default ${tuningDefaults.warmup})
+  --schedule cosine|constant   after warmup (default ${tuningDefaults.schedule})
+  --max-grad-norm C       clip the global gradient norm (default ${tuningDefaults.maxGradNorm}; 0 disables)
+  --seq-len T             longest sequence; longer records are cut (default ${tuningDefaults.seqLen}, or the
                           model's context when shorter; at most the model's context)
-  --seed S                data order, split and SortedNet sampling (default 42)
+  --seed S                data order, split and SortedNet sampling (default ${tuningDefaults.seed})
   --no-shuffle            keep file order: batch s = records s·B … s·B+B−1, wrapping
-  --val-split F           fraction held out for validation (default 0.05)
-  --on-error stop|skip    malformed records stop the run (default) or are skipped
-  --checkpoint-every N    steps between checkpoints (default 50; also on the end)
-  --eval-every N          steps between validations (default 0: at the end only)
+  --val-split F           fraction held out for validation (default ${tuningDefaults.valSplit})
+  --on-error stop|skip    malformed records stop the run or are skipped (default ${tuningDefaults.onError})
+  --checkpoint-every N    steps between checkpoints (default ${tuningDefaults.checkpointEvery}; also on the end)
+  --eval-every N          steps between validations (default ${tuningDefaults.evalEvery}: at the end only)
   --resume                continue from DIR.checkpoints after an interruption; refused when
                           a training setting differs from the checkpoints'
   --force                 with --resume: go on with the changed settings anyway
@@ -84,23 +84,23 @@ checkpoints live in DIR.checkpoints beside it.`,
         model: { type: 'string' },
         data: { type: 'string' },
         mode: { type: 'string' },
-        exits: { type: 'string', default: 'all' },
+        exits: { type: 'string', default: tuningDefaults.exits },
         epochs: { type: 'string' },
         'max-steps': { type: 'string' },
-        'batch-size': { type: 'string', default: '4' },
-        'grad-accum': { type: 'string', default: '1' },
-        lr: { type: 'string', default: '1e-4' },
-        'weight-decay': { type: 'string', default: '0.01' },
-        warmup: { type: 'string', default: '0' },
-        schedule: { type: 'string', default: 'cosine' },
-        'max-grad-norm': { type: 'string', default: '1' },
+        'batch-size': { type: 'string', default: String(tuningDefaults.batchSize) },
+        'grad-accum': { type: 'string', default: String(tuningDefaults.gradAccum) },
+        lr: { type: 'string', default: String(tuningDefaults.lr) },
+        'weight-decay': { type: 'string', default: String(tuningDefaults.weightDecay) },
+        warmup: { type: 'string', default: String(tuningDefaults.warmup) },
+        schedule: { type: 'string', default: tuningDefaults.schedule },
+        'max-grad-norm': { type: 'string', default: String(tuningDefaults.maxGradNorm) },
         'seq-len': { type: 'string' },
-        seed: { type: 'string', default: '42' },
-        'no-shuffle': { type: 'boolean', default: false },
-        'val-split': { type: 'string', default: '0.05' },
-        'on-error': { type: 'string', default: 'stop' },
-        'checkpoint-every': { type: 'string', default: '50' },
-        'eval-every': { type: 'string', default: '0' },
+        seed: { type: 'string', default: String(tuningDefaults.seed) },
+        'no-shuffle': { type: 'boolean', default: !tuningDefaults.shuffle },
+        'val-split': { type: 'string', default: String(tuningDefaults.valSplit) },
+        'on-error': { type: 'string', default: tuningDefaults.onError },
+        'checkpoint-every': { type: 'string', default: String(tuningDefaults.checkpointEvery) },
+        'eval-every': { type: 'string', default: String(tuningDefaults.evalEvery) },
         out: { type: 'string' },
         resume: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
@@ -204,7 +204,7 @@ export const evalLossCommand: Command = {
   summary: 'Mean token loss of every exit of a model on a dataset.',
   usage: `sorted eval-loss --model DIR --data FILE [--exits SPEC] [--seq-len T] [--batch-size B] [--json]
 
---seq-len defaults to 512, or the model's context when shorter.
+--seq-len defaults to ${tuningDefaults.seqLen}, or the model's context when shorter.
 
 Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ their number.`,
   async run(args) {

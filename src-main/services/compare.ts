@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { CompareDone, CompareRequest, CompareSide, ExecutionProviderPreference } from '../api/contract'
 import { ApiError } from '../api/errors'
+import type { Contender, ContenderAtExit } from '../engine/judge/contender'
 import type { EvalItem, Store } from '../store'
 import { FromCompareWorker, type ToCompareWorker } from '../workers/compare-protocol'
 import type { EngineWorkerSpec } from './engine'
@@ -19,12 +20,12 @@ import { appendCompareItem } from './eval-sets'
 import type { Decoding } from './evaluation'
 import type { EventBus } from './events'
 import { inspectModel } from './model-inspect'
-import { registerModelFolder } from './model-registry'
+import { storedContender } from './model-registry'
 
 interface ActiveCompare {
   prompt: string
   decoding: Decoding
-  contenders: Record<CompareSide, { modelPath: string; exit: number }>
+  contenders: Record<CompareSide, ContenderAtExit>
   /** Sides still running. */
   pending: Set<CompareSide>
   /** Made when the first side finishes, so a run cancelled before any answer leaves nothing behind. */
@@ -84,7 +85,7 @@ export class CompareService {
     this.worker?.postMessage({ type: 'cancel', compareId } satisfies ToCompareWorker)
   }
 
-  private contender(c: { modelPath: string; exit?: number | undefined }, field: 'a' | 'b'): { modelPath: string; exit: number } {
+  private contender(c: Contender, field: 'a' | 'b'): ContenderAtExit {
     const model = inspectModel(c.modelPath, `${field}.modelPath`)
     const exit = c.exit ?? model.numLayers
     if (exit > model.numLayers) {
@@ -142,8 +143,7 @@ export class CompareService {
         const contender = run.contenders[done.side]
         const generation = this.store.evals.recordGeneration({
           evalItemId: run.item.id,
-          modelId: registerModelFolder(this.store, contender.modelPath, 'imported'),
-          exit: done.exit,
+          ...storedContender(this.store, { modelPath: contender.modelPath, exit: done.exit }),
           decoding: { ...run.decoding },
           output: done.text.trim(),
           tokensPerSecond: done.tokensPerSecond > 0 ? done.tokensPerSecond : null,

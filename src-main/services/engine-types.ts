@@ -1,19 +1,22 @@
 /**
- * The engine owns the types it produces (providers, dataset previews); the
- * API contract declares the same shapes as zod schemas, because the contract
- * depends on zod only (the renderer type-checks against it without the
- * engine). These compile-time checks keep the two identical: a field added,
- * renamed or retyped on one side and not the other fails the type check.
- * Nothing here runs.
+ * The engine owns the types it produces (providers, dataset previews,
+ * contenders, verdicts, tuning requests); the API contract declares the same
+ * shapes as zod schemas, because the contract depends on zod only (the
+ * renderer type-checks against it without the engine). These compile-time
+ * checks keep the two identical: a field added, renamed or retyped on one
+ * side and not the other fails the type check. Nothing here runs.
  */
 import type * as contract from '../api/contract'
+import type * as contender from '../engine/judge/contender'
+import type * as pandalm from '../engine/judge/pandalm'
 import type * as preview from '../engine/train/dataset-preview'
+import type * as tuneJob from '../engine/train/tune-job'
 import type * as providers from '../engine/onnx/providers'
 
 /** True only when A and B are the same type (not merely assignable either way). */
-type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
 /** Compiles only when given `true`. */
-type Holds<T extends true> = T
+export type Holds<T extends true> = T
 
 export type EngineTypesMatchContract = [
   Holds<Same<providers.ExecutionProviderPreference, contract.ExecutionProviderPreference>>,
@@ -22,4 +25,9 @@ export type EngineTypesMatchContract = [
   Holds<Same<preview.PreviewRecord, contract.PreviewRecord>>,
   Holds<Same<preview.DatasetStatistics, contract.DatasetStatistics>>,
   Holds<Same<preview.DatasetPreview, contract.DatasetPreview>>,
+  Holds<Same<contender.Contender, contract.Contender>>,
+  Holds<Same<pandalm.Verdict, contract.Verdict>>,
+  // The contract's request, its defaults filled in, is the engine's job less
+  // the execution provider, which the app's setting supplies.
+  Holds<Same<Omit<tuneJob.TuneRequest, 'provider'>, contract.MethodParams<'runs.start'>>>,
 ]

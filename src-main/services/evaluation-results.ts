@@ -8,7 +8,7 @@
 import type { ContenderRef, EvaluationResults, PairResult, ResultMatrix } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { combine, tally, type Outcome } from '../engine/judge/verdicts'
-import type { Contender, JsonObject, Store } from '../store'
+import type { JsonObject, Store, StoredContender } from '../store'
 
 /** Stable text for a decoding config (flat objects; key order does not matter). */
 function decodingKey(decoding: JsonObject): string {
@@ -20,15 +20,15 @@ function maxNewTokensOf(decoding: JsonObject): number | null {
   return typeof value === 'number' && Number.isInteger(value) ? value : null
 }
 
-const contenderKey = (c: Contender) => `${c.modelId}@${c.exit}`
+const contenderKey = (c: StoredContender) => `${c.modelId}@${c.exit}`
 
 /** B's outcome is A's mirrored. */
 const flip = (o: Outcome): Outcome => ({ win: o.loss, loss: o.win, tie: o.tie })
 
 interface PairGroup {
   judge: string
-  a: Contender
-  b: Contender
+  a: StoredContender
+  b: StoredContender
   decoding: JsonObject
   outcomes: Outcome[]
 }
@@ -38,7 +38,7 @@ export function evaluationResults(store: Store, setId: string, judge?: string): 
   if (!set) throw new ApiError('not_found', `No evaluation set ${setId}.`)
 
   const models = new Map<string, { modelName: string; modelPath: string }>()
-  const ref = (c: Contender): ContenderRef => {
+  const ref = (c: StoredContender): ContenderRef => {
     let model = models.get(c.modelId)
     if (!model) {
       const row = store.models.get(c.modelId)
@@ -59,7 +59,7 @@ export function evaluationResults(store: Store, setId: string, judge?: string): 
     if (judge !== undefined && c.judge !== judge) continue
     const decA = decodingKey(c.a.decoding)
     const decB = decodingKey(c.b.decoding)
-    const key = (x: Contender, dx: string, y: Contender, dy: string) => JSON.stringify([c.judge, contenderKey(x), dx, contenderKey(y), dy])
+    const key = (x: StoredContender, dx: string, y: StoredContender, dy: string) => JSON.stringify([c.judge, contenderKey(x), dx, contenderKey(y), dy])
     const outcome = combine(c.ab.verdict, c.ba.verdict)
     const forward = groups.get(key(c.a, decA, c.b, decB))
     const reverse = groups.get(key(c.b, decB, c.a, decA))

@@ -17,14 +17,14 @@ import {
   type BatchItem,
   type BatchJob,
   type BatchRecords,
-  type Contender,
   type Decoding,
   type EvaluationProgressInfo,
   type EvaluationResult,
 } from '../engine/judge/batch'
+import type { Contender, ContenderAtExit } from '../engine/judge/contender'
 import type { JudgeVerdict, Verdict } from '../engine/judge/pandalm'
 import type { EvalItem, Store } from '../store'
-import { registerModelFolder } from './model-registry'
+import { registerModelFolder, storedContender } from './model-registry'
 
 export { EvaluationSetupError, type Decoding }
 
@@ -55,8 +55,8 @@ export interface EvaluationJob {
   /** A file to import (or find imported), or a stored set: exactly one. */
   setPath?: string | undefined
   setId?: string | undefined
-  a: { modelPath: string; exit?: number | undefined }
-  b: { modelPath: string; exit?: number | undefined }
+  a: Contender
+  b: Contender
   /** 'reference' or 'pandalm:<model folder>'. */
   judge: string
   matrix: boolean
@@ -90,24 +90,20 @@ export class StoreRecords implements BatchRecords {
     this.decoding = { ...decoding }
   }
 
-  private contenderId(contender: Contender): { modelId: string; exit: number } {
-    return { modelId: registerModelFolder(this.store, contender.modelPath, 'imported'), exit: contender.exit }
+  private generation(item: BatchItem, contender: ContenderAtExit) {
+    return this.store.evals.findGeneration(item.id, storedContender(this.store, contender), this.decoding)
   }
 
-  private generation(item: BatchItem, contender: Contender) {
-    return this.store.evals.findGeneration(item.id, this.contenderId(contender), this.decoding)
-  }
-
-  answer(item: BatchItem, contender: Contender): Answer | undefined {
+  answer(item: BatchItem, contender: ContenderAtExit): Answer | undefined {
     const found = this.generation(item, contender)
     return found && { output: found.output, tokensPerSecond: found.tokensPerSecond }
   }
 
-  recordAnswer(item: BatchItem, contender: Contender, answer: Answer): void {
-    this.store.evals.recordGeneration({ evalItemId: item.id, ...this.contenderId(contender), decoding: this.decoding, ...answer })
+  recordAnswer(item: BatchItem, contender: ContenderAtExit, answer: Answer): void {
+    this.store.evals.recordGeneration({ evalItemId: item.id, ...storedContender(this.store, contender), decoding: this.decoding, ...answer })
   }
 
-  verdicts(item: BatchItem, a: Contender, b: Contender, judge: string): { ab: Verdict; ba: Verdict } | undefined {
+  verdicts(item: BatchItem, a: ContenderAtExit, b: ContenderAtExit, judge: string): { ab: Verdict; ba: Verdict } | undefined {
     const ga = this.generation(item, a)
     const gb = this.generation(item, b)
     const found = ga && gb ? this.store.evals.findComparison(ga.id, gb.id, judge) : undefined
@@ -115,7 +111,7 @@ export class StoreRecords implements BatchRecords {
     return found && found.generationAId === ga!.id ? { ab: found.ab.verdict, ba: found.ba.verdict } : undefined
   }
 
-  recordVerdicts(item: BatchItem, a: Contender, b: Contender, judge: string, verdicts: { ab: JudgeVerdict; ba: JudgeVerdict }): void {
+  recordVerdicts(item: BatchItem, a: ContenderAtExit, b: ContenderAtExit, judge: string, verdicts: { ab: JudgeVerdict; ba: JudgeVerdict }): void {
     const ga = this.generation(item, a)
     const gb = this.generation(item, b)
     if (!ga || !gb) throw new Error(`item ${item.idx}: a verdict on answers that were never stored`)
@@ -125,8 +121,8 @@ export class StoreRecords implements BatchRecords {
 
 /** What is already recorded for an evaluation's two models, as a worker gets it at start. */
 export interface RecordedSoFar {
-  answers: { itemId: string; contender: Contender; answer: Answer }[]
-  verdicts: { itemId: string; a: Contender; b: Contender; judge: string; ab: Verdict; ba: Verdict }[]
+  answers: { itemId: string; contender: ContenderAtExit; answer: Answer }[]
+  verdicts: { itemId: string; a: ContenderAtExit; b: ContenderAtExit; judge: string; ab: Verdict; ba: Verdict }[]
 }
 
 /**
@@ -137,7 +133,7 @@ export interface RecordedSoFar {
 export function recordedSoFar(store: Store, job: BatchJob): RecordedSoFar {
   const decoding = { ...batchDecoding(job.maxNewTokens) }
   const recorded: RecordedSoFar = { answers: [], verdicts: [] }
-  const byGeneration = new Map<string, { itemId: string; contender: Contender }>()
+  const byGeneration = new Map<string, { itemId: string; contender: ContenderAtExit }>()
   for (const modelPath of new Set([job.a.modelPath, job.b.modelPath])) {
     const modelId = registerModelFolder(store, modelPath, 'imported')
     const layers = store.models.get(modelId)?.numLayers ?? 0

@@ -11,7 +11,7 @@
 import type { z } from 'zod'
 import type { PairItem, PairOutputsRequest, Vote, VoteRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
-import type { Comparison, Generation, Judgement, Store, Verdict } from '../store'
+import type { Comparison, Generation, Judgement, Store, StoredContender, Verdict } from '../store'
 
 export const HUMAN_JUDGE = 'human'
 /** The `reason` of an order the person judged, and of one filled in from the other order. */
@@ -71,7 +71,7 @@ export function listVotes(store: Store, options: { setId?: string | undefined; l
 export function pairOutputs(store: Store, request: z.output<typeof PairOutputsRequest>): PairItem[] {
   if (!store.evals.getSet(request.setId)) throw new ApiError('not_found', `No evaluation set ${request.setId}.`)
   const answer = (g: Generation) => ({ generationId: g.id, output: g.output, tokensPerSecond: g.tokensPerSecond })
-  const matches = (g: Generation, c: { modelId: string; exit: number }) => {
+  const matches = (g: Generation, c: StoredContender) => {
     const limit = g.decoding['maxNewTokens']
     return g.modelId === c.modelId && g.exit === c.exit && (typeof limit === 'number' ? limit : null) === request.maxNewTokens
   }

@@ -7,7 +7,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { parseConfig } from '../engine/model/config'
 import { parseSortedMetadata } from '../engine/model/import'
-import type { JsonObject, ModelSource, NewModel, Store } from '../store'
+import type { ContenderAtExit } from '../engine/judge/contender'
+import type { JsonObject, ModelSource, NewModel, Store, StoredContender } from '../store'
 
 /** What the library records of a folder, from its small metadata files only (no weights read). */
 export function describeModelFolder(path: string, source: ModelSource): NewModel {
@@ -49,4 +50,9 @@ export function folderSize(path: string): number {
   } catch {
     return 0
   }
+}
+
+/** A contender as stored: its model folder registered (on first use) as a model, at the same exit. */
+export function storedContender(store: Store, contender: ContenderAtExit): StoredContender {
+  return { modelId: registerModelFolder(store, contender.modelPath, 'imported'), exit: contender.exit }
 }

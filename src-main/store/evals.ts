@@ -39,13 +39,16 @@ export interface NewEvalItem {
   reference?: string | null
 }
 
-/** Who produced an output: a model cut at an exit (layer count). */
-export interface Contender {
+/**
+ * Who produced an output: a registered model cut at an exit (layer count).
+ * The contract's StoredContender is checked equal to it (services/store-types.ts).
+ */
+export interface StoredContender {
   modelId: string
   exit: number
 }
 
-export interface Generation extends Contender {
+export interface Generation extends StoredContender {
   id: string
   evalItemId: string
   decoding: JsonObject
@@ -54,14 +57,14 @@ export interface Generation extends Contender {
   createdAt: number
 }
 
-export interface NewGeneration extends Contender {
+export interface NewGeneration extends StoredContender {
   evalItemId: string
   decoding: JsonObject
   output: string
   tokensPerSecond?: number | null
 }
 
-/** PandaLM's answer: '1' the first response shown is better, '2' the second, or 'Tie'. */
+/** PandaLM's answer: '1' the first response shown is better, '2' the second, or 'Tie' (checked equal to the contract's in services/store-types.ts). */
 export type Verdict = '1' | '2' | 'Tie'
 
 export interface Judgement {
@@ -101,12 +104,12 @@ export interface NewComparison {
 
 /** A comparison with the contender (and decoding) behind each of its two generations. */
 export interface JudgedComparison extends Comparison {
-  a: Contender & { decoding: JsonObject }
-  b: Contender & { decoding: JsonObject }
+  a: StoredContender & { decoding: JsonObject }
+  b: StoredContender & { decoding: JsonObject }
 }
 
 /** A contender's stored outputs on one set: how many, and their mean decode speed (null when none was measured). */
-export interface ContenderOutputs extends Contender {
+export interface ContenderOutputs extends StoredContender {
   outputs: number
   tokensPerSecond: number | null
 }
@@ -423,7 +426,7 @@ export class EvalRepository {
   }
 
   /** The stored output for this item, contender and decoding config, so a rerun can skip the work. */
-  findGeneration(evalItemId: string, contender: Contender, decoding: JsonObject): Generation | undefined {
+  findGeneration(evalItemId: string, contender: StoredContender, decoding: JsonObject): Generation | undefined {
     const row = this.#findGeneration.get({
       eval_item_id: evalItemId,
       model_id: contender.modelId,

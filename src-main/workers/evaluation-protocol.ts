@@ -5,9 +5,10 @@
  * verdict it makes; the service stores them.
  */
 import { z } from 'zod'
-import { EvalContender, EvaluationDone, EvaluationProgress, Verdict } from '../api/contract'
+import { Contender, EvaluationDone, EvaluationProgress, Verdict } from '../api/contract'
 
-const Contender = z.object({ modelPath: z.string(), exit: z.number().int().positive() })
+/** A contender with its exit settled, as answers are recorded (the engine's ContenderAtExit). */
+const ContenderAtExit = Contender.required({ exit: true })
 const Answer = z.object({ output: z.string(), tokensPerSecond: z.number().nullable() })
 const JudgeVerdict = z.object({ verdict: Verdict, reason: z.string(), reference: z.string() })
 
@@ -16,16 +17,16 @@ export const StartEvaluation = z.object({
   job: z.object({
     setId: z.string(),
     items: z.array(z.object({ id: z.string(), idx: z.number().int(), instruction: z.string(), input: z.string(), reference: z.string().nullable() })),
-    a: EvalContender,
-    b: EvalContender,
+    a: Contender,
+    b: Contender,
     judge: z.string(),
     matrix: z.boolean(),
     maxNewTokens: z.number().int().positive(),
   }),
   /** Answers and verdicts already stored: the worker skips them (a resume, a rerun). */
   recorded: z.object({
-    answers: z.array(z.object({ itemId: z.string(), contender: Contender, answer: Answer })),
-    verdicts: z.array(z.object({ itemId: z.string(), a: Contender, b: Contender, judge: z.string(), ab: Verdict, ba: Verdict })),
+    answers: z.array(z.object({ itemId: z.string(), contender: ContenderAtExit, answer: Answer })),
+    verdicts: z.array(z.object({ itemId: z.string(), a: ContenderAtExit, b: ContenderAtExit, judge: z.string(), ab: Verdict, ba: Verdict })),
   }),
 })
 export type StartEvaluation = z.input<typeof StartEvaluation>
@@ -39,8 +40,8 @@ export const FromEvaluationWorker = z.discriminatedUnion('type', [
   EvaluationProgress.omit({ evaluationId: true }).extend({ type: z.literal('progress'), setId: z.string() }),
   EvaluationDone.omit({ evaluationId: true }).extend({ type: z.literal('done') }),
   /** A new answer, to store before the progress that counts it. */
-  z.object({ type: z.literal('answer'), itemId: z.string(), contender: Contender, answer: Answer }),
+  z.object({ type: z.literal('answer'), itemId: z.string(), contender: ContenderAtExit, answer: Answer }),
   /** A new pair of verdicts (A's answer shown first, then second). */
-  z.object({ type: z.literal('verdicts'), itemId: z.string(), a: Contender, b: Contender, judge: z.string(), ab: JudgeVerdict, ba: JudgeVerdict }),
+  z.object({ type: z.literal('verdicts'), itemId: z.string(), a: ContenderAtExit, b: ContenderAtExit, judge: z.string(), ab: JudgeVerdict, ba: JudgeVerdict }),
 ])
 export type FromEvaluationWorker = z.infer<typeof FromEvaluationWorker>

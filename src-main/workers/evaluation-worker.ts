@@ -7,7 +7,8 @@
  */
 import { resolve } from 'node:path'
 import { parentPort } from 'node:worker_threads'
-import { runBatchEvaluation, type Answer, type BatchRecords, type Contender } from '../engine/judge/batch'
+import { runBatchEvaluation, type Answer, type BatchRecords } from '../engine/judge/batch'
+import type { ContenderAtExit } from '../engine/judge/contender'
 import type { Verdict } from '../engine/judge/pandalm'
 import { CancelEvaluation, StartEvaluation, type FromEvaluationWorker } from './evaluation-protocol'
 
@@ -17,7 +18,7 @@ if (!port) throw new Error('evaluation-worker must run in a worker thread')
 const post = (message: FromEvaluationWorker) => port.postMessage(message)
 const controller = new AbortController()
 
-const key = (itemId: string, c: Contender) => `${itemId}|${resolve(c.modelPath)}@${c.exit}`
+const key = (itemId: string, c: ContenderAtExit) => `${itemId}|${resolve(c.modelPath)}@${c.exit}`
 
 /** What is recorded, kept in memory: the start message's, plus each new record, which is reported for the service to store. */
 function reportingRecords(recorded: StartEvaluation['recorded']): BatchRecords {

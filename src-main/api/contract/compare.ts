@@ -3,15 +3,13 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-
-export const CompareContender = z.object({ modelPath: z.string().min(1), exit: z.number().int().positive().optional() }).strict()
-export type CompareContender = z.infer<typeof CompareContender>
+import { Contender } from './common'
 
 export const CompareRequest = z
   .object({
     prompt: z.string().trim().min(1, 'must not be empty').max(20_000),
-    a: CompareContender,
-    b: CompareContender,
+    a: Contender,
+    b: Contender,
     maxNewTokens: z.number().int().positive().max(2048).default(128),
   })
   .strict()

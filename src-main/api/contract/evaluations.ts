@@ -3,17 +3,15 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Empty } from './common'
-
-export const EvalContender = z.object({ modelPath: z.string().min(1), exit: z.number().int().positive().optional() }).strict()
+import { Contender, Empty } from './common'
 
 export const EvaluationRequest = z
   .object({
     /** Exactly one of setPath (a file, imported on first use) and setId (a stored set). */
     setPath: z.string().min(1).optional(),
     setId: z.string().min(1).optional(),
-    a: EvalContender,
-    b: EvalContender,
+    a: Contender,
+    b: Contender,
     /** 'reference' or 'pandalm:<model folder>'. */
     judge: z.string().regex(/^(reference|pandalm:.+)$/, "must be 'reference' or 'pandalm:<model folder>'").default('reference'),
     /** Judge every exit of A against B (the paper's Table 4 shape). */
@@ -99,13 +97,15 @@ export const ReadyMadeSet = z.object({
 })
 export type ReadyMadeSet = z.infer<typeof ReadyMadeSet>
 
-/** A contender as stored: a registered model cut at an exit. */
-export const ContenderRef = z.object({
-  modelId: z.string(),
-  modelName: z.string(),
-  modelPath: z.string(),
-  exit: z.number().int().positive(),
-})
+/**
+ * A contender as stored: a registered model cut at an exit (a layer count).
+ * services/store-types.ts keeps it equal to the store's `StoredContender`.
+ */
+export const StoredContender = z.object({ modelId: z.string().min(1), exit: z.number().int().positive() })
+export type StoredContender = z.infer<typeof StoredContender>
+
+/** A stored contender with its model's name and folder, as results show it. */
+export const ContenderRef = StoredContender.extend({ modelName: z.string(), modelPath: z.string() })
 export type ContenderRef = z.infer<typeof ContenderRef>
 
 export const TallyResult = z.object({
@@ -159,6 +159,7 @@ export const EvaluationResults = z.object({
 })
 export type EvaluationResults = z.infer<typeof EvaluationResults>
 
+/** '1' the first response shown is better, '2' the second, or 'Tie' (the engine's Verdict, engine/judge/pandalm.ts). */
 export const Verdict = z.enum(['1', '2', 'Tie'])
 export type Verdict = z.infer<typeof Verdict>
 
@@ -200,13 +201,11 @@ export const Vote = z.object({
 })
 export type Vote = z.infer<typeof Vote>
 
-const StoredContender = z.object({ modelId: z.string().min(1), exit: z.number().int().positive() }).strict()
-
 export const PairOutputsRequest = z
   .object({
     setId: z.string().min(1),
-    a: StoredContender,
-    b: StoredContender,
+    a: StoredContender.strict(),
+    b: StoredContender.strict(),
     /** The answers' length limit, as in PairResult; null for outputs made without one. */
     maxNewTokens: z.number().int().positive().nullable(),
   })

@@ -18,6 +18,7 @@ import { compareMethods, compareEvents } from './compare'
 import { modelsMethods, modelsEvents } from './models'
 import { chatsMethods, chatsEvents } from './chats'
 
+export { Contender } from './common'
 export * from './settings'
 export * from './app'
 export * from './engine'

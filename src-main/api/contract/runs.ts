@@ -5,6 +5,32 @@
 import { z } from 'zod'
 import { Empty } from './common'
 
+/**
+ * What a run uses for each setting it is not given: the one list of tuning
+ * defaults. TuneRequest fills them in, `sorted tune` shows and uses them
+ * (cli/tune.ts), and the wizard's starting values are typed by them
+ * (src-renderer/src/tune/defaults.ts), so a value that differs there fails
+ * the type check.
+ */
+export const tuningDefaults = {
+  exits: 'all',
+  batchSize: 4,
+  gradAccum: 1,
+  lr: 1e-4,
+  weightDecay: 0.01,
+  warmup: 0,
+  schedule: 'cosine',
+  maxGradNorm: 1,
+  seqLen: 512,
+  seed: 42,
+  shuffle: true,
+  valSplit: 0.05,
+  onError: 'stop',
+  checkpointEvery: 50,
+  evalEvery: 0,
+} as const
+export type TuningDefaults = typeof tuningDefaults
+
 export const TuneRequest = z
   .object({
     modelPath: z.string().min(1),
@@ -13,23 +39,23 @@ export const TuneRequest = z
     outDir: z.string().min(1),
     mode: z.enum(['soft', 'sortednet', 'sft']),
     /** all | 2,4,6 | every:N:from:M */
-    exits: z.string().default('all'),
+    exits: z.string().default(tuningDefaults.exits),
     epochs: z.number().positive().optional(),
     maxSteps: z.number().int().positive().optional(),
-    batchSize: z.number().int().positive().default(4),
-    gradAccum: z.number().int().positive().default(1),
-    lr: z.number().positive().default(1e-4),
-    weightDecay: z.number().nonnegative().default(0.01),
-    warmup: z.number().int().nonnegative().default(0),
-    schedule: z.enum(['cosine', 'constant']).default('cosine'),
-    maxGradNorm: z.number().nonnegative().default(1),
-    seqLen: z.number().int().min(2).default(512),
-    seed: z.number().int().default(42),
-    shuffle: z.boolean().default(true),
-    valSplit: z.number().min(0).lt(1).default(0.05),
-    onError: z.enum(['stop', 'skip']).default('stop'),
-    checkpointEvery: z.number().int().nonnegative().default(50),
-    evalEvery: z.number().int().nonnegative().default(0),
+    batchSize: z.number().int().positive().default(tuningDefaults.batchSize),
+    gradAccum: z.number().int().positive().default(tuningDefaults.gradAccum),
+    lr: z.number().positive().default(tuningDefaults.lr),
+    weightDecay: z.number().nonnegative().default(tuningDefaults.weightDecay),
+    warmup: z.number().int().nonnegative().default(tuningDefaults.warmup),
+    schedule: z.enum(['cosine', 'constant']).default(tuningDefaults.schedule),
+    maxGradNorm: z.number().nonnegative().default(tuningDefaults.maxGradNorm),
+    seqLen: z.number().int().min(2).default(tuningDefaults.seqLen),
+    seed: z.number().int().default(tuningDefaults.seed),
+    shuffle: z.boolean().default(tuningDefaults.shuffle),
+    valSplit: z.number().min(0).lt(1).default(tuningDefaults.valSplit),
+    onError: z.enum(['stop', 'skip']).default(tuningDefaults.onError),
+    checkpointEvery: z.number().int().nonnegative().default(tuningDefaults.checkpointEvery),
+    evalEvery: z.number().int().nonnegative().default(tuningDefaults.evalEvery),
   })
   .strict()
   .refine((r) => r.epochs === undefined || r.maxSteps === undefined, { message: 'give epochs or maxSteps, not both' })

@@ -11,6 +11,7 @@
  */
 import { resolve } from 'node:path'
 import { ModelSession } from '../generate/model-session'
+import type { Contender, ContenderAtExit } from './contender'
 import { createModelJudge, PANDALM_DECODING } from './model-judge'
 import type { JudgeVerdict, Verdict } from './pandalm'
 import { referenceJudge } from './reference'
@@ -25,11 +26,6 @@ export interface BatchItem {
   instruction: string
   input: string
   reference: string | null
-}
-
-export interface Contender {
-  modelPath: string
-  exit: number
 }
 
 export interface Decoding {
@@ -55,11 +51,11 @@ export interface Answer {
  * one whole item, so a stop between two leaves nothing half-made.
  */
 export interface BatchRecords {
-  answer(item: BatchItem, contender: Contender): Answer | undefined
-  recordAnswer(item: BatchItem, contender: Contender, answer: Answer): void
+  answer(item: BatchItem, contender: ContenderAtExit): Answer | undefined
+  recordAnswer(item: BatchItem, contender: ContenderAtExit, answer: Answer): void
   /** The verdicts of `judge` with A's answer shown first (ab) and second (ba). */
-  verdicts(item: BatchItem, a: Contender, b: Contender, judge: string): { ab: Verdict; ba: Verdict } | undefined
-  recordVerdicts(item: BatchItem, a: Contender, b: Contender, judge: string, verdicts: { ab: JudgeVerdict; ba: JudgeVerdict }): void
+  verdicts(item: BatchItem, a: ContenderAtExit, b: ContenderAtExit, judge: string): { ab: Verdict; ba: Verdict } | undefined
+  recordVerdicts(item: BatchItem, a: ContenderAtExit, b: ContenderAtExit, judge: string, verdicts: { ab: JudgeVerdict; ba: JudgeVerdict }): void
 }
 
 /** Compares two responses to one item; PandaLM-shaped verdict ('1' = response 1 is better). */
@@ -72,8 +68,8 @@ export interface PairJudge {
 export interface BatchJob {
   setId: string
   items: BatchItem[]
-  a: { modelPath: string; exit?: number | undefined }
-  b: { modelPath: string; exit?: number | undefined }
+  a: Contender
+  b: Contender
   /** 'reference' or 'pandalm:<model folder>'. */
   judge: string
   matrix: boolean
@@ -161,7 +157,7 @@ export async function runBatchEvaluation(
 
     const decoding = batchDecoding(job.maxNewTokens)
     const sb = await session(job.b.modelPath)
-    const contenderB: Contender = { modelPath: job.b.modelPath, exit: job.b.exit ?? sb.info.numLayers }
+    const contenderB: ContenderAtExit = { modelPath: job.b.modelPath, exit: job.b.exit ?? sb.info.numLayers }
     const sa = await session(job.a.modelPath)
     // A contender is not judged against itself (B's own exit in A's matrix
     // when A and B are one model): both outputs would be one recorded output.
@@ -195,7 +191,7 @@ export async function runBatchEvaluation(
     await answerAll(records, items, contenderB, sb, decoding, reporter(`answers of ${job.b.modelPath}@${contenderB.exit}`, 'answer'))
     const rows: EvaluationResult['rows'] = []
     for (const exit of exitsOfA) {
-      const contenderA: Contender = { modelPath: job.a.modelPath, exit }
+      const contenderA: ContenderAtExit = { modelPath: job.a.modelPath, exit }
       await answerAll(records, items, contenderA, sa, decoding, reporter(`answers of ${job.a.modelPath}@${exit}`, 'answer'))
       const result = await judgeAll(records, items, contenderA, contenderB, judge, reporter(`judging @${exit}`, 'judge'))
       rows.push({ exit, ...result, tokensPerSecond: meanSpeed(records, items, contenderA) })
@@ -210,7 +206,7 @@ export async function runBatchEvaluation(
 async function answerAll(
   records: BatchRecords,
   items: readonly BatchItem[],
-  contender: Contender,
+  contender: ContenderAtExit,
   session: ModelSession,
   decoding: Decoding,
   onProgress: (done: number, total: number, worked: boolean) => void,
@@ -230,7 +226,7 @@ async function answerAll(
   }
 }
 
-function answerOf(records: BatchRecords, item: BatchItem, contender: Contender): Answer {
+function answerOf(records: BatchRecords, item: BatchItem, contender: ContenderAtExit): Answer {
   const found = records.answer(item, contender)
   if (!found) throw new Error(`no output of ${contender.modelPath}@${contender.exit} for item ${item.idx}: generate first`)
   return found
@@ -240,8 +236,8 @@ function answerOf(records: BatchRecords, item: BatchItem, contender: Contender):
 async function judgeAll(
   records: BatchRecords,
   items: readonly BatchItem[],
-  a: Contender,
-  b: Contender,
+  a: ContenderAtExit,
+  b: ContenderAtExit,
   judge: PairJudge,
   onProgress: (done: number, total: number, worked: boolean) => void,
 ): Promise<Tally> {
@@ -264,7 +260,7 @@ async function judgeAll(
 }
 
 /** Mean decode speed of a contender's recorded answers (tokens/s). */
-function meanSpeed(records: BatchRecords, items: readonly BatchItem[], contender: Contender): number {
+function meanSpeed(records: BatchRecords, items: readonly BatchItem[], contender: ContenderAtExit): number {
   const speeds = items.map((item) => answerOf(records, item, contender).tokensPerSecond).filter((s): s is number => s !== null)
   return speeds.length ? speeds.reduce((a, b) => a + b, 0) / speeds.length : 0
 }

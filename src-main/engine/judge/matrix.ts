@@ -3,15 +3,9 @@
  * paper's Table 4 shape, one row per "A vs B" with W/L/T and score) and the
  * quality-vs-speed curve over early exits.
  */
+import type { Contender } from './contender'
 import { tally } from './verdicts'
 import type { Outcome, Tally } from './verdicts'
-
-/** A contender: a model, optionally decoded at an early exit. */
-export interface Contender {
-  model: string
-  /** Exit layer; absent for the full model. */
-  exit?: number
-}
 
 export interface JudgedPair {
   a: Contender
@@ -26,8 +20,8 @@ export interface MatrixRow extends Tally {
   label: string
 }
 
-export function contenderLabel({ model, exit }: Contender): string {
-  return exit === undefined ? model : `exit ${exit} of ${model}`
+export function contenderLabel({ modelPath, exit }: Contender): string {
+  return exit === undefined ? modelPath : `exit ${exit} of ${modelPath}`
 }
 
 /**

@@ -11,6 +11,11 @@ export interface JudgeTask {
   response2: string
 }
 
+/**
+ * '1' the first response shown is better, '2' the second, or 'Tie'. The
+ * contract's and the store's Verdict are checked equal to it
+ * (services/engine-types.ts, services/store-types.ts).
+ */
 export type Verdict = '1' | '2' | 'Tie'
 
 export interface JudgeVerdict {

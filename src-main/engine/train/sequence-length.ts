@@ -10,9 +10,9 @@ import { TuneSetupError, type SettingNamer } from './errors'
 
 export const MAX_SEQ_LEN = 32_768
 
-/** The sequence length a run uses when none is given: 512, or the model's context when shorter. */
-export function defaultSeqLen(config: Pick<ModelConfig, 'maxPositionEmbeddings'>): number {
-  return Math.min(512, config.maxPositionEmbeddings)
+/** The sequence length a run uses when none is given: the usual default (the contract's), or the model's context when shorter. */
+export function defaultSeqLen(config: Pick<ModelConfig, 'maxPositionEmbeddings'>, usual: number): number {
+  return Math.min(usual, config.maxPositionEmbeddings)
 }
 
 export function checkSeqLen(config: Pick<ModelConfig, 'maxPositionEmbeddings'>, seqLen: number, name: SettingNamer): void {

@@ -1,18 +1,13 @@
 /**
  * The wizard's starting hyperparameters, and a one-line reason for each. The
- * values are the contract's TuneRequest defaults (the renderer may import
- * only types from the contract, so a unit test holds the two equal).
+ * values are the contract's tuning defaults. The renderer may import only
+ * types from the contract, so they are written out here, typed by the
+ * contract's own values (TuningDefaults): one that differs fails the type
+ * check.
  */
-import type { TuneRequest } from '../../../src-main/api/contract'
+import type { TuneRequest, TuningDefaults } from '../../../src-main/api/contract'
 
-type Defaulted = Required<
-  Pick<
-    TuneRequest,
-    'exits' | 'batchSize' | 'gradAccum' | 'lr' | 'weightDecay' | 'warmup' | 'schedule' | 'maxGradNorm' | 'seqLen' | 'seed' | 'shuffle' | 'valSplit' | 'onError' | 'checkpointEvery' | 'evalEvery'
-  >
->
-
-export const tuneDefaults: Defaulted = {
+const contractDefaults: TuningDefaults = {
   exits: 'all',
   batchSize: 4,
   gradAccum: 1,
@@ -29,6 +24,9 @@ export const tuneDefaults: Defaulted = {
   checkpointEvery: 50,
   evalEvery: 0,
 }
+
+/** The same values, typed as the settings they start (editable numbers and choices, not the literals). */
+export const tuneDefaults: Required<Pick<TuneRequest, keyof TuningDefaults>> = contractDefaults
 
 export type Hyperparameter = 'batchSize' | 'gradAccum' | 'lr' | 'weightDecay' | 'warmup' | 'schedule' | 'maxGradNorm' | 'seqLen' | 'seed' | 'valSplit' | 'checkpointEvery' | 'evalEvery'
 

@@ -4,11 +4,11 @@ import { combine } from '../../../../src-main/engine/judge/verdicts'
 
 describe('comparisonMatrix', () => {
   it('makes one "exit e of A vs B" row per pair with W/L/T and score', () => {
-    const full = { model: 'tiny' }
+    const full = { modelPath: 'tiny' }
     const rows = comparisonMatrix([
-      { a: { model: 'tiny', exit: 4 }, b: full, outcomes: [combine('2', '1'), combine('Tie', 'Tie'), combine('1', 'Tie')] },
-      { a: { model: 'tiny', exit: 8 }, b: full, outcomes: [combine('1', '2'), combine('Tie', 'Tie')] },
-      { a: { model: 'tiny', exit: 4 }, b: full, outcomes: [combine('2', '1')] },
+      { a: { modelPath: 'tiny', exit: 4 }, b: full, outcomes: [combine('2', '1'), combine('Tie', 'Tie'), combine('1', 'Tie')] },
+      { a: { modelPath: 'tiny', exit: 8 }, b: full, outcomes: [combine('1', '2'), combine('Tie', 'Tie')] },
+      { a: { modelPath: 'tiny', exit: 4 }, b: full, outcomes: [combine('2', '1')] },
     ])
     expect(rows.map((r) => r.label)).toEqual(['exit 4 of tiny vs tiny', 'exit 8 of tiny vs tiny'])
     const [four, eight] = rows
@@ -17,8 +17,8 @@ describe('comparisonMatrix', () => {
   })
 
   it('labels full models by name', () => {
-    expect(contenderLabel({ model: 'llama-7b' })).toBe('llama-7b')
-    expect(contenderLabel({ model: 'llama-7b', exit: 16 })).toBe('exit 16 of llama-7b')
+    expect(contenderLabel({ modelPath: 'llama-7b' })).toBe('llama-7b')
+    expect(contenderLabel({ modelPath: 'llama-7b', exit: 16 })).toBe('exit 16 of llama-7b')
   })
 })
 
