@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ModelSession } from '../../src-main/engine/generate/model-session'
 import { rougeL, rougeTokens } from '../../src-main/engine/judge/rouge'
-import { runEvaluation } from '../../src-main/services/evaluation'
+import { runEvaluation } from '../../src-main/services/evaluations/store-records'
 import { openStore } from '../../src-main/store'
 
 const root = resolve(new URL('../..', import.meta.url).pathname)

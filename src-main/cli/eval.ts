@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Contender } from '../engine/judge/contender'
-import { EvaluationSetupError, runEvaluation } from '../services/evaluation'
+import { EvaluationSetupError, runEvaluation } from '../services/evaluations/store-records'
 import { dataDirName, databasePath, resolveDataDir } from '../services/paths'
 import { ensureWritableFolder } from '../base/writable-folder'
 import { openStore } from '../store'

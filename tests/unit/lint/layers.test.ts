@@ -42,7 +42,7 @@ describe('layer rules', () => {
   })
 
   it('keep workers off the store and the services, and the store off the engine', async () => {
-    expect(await layerErrors('src-main/workers/probe.ts', "import { openStore } from '../store'\nimport { x } from '../services/evaluation'")).toHaveLength(2)
+    expect(await layerErrors('src-main/workers/probe.ts', "import { openStore } from '../store'\nimport { x } from '../services/evaluations/service'")).toHaveLength(2)
     expect(await layerErrors('src-main/workers/probe.ts', "import { x } from '../engine/train/trainer'")).toEqual([])
     expect(await layerErrors('src-main/store/probe.ts', "import { x } from '../engine/model/config'")).toEqual([
       expect.stringContaining('src-main/store may not import src-main/engine'),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { evaluationResults } from '../../../src-main/services/evaluation-results'
-import { listVotes, mirror, MIRRORED, pairOutputs, recordVote, VOTED } from '../../../src-main/services/human-votes'
+import { evaluationResults } from '../../../src-main/services/evaluations/results'
+import { listVotes, mirror, MIRRORED, pairOutputs, recordVote, VOTED } from '../../../src-main/services/evaluations/human-votes'
 import type { Store } from '../../../src-main/store'
 import { addModel, manualClock, memoryStore } from '../store/helpers'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { evaluationResults } from '../../../src-main/services/evaluation-results'
+import { evaluationResults } from '../../../src-main/services/evaluations/results'
 import type { EvalItem, Generation, Model, Store, Verdict } from '../../../src-main/store'
 import { addModel, memoryStore } from '../store/helpers'
 

@@ -6,11 +6,11 @@
  */
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { EvalSetSummary, ReadyMadeSet } from '../api/contract'
-import { ApiError } from '../api/errors'
-import { readEvalSet } from '../engine/data/eval-set'
-import type { Store } from '../store'
-import { importSetFile } from './eval-sets'
+import type { EvalSetSummary, ReadyMadeSet } from '../../api/contract'
+import { ApiError } from '../../api/errors'
+import { readEvalSet } from '../../engine/data/eval-set'
+import type { Store } from '../../store'
+import { importSetFile } from './sets'
 
 interface CatalogueEntry {
   id: string

@@ -8,7 +8,7 @@
  * service, which stores through StoreRecords too.
  */
 import { basename, resolve } from 'node:path'
-import { readEvalSet } from '../engine/data/eval-set'
+import { readEvalSet } from '../../engine/data/eval-set'
 import {
   batchDecoding,
   EvaluationSetupError,
@@ -20,11 +20,11 @@ import {
   type Decoding,
   type EvaluationProgressInfo,
   type EvaluationResult,
-} from '../engine/judge/batch'
-import type { Contender, ContenderAtExit } from '../engine/judge/contender'
-import type { JudgeVerdict, Verdict } from '../engine/judge/pandalm'
-import type { EvalItem, Store } from '../store'
-import { registerModelFolder, storedContender } from './model-registry'
+} from '../../engine/judge/batch'
+import type { Contender, ContenderAtExit } from '../../engine/judge/contender'
+import type { JudgeVerdict, Verdict } from '../../engine/judge/pandalm'
+import type { EvalItem, Store } from '../../store'
+import { registerModelFolder, storedContender } from '../model-registry'
 
 export { EvaluationSetupError, type Decoding }
 

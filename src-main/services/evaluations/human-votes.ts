@@ -9,9 +9,9 @@
  * already voted replaces the earlier one.
  */
 import type { z } from 'zod'
-import type { PairItem, PairOutputsRequest, Vote, VoteRequest } from '../api/contract'
-import { ApiError } from '../api/errors'
-import type { Comparison, Generation, Judgement, Store, StoredContender, Verdict } from '../store'
+import type { PairItem, PairOutputsRequest, Vote, VoteRequest } from '../../api/contract'
+import { ApiError } from '../../api/errors'
+import type { Comparison, Generation, Judgement, Store, StoredContender, Verdict } from '../../store'
 
 export const HUMAN_JUDGE = 'human'
 /** The `reason` of an order the person judged, and of one filled in from the other order. */

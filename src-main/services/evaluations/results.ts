@@ -5,10 +5,10 @@
  * measured speed, and the "every exit of A vs each opponent" matrices that
  * the batch page draws as a table and a quality-vs-speed plot.
  */
-import type { ContenderRef, EvaluationResults, PairResult, ResultMatrix } from '../api/contract'
-import { ApiError } from '../api/errors'
-import { combine, tally, type Outcome } from '../engine/judge/verdicts'
-import type { JsonObject, Store, StoredContender } from '../store'
+import type { ContenderRef, EvaluationResults, PairResult, ResultMatrix } from '../../api/contract'
+import { ApiError } from '../../api/errors'
+import { combine, tally, type Outcome } from '../../engine/judge/verdicts'
+import type { JsonObject, Store, StoredContender } from '../../store'
 
 /** Stable text for a decoding config (flat objects; key order does not matter). */
 function decodingKey(decoding: JsonObject): string {

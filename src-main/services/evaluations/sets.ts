@@ -3,11 +3,11 @@
  * compare view's own set, where each ad-hoc prompt becomes an item so its
  * two answers can be stored as generations and voted on like a batch's.
  */
-import type { EvalSetSummary } from '../api/contract'
-import { ApiError } from '../api/errors'
-import { DatasetError } from '../engine/data/errors'
-import type { EvalItem, Store } from '../store'
-import { Evaluations } from './evaluation'
+import type { EvalSetSummary } from '../../api/contract'
+import { ApiError } from '../../api/errors'
+import { DatasetError } from '../../engine/data/errors'
+import type { EvalItem, Store } from '../../store'
+import { Evaluations } from './store-records'
 
 /** The compare view's prompts: one set per app, found by its format. */
 export const COMPARE_SET = { name: 'Compare view', format: 'compare' } as const

@@ -9,14 +9,14 @@
 import { randomUUID } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
-import type { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../api/contract'
-import { ApiError } from '../api/errors'
-import { batchDecoding, type BatchItem, type BatchJob } from '../engine/judge/batch'
-import type { Store } from '../store'
-import { FromEvaluationWorker, type CancelEvaluation, type StartEvaluation } from '../workers/evaluation-protocol'
-import type { EngineWorkerSpec } from './engine'
-import { prepareEvaluation, recordedSoFar, StoreRecords } from './evaluation'
-import type { EventBus } from './events'
+import type { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../../api/contract'
+import { ApiError } from '../../api/errors'
+import { batchDecoding, type BatchItem, type BatchJob } from '../../engine/judge/batch'
+import type { Store } from '../../store'
+import { FromEvaluationWorker, type CancelEvaluation, type StartEvaluation } from '../../workers/evaluation-protocol'
+import type { EngineWorkerSpec } from '../engine'
+import { prepareEvaluation, recordedSoFar, StoreRecords } from './store-records'
+import type { EventBus } from '../events'
 
 interface Running {
   worker: Worker
