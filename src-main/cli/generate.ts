@@ -6,12 +6,13 @@ import type { SamplingOptions } from '../engine/generate/sampling'
 import type { PromptInput } from '../engine/generate/prompt'
 import { ExecutionProviderPreference } from '../api/contract'
 import { UsageError, type Command } from './commands'
+import { flagError, flagOf } from './flags'
 import { numberOption, positiveInt } from './options'
 
 function parseIds(text: string): number[] {
   const ids = text.split(',').map((s) => s.trim())
   const bad = ids.find((s) => !/^\d+$/.test(s))
-  if (bad !== undefined) throw new UsageError(`--prompt-ids must be comma-separated token ids (bad entry "${bad}").`)
+  if (bad !== undefined) throw new UsageError(`${flagOf('promptIds')} must be comma-separated token ids (bad entry "${bad}").`)
   return ids.map(Number)
 }
 
@@ -61,6 +62,7 @@ export const generateCommand: Command = {
     const provider = ExecutionProviderPreference.safeParse(values.provider)
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
     const maxNewTokens = numberOption('max-new-tokens', values['max-new-tokens'], positiveInt, 'a positive whole number')!
+    const exit = numberOption('exit', values.exit, positiveInt, 'a layer count, a positive whole number')
     const temperature = numberOption('temperature', values.temperature, (n) => n >= 0, 'a number ≥ 0')
     if (values.greedy && temperature) throw new UsageError('--greedy and --temperature contradict each other.')
     const sampling: SamplingOptions = {
@@ -81,13 +83,11 @@ export const generateCommand: Command = {
       }
       const L = session.info.numLayers
       let exitAt
+      const scheduled = values['budget-schedule']
       try {
-        exitAt =
-          values['budget-schedule'] !== undefined
-            ? parseBudgetSchedule(values['budget-schedule'], L)
-            : fixedExit(values.exit !== undefined ? Number(values.exit) : L, L)
+        exitAt = scheduled !== undefined ? parseBudgetSchedule(scheduled, L) : fixedExit(exit ?? L, L)
       } catch (error) {
-        throw new UsageError((error as Error).message)
+        throw flagError(scheduled !== undefined ? 'budgetSchedule' : 'exit', error)
       }
       let result
       try {
@@ -101,7 +101,7 @@ export const generateCommand: Command = {
         })
       } catch (error) {
         // The prompt is checked before the first token: an id outside the vocabulary, more tokens than the context holds.
-        if (error instanceof PromptError) throw new UsageError(`${'promptIds' in input ? '--prompt-ids' : '--prompt'}: ${error.message}.`)
+        if (error instanceof PromptError) throw new UsageError(`${flagOf('promptIds' in input ? 'promptIds' : 'prompt')}: ${error.message}.`)
         throw error
       }
       const decodeTokensPerSecond = result.tokens.length > 1 ? ((result.tokens.length - 1) / result.decodeMs) * 1000 : 0

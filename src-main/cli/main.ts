@@ -84,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
       : isSystemError(error)
         ? systemErrorLine(error)
         : undefined
-    // Anything else is a bug: index.ts prints it with its stack.
+    // Anything else is a bug: index.ts reports it (its stack only for SORTED_DEBUG=1).
     if (line === undefined) throw error
     process.stderr.write(`sorted ${command.name}: ${line}\n`)
     if (wantsStack()) process.stderr.write(`${(error as Error).stack}\n`)

@@ -6,12 +6,12 @@ import { chatFormatterFor } from '../engine/tokenizer/chat-template'
 import { loadTokenizer } from '../engine/tokenizer/tokenizer'
 import { validationSource } from '../engine/train/data-source'
 import type { ScheduleKind } from '../engine/train/schedule'
-import { TuneSetupError } from '../engine/train/errors'
 import { runTuneJob, type TuneRequest } from '../engine/train/tune-job'
 import { parseExits } from '../engine/train/exits'
 import { checkSeqLen, defaultSeqLen } from '../engine/train/sequence-length'
 import { Trainer, type TrainMode, type TrainOptions } from '../engine/train/trainer'
 import { UsageError, type Command } from './commands'
+import { asUsageError, flagError, flagOf } from './flags'
 import { nonNegative, numberOption, positiveInt } from './options'
 
 /** Model, tokenizer, template and dataset, as both `tune` and `eval-loss` read them. */
@@ -29,14 +29,6 @@ function loadInputs(modelDir: string, dataFile: string, seqLen: number, onError:
   for (const warning of dataset.warnings) process.stderr.write(`warning: ${warning}\n`)
   for (const skipped of dataset.skipped) for (const problem of skipped.problems) process.stderr.write(`skipped ${formatProblem(problem)}\n`)
   return { model, dataset }
-}
-
-/** Request fields whose flag is not simply their kebab-case name. */
-const flagNames: Record<string, string> = { modelPath: '--model', dataPath: '--data', outDir: '--out', shuffle: '--no-shuffle' }
-
-/** How the CLI names a request field in messages: `seqLen` → `--seq-len`. */
-export function flagOf(setting: string): string {
-  return flagNames[setting] ?? `--${setting.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`
 }
 
 /** --seq-len as given, else the tuning default or the model's context when shorter (a bad model folder is reported by the load). */
@@ -157,6 +149,8 @@ checkpoints live in DIR.checkpoints beside it.`,
         resume: values.resume,
         force: values.force,
         forceHint: 'add --force to go on with the new ones',
+        resumeHint: 'add --resume',
+        who: 'sorted tune',
         name: flagOf,
         signal: controller.signal,
         onPrepared: (p) => {
@@ -176,8 +170,7 @@ checkpoints live in DIR.checkpoints beside it.`,
         },
       })
     } catch (error) {
-      if (error instanceof TuneSetupError) throw new UsageError(error.message)
-      throw error
+      throw asUsageError(error)
     }
     if (!outcome.finished) {
       say(`stopped at step ${outcome.step}; run again with --resume to continue`)
@@ -226,15 +219,14 @@ Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ the
     try {
       checkSeqLen(inspectModelFolder(values.model).config, seqLen, flagOf)
     } catch (error) {
-      if (error instanceof TuneSetupError) throw new UsageError(error.message)
-      throw error
+      throw asUsageError(error)
     }
     const { model, dataset } = loadInputs(values.model, values.data, seqLen, 'stop')
     let exits: number[]
     try {
       exits = parseExits(values.exits, model.config.numLayers)
     } catch (error) {
-      throw new UsageError((error as Error).message)
+      throw flagError('exits', error)
     }
     const options: TrainOptions = {
       mode: 'soft', exits, batchSize, seqLen, gradAccum: 1, totalSteps: 0, lr: 0, weightDecay: 0, warmupSteps: 0,

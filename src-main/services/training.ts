@@ -15,6 +15,7 @@ import { ApiError } from '../api/errors'
 import { hasCheckpoints } from '../engine/train/checkpoint'
 import { TuneSetupError } from '../engine/train/errors'
 import { prepareOutputFolders } from '../engine/train/output-folder'
+import { busyMessage, releaseThreadLock, runFolderHolder } from '../engine/train/run-lock'
 import { describeChanges } from '../engine/train/run-settings'
 import { checkpointDirOf, resumeConflicts } from '../engine/train/tune-job'
 import type { Run, Store } from '../store'
@@ -116,6 +117,7 @@ export class TrainingService {
   start(request: TuneRequestData): { runId: string } {
     // Refused here, with the field named, rather than by the worker a moment later.
     const out = resolve(request.outDir)
+    this.refuseHeldFolder(out)
     const outDirError = (message: string) => new ApiError('invalid_params', `outDir: ${message}`, [{ path: 'outDir', message }])
     const checkpoints = checkpointDirOf(out)
     if (hasCheckpoints(checkpoints)) {
@@ -150,9 +152,18 @@ export class TrainingService {
       throw new ApiError('conflict', `Run ${runId} is ${run.status}; only a paused or interrupted run, or a failed one with a checkpoint, resumes.`)
     }
     const request = run.config as unknown as TuneRequestData
+    this.refuseHeldFolder(resolve(request.outDir))
     this.refuseChangedSettings(runId, request)
     if (retry) this.store.runs.reopen(runId)
     this.launch(runId, request, true)
+  }
+
+  /** A folder another job holds (`sorted tune`, or another run of this app) is a conflict naming the holder. */
+  private refuseHeldFolder(out: string): void {
+    const holder = runFolderHolder(checkpointDirOf(out))
+    if (!holder) return
+    const message = busyMessage(`outDir ${out}`, holder)
+    throw new ApiError('conflict', message, [{ path: 'outDir', message }])
   }
 
   /**
@@ -195,6 +206,8 @@ export class TrainingService {
   private launch(runId: string, request: TuneRequestData, resume: boolean): void {
     if (!this.spec) throw new ApiError('internal', 'Training is not available in this process.')
     const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
+    // Read now: a worker that has stopped reports -1.
+    const { threadId } = worker
     this.workers.set(runId, worker)
     this.store.runs.start(runId)
     this.status(runId)
@@ -203,6 +216,8 @@ export class TrainingService {
       if (ended) return
       ended = true
       this.workers.delete(runId)
+      // A worker that crashed or was stopped mid-run never released its folder; this process knows it is gone.
+      releaseThreadLock(checkpointDirOf(request.outDir), threadId)
       apply()
       this.status(runId, extra)
       void worker.terminate()

@@ -22,6 +22,7 @@ port.on('message', (raw: unknown) => {
     { ...request, provider },
     {
       resume,
+      who: 'Sorted Studio app',
       signal: controller.signal,
       onPrepared: (p) => post({ type: 'prepared', totalSteps: p.options.totalSteps, resumedFrom: p.resumedFrom }),
       hooks: {

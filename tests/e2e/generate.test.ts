@@ -64,7 +64,7 @@ describe('sorted generate', () => {
   it('explains what is wrong with the command line or the model', async () => {
     const outside = await finish(['generate', '--model', idsOnly, '--prompt-ids', '1', '--exit', '9'])
     expect(outside.code).toBe(2)
-    expect(outside.stderr).toContain('exit 9 is outside 1..3')
+    expect(outside.stderr).toContain('sorted generate: --exit: exit 9 is outside 1..3')
     const textWithoutTokenizer = await finish(['generate', '--model', idsOnly, '--prompt', 'hello'])
     expect(textWithoutTokenizer.code).toBe(2)
     expect(textWithoutTokenizer.stderr).toContain('has no tokenizer (tokenizer.json): give the prompt as --prompt-ids')

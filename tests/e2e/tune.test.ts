@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -50,6 +50,8 @@ describe('sorted tune', () => {
     const resumed = await finish([...tuneArgs(out), '--resume'])
     expect(resumed.code, resumed.stderr).toBe(0)
     expect(resumed.stderr).toMatch(/resuming at step [1-3]/)
+    // The killed run could not let go of its folder: the resume takes it over, and says so.
+    expect(resumed.stderr).toContain(`warning: taking over ${out}.checkpoints/run.lock, left by sorted tune (pid ${child.pid}, since `)
     const after = JSON.parse(resumed.stdout)
     expect(after.history.map((h: { step: number }) => h.step)).toEqual([1, 2, 3, 4, 5, 6])
     expect(after.history).toEqual(reference.history)
@@ -89,7 +91,40 @@ describe('sorted tune', () => {
     expect(oneLine(proc.stderr)).toBe('sorted tune: --out: the checkpoint folder /proc/sorted-e2e.checkpoints cannot be created: /proc does not accept new files (ENOENT).')
   })
 
-  it('names the flag of a setting that cannot work: --seq-len, --batch-size, --warmup, --val-split', async () => {
+  it('runs one job per --out: a second `sorted tune` there, --resume included, is refused in one line naming the first, which finishes', async () => {
+    const out = join(root, 'contended')
+    const args = [...tuneArgs(out).filter((a) => a !== '--json'), '--checkpoint-every', '2']
+    const first = runCli(args)
+    let stderr = ''
+    first.stderr?.on('data', (chunk) => (stderr += chunk))
+    const exited = new Promise<number | null>((resolve) => first.once('exit', resolve))
+    try {
+      await new Promise<void>((resolve) => {
+        const holdStill = () => {
+          if (!stderr.includes('step 1/6')) return
+          // Held still while the others try: a stopped process is still running, and still holds the folder.
+          first.stderr?.off('data', holdStill)
+          first.kill('SIGSTOP')
+          resolve()
+        }
+        first.stderr?.on('data', holdStill)
+      })
+      const second = await finish(args)
+      const resumed = await finish([...args, '--resume'])
+      for (const refused of [second, resumed]) {
+        expect(refused.code).toBe(1)
+        expect(refused.stderr).toMatch(new RegExp(`^sorted tune: --out ${out} is in use by sorted tune \\(pid ${first.pid}, since (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d\\); wait for it or stop it\\.\n$`))
+      }
+    } finally {
+      first.kill('SIGCONT')
+    }
+    expect(await exited, stderr).toBe(0)
+    expect(stderr).toContain(`wrote ${out}`)
+    expect(existsSync(join(out, 'model.safetensors'))).toBe(true)
+    expect(existsSync(join(`${out}.checkpoints`, 'run.lock'))).toBe(false)
+  })
+
+  it('names the flag of a setting that cannot work: --seq-len, --batch-size, --warmup, --val-split, --out, --exits', async () => {
     const run = (...extra: string[]) => finish(['tune', '--model', modelDir, '--data', data, '--mode', 'soft', '--out', join(root, 'refused'), ...extra])
     const seqLen = await run('--seq-len', '100000')
     expect(oneLine(seqLen.stderr)).toBe("sorted tune: --seq-len 100000 is too long: the model's context is 256 tokens (max_position_embeddings in its config.json). Give at most 256.")
@@ -101,7 +136,14 @@ describe('sorted tune', () => {
     writeFileSync(single, `${JSON.stringify({ instruction: 'a', output: 'b' })}\n`)
     const split = await finish(['tune', '--model', modelDir, '--data', single, '--mode', 'soft', '--out', join(root, 'refused')])
     expect(oneLine(split.stderr)).toBe(`sorted tune: --val-split 0.05 needs at least 2 records (one to train on, one to validate with); ${single} has 1. Give --val-split 0, or more data.`)
-    for (const result of [seqLen, batch, warmup, split]) expect(result.code).toBe(2)
+    const full = join(root, 'full')
+    mkdirSync(full)
+    writeFileSync(join(full, 'notes.txt'), 'x')
+    const used = await run('--out', full)
+    expect(oneLine(used.stderr)).toBe(`sorted tune: --out ${full} is not empty; give a new or empty folder for the tuned model.`)
+    const exits = await finish(['eval-loss', '--model', modelDir, '--data', data, '--seq-len', '64', '--exits', '9'])
+    expect(oneLine(exits.stderr)).toBe('sorted eval-loss: --exits: exits "9": 9 is outside 1..3')
+    for (const result of [seqLen, batch, warmup, split, used, exits]) expect(result.code).toBe(2)
   })
 
   it('--resume refuses changed settings by flag, --force accepts them; a damaged newest checkpoint is named and the one before used', async () => {

@@ -7,20 +7,22 @@
  *
  * Parameters are graph inputs named as in the Hugging Face checkpoint
  * (`model.layers.3.mlp.up_proj.weight`), in [out, in] layout, so a run
- * starts from and exports to the same files. Outputs follow optimizer.ts:
- * `loss.<exit>`, `loss.tokens` (counted targets), `objective`, updated
- * `<name>.new`, `m.<name>.new`, `v.<name>.new`, `gradNorm`, or `grad.<name>`.
+ * starts from and exports to the same files. Every input and output name
+ * comes from graph-names.ts: `input_ids`, `labels`, `loss.<exit>`,
+ * `loss.tokens` (counted targets), `objective`, updated `<name>.new`,
+ * `m.<name>.new`, `v.<name>.new`, `gradNorm`, or `grad.<name>`.
  */
 import { weightSlots } from '../model/import'
 import { decoderLayer, rmsNorm, type BlockWeights } from '../model/layers'
 import { ropeTables } from '../model/rope'
 import type { ModelConfig } from '../model/types'
-import type { Graph, Tensor } from '../onnx/graph'
+import { Graph, type Tensor } from '../onnx/graph'
 import { div, reshape, sum } from '../onnx/ops/basic'
 import { linearCrossEntropy } from '../onnx/ops/fused'
 import { gather } from '../onnx/ops/indexing'
 import { slice, transpose } from '../onnx/ops/shape'
 import { buildTrainStep, type AdamWOptions, type TensorSpec, type TrainStepGraph } from '../onnx/optimizer'
+import { graphNames, lossKeys } from './graph-names'
 
 export interface SortedGraphOptions {
   config: ModelConfig
@@ -107,6 +109,14 @@ export function sortedLosses(
   return { losses, count: count! }
 }
 
+/** The batch inputs of every training and evaluation graph: token ids and labels, [B, T]. */
+function batchSpecs(batchSize: number, seqLen: number): TensorSpec[] {
+  return [
+    { name: graphNames.inputIds, dtype: 'int64', shape: [batchSize, seqLen] },
+    { name: graphNames.labels, dtype: 'int64', shape: [batchSize, seqLen] },
+  ]
+}
+
 export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGraph {
   const { config, exits, batchSize: B, seqLen: T } = options
   if (T < 2) throw new Error('seqLen must be at least 2 (a token and the one it predicts)')
@@ -115,17 +125,26 @@ export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGra
     mode: options.mode,
     name: `sorted-${options.mode}-${exits.join('_')}`,
     params: specs,
-    batchInputs: [
-      { name: 'input_ids', dtype: 'int64', shape: [B, T] },
-      { name: 'labels', dtype: 'int64', shape: [B, T] },
-    ],
+    batchInputs: batchSpecs(B, T),
     optimizer: { ...options.optimizer, noDecay: (index) => isNoDecay(specs[index]!.name) },
     build: (params, batch) => {
-      const graph = batch.input_ids!.graph
-      const { losses, count } = sortedLosses(graph, params, batch.input_ids!, batch.labels!, config, exits)
+      const ids = batch[graphNames.inputIds]!
+      const { losses, count } = sortedLosses(ids.graph, params, ids, batch[graphNames.labels]!, config, exits)
       const perExit = [...losses.values()]
       const objective = div(sum(perExit), perExit.length)
-      return { losses: { ...Object.fromEntries([...losses].map(([e, loss]) => [String(e), loss])), tokens: count }, objective }
+      return { losses: { ...Object.fromEntries([...losses].map(([e, loss]) => [lossKeys.exit(e), loss])), [lossKeys.tokens]: count }, objective }
     },
   })
+}
+
+/** Forward only, for validation: each exit's mean token loss of one batch and its counted targets. */
+export function buildSortedEvaluationGraph(options: Omit<SortedGraphOptions, 'mode' | 'optimizer'>): Graph {
+  const { config, exits, batchSize: B, seqLen: T } = options
+  const graph = new Graph('sorted-evaluate')
+  const params = Object.fromEntries(parameterSpecs(config).map((s) => [s.name, graph.input(graphNames.param(s.name), s.dtype, s.shape)]))
+  const [ids, labels] = batchSpecs(B, T).map((s) => graph.input(s.name, s.dtype, s.shape)) as [Tensor, Tensor]
+  const { losses, count } = sortedLosses(graph, params, ids, labels, config, exits)
+  for (const [exit, loss] of losses) graph.output(loss, graphNames.exitLoss(exit))
+  graph.output(count, graphNames.tokens)
+  return graph
 }

@@ -15,20 +15,27 @@
  * step and the metric history, and a resumed run repeats the uninterrupted
  * one exactly. Gradient accumulation weights each micro-batch by its number
  * of counted targets, so the result equals one big batch's mean loss.
+ *
+ * A step reads like nanoGPT's train.py: one loop over the step's
+ * sub-models and micro-batches runs the gradients graph and adds each
+ * gradient, scaled once, into one sum; one AdamW graph then applies it.
+ * Every mode and every gradAccum takes this same path. Graph input and
+ * output names come from graph-names.ts, as the graph builders use them.
  */
 import { availableParallelism } from 'node:os'
 import type { ExecutionProviderPreference } from '../onnx/providers'
 import { weightOf, weightSlots, type WeightSlot } from '../model/import'
 import type { ModelConfig, ModelWeights } from '../model/types'
 import { mulberry32 } from '../data/random'
-import { Graph } from '../onnx/graph'
-import { buildTrainStep, type TrainStepGraph } from '../onnx/optimizer'
+import type { Graph } from '../onnx/graph'
+import { buildTrainStep } from '../onnx/optimizer'
 import { toModelProto } from '../onnx/serialize'
 import { loadSession, tensor, type ort, type ProviderId } from '../onnx/session'
 import { readLatestCheckpoint, writeCheckpoint } from './checkpoint'
 import { CheckpointError, DivergedError } from './errors'
+import { graphNames as names } from './graph-names'
 import { learningRate, type ScheduleKind } from './schedule'
-import { buildSortedTrainGraph, isNoDecay, parameterSpecs, sortedLosses } from './sorted-graph'
+import { buildSortedEvaluationGraph, buildSortedTrainGraph, isNoDecay, parameterSpecs } from './sorted-graph'
 
 export type TrainMode = 'soft' | 'sortednet' | 'sft'
 
@@ -111,11 +118,16 @@ export interface TrainResult {
 }
 
 interface Graphs {
-  step?: ort.InferenceSession
+  /** Forward + backward of one set of exits (keyed by subsetKey): a micro-batch's losses and gradients. */
   gradients: Map<string, ort.InferenceSession>
-  apply?: ort.InferenceSession
+  /** AdamW on the accumulated gradient. */
+  apply: ort.InferenceSession
+  /** Forward only: validation losses. */
   evaluate: ort.InferenceSession
 }
+
+/** The key of a set of exits trained together by one gradients graph. */
+const subsetKey = (exits: readonly number[]): string => exits.join(',')
 
 function allFinite(values: Float32Array): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return false
@@ -127,6 +139,17 @@ export function countedTargets(labels: BigInt64Array, batchSize: number, seqLen:
   let n = 0
   for (let b = 0; b < batchSize; b++) for (let t = 1; t < seqLen; t++) if (labels[b * seqLen + t] !== -100n) n++
   return n
+}
+
+/**
+ * sum + scale·g, in place. The first contribution becomes the sum itself (0 + scale·g rounds
+ * to the same float32 as scale·g), so a step of one micro-batch and one sub-model adds nothing
+ * to zeros and copies no gradient.
+ */
+function accumulate(sum: Float32Array | undefined, g: Float32Array, scale: number): Float32Array {
+  if (!sum) return scale === 1 ? g : g.map((x) => scale * x)
+  for (let i = 0; i < g.length; i++) sum[i]! += scale * g[i]!
+  return sum
 }
 
 export class Trainer {
@@ -202,65 +225,45 @@ export class Trainer {
       return loaded.session
     }
     const { batchSize, seqLen } = this.options
-    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm }
+    const evaluate = await load(buildSortedEvaluationGraph({ config: this.config, exits: this.trainedExits(), batchSize, seqLen }))
     const gradients = new Map<string, ort.InferenceSession>()
-    const graphs: Graphs = { gradients, evaluate: await load(this.evaluationGraph()) }
     const subsets = this.options.mode === 'sortednet' ? this.options.exits.map((e) => [e]) : [this.trainedExits()]
-    if (this.options.mode !== 'sortednet' && this.options.gradAccum === 1) {
-      graphs.step = await load(buildSortedTrainGraph({ config: this.config, exits: subsets[0]!, batchSize, seqLen, mode: 'step', optimizer }).graph)
-    } else {
-      for (const exits of subsets) {
-        const graph = buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients', optimizer }).graph
-        gradients.set(exits.join(','), await load(graph))
-      }
-      const specs = parameterSpecs(this.config)
-      const apply: TrainStepGraph = buildTrainStep({ mode: 'apply', params: specs, optimizer: { ...optimizer, noDecay: (i) => isNoDecay(specs[i]!.name) } })
-      graphs.apply = await load(apply.graph)
+    for (const exits of subsets) {
+      gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients' }).graph))
     }
-    return graphs
-  }
-
-  /** Forward-only: per-exit loss and counted targets of one batch, for validation. */
-  private evaluationGraph(): Graph {
-    const graph = new Graph('sorted-evaluate')
-    const { batchSize: B, seqLen: T } = this.options
-    const params = Object.fromEntries(parameterSpecs(this.config).map((s) => [s.name, graph.input(s.name, s.dtype, s.shape)]))
-    const ids = graph.input('input_ids', 'int64', [B, T])
-    const labels = graph.input('labels', 'int64', [B, T])
-    const { losses, count } = sortedLosses(graph, params, ids, labels, this.config, this.trainedExits())
-    for (const [exit, loss] of losses) graph.output(loss, `loss.${exit}`)
-    graph.output(count, 'loss.tokens')
-    return graph
+    const specs = parameterSpecs(this.config)
+    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, noDecay: (i: number) => isNoDecay(specs[i]!.name) }
+    return { gradients, apply: await load(buildTrainStep({ mode: 'apply', params: specs, optimizer }).graph), evaluate }
   }
 
   private paramFeeds(): Record<string, ort.Tensor> {
-    return Object.fromEntries(this.slots.map((s) => [s.name, tensor('float32', this.params.get(s.name)!, s.shape)]))
+    return Object.fromEntries(this.slots.map((s) => [names.param(s.name), tensor('float32', this.params.get(s.name)!, s.shape)]))
   }
 
   private batchFeeds(batch: TrainingBatch): Record<string, ort.Tensor> {
     const dims = [this.options.batchSize, this.options.seqLen]
-    return { input_ids: tensor('int64', batch.inputIds, dims), labels: tensor('int64', batch.labels, dims) }
+    return { [names.inputIds]: tensor('int64', batch.inputIds, dims), [names.labels]: tensor('int64', batch.labels, dims) }
   }
 
   private optimizerFeeds(step: number, lr: number): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = {
-      lr: tensor('float32', Float32Array.of(lr), []),
-      step: tensor('float32', Float32Array.of(step), []),
+      [names.lr]: tensor('float32', Float32Array.of(lr), []),
+      [names.step]: tensor('float32', Float32Array.of(step), []),
     }
     for (const s of this.slots) {
-      feeds[`m.${s.name}`] = tensor('float32', this.m.get(s.name)!, s.shape)
-      feeds[`v.${s.name}`] = tensor('float32', this.v.get(s.name)!, s.shape)
+      feeds[names.m(s.name)] = tensor('float32', this.m.get(s.name)!, s.shape)
+      feeds[names.v(s.name)] = tensor('float32', this.v.get(s.name)!, s.shape)
     }
     return feeds
   }
 
   private takeUpdate(out: ort.InferenceSession.OnnxValueMapType): number {
     for (const s of this.slots) {
-      this.params.set(s.name, out[`${s.name}.new`]!.data as Float32Array)
-      this.m.set(s.name, out[`m.${s.name}.new`]!.data as Float32Array)
-      this.v.set(s.name, out[`v.${s.name}.new`]!.data as Float32Array)
+      this.params.set(s.name, out[names.newParam(s.name)]!.data as Float32Array)
+      this.m.set(s.name, out[names.newM(s.name)]!.data as Float32Array)
+      this.v.set(s.name, out[names.newV(s.name)]!.data as Float32Array)
     }
-    return Number(out.gradNorm!.data[0])
+    return Number(out[names.gradNorm]!.data[0])
   }
 
   private microBatch(k: number): TrainingBatch {
@@ -278,51 +281,41 @@ export class Trainer {
     return [[others[Math.floor(draw * others.length)]!], [L]]
   }
 
+  /**
+   * One optimizer step. Its objective is the mean over the step's sub-models of each one's
+   * mean token loss over all the step's micro-batches. A micro-batch's gradient is of its own
+   * mean loss, so it is scaled once, by its share of the counted targets (known from the
+   * labels before running) over the number of sub-models, and added into one running sum:
+   * Σ_s Σ_k (n_k/N)/S · ∇mean_{s,k}. AdamW then applies the sum, once.
+   */
   private async runStep(graphs: Graphs): Promise<StepRecord> {
     const stepIndex = this.step
     const lr = learningRate(stepIndex, this.options.lr, this.options.warmupSteps, this.options.totalSteps, this.options.schedule)
     const started = performance.now()
+    const subsets = this.exitsForStep(stepIndex)
+    const micro = Array.from({ length: this.options.gradAccum }, (_, a) => this.microBatch(stepIndex * this.options.gradAccum + a))
+    const counts = micro.map((b) => countedTargets(b.labels, this.options.batchSize, this.options.seqLen))
+    const counted = counts.reduce((a, b) => a + b, 0)
+    const gradient = new Map<string, Float32Array>()
     const loss: Record<string, number> = {}
-    let tokens: number
-    let gradNorm: number
-    if (graphs.step) {
-      const out = await graphs.step.run({ ...this.batchFeeds(this.microBatch(stepIndex)), ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) })
-      for (const e of this.trainedExits()) loss[e] = Number(out[`loss.${e}`]!.data[0])
-      tokens = Number(out['loss.tokens']!.data[0])
-      gradNorm = this.takeUpdate(out)
-    } else {
-      const subsets = this.exitsForStep(stepIndex)
-      const micro = Array.from({ length: this.options.gradAccum }, (_, a) => this.microBatch(stepIndex * this.options.gradAccum + a))
-      // Each micro-batch's gradient is of its own mean loss; weighting it by its share of the
-      // counted targets (known from the labels before running) gives the whole batch's mean:
-      // Σ_k (n_k/N)·∇mean_k. Sub-models (sortednet) are averaged. One running sum, in place.
-      const counts = micro.map((b) => countedTargets(b.labels, this.options.batchSize, this.options.seqLen))
-      const counted = counts.reduce((a, b) => a + b, 0)
-      const total = new Map(this.slots.map((s) => [s.name, new Float32Array(this.params.get(s.name)!.length)]))
-      for (const exits of subsets) {
-        const session = graphs.gradients.get(exits.join(','))!
-        const lossSums = new Map<number, number>(exits.map((e) => [e, 0]))
-        for (const [a, batch] of micro.entries()) {
-          const out = await session.run({ ...this.batchFeeds(batch), ...this.paramFeeds() })
-          const weight = counted ? counts[a]! / counted / subsets.length : 0
-          for (const e of exits) lossSums.set(e, lossSums.get(e)! + Number(out[`loss.${e}`]!.data[0]) * counts[a]!)
-          for (const s of this.slots) {
-            const g = out[`grad.${s.name}`]!.data as Float32Array
-            const acc = total.get(s.name)!
-            for (let i = 0; i < g.length; i++) acc[i]! += weight * g[i]!
-          }
-        }
-        for (const e of exits) loss[e] = counted ? lossSums.get(e)! / counted : 0
+    for (const exits of subsets) {
+      const session = graphs.gradients.get(subsetKey(exits))!
+      const lossSums = new Map<number, number>(exits.map((e) => [e, 0]))
+      for (const [a, batch] of micro.entries()) {
+        const out = await session.run({ ...this.batchFeeds(batch), ...this.paramFeeds() })
+        const scale = counted ? counts[a]! / counted / subsets.length : 0
+        for (const e of exits) lossSums.set(e, lossSums.get(e)! + Number(out[names.exitLoss(e)]!.data[0]) * counts[a]!)
+        for (const s of this.slots) gradient.set(s.name, accumulate(gradient.get(s.name), out[names.grad(s.name)]!.data as Float32Array, scale))
       }
-      tokens = counted
-      const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) }
-      for (const s of this.slots) feeds[`grad.${s.name}`] = tensor('float32', total.get(s.name)!, s.shape)
-      gradNorm = this.takeUpdate(await graphs.apply!.run(feeds))
+      for (const e of exits) loss[e] = counted ? lossSums.get(e)! / counted : 0
     }
+    const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) }
+    for (const s of this.slots) feeds[names.grad(s.name)] = tensor('float32', gradient.get(s.name)!, s.shape)
+    const gradNorm = this.takeUpdate(await graphs.apply.run(feeds))
     const seconds = (performance.now() - started) / 1000
     const processed = this.options.batchSize * this.options.seqLen * this.options.gradAccum
     this.step += 1
-    return { step: this.step, lr, loss, gradNorm, tokens, tokensPerSecond: processed / seconds }
+    return { step: this.step, lr, loss, gradNorm, tokens: counted, tokensPerSecond: processed / seconds }
   }
 
   /** Mean token loss per exit over the whole validation set (counted targets weighted equally). */
@@ -333,9 +326,9 @@ export class Trainer {
     let counted = 0
     for (let i = 0; i < source.batchesPerEpoch; i++) {
       const out = await this.graphs.evaluate.run({ ...this.batchFeeds(source.batch(0, i)), ...this.paramFeeds() })
-      const n = Number(out['loss.tokens']!.data[0])
+      const n = Number(out[names.tokens]!.data[0])
       counted += n
-      for (const e of this.trainedExits()) sums.set(e, (sums.get(e) ?? 0) + Number(out[`loss.${e}`]!.data[0]) * n)
+      for (const e of this.trainedExits()) sums.set(e, (sums.get(e) ?? 0) + Number(out[names.exitLoss(e)]!.data[0]) * n)
     }
     const loss: Record<string, number> = {}
     const perplexity: Record<string, number> = {}
@@ -429,6 +422,6 @@ export class Trainer {
     const g = this.graphs
     this.graphs = undefined
     if (!g) return
-    await Promise.all([g.step?.release(), g.apply?.release(), g.evaluate.release(), ...[...g.gradients.values()].map((s) => s.release())])
+    await Promise.all([g.apply.release(), g.evaluate.release(), ...[...g.gradients.values()].map((s) => s.release())])
   }
 }

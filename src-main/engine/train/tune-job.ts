@@ -13,10 +13,11 @@ import { loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
 import { hasCheckpoints } from './checkpoint'
 import { trainingSource, validationSource } from './data-source'
-import { TuneSetupError, type SettingNamer } from './errors'
+import { TrainingError, TuneSetupError, type SettingNamer } from './errors'
 import { parseExits } from './exits'
 import { checkMemory } from './memory-budget'
 import { prepareOutputFolders } from './output-folder'
+import { acquireRunLock } from './run-lock'
 import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord, type SettingChange } from './run-settings'
 import type { ScheduleKind } from './schedule'
 import { checkSeqLen } from './sequence-length'
@@ -81,6 +82,10 @@ export interface TuneJobOptions {
   force?: boolean
   /** Tells how to force a resume, in the caller's terms (`add --force`); without it, forcing is not offered. */
   forceHint?: string
+  /** Tells how to resume, in the caller's terms (`add --resume`). */
+  resumeHint?: string
+  /** Who runs the job, as a second job on the same folder is told: `sorted tune` or `Sorted Studio app`. */
+  who?: string
   /** How messages name a request field (default: its own name, as the app's form and API do). */
   name?: SettingNamer
   signal?: AbortSignal
@@ -96,9 +101,25 @@ export async function runTuneJob(request: TuneRequest, options: TuneJobOptions):
   if (request.epochs !== undefined && request.maxSteps !== undefined) throw new TuneSetupError(`give ${name('epochs')} or ${name('maxSteps')}, not both.`, ['epochs', 'maxSteps'])
   // Folders first: nothing is loaded for a run that could never write its result.
   prepareOutputFolders(out, checkpointDir, name('outDir'))
+  // One run per folder, from before anything in it is read until the job ends, however it ends.
+  const lock = acquireRunLock(checkpointDir, { who: options.who ?? 'a tune job', label: `${name('outDir')} ${out}`, log })
+  try {
+    return await runInHeldFolder(request, options, { name, log, out, checkpointDir })
+  } finally {
+    lock.release()
+  }
+}
+
+async function runInHeldFolder(
+  request: TuneRequest,
+  options: TuneJobOptions,
+  { name, log, out, checkpointDir }: { name: SettingNamer; log: (message: string) => void; out: string; checkpointDir: string },
+): Promise<TuneOutcome> {
   const resuming = options.resume && hasCheckpoints(checkpointDir)
-  if (hasCheckpoints(checkpointDir) && !options.resume) throw new TuneSetupError(`${checkpointDir} holds checkpoints of an earlier run: resume it, or remove it.`, ['outDir'])
-  if (existsSync(out) && readdirSync(out).length > 0) throw new TuneSetupError(`the output folder ${out} is not empty.`, ['outDir'])
+  if (hasCheckpoints(checkpointDir) && !options.resume) {
+    throw new TuneSetupError(`${checkpointDir} holds checkpoints of an earlier run: resume it${options.resumeHint ? ` (${options.resumeHint})` : ''}, or remove it.`, ['outDir'])
+  }
+  if (existsSync(out) && readdirSync(out).length > 0) throw new TuneSetupError(`${name('outDir')} ${out} is not empty; give a new or empty folder for the tuned model.`, ['outDir'])
 
   const model = loadModelFolder(request.modelPath)
   checkSeqLen(model.config, request.seqLen, name)
@@ -178,6 +199,9 @@ export async function runTuneJob(request: TuneRequest, options: TuneJobOptions):
     if (!result.finished) return { finished: false, step: result.step, state: result.state, out: undefined }
     const final = result.state.validation.at(-1)
     const trained = request.mode === 'sft' ? [model.config.numLayers] : exits
+    if (existsSync(out) && readdirSync(out).length > 0) {
+      throw new TrainingError(`${name('outDir')} ${out} was written to by something else during the run; the trained run is kept in ${checkpointDir}: empty ${out} and resume to export it.`)
+    }
     const results = Object.fromEntries(
       trained.map((e): [string, Record<string, number>] => [String(e), final ? { val_loss: final.loss[e]!, perplexity: final.perplexity[e]! } : {}]),
     )

@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatasetPreview, RunDetails, RunEstimate } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { maxUploadBytes } from '../../../src-main/services/datasets'
+import { acquireRunLock } from '../../../src-main/engine/train/run-lock'
+import { checkpointDirOf } from '../../../src-main/engine/train/tune-job'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
 import { sourceWorker } from '../../fixtures/workers'
@@ -208,6 +210,31 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     writeFileSync(recordFile, JSON.stringify({ ...record, settings: { ...record.settings, lr: 0.5, seqLen: 48 } }))
     await expect(call('runs.resume', { runId })).rejects.toThrow(/^conflict: .*were made with other settings: lr 0\.5 \(now 0\.001\), seqLen 48 \(now 32\)\.$/)
     expect((await call<RunDetails>('runs.get', { runId })).run.status).toBe('paused')
+  })
+
+  it('refuses to start or resume a run in a folder another job holds, naming the holder, as a conflict on outDir', async () => {
+    const { runId } = await call<{ runId: string }>('runs.start', request('out-held', { maxSteps: 3 }))
+    const stop = backend.subscribe((event, payload) => {
+      const p = payload as { runId: string; step: number }
+      if (event === 'run.progress' && p.runId === runId && p.step === 1) void call('runs.cancel', { runId })
+    })
+    await untilStatus(runId, 'paused')
+    stop()
+    const out = join(root, 'out-held')
+    // As if `sorted tune --resume --out <out>` were running in this folder.
+    const held = acquireRunLock(checkpointDirOf(out), { who: 'sorted tune', label: '--out' })
+    const busy = new RegExp(`^outDir ${out} is in use by sorted tune \\(pid ${process.pid}, since (\\d{4}-\\d\\d-\\d\\d )?\\d\\d:\\d\\d\\); wait for it or stop it\\.$`)
+    try {
+      for (const attempt of [backend.dispatch('runs.resume', { runId }), backend.dispatch('runs.start', request('out-held', { maxSteps: 3 }))]) {
+        const outcome = await attempt
+        expect(outcome).toMatchObject({ ok: false, error: { code: 'conflict', message: expect.stringMatching(busy), issues: [{ path: 'outDir' }] } })
+      }
+      expect((await call<RunDetails>('runs.get', { runId })).run.status).toBe('paused')
+    } finally {
+      held.release()
+    }
+    await call('runs.resume', { runId })
+    await untilStatus(runId, 'completed')
   })
 
   it('previews any readable file without showing its contents, and warns about lines that are not UTF-8', async () => {
