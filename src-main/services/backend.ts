@@ -8,7 +8,7 @@ import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
 import { ApiError } from '../api/errors'
 import { listProviders } from '../engine/onnx/providers'
 import { openStore, type Store } from '../store'
-import { EngineService, type EngineWorkerSpec } from './engine'
+import { EngineService } from './engine'
 import { EventBus, type EventListener } from './events'
 import { dataDirName, databasePath, resolveDataDir } from './paths'
 import { ensureWritableFolder } from '../base/writable-folder'
@@ -26,6 +26,7 @@ import { ChatService } from './chat'
 import { DatasetService } from './datasets'
 import { inspectModel } from './model-inspect'
 import { estimateTune } from './run-estimate'
+import { WorkerHost, type WorkerSpec } from './worker-host'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -36,13 +37,13 @@ export interface BackendOptions {
   sqliteBinding?: string
   log?: (message: string, error?: unknown) => void
   /** The engine worker to spawn (lazily, on the first engine.load); without it engine methods report unavailability. */
-  engineWorker?: EngineWorkerSpec
+  engineWorker?: WorkerSpec
   /** The training worker (one per running job). */
-  trainingWorker?: EngineWorkerSpec
+  trainingWorker?: WorkerSpec
   /** The evaluation worker (one per running evaluation). */
-  evaluationWorker?: EngineWorkerSpec
+  evaluationWorker?: WorkerSpec
   /** The compare view's worker (one, started on the first comparison). */
-  compareWorker?: EngineWorkerSpec
+  compareWorker?: WorkerSpec
   /** The desktop app's native folder picker (Electron's dialog); absent in browser mode. */
   pickFolder?: (title: string) => Promise<string | null>
   /** Folder whose sub-folders are the models shipped with the app (resources/models). */
@@ -50,7 +51,7 @@ export interface BackendOptions {
   /** Folder of the evaluation sets shipped with the app (resources/eval), offered ready-made. */
   bundledEvalSetsDir?: string
   /** The dataset worker (one per dataset preview). */
-  datasetWorker?: EngineWorkerSpec
+  datasetWorker?: WorkerSpec
   /** The desktop app's native open-file dialog; absent in browser mode. */
   pickFile?: (title: string, extensions: string[] | undefined) => Promise<string | null>
 }
@@ -68,36 +69,29 @@ export function openBackend(options: BackendOptions): Backend {
   const dataDir = ensureWritableFolder(resolveDataDir(options.dataDir), dataDirName(options.dataDir))
   const store: Store = openStore(databasePath(dataDir), options.sqliteBinding ? { nativeBinding: options.sqliteBinding } : {})
   const bus = new EventBus()
-  const settings = new SettingsService(store.settings, bus, (message) => log(message))
-  const engine = new EngineService(options.engineWorker, bus, {
-    cacheDir: join(dataDir, 'cache', 'graphs'),
-    provider: () => settings.get().executionProvider,
-    log: (message) => log(message),
-  })
-
-  const library = new ModelLibrary(store, bus, {
-    importWorker: options.engineWorker,
-    cacheDir: join(dataDir, 'cache', 'graphs'),
-    provider: () => settings.get().executionProvider,
-    bundledDir: options.bundledModelsDir,
-    log: (message) => log(message),
-  })
+  const logLine = (message: string) => log(message)
+  // Every worker thread is started, heard and ended by this one host.
+  const workers = new WorkerHost(
+    {
+      engine: options.engineWorker,
+      training: options.trainingWorker,
+      evaluation: options.evaluationWorker,
+      compare: options.compareWorker,
+      dataset: options.datasetWorker,
+    },
+    logLine,
+  )
+  const settings = new SettingsService({ store: store.settings, bus, warn: logLine })
+  const provider = () => settings.get().executionProvider
+  const cacheDir = join(dataDir, 'cache', 'graphs')
+  const engine = new EngineService({ bus, workers, cacheDir, provider })
+  const library = new ModelLibrary({ store, bus, workers, cacheDir, provider, bundledDir: options.bundledModelsDir, log: logLine })
   library.registerBundled()
-  const chats = new ChatService(store, bus, engine, library)
-
-  const training = new TrainingService(store, bus, options.trainingWorker, {
-    provider: () => settings.get().executionProvider,
-    log: (message) => log(message),
-  })
-
-  const evaluations = new EvaluationService(options.evaluationWorker, bus, store)
-
-  const compare = new CompareService(options.compareWorker, bus, store, {
-    cacheDir: join(dataDir, 'cache', 'graphs'),
-    provider: () => settings.get().executionProvider,
-    log: (message) => log(message),
-  })
-  const datasets = new DatasetService(options.datasetWorker, dataDir)
+  const chats = new ChatService({ store, bus, engine, library })
+  const training = new TrainingService({ store, bus, workers, provider, log: logLine })
+  const evaluations = new EvaluationService({ store, bus, workers })
+  const compare = new CompareService({ store, bus, workers, cacheDir, provider, log: logLine })
+  const datasets = new DatasetService({ workers, dataDir })
   const readyMade = new ReadyMadeSets(options.bundledEvalSetsDir)
 
   const handlers: Handlers = {
@@ -200,8 +194,11 @@ export function openBackend(options: BackendOptions): Backend {
       await evaluations.close()
       await compare.close()
       await datasets.close()
+      // Pauses the runs it interrupts, so it needs the store open.
       await training.close()
       await engine.close()
+      // Anything the services did not end (an import in progress).
+      await workers.close()
       store.close()
     },
   }

@@ -29,15 +29,25 @@ interface PendingReply {
   lengths: number[]
 }
 
+export interface ChatServiceDeps {
+  store: Store
+  bus: EventBus
+  engine: EngineService
+  library: ModelLibrary
+}
+
 export class ChatService {
+  private readonly store: Store
+  private readonly bus: EventBus
+  private readonly engine: EngineService
+  private readonly library: ModelLibrary
   private readonly pending = new Map<string, PendingReply>()
 
-  constructor(
-    private readonly store: Store,
-    private readonly bus: EventBus,
-    private readonly engine: EngineService,
-    private readonly library: ModelLibrary,
-  ) {
+  constructor({ store, bus, engine, library }: ChatServiceDeps) {
+    this.store = store
+    this.bus = bus
+    this.engine = engine
+    this.library = library
     bus.subscribe((event, payload) => {
       if (event === 'generation.token') this.onToken(payload as GenerationToken)
       else if (event === 'generation.done') this.onDone(payload as GenerationDone)

@@ -8,19 +8,28 @@
  */
 import { randomUUID } from 'node:crypto'
 import { resolve } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { CompareDone, CompareRequest, CompareSide, ExecutionProviderPreference } from '../api/contract'
 import { ApiError } from '../api/errors'
 import type { Contender, ContenderAtExit } from '../engine/judge/contender'
 import type { EvalItem, Store } from '../store'
 import { FromCompareWorker, type ToCompareWorker } from '../workers/compare-protocol'
-import type { EngineWorkerSpec } from './engine'
 import { appendCompareItem } from './evaluations/sets'
 import type { Decoding } from './evaluations/store-records'
 import type { EventBus } from './events'
 import { inspectModel } from './model-inspect'
 import { storedContender } from './model-registry'
+import type { WorkerChannel, Workers } from './worker-host'
+
+export interface CompareServiceDeps {
+  store: Store
+  bus: EventBus
+  workers: Workers<'compare'>
+  /** Where compiled graphs are kept between loads. */
+  cacheDir?: string
+  provider: () => ExecutionProviderPreference
+  log: (message: string) => void
+}
 
 interface ActiveCompare {
   prompt: string
@@ -33,18 +42,25 @@ interface ActiveCompare {
 }
 
 export class CompareService {
-  private worker: Worker | undefined
+  private readonly store: Store
+  private readonly bus: EventBus
+  private readonly worker: WorkerChannel<ToCompareWorker>
   private readonly active = new Map<string, ActiveCompare>()
 
-  constructor(
-    private readonly spec: EngineWorkerSpec | undefined,
-    private readonly bus: EventBus,
-    private readonly store: Store,
-    private readonly options: { cacheDir?: string; provider: () => ExecutionProviderPreference; log: (message: string) => void },
-  ) {}
+  constructor(private readonly deps: CompareServiceDeps) {
+    this.store = deps.store
+    this.bus = deps.bus
+    this.worker = deps.workers.channel<ToCompareWorker, FromCompareWorker>('compare', {
+      label: 'The compare worker',
+      unavailable: 'The compare view is not available in this process.',
+      receives: FromCompareWorker,
+      onMessage: (message) => this.receive(message),
+      onCrash: (error) => this.crashed(error),
+    })
+  }
 
   generate(request: z.output<typeof CompareRequest>): { compareId: string } {
-    if (!this.spec) throw new ApiError('internal', 'The compare view is not available in this process.')
+    if (!this.deps.workers.available('compare')) throw new ApiError('internal', 'The compare view is not available in this process.')
     // Read both folders now: a wrong path or exit is the request's error, reported before anything runs.
     const contenders = {
       a: this.contender(request.a, 'a'),
@@ -63,7 +79,6 @@ export class CompareService {
       pending: new Set(['a', 'b']),
       item: undefined,
     })
-    const worker = this.ensureWorker()
     for (const side of ['a', 'b'] as const) {
       const message: ToCompareWorker = {
         type: 'generate',
@@ -72,17 +87,18 @@ export class CompareService {
         ...contenders[side],
         prompt: request.prompt,
         maxNewTokens: request.maxNewTokens,
-        provider: this.options.provider(),
-        ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}),
+        provider: this.deps.provider(),
+        ...(this.deps.cacheDir ? { cacheDir: this.deps.cacheDir } : {}),
       }
-      worker.postMessage(message)
+      this.worker.send(message)
     }
     return { compareId }
   }
 
   cancel(compareId: string): void {
     if (!this.active.has(compareId)) throw new ApiError('not_found', `No running comparison ${compareId}.`)
-    this.worker?.postMessage({ type: 'cancel', compareId } satisfies ToCompareWorker)
+    // No worker means it crashed, and the run has already been reported as failed.
+    if (this.worker.started) this.worker.send({ type: 'cancel', compareId })
   }
 
   private contender(c: Contender, field: 'a' | 'b'): ContenderAtExit {
@@ -96,24 +112,8 @@ export class CompareService {
     return { modelPath: resolve(c.modelPath), exit }
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker
-    const worker = new Worker(this.spec!.path, { workerData: this.spec!.workerData })
-    worker.on('message', (raw: unknown) => this.receive(raw))
-    worker.on('error', (error) => this.crashed(worker, `The compare worker stopped: ${error.message}`))
-    worker.on('exit', (code) => this.crashed(worker, `The compare worker stopped (exit code ${code}).`))
-    this.worker = worker
-    return worker
-  }
-
-  private receive(raw: unknown): void {
-    const parsed = FromCompareWorker.safeParse(raw)
-    if (!parsed.success) return this.options.log(`compare: malformed message from the worker: ${parsed.error.message}`)
-    const message = parsed.data
+  private receive(message: FromCompareWorker): void {
     switch (message.type) {
-      case 'log':
-        this.options.log(message.message)
-        break
       case 'status': {
         const { type: _, ...status } = message
         this.bus.emit('compare.status', status)
@@ -150,7 +150,7 @@ export class CompareService {
         })
         stored = { generationId: generation.id, itemId: run.item.id }
       } catch (caught) {
-        this.options.log(`compare: could not store the answer: ${caught instanceof Error ? caught.message : String(caught)}`)
+        this.deps.log(`compare: could not store the answer: ${caught instanceof Error ? caught.message : String(caught)}`)
         error = `the answer could not be stored: ${caught instanceof Error ? caught.message : String(caught)}`
       }
     }
@@ -161,9 +161,7 @@ export class CompareService {
     this.bus.emit('compare.done', { ...done, ...(stored ?? {}), ...(error ? { error } : {}) })
   }
 
-  private crashed(worker: Worker, error: string): void {
-    if (this.worker !== worker) return
-    this.worker = undefined
+  private crashed(error: string): void {
     for (const [compareId, run] of this.active) {
       for (const side of run.pending) {
         this.bus.emit('compare.done', { compareId, side, finishReason: 'error', text: '', exit: null, tokensPerSecond: 0, error })
@@ -172,9 +170,7 @@ export class CompareService {
     this.active.clear()
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker
-    this.worker = undefined
-    await worker?.terminate()
+  close(): Promise<void> {
+    return this.worker.close()
   }
 }

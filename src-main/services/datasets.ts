@@ -11,11 +11,16 @@
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
 import { basename, extname, join, resolve } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { DatasetPreview } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { FromDatasetWorker, type StartPreview } from '../workers/dataset-protocol'
-import type { EngineWorkerSpec } from './engine'
+import type { WorkerJob, Workers } from './worker-host'
+
+export interface DatasetServiceDeps {
+  workers: Workers<'dataset'>
+  /** The data folder: uploads go to its datasets/. */
+  dataDir: string
+}
 
 /**
  * The largest upload: a request is one WebSocket frame (at most 4 MiB), and
@@ -58,14 +63,12 @@ function withLimit(preview: DatasetPreview, limit: number): DatasetPreview {
 }
 
 export class DatasetService {
-  private readonly workers = new Set<Worker>()
+  /** Previews being made, and how each is refused if the app closes first. */
+  private readonly jobs = new Map<WorkerJob<StartPreview>, (error: ApiError) => void>()
   private readonly kept = new Map<string, Kept>()
   private readonly inFlight = new Map<string, { limit: number; stamp: string; answer: Promise<DatasetPreview> }>()
 
-  constructor(
-    private readonly spec: EngineWorkerSpec | undefined,
-    private readonly dataDir: string,
-  ) {}
+  constructor(private readonly deps: DatasetServiceDeps) {}
 
   async preview(params: PreviewParams): Promise<DatasetPreview> {
     const modelPath = resolve(params.modelPath)
@@ -91,29 +94,25 @@ export class DatasetService {
   }
 
   private runWorker(start: StartPreview): Promise<DatasetPreview> {
-    if (!this.spec) throw new ApiError('internal', 'Dataset previews are not available in this process.')
-    const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
-    this.workers.add(worker)
     return new Promise<DatasetPreview>((resolvePreview, reject) => {
-      let settled = false
-      const settle = (apply: () => void) => {
-        if (settled) return
-        settled = true
-        this.workers.delete(worker)
-        apply()
-        void worker.terminate()
-      }
-      worker.on('message', (raw: unknown) => {
-        const parsed = FromDatasetWorker.safeParse(raw)
-        if (!parsed.success) return settle(() => reject(new ApiError('internal', 'The dataset worker sent a malformed answer.')))
-        const m = parsed.data
-        if (m.type === 'preview') return settle(() => resolvePreview(m.preview))
-        const field = m.field
-        settle(() => reject(field ? new ApiError('invalid_params', `${field}: ${m.error}`, [{ path: field, message: m.error }]) : new ApiError('internal', m.error)))
+      const job: WorkerJob<StartPreview> = this.deps.workers.job<StartPreview, FromDatasetWorker, FromDatasetWorker>('dataset', {
+        label: 'The dataset worker',
+        unavailable: 'Dataset previews are not available in this process.',
+        receives: FromDatasetWorker,
+        start,
+        // The answer is the only message: one that cannot be read is the answer's failure.
+        failOnMalformed: true,
+        onMessage: (m, end) => end(m),
+        onEnd: (ended) => {
+          this.jobs.delete(job)
+          if (!ended.ok) return reject(new ApiError('internal', ended.error))
+          const m = ended.result
+          if (m.type === 'preview') return resolvePreview(m.preview)
+          const field = m.field
+          reject(field ? new ApiError('invalid_params', `${field}: ${m.error}`, [{ path: field, message: m.error }]) : new ApiError('internal', m.error))
+        },
       })
-      worker.on('error', (error) => settle(() => reject(new ApiError('internal', `The dataset worker failed: ${error.message}`))))
-      worker.on('exit', () => settle(() => reject(new ApiError('internal', 'The dataset worker stopped before answering.'))))
-      worker.postMessage(start)
+      this.jobs.set(job, reject)
     })
   }
 
@@ -131,7 +130,7 @@ export class DatasetService {
       const message = `"${name}" is not a .json or .jsonl file; datasets are JSON arrays or JSON lines.`
       throw new ApiError('invalid_params', `name: ${message}`, [{ path: 'name', message }])
     }
-    const folder = join(this.dataDir, 'datasets')
+    const folder = join(this.deps.dataDir, 'datasets')
     mkdirSync(folder, { recursive: true })
     const stem = safe.slice(0, -extension.length) || 'dataset'
     const digest = createHash('sha256').update(content).digest('hex')
@@ -149,8 +148,9 @@ export class DatasetService {
   }
 
   async close(): Promise<void> {
-    const running = [...this.workers]
-    this.workers.clear()
-    await Promise.all(running.map((w) => w.terminate()))
+    const running = [...this.jobs]
+    this.jobs.clear()
+    await Promise.all(running.map(([job]) => job.abandon()))
+    for (const [, refuse] of running) refuse(new ApiError('internal', 'The dataset worker stopped before answering: the app is closing.'))
   }
 }

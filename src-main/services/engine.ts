@@ -1,20 +1,24 @@
 /**
- * The engine as a service: owns the engine worker thread, forwards requests
- * to it and its tokens and status to the event bus. The main thread never
- * runs a model. A crashed worker is reported and replaced on the next load.
+ * The engine as a service: talks to the engine worker thread over a channel
+ * of the worker host, forwards requests to it and its tokens and status to
+ * the event bus. The main thread never runs a model. A crashed worker is
+ * reported (every waiting load, measure and generation hears it) and
+ * replaced on the next request.
  */
 import { randomUUID } from 'node:crypto'
-import { Worker } from 'node:worker_threads'
 import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { checkPromptFits, PromptError } from '../engine/generate/context'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
 import type { EventBus } from './events'
+import type { WorkerChannel, Workers } from './worker-host'
 
-export interface EngineWorkerSpec {
-  /** The worker's file: the built engine-worker.js (or scripts/tsx-worker.mjs to run the source). */
-  path: string
-  workerData?: unknown
+export interface EngineServiceDeps {
+  bus: EventBus
+  workers: Workers<'engine'>
+  /** Where compiled graphs are kept between loads. */
+  cacheDir?: string
+  provider: () => ExecutionProviderPreference
 }
 
 /** How a conversation fits the loaded model's context (see engine/generate/context.ts). */
@@ -24,43 +28,33 @@ export interface PromptFit {
 }
 
 export class EngineService {
-  private worker: Worker | undefined
+  private readonly bus: EventBus
+  private readonly worker: WorkerChannel<ToWorker>
   private current: EngineStatus = { state: 'empty' }
   private readonly active = new Set<string>()
   private readonly statusWaiters: ((status: EngineStatus) => void)[] = []
   private readonly measures = new Map<string, { resolve: (fit: PromptFit) => void; reject: (error: Error) => void }>()
 
-  constructor(
-    private readonly spec: EngineWorkerSpec | undefined,
-    private readonly bus: EventBus,
-    private readonly options: { cacheDir?: string; provider: () => ExecutionProviderPreference; log: (message: string) => void },
-  ) {}
+  constructor(private readonly deps: EngineServiceDeps) {
+    this.bus = deps.bus
+    this.worker = deps.workers.channel<ToWorker, FromWorker>('engine', {
+      label: 'The engine',
+      unavailable: 'The engine is not available in this process.',
+      receives: FromWorker,
+      onMessage: (message) => this.receive(message),
+      onCrash: (error) => this.crashed(error),
+    })
+  }
 
   status(): EngineStatus {
     return this.current
   }
 
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker
-    if (!this.spec) throw new ApiError('internal', 'The engine is not available in this process.')
-    const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
-    worker.on('message', (raw: unknown) => this.receive(raw))
-    worker.on('error', (error) => this.crashed(`The engine stopped: ${error.message}`))
-    worker.on('exit', (code) => {
-      if (this.worker === worker) this.crashed(`The engine stopped (exit code ${code}).`)
-    })
-    this.worker = worker
-    return worker
-  }
-
   private send(message: ToWorker): void {
-    this.ensureWorker().postMessage(message)
+    this.worker.send(message)
   }
 
-  private receive(raw: unknown): void {
-    const parsed = FromWorker.safeParse(raw)
-    if (!parsed.success) return this.options.log(`engine: malformed message from the worker: ${parsed.error.message}`)
-    const message = parsed.data
+  private receive(message: FromWorker): void {
     switch (message.type) {
       case 'status':
         this.current = message.status
@@ -73,9 +67,6 @@ export class EngineService {
       case 'done':
         this.active.delete(message.done.generationId)
         this.bus.emit('generation.done', message.done)
-        break
-      case 'log':
-        this.options.log(message.message)
         break
       case 'measured': {
         const waiter = this.measures.get(message.requestId)
@@ -90,7 +81,6 @@ export class EngineService {
   }
 
   private crashed(error: string): void {
-    this.worker = undefined
     this.current = { state: 'error', error }
     this.bus.emit('engine.status', this.current)
     for (const waiter of this.statusWaiters.splice(0)) waiter(this.current)
@@ -115,12 +105,12 @@ export class EngineService {
   /** Resolves when loading has finished (ready or error); progress goes out as engine.status events. */
   load(path: string): Promise<EngineStatus> {
     const settled = new Promise<EngineStatus>((resolve) => this.statusWaiters.push(resolve))
-    this.send({ type: 'load', path, provider: this.options.provider(), ...(this.options.cacheDir ? { cacheDir: this.options.cacheDir } : {}) })
+    this.send({ type: 'load', path, provider: this.deps.provider(), ...(this.deps.cacheDir ? { cacheDir: this.deps.cacheDir } : {}) })
     return settled
   }
 
   unload(): Promise<EngineStatus> {
-    if (!this.worker) return Promise.resolve(this.current)
+    if (!this.worker.started) return Promise.resolve(this.current)
     const settled = new Promise<EngineStatus>((resolve) => this.statusWaiters.push(resolve))
     this.send({ type: 'unload' })
     return settled
@@ -177,9 +167,7 @@ export class EngineService {
     this.send({ type: 'cancel', generationId })
   }
 
-  async close(): Promise<void> {
-    const worker = this.worker
-    this.worker = undefined
-    await worker?.terminate()
+  close(): Promise<void> {
+    return this.worker.close()
   }
 }

@@ -10,14 +10,13 @@
 import { existsSync, readdirSync, statSync } from 'node:fs'
 import { cp, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { ExecutionProviderPreference, ModelSummary } from '../api/contract'
 import { ApiError } from '../api/errors'
 import type { Model, Store } from '../store'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
-import type { EngineWorkerSpec } from './engine'
 import type { EventBus } from './events'
 import { describeModelFolder, folderSize } from './model-registry'
+import type { Workers } from './worker-host'
 
 /** The model a new chat opens on when the user has not chosen one. */
 export const DEFAULT_BUNDLED_MODEL = 'dictionary-soft'
@@ -26,9 +25,11 @@ export function bundledModelId(folderName: string): string {
   return `bundled:${folderName}`
 }
 
-export interface ModelLibraryOptions {
-  /** Engine worker used to validate and compile an import. */
-  importWorker: EngineWorkerSpec | undefined
+export interface ModelLibraryDeps {
+  store: Store
+  bus: EventBus
+  /** An engine worker of its own validates and compiles each import. */
+  workers: Workers<'engine'>
   cacheDir: string
   provider: () => ExecutionProviderPreference
   /** Folder whose sub-folders are the bundled models. */
@@ -37,24 +38,25 @@ export interface ModelLibraryOptions {
 }
 
 export class ModelLibrary {
+  private readonly store: Store
+  private readonly bus: EventBus
   private readonly importing = new Set<string>()
 
-  constructor(
-    private readonly store: Store,
-    private readonly bus: EventBus,
-    private readonly options: ModelLibraryOptions,
-  ) {}
+  constructor(private readonly deps: ModelLibraryDeps) {
+    this.store = deps.store
+    this.bus = deps.bus
+  }
 
   /** Records (or refreshes) every bundled model; a broken bundled folder is logged and skipped. */
   registerBundled(): void {
-    const dir = this.options.bundledDir
+    const dir = this.deps.bundledDir
     if (!dir || !existsSync(dir)) return
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       if (!entry.isDirectory() || !existsSync(join(dir, entry.name, 'config.json'))) continue
       try {
         this.store.models.put({ ...describeModelFolder(join(dir, entry.name), 'bundled'), id: bundledModelId(entry.name) })
       } catch (error) {
-        this.options.log(`bundled model ${entry.name}: ${(error as Error).message}`)
+        this.deps.log(`bundled model ${entry.name}: ${(error as Error).message}`)
       }
     }
   }
@@ -112,34 +114,32 @@ export class ModelLibrary {
     }
   }
 
+  /** A load in an engine worker of its own is exactly "validate + compile": the import job ends when the model is ready or refused. */
   private validateInWorker(folder: string): Promise<void> {
-    const spec = this.options.importWorker
-    if (!spec) throw new ApiError('internal', 'Importing models is not available in this process.')
-    const worker = new Worker(spec.path, { workerData: spec.workerData })
+    const { workers } = this.deps
+    if (!workers.available('engine')) throw new ApiError('internal', 'Importing models is not available in this process.')
     const progress = (value: number, message: string) => this.bus.emit('models.importProgress', { path: folder, progress: value, message })
     progress(0, 'Checking the folder')
     return new Promise<void>((resolvePromise, reject) => {
-      const settle = (error?: ApiError) => {
-        worker.removeAllListeners()
-        void worker.terminate()
-        if (error) reject(error)
-        else {
+      workers.job<ToWorker, FromWorker, ApiError | undefined>('engine', {
+        label: 'Import',
+        unavailable: 'Importing models is not available in this process.',
+        receives: FromWorker,
+        start: { type: 'load', path: folder, provider: this.deps.provider(), cacheDir: this.deps.cacheDir },
+        onMessage: (message, end) => {
+          if (message.type !== 'status') return
+          const status = message.status
+          if (status.state === 'loading') progress(Math.min(0.99, status.progress ?? 0), status.message ?? 'Loading')
+          else if (status.state === 'ready') end(undefined)
+          else if (status.state === 'error') end(invalidFolder(status.error ?? `${folder} could not be loaded.`))
+        },
+        onEnd: (ended) => {
+          const error = ended.ok ? ended.result : new ApiError('internal', ended.error)
+          if (error) return reject(error)
           progress(1, 'Imported')
           resolvePromise()
-        }
-      }
-      worker.on('message', (raw: unknown) => {
-        const parsed = FromWorker.safeParse(raw)
-        if (!parsed.success || parsed.data.type !== 'status') return
-        const status = parsed.data.status
-        if (status.state === 'loading') progress(Math.min(0.99, status.progress ?? 0), status.message ?? 'Loading')
-        else if (status.state === 'ready') settle()
-        else if (status.state === 'error') settle(invalidFolder(status.error ?? `${folder} could not be loaded.`))
+        },
       })
-      worker.on('error', (error) => settle(new ApiError('internal', `Import stopped: ${error.message}`)))
-      worker.on('exit', (code) => settle(new ApiError('internal', `Import stopped (exit code ${code}).`)))
-      const load: ToWorker = { type: 'load', path: folder, provider: this.options.provider(), cacheDir: this.options.cacheDir }
-      worker.postMessage(load)
     })
   }
 

@@ -12,12 +12,23 @@ export interface SettingsStore {
  * value that no longer fits the contract (an option since removed, a hand
  * edit) falls back to its default instead of breaking the app.
  */
+export interface SettingsServiceDeps {
+  store: SettingsStore
+  bus: EventBus
+  /** Where a stored value that no longer fits is reported. */
+  warn: (message: string) => void
+}
+
 export class SettingsService {
-  constructor(
-    private readonly store: SettingsStore,
-    private readonly bus: EventBus,
-    private readonly warn: (message: string) => void,
-  ) {}
+  private readonly store: SettingsStore
+  private readonly bus: EventBus
+  private readonly warn: (message: string) => void
+
+  constructor({ store, bus, warn }: SettingsServiceDeps) {
+    this.store = store
+    this.bus = bus
+    this.warn = warn
+  }
 
   get(): Settings {
     const stored = this.store.all()

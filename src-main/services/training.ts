@@ -1,16 +1,16 @@
 /**
  * Fine-tuning runs as a service: each run is a row in SQLite, trained in its
- * own worker thread; per-step per-exit metrics, validations and checkpoints
+ * own worker thread (a job of the worker host); per-step per-exit metrics, validations and checkpoints
  * are stored as they arrive (upserts: a step recomputed after a crash
  * replaces, never duplicates), and progress goes out as events. A run found
  * `running` at start-up was interrupted by a crash: it is paused, ready to
- * resume from its last checkpoint.
+ * resume from its last checkpoint. A report that cannot be stored (a full
+ * disk) fails the run with the store's error; the rest of the app carries on.
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { basename, resolve } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
-import type { ExecutionProviderPreference, RunDetails, RunSummary, TuneRequest } from '../api/contract'
+import { TuneRequest, type ExecutionProviderPreference, type RunDetails, type RunSummary } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { hasCheckpoints } from '../engine/train/checkpoint'
 import { TuneSetupError } from '../engine/train/errors'
@@ -20,12 +20,27 @@ import { describeChanges } from '../engine/train/run-settings'
 import { checkpointDirOf, resumeConflicts } from '../engine/train/tune-job'
 import type { Run, Store } from '../store'
 import { FromTrainingWorker, type ToTrainingWorker } from '../workers/training-protocol'
-import type { EngineWorkerSpec } from './engine'
+import { firstIssue } from '../workers/worker-envelope'
 import type { EventBus } from './events'
 import { modelConfigOf } from './model-inspect'
 import { registerModelFolder } from './model-registry'
+import type { WorkerJob, Workers } from './worker-host'
 
 type TuneRequestData = z.output<typeof TuneRequest>
+
+export interface TrainingServiceDeps {
+  store: Store
+  bus: EventBus
+  workers: Workers<'training'>
+  provider: () => ExecutionProviderPreference
+  log: (message: string) => void
+}
+
+/** How a training job ended, as the run's status event tells it. */
+interface RunEnd {
+  error?: string
+  out?: string
+}
 
 /**
  * A diverged step's loss is NaN (and its perplexity may overflow): events
@@ -37,15 +52,15 @@ function finite(values: Record<string, number>): Record<string, number> {
 }
 
 export class TrainingService {
-  private readonly workers = new Map<string, Worker>()
+  private readonly store: Store
+  private readonly bus: EventBus
+  /** The job of every run training now, by run id. */
+  private readonly jobs = new Map<string, WorkerJob<ToTrainingWorker>>()
 
-  constructor(
-    private readonly store: Store,
-    private readonly bus: EventBus,
-    private readonly spec: EngineWorkerSpec | undefined,
-    private readonly options: { provider: () => ExecutionProviderPreference; log: (message: string) => void },
-  ) {
-    for (const run of store.runs.list({ status: 'running' })) store.runs.pause(run.id)
+  constructor(private readonly deps: TrainingServiceDeps) {
+    this.store = deps.store
+    this.bus = deps.bus
+    for (const run of this.store.runs.list({ status: 'running' })) this.store.runs.pause(run.id)
   }
 
   private summary(run: Run): RunSummary {
@@ -85,7 +100,7 @@ export class TrainingService {
   remove(runId: string, deleteOutput: boolean): { removedPaths: string[] } {
     const run = this.store.runs.get(runId)
     if (!run) throw new ApiError('not_found', `No run ${runId}.`)
-    if (this.workers.has(runId) || run.status === 'running') throw new ApiError('conflict', `Run ${runId} is running: cancel it first.`)
+    if (this.jobs.has(runId) || run.status === 'running') throw new ApiError('conflict', `Run ${runId} is running: cancel it first.`)
     const removedPaths: string[] = []
     const outDir = typeof run.config.outDir === 'string' ? resolve(run.config.outDir) : undefined
     const output = run.outputModelId ? this.store.models.get(run.outputModelId) : undefined
@@ -136,7 +151,7 @@ export class TrainingService {
       modelId: this.modelId(request.modelPath, 'imported'),
       datasetId: dataset.id,
       mode: request.mode,
-      config: request as unknown as Record<string, never>,
+      config: request,
       totalSteps: 0,
     })
     this.launch(run.id, request, false)
@@ -146,12 +161,12 @@ export class TrainingService {
   resume(runId: string): void {
     const run = this.store.runs.get(runId)
     if (!run) throw new ApiError('not_found', `No run ${runId}.`)
-    if (this.workers.has(runId)) throw new ApiError('conflict', `Run ${runId} is already running.`)
+    if (this.jobs.has(runId)) throw new ApiError('conflict', `Run ${runId} is already running.`)
     const retry = run.status === 'failed' && this.store.runs.latestCheckpoint(runId) !== undefined
     if (run.status !== 'paused' && !retry) {
       throw new ApiError('conflict', `Run ${runId} is ${run.status}; only a paused or interrupted run, or a failed one with a checkpoint, resumes.`)
     }
-    const request = run.config as unknown as TuneRequestData
+    const request = this.storedRequest(runId, run.config)
     this.refuseHeldFolder(resolve(request.outDir))
     this.refuseChangedSettings(runId, request)
     if (retry) this.store.runs.reopen(runId)
@@ -164,6 +179,17 @@ export class TrainingService {
     if (!holder) return
     const message = busyMessage(`outDir ${out}`, holder)
     throw new ApiError('conflict', message, [{ path: 'outDir', message }])
+  }
+
+  /**
+   * The request a run was started with, read back through the contract's
+   * schema: a config written by another version, or edited by hand, is
+   * refused here with the run and the field named, not by the worker.
+   */
+  private storedRequest(runId: string, config: Run['config']): TuneRequestData {
+    const parsed = TuneRequest.safeParse(config)
+    if (parsed.success) return parsed.data
+    throw new ApiError('conflict', `Run ${runId} cannot resume: its stored settings are not a valid tuning request (${firstIssue(parsed.error)}); start a new run instead.`)
   }
 
   /**
@@ -193,92 +219,112 @@ export class TrainingService {
   }
 
   cancel(runId: string): void {
-    const worker = this.workers.get(runId)
-    if (!worker) throw new ApiError('not_found', `Run ${runId} is not running.`)
-    worker.postMessage({ type: 'cancel' } satisfies ToTrainingWorker)
+    const job = this.jobs.get(runId)
+    if (!job) throw new ApiError('not_found', `Run ${runId} is not running.`)
+    // Cooperative: the run stops after the step in hand and answers with a paused `done`.
+    job.cancel()
   }
 
-  private status(runId: string, extra: { error?: string; out?: string } = {}): void {
+  private status(runId: string, extra: RunEnd = {}): void {
     const run = this.store.runs.get(runId)!
     this.bus.emit('run.status', { runId, status: run.status, ...extra })
   }
 
   private launch(runId: string, request: TuneRequestData, resume: boolean): void {
-    if (!this.spec) throw new ApiError('internal', 'Training is not available in this process.')
-    const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
-    // Read now: a worker that has stopped reports -1.
-    const { threadId } = worker
-    this.workers.set(runId, worker)
+    if (!this.deps.workers.available('training')) throw new ApiError('internal', 'Training is not available in this process.')
+    // Marked running before the worker starts: a store that cannot write this starts nothing.
     this.store.runs.start(runId)
-    this.status(runId)
-    let ended = false
-    const end = (apply: () => void, extra: { error?: string; out?: string } = {}) => {
-      if (ended) return
-      ended = true
-      this.workers.delete(runId)
-      // A worker that crashed or was stopped mid-run never released its folder; this process knows it is gone.
-      releaseThreadLock(checkpointDirOf(request.outDir), threadId)
-      apply()
-      this.status(runId, extra)
-      void worker.terminate()
-    }
-    worker.on('message', (raw: unknown) => {
-      const parsed = FromTrainingWorker.safeParse(raw)
-      if (!parsed.success) return this.options.log(`training: malformed message from the worker`)
-      const m = parsed.data
-      switch (m.type) {
-        case 'prepared':
-          this.store.runs.planSteps(runId, m.totalSteps)
-          break
-        case 'step':
-          this.store.runs.recordMetrics(runId, [
-            { step: m.step, exit: null, split: 'train', loss: null, lr: m.lr, tokensPerSecond: m.tokensPerSecond },
-            ...Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'train' as const, loss })),
-          ])
-          this.bus.emit('run.progress', {
-            runId,
-            step: m.step,
-            totalSteps: m.totalSteps,
-            loss: finite(m.loss),
-            lr: m.lr,
-            tokensPerSecond: Number.isFinite(m.tokensPerSecond) ? m.tokensPerSecond : 0,
-            etaSeconds: Number.isFinite(m.etaSeconds) ? m.etaSeconds : 0,
-          })
-          break
-        case 'validation':
-          this.store.runs.recordMetrics(runId, Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'validation' as const, loss })))
-          this.bus.emit('run.validation', { runId, step: m.step, loss: finite(m.loss), perplexity: finite(m.perplexity) })
-          break
-        case 'checkpoint':
-          this.store.runs.recordCheckpoint(runId, m.step, m.path)
-          this.bus.emit('run.checkpoint', { runId, step: m.step, path: m.path })
-          break
-        case 'log':
-          this.options.log(m.message)
-          break
-        case 'done':
-          if (m.finished && m.out) {
-            const outputModelId = this.modelId(m.out, 'trained')
-            end(() => this.store.runs.finish(runId, { outputModelId }), { out: m.out })
-            // The library has a new model.
-            this.bus.emit('models.changed', {})
-          } else end(() => this.store.runs.pause(runId))
-          break
-        case 'failed':
-          end(() => this.store.runs.fail(runId, m.error), { error: m.error })
-          break
-      }
+    const job = this.deps.workers.job<ToTrainingWorker, FromTrainingWorker, RunEnd>('training', {
+      label: 'The training worker',
+      unavailable: 'Training is not available in this process.',
+      receives: FromTrainingWorker,
+      start: { type: 'start', request, provider: this.deps.provider(), resume },
+      cancel: { message: { type: 'cancel' } },
+      // Each report is stored before anything else happens; a store that throws fails the run (see `ended`).
+      onMessage: (m, end) => this.record(runId, m, end),
+      onEnd: (ended) => {
+        // A worker that crashed or was stopped mid-run never released its folder; this process knows it is gone.
+        releaseThreadLock(checkpointDirOf(request.outDir), job.threadId)
+        this.ended(runId, ended.ok ? ended.result : { error: ended.error })
+      },
     })
-    worker.on('error', (error) => end(() => this.store.runs.fail(runId, error.message), { error: error.message }))
-    worker.on('exit', () => end(() => this.store.runs.fail(runId, 'the training worker stopped'), { error: 'the training worker stopped' }))
-    worker.postMessage({ type: 'start', request, provider: this.options.provider(), resume } satisfies ToTrainingWorker)
+    this.jobs.set(runId, job)
+    this.status(runId)
+  }
+
+  /** Stores one report of a run's worker; `end` when it is the last. */
+  private record(runId: string, m: FromTrainingWorker, end: (result: RunEnd) => void): void {
+    switch (m.type) {
+      case 'prepared':
+        this.store.runs.planSteps(runId, m.totalSteps)
+        break
+      case 'step':
+        this.store.runs.recordMetrics(runId, [
+          { step: m.step, exit: null, split: 'train', loss: null, lr: m.lr, tokensPerSecond: m.tokensPerSecond },
+          ...Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'train' as const, loss })),
+        ])
+        this.bus.emit('run.progress', {
+          runId,
+          step: m.step,
+          totalSteps: m.totalSteps,
+          loss: finite(m.loss),
+          lr: m.lr,
+          tokensPerSecond: Number.isFinite(m.tokensPerSecond) ? m.tokensPerSecond : 0,
+          etaSeconds: Number.isFinite(m.etaSeconds) ? m.etaSeconds : 0,
+        })
+        break
+      case 'validation':
+        this.store.runs.recordMetrics(runId, Object.entries(m.loss).map(([exit, loss]) => ({ step: m.step, exit: Number(exit), split: 'validation' as const, loss })))
+        this.bus.emit('run.validation', { runId, step: m.step, loss: finite(m.loss), perplexity: finite(m.perplexity) })
+        break
+      case 'checkpoint':
+        this.store.runs.recordCheckpoint(runId, m.step, m.path)
+        this.bus.emit('run.checkpoint', { runId, step: m.step, path: m.path })
+        break
+      case 'done':
+        if (m.finished && m.out) {
+          const outputModelId = this.modelId(m.out, 'trained')
+          this.store.runs.finish(runId, { outputModelId })
+          end({ out: m.out })
+        } else {
+          this.store.runs.pause(runId)
+          end({})
+        }
+        break
+      case 'failed':
+        // Marked failed in `ended`, like every other failure.
+        end({ error: m.error })
+        break
+    }
+  }
+
+  /**
+   * A run's job is over: finished or paused (already stored by `record`), or
+   * failed, which is stored here. When even that cannot be written (the disk
+   * is still full) it is logged, and the run is reported failed anyway; the
+   * database still says running, so the next start pauses it, resumable.
+   */
+  private ended(runId: string, end: RunEnd): void {
+    this.jobs.delete(runId)
+    if (end.error !== undefined) {
+      try {
+        this.store.runs.fail(runId, end.error)
+      } catch (error) {
+        this.deps.log(`training: run ${runId} failed (${end.error}), and that could not be stored: ${error instanceof Error ? error.message : String(error)}`)
+        this.bus.emit('run.status', { runId, status: 'failed', error: end.error })
+        return
+      }
+    }
+    this.status(runId, end)
+    // The library has a new model.
+    if (end.out) this.bus.emit('models.changed', {})
   }
 
   async close(): Promise<void> {
     // Closing the app interrupts runs like a crash would: they stay resumable.
-    const running = [...this.workers]
-    this.workers.clear()
-    await Promise.all(running.map(([, worker]) => worker.terminate()))
+    const running = [...this.jobs]
+    this.jobs.clear()
+    await Promise.all(running.map(([, job]) => job.abandon()))
     for (const [runId] of running) this.store.runs.pause(runId)
   }
 }

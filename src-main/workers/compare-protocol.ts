@@ -1,6 +1,7 @@
 /**
  * Messages between the compare service (main thread) and the compare worker.
  * Both sides validate what they receive: a worker is another thread's code.
+ * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
 import { CompareDone, CompareSide, CompareStatus, CompareToken, ExecutionProviderPreference } from '../api/contract'
@@ -25,6 +26,5 @@ export const FromCompareWorker = z.discriminatedUnion('type', [
   CompareStatus.extend({ type: z.literal('status') }),
   CompareToken.extend({ type: z.literal('token') }),
   CompareDone.omit({ generationId: true, itemId: true }).extend({ type: z.literal('done') }),
-  z.object({ type: z.literal('log'), message: z.string() }),
 ])
 export type FromCompareWorker = z.infer<typeof FromCompareWorker>

@@ -6,17 +6,13 @@
  * contender's own. The last two models stay open, so comparing the same two
  * contenders again starts at once.
  */
-import { parentPort } from 'node:worker_threads'
 import type { ExecutionProviderPreference } from '../api/contract'
 import { ModelSession } from '../engine/generate/model-session'
-import { FromCompareWorker, ToCompareWorker } from './compare-protocol'
+import { ToCompareWorker, type FromCompareWorker } from './compare-protocol'
+import { openWorkerPort } from './worker-port'
 
-const port = parentPort
-if (!port) throw new Error('compare-worker must run in a worker thread')
-
-function post(message: FromCompareWorker): void {
-  port!.postMessage(message)
-}
+const port = openWorkerPort<FromCompareWorker>('compare worker')
+const post = port.post
 
 type Job = Extract<ToCompareWorker, { type: 'generate' }>
 
@@ -84,13 +80,7 @@ async function run(job: Job): Promise<void> {
   }
 }
 
-port.on('message', (raw: unknown) => {
-  const parsed = ToCompareWorker.safeParse(raw)
-  if (!parsed.success) {
-    post({ type: 'log', message: `compare worker: ignoring a malformed message (${parsed.error.issues[0]?.message ?? 'invalid'})` })
-    return
-  }
-  const message = parsed.data
+port.listen(ToCompareWorker, (message) => {
   if (message.type === 'cancel') {
     controllers.get(message.compareId)?.abort()
     return

@@ -1,6 +1,7 @@
 /**
  * Messages between the engine service (main thread) and the engine worker.
  * Both sides validate what they receive: a worker is another thread's code.
+ * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
 import { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken } from '../api/contract'
@@ -20,7 +21,6 @@ export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('status'), status: EngineStatus }),
   z.object({ type: z.literal('token'), token: GenerationToken }),
   z.object({ type: z.literal('done'), done: GenerationDone }),
-  z.object({ type: z.literal('log'), message: z.string() }),
   z.object({
     type: z.literal('measured'),
     requestId: z.string(),

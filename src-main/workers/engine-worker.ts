@@ -4,22 +4,18 @@
  * time; generations run one after another, each reading its exit before
  * every token so engine.setExit takes effect on the next one.
  */
-import { parentPort } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone } from '../api/contract'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
 import type { PromptInput } from '../engine/generate/prompt'
-import { FromWorker, ToWorker } from './engine-protocol'
+import { ToWorker, type FromWorker } from './engine-protocol'
+import { openWorkerPort } from './worker-port'
 
 type GenerateRequestData = z.output<typeof GenerateRequest>
 
-const port = parentPort
-if (!port) throw new Error('engine-worker must run in a worker thread')
-
-function post(message: FromWorker): void {
-  port!.postMessage(message)
-}
+const port = openWorkerPort<FromWorker>('engine worker')
+const post = port.post
 
 let session: ModelSession | undefined
 let status: EngineStatus = { state: 'empty' }
@@ -120,13 +116,7 @@ function measure(messages: readonly ChatMessage[]): { fit?: { promptTokens: numb
   }
 }
 
-port.on('message', (raw: unknown) => {
-  const parsed = ToWorker.safeParse(raw)
-  if (!parsed.success) {
-    post({ type: 'log', message: `engine worker: ignoring a malformed message (${parsed.error.issues[0]?.message ?? 'invalid'})` })
-    return
-  }
-  const message = parsed.data
+port.listen(ToWorker, (message) => {
   switch (message.type) {
     case 'load':
       enqueue(() => load(message.path, message))

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod'
 import { Contender, EvaluationDone, EvaluationProgress, Verdict } from '../api/contract'
+import { CancelJob } from './worker-envelope'
 
 /** A contender with its exit settled, as answers are recorded (the engine's ContenderAtExit). */
 const ContenderAtExit = Contender.required({ exit: true })
@@ -32,8 +33,11 @@ export const StartEvaluation = z.object({
 export type StartEvaluation = z.input<typeof StartEvaluation>
 
 /** Stop after the item in hand; the worker answers with a `done` marked cancelled. */
-export const CancelEvaluation = z.object({ type: z.literal('cancel') })
+export const CancelEvaluation = CancelJob
 export type CancelEvaluation = z.input<typeof CancelEvaluation>
+
+export const ToEvaluationWorker = z.discriminatedUnion('type', [StartEvaluation, CancelEvaluation])
+export type ToEvaluationWorker = z.input<typeof ToEvaluationWorker>
 
 /** Progress and the end (the contract's event payloads, less the evaluation id: the service knows which worker spoke), and what to store. */
 export const FromEvaluationWorker = z.discriminatedUnion('type', [

@@ -6,17 +6,16 @@
  * stopped. The worker never opens the database.
  */
 import { resolve } from 'node:path'
-import { parentPort } from 'node:worker_threads'
 import { runBatchEvaluation, type Answer, type BatchRecords } from '../engine/judge/batch'
 import type { ContenderAtExit } from '../engine/judge/contender'
 import type { Verdict } from '../engine/judge/pandalm'
-import { CancelEvaluation, StartEvaluation, type FromEvaluationWorker } from './evaluation-protocol'
+import { ToEvaluationWorker, type FromEvaluationWorker, type StartEvaluation } from './evaluation-protocol'
+import { openWorkerPort } from './worker-port'
 
-const port = parentPort
-if (!port) throw new Error('evaluation-worker must run in a worker thread')
-
-const post = (message: FromEvaluationWorker) => port.postMessage(message)
+const port = openWorkerPort<FromEvaluationWorker>('evaluation worker')
+const post = port.post
 const controller = new AbortController()
+let started = false
 
 const key = (itemId: string, c: ContenderAtExit) => `${itemId}|${resolve(c.modelPath)}@${c.exit}`
 
@@ -38,17 +37,7 @@ function reportingRecords(recorded: StartEvaluation['recorded']): BatchRecords {
   }
 }
 
-port.on('message', (raw: unknown) => {
-  if (CancelEvaluation.safeParse(raw).success) controller.abort()
-})
-
-port.once('message', (raw: unknown) => {
-  const parsed = StartEvaluation.safeParse(raw)
-  if (!parsed.success) {
-    post({ type: 'done', ok: false, error: 'malformed start message', rows: [] })
-    return
-  }
-  const { job, recorded } = parsed.data
+function start({ job, recorded }: StartEvaluation): void {
   runBatchEvaluation(job, reportingRecords(recorded), (progress) => post({ type: 'progress', ...progress }), controller.signal).then(
     (result) => post({ type: 'done', ok: true, setId: result.setId, judge: result.judge, rows: result.rows, work: result.work }),
     (error: unknown) =>
@@ -56,4 +45,19 @@ port.once('message', (raw: unknown) => {
         ? post({ type: 'done', ok: false, cancelled: true, error: 'cancelled', rows: [] })
         : post({ type: 'done', ok: false, error: error instanceof Error ? error.message : String(error), rows: [] }),
   )
-})
+}
+
+port.listen(
+  ToEvaluationWorker,
+  (message) => {
+    if (message.type === 'cancel') return controller.abort()
+    // One evaluation per worker: the first start is the job.
+    if (started) return port.log('evaluation worker: ignoring a second start message')
+    started = true
+    start(message)
+  },
+  {
+    // A job that cannot start must still end, or the service would wait for it.
+    onMalformed: (issue) => (started ? port.log(`evaluation worker: ignoring a malformed message (${issue})`) : post({ type: 'done', ok: false, error: `malformed start message (${issue})`, rows: [] })),
+  },
+)

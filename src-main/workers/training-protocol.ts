@@ -1,10 +1,15 @@
-/** Messages between the training service and a training worker (one worker per running job). */
+/**
+ * Messages between the training service and a training worker (one worker
+ * per running job). Log lines and faults travel in the shared envelope
+ * (worker-envelope.ts).
+ */
 import { z } from 'zod'
 import { ExecutionProviderPreference, TuneRequest } from '../api/contract'
+import { CancelJob } from './worker-envelope'
 
 export const ToTrainingWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), request: TuneRequest, provider: ExecutionProviderPreference, resume: z.boolean() }),
-  z.object({ type: z.literal('cancel') }),
+  CancelJob,
 ])
 export type ToTrainingWorker = z.input<typeof ToTrainingWorker>
 
@@ -26,6 +31,5 @@ export const FromTrainingWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('checkpoint'), step: z.number().int(), path: z.string() }),
   z.object({ type: z.literal('done'), finished: z.boolean(), step: z.number().int(), out: z.string().optional() }),
   z.object({ type: z.literal('failed'), error: z.string() }),
-  z.object({ type: z.literal('log'), message: z.string() }),
 ])
 export type FromTrainingWorker = z.infer<typeof FromTrainingWorker>

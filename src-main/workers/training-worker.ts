@@ -3,19 +3,15 @@
  * its thread for the whole step. The service starts one worker per job and
  * ends it when the job ends.
  */
-import { parentPort } from 'node:worker_threads'
 import { runTuneJob } from '../engine/train/tune-job'
-import { FromTrainingWorker, ToTrainingWorker } from './training-protocol'
+import { ToTrainingWorker, type FromTrainingWorker } from './training-protocol'
+import { openWorkerPort } from './worker-port'
 
-const port = parentPort
-if (!port) throw new Error('training-worker must run in a worker thread')
-const post = (message: FromTrainingWorker) => port.postMessage(message)
+const port = openWorkerPort<FromTrainingWorker>('training worker')
+const post = port.post
 const controller = new AbortController()
 
-port.on('message', (raw: unknown) => {
-  const parsed = ToTrainingWorker.safeParse(raw)
-  if (!parsed.success) return post({ type: 'log', message: `training worker: ignoring a malformed message` })
-  const message = parsed.data
+port.listen(ToTrainingWorker, (message) => {
   if (message.type === 'cancel') return controller.abort()
   const { request, provider, resume } = message
   runTuneJob(
@@ -26,7 +22,7 @@ port.on('message', (raw: unknown) => {
       signal: controller.signal,
       onPrepared: (p) => post({ type: 'prepared', totalSteps: p.options.totalSteps, resumedFrom: p.resumedFrom }),
       hooks: {
-        log: (m) => post({ type: 'log', message: m }),
+        log: port.log,
         onStep: ({ step, totalSteps, record, etaSeconds }) =>
           post({ type: 'step', step, totalSteps, loss: record.loss, lr: record.lr, gradNorm: record.gradNorm, tokensPerSecond: record.tokensPerSecond, etaSeconds }),
         onValidation: (v) => post({ type: 'validation', step: v.step, loss: v.loss, perplexity: v.perplexity }),

@@ -7,38 +7,46 @@
  * already recorded and skips it.
  */
 import { randomUUID } from 'node:crypto'
-import { Worker } from 'node:worker_threads'
 import type { z } from 'zod'
 import type { EvaluationDone, EvaluationProgress, EvaluationRequest } from '../../api/contract'
 import { ApiError } from '../../api/errors'
 import { batchDecoding, type BatchItem, type BatchJob } from '../../engine/judge/batch'
 import type { Store } from '../../store'
-import { FromEvaluationWorker, type CancelEvaluation, type StartEvaluation } from '../../workers/evaluation-protocol'
-import type { EngineWorkerSpec } from '../engine'
+import { FromEvaluationWorker, type ToEvaluationWorker } from '../../workers/evaluation-protocol'
 import { prepareEvaluation, recordedSoFar, StoreRecords } from './store-records'
 import type { EventBus } from '../events'
+import type { WorkerJob, Workers } from '../worker-host'
+
+export interface EvaluationServiceDeps {
+  store: Store
+  bus: EventBus
+  workers: Workers<'evaluation'>
+}
+
+type Done = Omit<EvaluationDone, 'evaluationId'>
 
 interface Running {
-  worker: Worker
+  job: WorkerJob<ToEvaluationWorker>
   request: z.output<typeof EvaluationRequest>
   setId: string | undefined
   progress: EvaluationProgress | undefined
-  finish: (done: Omit<EvaluationDone, 'evaluationId'>) => void
 }
 
+/** How long a cancelled evaluation's worker has to finish the item in hand before it is ended anyway. */
 const CANCEL_GRACE_MS = 60_000
 
 export class EvaluationService {
+  private readonly store: Store
+  private readonly bus: EventBus
   private readonly running = new Map<string, Running>()
 
-  constructor(
-    private readonly spec: EngineWorkerSpec | undefined,
-    private readonly bus: EventBus,
-    private readonly store: Store,
-  ) {}
+  constructor(private readonly deps: EvaluationServiceDeps) {
+    this.store = deps.store
+    this.bus = deps.bus
+  }
 
   start(request: z.output<typeof EvaluationRequest>): { evaluationId: string } {
-    if (!this.spec) throw new ApiError('internal', 'Evaluation is not available in this process.')
+    if (!this.deps.workers.available('evaluation')) throw new ApiError('internal', 'Evaluation is not available in this process.')
     const evaluationId = randomUUID()
     let job: BatchJob
     try {
@@ -51,66 +59,64 @@ export class EvaluationService {
     }
     const records = new StoreRecords(this.store, batchDecoding(job.maxNewTokens))
     const items = new Map<string, BatchItem>(job.items.map((item) => [item.id, item]))
-    const worker = new Worker(this.spec.path, { workerData: this.spec.workerData })
-    let finished = false
     const entry: Running = {
-      worker,
       request,
       setId: job.setId,
       progress: undefined,
-      finish: (done) => {
-        if (finished) return
-        finished = true
-        this.running.delete(evaluationId)
-        const setId = done.setId ?? entry.setId
-        this.bus.emit('evaluation.done', { evaluationId, ...done, ...(setId ? { setId } : {}) })
-        void worker.terminate()
-      },
+      job: this.deps.workers.job<ToEvaluationWorker, FromEvaluationWorker, Done>('evaluation', {
+        label: 'The evaluation worker',
+        unavailable: 'Evaluation is not available in this process.',
+        receives: FromEvaluationWorker,
+        start: { type: 'start', job, recorded: recordedSoFar(this.store, job) },
+        // The worker is asked, not terminated: ending a thread inside a native
+        // ONNX Runtime call can bring the process down. One that does not
+        // answer within the grace period is ended anyway.
+        cancel: { message: { type: 'cancel' }, graceMs: CANCEL_GRACE_MS },
+        onMessage: (m, end) => {
+          if (m.type === 'answer' || m.type === 'verdicts') {
+            try {
+              const item = items.get(m.itemId)
+              if (!item) throw new Error(`the worker reported item ${m.itemId}, which is not in the set`)
+              if (m.type === 'answer') records.recordAnswer(item, m.contender, m.answer)
+              else records.recordVerdicts(item, m.a, m.b, m.judge, { ab: m.ab, ba: m.ba })
+            } catch (error) {
+              // Nothing more is worth computing if it cannot be stored: the job fails with this.
+              throw new Error(`could not store the evaluation's results: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+            }
+          } else if (m.type === 'progress') {
+            const { type: _, ...progress } = m
+            entry.setId = m.setId
+            entry.progress = { evaluationId, ...progress }
+            this.bus.emit('evaluation.progress', entry.progress)
+          } else {
+            const { type: _, ...done } = m
+            end(done)
+          }
+        },
+        onEnd: (ended) => {
+          this.running.delete(evaluationId)
+          const done: Done = ended.ok
+            ? ended.result
+            : ended.cancelTimedOut
+              ? { ok: false, cancelled: true, error: 'cancelled', rows: [] }
+              : { ok: false, error: ended.error, rows: [] }
+          const setId = done.setId ?? entry.setId
+          this.bus.emit('evaluation.done', { evaluationId, ...done, ...(setId ? { setId } : {}) })
+        },
+      }),
     }
     this.running.set(evaluationId, entry)
-    worker.on('message', (raw: unknown) => {
-      const parsed = FromEvaluationWorker.safeParse(raw)
-      if (!parsed.success) return
-      const m = parsed.data
-      if (m.type === 'answer' || m.type === 'verdicts') {
-        try {
-          const item = items.get(m.itemId)
-          if (!item) throw new Error(`the worker reported item ${m.itemId}, which is not in the set`)
-          if (m.type === 'answer') records.recordAnswer(item, m.contender, m.answer)
-          else records.recordVerdicts(item, m.a, m.b, m.judge, { ab: m.ab, ba: m.ba })
-        } catch (error) {
-          // Nothing more is worth computing if it cannot be stored.
-          worker.postMessage({ type: 'cancel' } satisfies CancelEvaluation)
-          entry.finish({ ok: false, error: `could not store the evaluation's results: ${error instanceof Error ? error.message : String(error)}`, rows: [] })
-        }
-      } else if (m.type === 'progress') {
-        const { type: _, ...progress } = m
-        entry.setId = m.setId
-        entry.progress = { evaluationId, ...progress }
-        this.bus.emit('evaluation.progress', entry.progress)
-      } else {
-        const { type: _, ...done } = m
-        entry.finish(done)
-      }
-    })
-    worker.on('error', (error) => entry.finish({ ok: false, error: error.message, rows: [] }))
-    worker.on('exit', () => entry.finish({ ok: false, error: 'the evaluation worker stopped', rows: [] }))
-    const start: StartEvaluation = { type: 'start', job, recorded: recordedSoFar(this.store, job) }
-    worker.postMessage(start)
     return { evaluationId }
   }
 
   /**
    * Stops the evaluation after the item in hand (stored whole); `evaluation.done`
-   * follows with `cancelled: true`. The worker is asked, not terminated: ending
-   * a thread inside a native ONNX Runtime call can bring the process down. One
-   * that does not answer within the grace period is terminated anyway.
+   * follows with `cancelled: true`.
    */
   cancel(evaluationId: string): void {
     const entry = this.running.get(evaluationId)
     if (!entry) throw new ApiError('not_found', `No running evaluation ${evaluationId}.`)
-    entry.worker.postMessage({ type: 'cancel' } satisfies CancelEvaluation)
-    setTimeout(() => entry.finish({ ok: false, cancelled: true, error: 'cancelled', rows: [] }), CANCEL_GRACE_MS).unref()
+    entry.job.cancel()
   }
 
   list(): { evaluationId: string; request: Record<string, unknown>; setId?: string; progress?: EvaluationProgress }[] {
@@ -130,6 +136,6 @@ export class EvaluationService {
   async close(): Promise<void> {
     const running = [...this.running.values()]
     this.running.clear()
-    await Promise.all(running.map((r) => r.worker.terminate()))
+    await Promise.all(running.map((r) => r.job.abandon()))
   }
 }

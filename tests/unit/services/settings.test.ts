@@ -10,7 +10,7 @@ function memoryStore(initial: Record<string, unknown> = {}): SettingsStore & { d
 
 describe('settings', () => {
   it('reads defaults when nothing is stored', () => {
-    expect(new SettingsService(memoryStore(), new EventBus(), vi.fn()).get()).toEqual(defaultSettings)
+    expect(new SettingsService({ store: memoryStore(), bus: new EventBus(), warn: vi.fn() }).get()).toEqual(defaultSettings)
   })
 
   it('stores an update, returns the whole new value and tells every listener', () => {
@@ -18,7 +18,7 @@ describe('settings', () => {
     const bus = new EventBus()
     const heard = vi.fn()
     bus.subscribe(heard)
-    const result = new SettingsService(store, bus, vi.fn()).update({ executionProvider: 'cpu' })
+    const result = new SettingsService({ store, bus, warn: vi.fn() }).update({ executionProvider: 'cpu' })
     expect(result).toEqual({ ...defaultSettings, executionProvider: 'cpu' })
     expect(store.data).toEqual({ executionProvider: 'cpu' })
     expect(heard).toHaveBeenCalledWith('settings.changed', result)
@@ -26,13 +26,13 @@ describe('settings', () => {
 
   it('falls back to the default for a stored value the contract no longer allows, and says so', () => {
     const warn = vi.fn()
-    const service = new SettingsService(memoryStore({ theme: 'sepia', executionProvider: 'cuda' }), new EventBus(), warn)
+    const service = new SettingsService({ store: memoryStore({ theme: 'sepia', executionProvider: 'cuda' }), bus: new EventBus(), warn })
     expect(service.get()).toEqual({ theme: defaultSettings.theme, executionProvider: 'cuda' })
     expect(warn).toHaveBeenCalledWith(expect.stringContaining('theme'))
   })
 
   it('ignores stored keys that are not settings', () => {
-    const service = new SettingsService(memoryStore({ retired: 1 }), new EventBus(), vi.fn())
+    const service = new SettingsService({ store: memoryStore({ retired: 1 }), bus: new EventBus(), warn: vi.fn() })
     expect(service.get()).toEqual(defaultSettings)
   })
 })
