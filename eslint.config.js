@@ -62,7 +62,8 @@ const rendererBlock = {
         paths: onlyAppImportsElectron.paths,
         patterns: [
           {
-            regex: '(^|/)src-main/api(/|$)',
+            // src-main/api/tuning-defaults imports nothing: the wizard takes its values as they are.
+            regex: '(^|/)src-main/api(?!/tuning-defaults$)(/|$)',
             allowTypeImports: true,
             message: 'The renderer takes only types from the contract (`import type`); values reach it through the API client.',
           },

@@ -4,32 +4,9 @@
  */
 import { z } from 'zod'
 import { Empty } from './common'
+import { tuningDefaults } from '../tuning-defaults'
 
-/**
- * What a run uses for each setting it is not given: the one list of tuning
- * defaults. TuneRequest fills them in, `sorted tune` shows and uses them
- * (cli/tune.ts), and the wizard's starting values are typed by them
- * (src-renderer/src/tune/defaults.ts), so a value that differs there fails
- * the type check.
- */
-export const tuningDefaults = {
-  exits: 'all',
-  batchSize: 4,
-  gradAccum: 1,
-  lr: 1e-4,
-  weightDecay: 0.01,
-  warmup: 0,
-  schedule: 'cosine',
-  maxGradNorm: 1,
-  seqLen: 512,
-  seed: 42,
-  shuffle: true,
-  valSplit: 0.05,
-  onError: 'stop',
-  checkpointEvery: 50,
-  evalEvery: 0,
-} as const
-export type TuningDefaults = typeof tuningDefaults
+export { tuningDefaults, type TuningDefaults } from '../tuning-defaults'
 
 export const TuneRequest = z
   .object({

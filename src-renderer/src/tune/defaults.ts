@@ -1,32 +1,12 @@
 /**
  * The wizard's starting hyperparameters, and a one-line reason for each. The
- * values are the contract's tuning defaults. The renderer may import only
- * types from the contract, so they are written out here, typed by the
- * contract's own values (TuningDefaults): one that differs fails the type
- * check.
+ * values are the contract's tuning defaults, imported from the one
+ * dependency-free module of src-main/api the renderer may take values from.
  */
 import type { TuneRequest, TuningDefaults } from '../../../src-main/api/contract'
+import { tuningDefaults } from '../../../src-main/api/tuning-defaults'
 
-const contractDefaults: TuningDefaults = {
-  exits: 'all',
-  batchSize: 4,
-  gradAccum: 1,
-  lr: 1e-4,
-  weightDecay: 0.01,
-  warmup: 0,
-  schedule: 'cosine',
-  maxGradNorm: 1,
-  seqLen: 512,
-  seed: 42,
-  shuffle: true,
-  valSplit: 0.05,
-  onError: 'stop',
-  checkpointEvery: 50,
-  evalEvery: 0,
-}
-
-/** The same values, typed as the settings they start (editable numbers and choices, not the literals). */
-export const tuneDefaults: Required<Pick<TuneRequest, keyof TuningDefaults>> = contractDefaults
+export const tuneDefaults: Required<Pick<TuneRequest, keyof TuningDefaults>> = tuningDefaults
 
 export type Hyperparameter = 'batchSize' | 'gradAccum' | 'lr' | 'weightDecay' | 'warmup' | 'schedule' | 'maxGradNorm' | 'seqLen' | 'seed' | 'valSplit' | 'checkpointEvery' | 'evalEvery'
 

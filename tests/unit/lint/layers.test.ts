@@ -39,6 +39,8 @@ describe('layer rules', () => {
       expect.stringContaining('only types from the contract'),
     ])
     expect(await layerErrors('src-renderer/src/stores/probe.ts', "import type { TuneRequest } from '../../../src-main/api/contract'")).toEqual([])
+    // The one dependency-free module of the contract whose values the renderer may take.
+    expect(await layerErrors('src-renderer/src/tune/probe.ts', "import { tuningDefaults } from '../../../src-main/api/tuning-defaults'")).toEqual([])
   })
 
   it('keep workers off the store and the services, and the store off the engine', async () => {
