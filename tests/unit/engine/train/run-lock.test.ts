@@ -1,32 +1,16 @@
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { hostname, tmpdir } from 'node:os'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { DivergedError, TuneSetupError } from '../../../../src-main/engine/train/errors'
 import { acquireRunLock, releaseThreadLock, runFolderHolder, runLockFile, RunFolderBusyError } from '../../../../src-main/engine/train/run-lock'
 import { checkpointDirOf, runTuneJob, type TuneRequest } from '../../../../src-main/engine/train/tune-job'
-import { writeTinyTextModel } from '../../../fixtures/fixtures'
+import { tuneJobFixture } from './tune-job-fixture'
 
-const root = mkdtempSync(join(tmpdir(), 'run-lock-'))
-const modelDir = join(root, 'model')
-const data = join(root, 'data.jsonl')
-afterAll(() => rmSync(root, { recursive: true, force: true }))
-
-beforeAll(() => {
-  writeTinyTextModel(modelDir, { seed: 8 })
-  const lines = Array.from({ length: 8 }, (_, i) => JSON.stringify({ instruction: `count to ${i}`, output: `${i} ${i + 1}` }))
-  writeFileSync(data, `${lines.join('\n')}\n`)
-})
-
-let outs = 0
-function request(extra: Partial<TuneRequest> = {}): TuneRequest {
-  return {
-    modelPath: modelDir, dataPath: data, outDir: join(root, `out-${outs++}`), mode: 'soft', exits: 'all', maxSteps: 3, batchSize: 2, gradAccum: 1,
-    lr: 1e-3, weightDecay: 0.01, warmup: 0, schedule: 'cosine', maxGradNorm: 1, seqLen: 64, seed: 1, shuffle: true, valSplit: 0.25,
-    onError: 'stop', checkpointEvery: 1, evalEvery: 0, provider: 'cpu', ...extra,
-  }
-}
+const fixture = tuneJobFixture('run-lock-', { maxSteps: 3 })
+const { request } = fixture
+afterAll(() => fixture.remove())
 
 const lockOf = (tune: TuneRequest) => join(checkpointDirOf(tune.outDir), runLockFile)
 const asFlags = (setting: string) => (setting === 'outDir' ? '--out' : `--${setting}`)

@@ -1,30 +1,13 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { TuneSetupError } from '../../../../src-main/engine/train/errors'
 import { checkpointDirOf, runTuneJob, type TuneJobOptions, type TuneRequest } from '../../../../src-main/engine/train/tune-job'
-import { writeTinyTextModel } from '../../../fixtures/fixtures'
+import { tuneJobFixture } from './tune-job-fixture'
 
-const root = mkdtempSync(join(tmpdir(), 'tune-job-'))
-const modelDir = join(root, 'model')
-const data = join(root, 'data.jsonl')
-afterAll(() => rmSync(root, { recursive: true, force: true }))
-
-beforeAll(() => {
-  writeTinyTextModel(modelDir, { seed: 8 })
-  const lines = Array.from({ length: 8 }, (_, i) => JSON.stringify({ instruction: `count to ${i}`, output: `${i} ${i + 1}` }))
-  writeFileSync(data, `${lines.join('\n')}\n`)
-})
-
-let outs = 0
-function request(extra: Partial<TuneRequest> = {}): TuneRequest {
-  return {
-    modelPath: modelDir, dataPath: data, outDir: join(root, `out-${outs++}`), mode: 'soft', exits: 'all', maxSteps: 2, batchSize: 2, gradAccum: 1,
-    lr: 1e-3, weightDecay: 0.01, warmup: 0, schedule: 'cosine', maxGradNorm: 1, seqLen: 64, seed: 1, shuffle: true, valSplit: 0.25,
-    onError: 'stop', checkpointEvery: 1, evalEvery: 0, provider: 'cpu', ...extra,
-  }
-}
+const fixture = tuneJobFixture('tune-job-')
+const { root, data, request } = fixture
+afterAll(() => fixture.remove())
 
 /** The TuneSetupError a job is refused with (its message and the settings it names). */
 async function refusal(tune: TuneRequest, options: Partial<TuneJobOptions> = {}): Promise<TuneSetupError> {
