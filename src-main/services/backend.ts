@@ -23,6 +23,8 @@ import { evaluationResults } from './evaluation-results'
 import { listVotes, pairOutputs, recordVote } from './human-votes'
 import { ModelLibrary } from './model-library'
 import { ChatService } from './chat'
+import { GenerationQueue } from './generation-queue'
+import { LocalApiService } from './local-api'
 import { DatasetService } from './datasets'
 import { inspectModel } from './model-inspect'
 import { estimateTune } from './run-estimate'
@@ -53,6 +55,8 @@ export interface BackendOptions {
   datasetWorker?: EngineWorkerSpec
   /** The desktop app's native open-file dialog; absent in browser mode. */
   pickFile?: (title: string, extensions: string[] | undefined) => Promise<string | null>
+  /** Generations that may wait behind the running one before the HTTP API answers 429 (default 16). */
+  apiQueueLimit?: number
 }
 
 export interface Backend {
@@ -62,7 +66,13 @@ export interface Backend {
   close(): Promise<void>
 }
 
-export function openBackend(options: BackendOptions): Backend {
+/** What openBackend builds: the transports' Backend, and what only the process that opened it wires up. */
+export interface OpenedBackend extends Backend {
+  /** The OpenAI-compatible API's view of the library and the engine (server/openai). */
+  readonly localApi: LocalApiService
+}
+
+export function openBackend(options: BackendOptions): OpenedBackend {
   const log = options.log ?? ((message: string, error?: unknown) => console.error(message, error ?? ''))
   // Refuses a file, a read-only or pseudo file system (/proc) at once, naming how the user chose it.
   const dataDir = ensureWritableFolder(resolveDataDir(options.dataDir), dataDirName(options.dataDir))
@@ -83,7 +93,10 @@ export function openBackend(options: BackendOptions): Backend {
     log: (message) => log(message),
   })
   library.registerBundled()
-  const chats = new ChatService(store, bus, engine, library)
+  // Every generation and load takes its turn here: the chat, engine.* and the HTTP API.
+  const queue = new GenerationQueue(engine, bus, { maxWaiting: options.apiQueueLimit ?? 16 })
+  const chats = new ChatService(store, bus, engine, queue, library)
+  const localApi = new LocalApiService(library, queue, bus)
 
   const training = new TrainingService(store, bus, options.trainingWorker, {
     provider: () => settings.get().executionProvider,
@@ -117,16 +130,16 @@ export function openBackend(options: BackendOptions): Backend {
     },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
-    'engine.load': ({ path }) => engine.load(path),
-    'engine.unload': () => engine.unload(),
+    'engine.load': ({ path }) => queue.load(path),
+    'engine.unload': () => queue.unload(),
     'engine.status': () => engine.status(),
-    'engine.generate': (request) => engine.generate(request),
+    'engine.generate': (request) => queue.submit(request),
     'engine.setExit': ({ generationId, exit }) => {
-      engine.setExit(generationId, exit)
+      queue.setExit(generationId, exit)
       return {}
     },
     'engine.cancel': ({ generationId }) => {
-      engine.cancel(generationId)
+      queue.cancel(generationId)
       return {}
     },
     'runs.start': (request) => training.start(request),
@@ -195,12 +208,14 @@ export function openBackend(options: BackendOptions): Backend {
   return {
     dataDir,
     dispatch: createDispatch(handlers, log, explainDiskFull),
+    localApi,
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
       await evaluations.close()
       await compare.close()
       await datasets.close()
       await training.close()
+      queue.close()
       await engine.close()
       store.close()
     },
