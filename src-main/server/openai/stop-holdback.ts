@@ -14,7 +14,9 @@ export class StopHoldback {
   /** Adds a token's text; returns what may be sent now ('' when all of it must wait). */
   push(piece: string): string {
     this.text += piece
-    const upTo = Math.max(this.sent, this.text.length - this.heldLength())
+    // The engine ends at a whole stop string and never streams it; should one arrive anyway, nothing from it on goes out.
+    const whole = Math.min(...this.stops.map((stop) => this.text.indexOf(stop)).filter((at) => at >= 0), this.text.length)
+    const upTo = Math.max(this.sent, Math.min(whole, this.text.length - this.heldLength()))
     const out = this.text.slice(this.sent, upTo)
     this.sent = upTo
     return out
