@@ -208,6 +208,8 @@ export class GenerationQueue {
   }
 
   private refuseIfFull(): void {
+    // A job that starts at once never waits, whatever the limit (0 allows no waiting at all).
+    if (!this.current && this.waiting.length === 0) return
     if (this.waiting.length < this.options.maxWaiting) return
     const seconds = this.recentSeconds.length ? this.recentSeconds.reduce((a, b) => a + b, 0) / this.recentSeconds.length : 1
     throw new QueueFullError(this.waiting.length, Math.max(1, Math.ceil(seconds)))

@@ -193,3 +193,11 @@ describe('the generation queue', () => {
     expect(() => queue.submit(ask)).toThrow(/No model is loaded/)
   })
 })
+
+describe('a queue that allows no waiting (maxWaiting 0)', () => {
+  it('still starts a request when idle, and refuses one while another runs', async () => {
+    const { queue } = setup(0)
+    expect(() => queue.submit(ask, { modelPath: '/m1', bounded: true })).not.toThrow()
+    expect(() => queue.submit(ask, { modelPath: '/m1', bounded: true })).toThrow(QueueFullError)
+  })
+})
