@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { openBackend } from '../services/backend'
 import { checkApiKey, readOrCreateApiKey } from '../services/api-key'
-import { isLoopbackAddress, startServer, type OpenAiServing } from '../server/server'
+import { isLoopbackAddress, startServer, type OpenAiServing, type RunningServer } from '../server/server'
 import { normalizeOrigin } from '../server/openai/gate'
 import { numberOption } from './options'
 import { UsageError, type Command } from './commands'
@@ -70,6 +70,8 @@ Models are named NAME (full depth) and NAME@K (exit after K layers).`,
     if (!existsSync(`${rendererDir}/index.html`)) {
       throw new UsageError(`The user interface is not built (${rendererDir} has no index.html). Run \`npm run build\`.`)
     }
+    let server: RunningServer | undefined
+    let fromSettings: OpenAiServing | undefined
     const backend = openBackend({
       transport: 'browser',
       engineWorker: { path: engineWorkerPath },
@@ -81,15 +83,26 @@ Models are named NAME (full depth) and NAME@K (exit after K layers).`,
       datasetWorker: { path: datasetWorkerPath },
       ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
       ...(api?.queue !== undefined ? { apiQueueLimit: api.queue } : {}),
+      // Settings' "Local API server" switch: /v1 on this same server while it is on.
+      localApiListen: async (localApi, { key }) => {
+        if (!server) throw new Error('the server is not listening yet')
+        fromSettings = { api: localApi, key, allowedOrigins: [] }
+        return {
+          url: `http://127.0.0.1:${server.port}/v1`,
+          close: async () => {
+            fromSettings = undefined
+          },
+        }
+      },
     })
-    let server
     let openai: OpenAiServing | undefined
     try {
       if (api) {
         const key = api.noKey ? undefined : (api.key ?? readOrCreateApiKey(backend.dataDir, (message) => process.stderr.write(`${message}\n`)))
         openai = { api: backend.localApi, key, allowedOrigins: api.origins }
       }
-      server = await startServer({ backend, rendererDir, port, ...(openai ? { openai } : {}), ...(api?.host ? { host: api.host } : {}) })
+      const fixed = openai
+      server = await startServer({ backend, rendererDir, port, openai: fixed ?? (() => fromSettings), ...(api?.host ? { host: api.host } : {}) })
     } catch (error) {
       await backend.close()
       const host = api?.host ?? '127.0.0.1'
@@ -100,14 +113,21 @@ Models are named NAME (full depth) and NAME@K (exit after K layers).`,
     process.stdout.write(`Sorted Studio listening on ${server.url}\n`)
     if (openai) {
       const shown = api?.host && !isWildcard(api.host) && !isLoopbackAddress(api.host) ? api.host : '127.0.0.1'
-      process.stdout.write(`OpenAI-compatible API: http://${shown}:${server.port}/v1 (${openai.key === undefined ? 'no API key' : `API key: ${openai.key}`})\n`)
+      const url = `http://${shown}:${server.port}/v1`
+      backend.localApiSwitch.fix(url, openai.key ?? '')
+      process.stdout.write(`OpenAI-compatible API: ${url} (${openai.key === undefined ? 'no API key' : `API key: ${openai.key}`})\n`)
       if (api?.host && !isLoopbackAddress(api.host) && api.host !== 'localhost') {
         process.stderr.write(`Warning: the API listens on ${api.host}:${server.port}, reachable from other machines; anyone holding the key can run the models.\n`)
       }
     }
+    if (!openai) {
+      // Turned on in Settings earlier: /v1 comes back with the server.
+      const state = await backend.localApiSwitch.start()
+      if (state.state === 'on') process.stdout.write(`OpenAI-compatible API: ${state.url} (API key: ${state.key})\n`)
+    }
     process.stderr.write(`Data folder: ${backend.dataDir}\n`)
 
-    const running = server
+    const running: RunningServer = server
     return new Promise<number>((resolve) => {
       const stop = () => {
         void running.close().then(async () => {

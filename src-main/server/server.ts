@@ -16,6 +16,7 @@ import { checkApiRequest, checkSite, newToken } from './security'
 import { createSocketServer } from './socket'
 import { resolveStaticFile, sendFile } from './static'
 import { apiPathPrefix, createOpenAiRouter, type OpenAiBackend } from './openai/router'
+import type { ApiGateConfig } from './openai/gate'
 
 export const socketPath = '/api/ws'
 /** Paths under here are the API's, never the renderer's (whose SPA fallback would answer them with the page). */
@@ -52,8 +53,8 @@ export interface ServerOptions {
   token?: string
   /** Where a request handler's failure is reported, one line each; stderr by default. */
   log?: (line: string) => void
-  /** Serve the OpenAI-compatible API under /v1. */
-  openai?: OpenAiServing
+  /** Serve the OpenAI-compatible API under /v1: always, or while the function returns a value (Settings' switch in browser mode). */
+  openai?: OpenAiServing | (() => OpenAiServing | undefined)
   /**
    * The address to listen on; default 127.0.0.1. Any other address serves
    * /v1 only (and needs an API key, checked by the caller): the app itself
@@ -88,13 +89,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let port = options.port
   const host = options.host ?? loopbackHost
   const origin = () => `http://${loopbackHost}:${port}`
-  const gate = { key: options.openai?.key, allowedOrigins: options.openai?.allowedOrigins ?? [], loopback: isLoopbackAddress(host) || host === 'localhost', port: 0 }
-  const openaiRoute = options.openai ? createOpenAiRouter({ api: options.openai.api, gate, log }) : undefined
+  const gate: ApiGateConfig = { key: undefined, allowedOrigins: [], loopback: isLoopbackAddress(host) || host === 'localhost', port: 0 }
+  let router: ReturnType<typeof createOpenAiRouter> | undefined
+  /** The /v1 router while the API is on, its gate set to the current key and origins. */
+  const openaiRoute = (): ReturnType<typeof createOpenAiRouter> | undefined => {
+    const serving = typeof options.openai === 'function' ? options.openai() : options.openai
+    if (!serving) return undefined
+    gate.key = serving.key
+    gate.allowedOrigins = serving.allowedOrigins
+    router ??= createOpenAiRouter({ api: serving.api, gate, log })
+    return router
+  }
 
   const serveRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = parseRequestTarget(req.url, origin())
     if (!url) return refuse(res, 400, 'The request target must be a path')
-    if (openaiRoute && (url.pathname === apiPathPrefix || url.pathname.startsWith(`${apiPathPrefix}/`))) return openaiRoute(req, res, url.pathname)
+    const route = url.pathname === apiPathPrefix || url.pathname.startsWith(`${apiPathPrefix}/`) ? openaiRoute() : undefined
+    if (route) return route(req, res, url.pathname)
     if (!isLoopbackAddress(req.socket.localAddress)) return refuse(res, 403, 'The app is served on 127.0.0.1 only')
     const site = checkSite(req.headers, port)
     if (!site.ok) return refuse(res, site.status, site.reason)

@@ -25,6 +25,7 @@ import { ModelLibrary } from './model-library'
 import { ChatService } from './chat'
 import { GenerationQueue } from './generation-queue'
 import { LocalApiService } from './local-api'
+import { LocalApiSwitch, type ApiListen } from './local-api-switch'
 import { DatasetService } from './datasets'
 import { inspectModel } from './model-inspect'
 import { estimateTune } from './run-estimate'
@@ -57,6 +58,8 @@ export interface BackendOptions {
   pickFile?: (title: string, extensions: string[] | undefined) => Promise<string | null>
   /** Generations that may wait behind the running one before the HTTP API answers 429 (default 16). */
   apiQueueLimit?: number
+  /** Opens the OpenAI-compatible API's listener when Settings turns it on (the server layer's startApiServer, or browser mode's own server). */
+  localApiListen?: ApiListen
 }
 
 export interface Backend {
@@ -70,6 +73,8 @@ export interface Backend {
 export interface OpenedBackend extends Backend {
   /** The OpenAI-compatible API's view of the library and the engine (server/openai). */
   readonly localApi: LocalApiService
+  /** Settings → "Local API server"; call start() once the transport is up. */
+  readonly localApiSwitch: LocalApiSwitch
 }
 
 export function openBackend(options: BackendOptions): OpenedBackend {
@@ -97,6 +102,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
   const queue = new GenerationQueue(engine, bus, { maxWaiting: options.apiQueueLimit ?? 16 })
   const chats = new ChatService(store, bus, engine, queue, library)
   const localApi = new LocalApiService(library, queue, bus)
+  const localApiSwitch = new LocalApiSwitch(store.settings, bus, localApi, dataDir, options.localApiListen, (message) => log(message))
 
   const training = new TrainingService(store, bus, options.trainingWorker, {
     provider: () => settings.get().executionProvider,
@@ -199,6 +205,9 @@ export function openBackend(options: BackendOptions): OpenedBackend {
     'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
     'datasets.preview': (request) => datasets.preview(request),
     'datasets.upload': ({ name, content }) => datasets.upload(name, content),
+    'localApi.get': () => localApiSwitch.state(),
+    'localApi.configure': (change) => localApiSwitch.configure(change),
+    'localApi.regenerateKey': () => localApiSwitch.regenerateKey(),
     'app.pickFile': async ({ title, extensions }) => {
       if (!options.pickFile) throw new ApiError('conflict', 'There is no file picker in browser mode: type the path, or upload the file.')
       return { path: await options.pickFile(title ?? 'Choose a file', extensions) }
@@ -209,8 +218,10 @@ export function openBackend(options: BackendOptions): OpenedBackend {
     dataDir,
     dispatch: createDispatch(handlers, log, explainDiskFull),
     localApi,
+    localApiSwitch,
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
+      await localApiSwitch.close()
       await evaluations.close()
       await compare.close()
       await datasets.close()
