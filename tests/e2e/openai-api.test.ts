@@ -206,3 +206,52 @@ describe('sorted serve --api flags', { timeout: 60_000 }, () => {
     }
   })
 })
+
+/** One contract call over the UI's WebSocket. */
+async function uiCall<T>(app: ServedApp, method: string, params: unknown = {}): Promise<T> {
+  const ws = new WebSocket(`ws://127.0.0.1:${app.port}/api/ws`, { headers: { authorization: `Bearer ${app.token}` } })
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve)
+    ws.once('error', reject)
+  })
+  const reply = new Promise<{ ok: boolean; result?: T; error?: unknown }>((resolve) =>
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { type: string; id?: number; ok: boolean; result?: T; error?: unknown }
+      if (message.type === 'response' && message.id === 1) resolve(message)
+    }),
+  )
+  ws.send(JSON.stringify({ type: 'request', id: 1, method, params }))
+  const outcome = await reply
+  ws.close()
+  if (!outcome.ok) throw new Error(JSON.stringify(outcome.error))
+  return outcome.result!
+}
+
+describe('Settings turns /v1 on in browser mode', { timeout: 60_000 }, () => {
+  it('serves /v1 on the same server once turned on, keeps it across restarts, and the two secrets stay apart', async () => {
+    const dataDir = join(dataRoot, 'from-settings')
+    let app = await serve(dataDir)
+    try {
+      const before = await fetch(`http://127.0.0.1:${app.port}/v1/models`)
+      expect(before.status).not.toBe(200)
+      const state = await uiCall<{ state: string; url: string; key: string }>(app, 'localApi.configure', { enabled: true })
+      expect(state).toMatchObject({ state: 'on', url: `http://127.0.0.1:${app.port}/v1` })
+      const client = new OpenAI({ baseURL: state.url, apiKey: state.key, maxRetries: 0 })
+      expect((await client.models.list()).data.length).toBeGreaterThan(0)
+      // The API key does not open the app's socket.
+      const refused = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${app.port}/api/ws`, { headers: { authorization: `Bearer ${state.key}` } })
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+        ws.on('open', () => resolve(200))
+        ws.on('error', () => {})
+      })
+      expect(refused).toBe(401)
+      await app.stop()
+      app = await serve(dataDir)
+      for (let waited = 0; !apiLine.test(app.output()) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(app.output()).toContain(`OpenAI-compatible API: http://127.0.0.1:${app.port}/v1 (API key: ${state.key})`)
+    } finally {
+      await app.stop()
+    }
+  })
+})
