@@ -7,6 +7,7 @@
  *    first token (request sent → first content chunk) p50/p95. The engine
  *    runs one generation at a time, so a client's first token includes its
  *    wait in the queue.
+ *    Next to it, the same requests from one client in sequence.
  *  - meanwhile, settings.get round trips over the UI's WebSocket every 20 ms:
  *    p50/p95/max, the UI's responsiveness while the API streams (aim: p95 < 50 ms).
  * Needs `npm run build` and resources/models/dictionary-soft.
@@ -105,6 +106,18 @@ const wallMs = performance.now() - start
 clearInterval(poll)
 ws.close()
 
+// The same 24 requests from one client, one after another: what the engine
+// does without concurrency, so the figure above can be read against it.
+const concurrentTokens = completionTokens
+const concurrentFirstTokens = firstTokenMs.splice(0)
+completionTokens = 0
+const sequentialStart = performance.now()
+for (let i = 0; i < clients; i++) await runClient(i)
+const sequentialMs = performance.now() - sequentialStart
+const sequentialTokens = completionTokens
+completionTokens = concurrentTokens
+firstTokenMs.splice(0, firstTokenMs.length, ...concurrentFirstTokens)
+
 console.log(
   JSON.stringify({
     bench: 'api_concurrent_streams',
@@ -115,6 +128,7 @@ console.log(
     aggregate_tokens_per_s: +((completionTokens / wallMs) * 1000).toFixed(1),
     ttft_p50_ms: Math.round(percentile(firstTokenMs, 50)),
     ttft_p95_ms: Math.round(percentile(firstTokenMs, 95)),
+    one_client_sequential_tokens_per_s: +((sequentialTokens / sequentialMs) * 1000).toFixed(1),
     ui_settings_get_idle_p95_ms: +percentile(idleLatencies, 95).toFixed(2),
     ui_settings_get_calls: settingsLatencies.length,
     ui_settings_get_p50_ms: +percentile(settingsLatencies, 50).toFixed(2),
