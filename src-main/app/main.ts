@@ -5,7 +5,8 @@
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { app, BrowserWindow, dialog } from 'electron'
-import { openBackend, type Backend } from '../services/backend'
+import { openBackend, type OpenedBackend } from '../services/backend'
+import { startApiServer } from '../server/openai/listener'
 import { registerIpc } from './ipc'
 // electron-vite bundles the worker as its own file and gives its path.
 import engineWorkerPath from '../workers/engine-worker?modulePath'
@@ -47,7 +48,7 @@ function createWindow(): BrowserWindow {
   return window
 }
 
-let backend: Backend | undefined
+let backend: OpenedBackend | undefined
 
 app.whenReady().then(
   () => {
@@ -78,6 +79,8 @@ app.whenReady().then(
         bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? (app.isPackaged ? join(process.resourcesPath, 'models') : join(here, '../../resources/models')),
         bundledEvalSetsDir: app.isPackaged ? join(process.resourcesPath, 'eval') : join(here, '../../resources/eval'),
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
+        // Settings → "Local API server": a /v1-only listener on 127.0.0.1 at the chosen port.
+        localApiListen: (api, { port, key }) => startApiServer({ api, port, key }),
       })
     } catch (error) {
       dialog.showErrorBox('Sorted Studio cannot open its data folder', error instanceof Error ? error.message : String(error))
@@ -86,6 +89,8 @@ app.whenReady().then(
     }
     registerIpc(backend, isOwnFrame)
     createWindow()
+    // Turned on in Settings earlier: listen again (a failure shows in Settings, not as a crash).
+    void backend.localApiSwitch.start()
     app.on('activate', () => {
       if (BrowserWindow.getAllWindows().length === 0) createWindow()
     })

@@ -15,11 +15,28 @@ import { parseRequestTarget } from './request-target'
 import { checkApiRequest, checkSite, newToken } from './security'
 import { createSocketServer } from './socket'
 import { resolveStaticFile, sendFile } from './static'
+import { apiPathPrefix, createOpenAiRouter, type OpenAiBackend } from './openai/router'
+import type { ApiGateConfig } from './openai/gate'
 
 export const socketPath = '/api/ws'
 /** Paths under here are the API's, never the renderer's (whose SPA fallback would answer them with the page). */
 const apiPrefix = '/api/'
-const host = '127.0.0.1'
+const loopbackHost = '127.0.0.1'
+
+/** Whether the address a connection arrived on is this machine's loopback. */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false
+  return address === '::1' || /^(::ffff:)?127\./.test(address)
+}
+
+/** The OpenAI-compatible API under /v1, with its own gate (openai/gate.ts), separate from the app's token. */
+export interface OpenAiServing {
+  api: OpenAiBackend
+  /** The API key; undefined (--no-api-key) only on loopback. */
+  key: string | undefined
+  /** Web origins allowed to call the API (default: none). */
+  allowedOrigins: readonly string[]
+}
 
 export interface ServerOptions {
   backend: Backend
@@ -36,6 +53,14 @@ export interface ServerOptions {
   token?: string
   /** Where a request handler's failure is reported, one line each; stderr by default. */
   log?: (line: string) => void
+  /** Serve the OpenAI-compatible API under /v1: always, or while the function returns a value (Settings' switch in browser mode). */
+  openai?: OpenAiServing | (() => OpenAiServing | undefined)
+  /**
+   * The address to listen on; default 127.0.0.1. Any other address serves
+   * /v1 only (and needs an API key, checked by the caller): the app itself
+   * answers on loopback connections only.
+   */
+  host?: string
 }
 
 export interface RunningServer {
@@ -62,11 +87,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const { wss, broadcast } = createSocketServer(options.backend.dispatch)
   const unsubscribe = options.backend.subscribe(broadcast)
   let port = options.port
-  const origin = () => `http://${host}:${port}`
+  const host = options.host ?? loopbackHost
+  const origin = () => `http://${loopbackHost}:${port}`
+  const gate: ApiGateConfig = { key: undefined, allowedOrigins: [], loopback: isLoopbackAddress(host) || host === 'localhost', port: 0 }
+  let router: ReturnType<typeof createOpenAiRouter> | undefined
+  /** The /v1 router while the API is on, its gate set to the current key and origins. */
+  const openaiRoute = (): ReturnType<typeof createOpenAiRouter> | undefined => {
+    const serving = typeof options.openai === 'function' ? options.openai() : options.openai
+    if (!serving) return undefined
+    gate.key = serving.key
+    gate.allowedOrigins = serving.allowedOrigins
+    router ??= createOpenAiRouter({ api: serving.api, gate, log })
+    return router
+  }
 
   const serveRequest = (req: IncomingMessage, res: ServerResponse) => {
     const url = parseRequestTarget(req.url, origin())
     if (!url) return refuse(res, 400, 'The request target must be a path')
+    const route = url.pathname === apiPathPrefix || url.pathname.startsWith(`${apiPathPrefix}/`) ? openaiRoute() : undefined
+    if (route) return route(req, res, url.pathname)
+    if (!isLoopbackAddress(req.socket.localAddress)) return refuse(res, 403, 'The app is served on 127.0.0.1 only')
     const site = checkSite(req.headers, port)
     if (!site.ok) return refuse(res, site.status, site.reason)
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, 'Only GET and HEAD are served')
@@ -80,8 +120,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const serveUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = parseRequestTarget(req.url, origin())
     if (!url) return refuseUpgrade(socket, 400, 'The request target must be a path')
-    const gate = checkApiRequest(req.headers, port, token)
-    if (!gate.ok) return refuseUpgrade(socket, gate.status, gate.reason)
+    if (!isLoopbackAddress(req.socket.localAddress)) return refuseUpgrade(socket, 403, 'The app is served on 127.0.0.1 only')
+    const checked = checkApiRequest(req.headers, port, token)
+    if (!checked.ok) return refuseUpgrade(socket, checked.status, checked.reason)
     if (url.pathname !== socketPath) return refuseUpgrade(socket, 403, `No WebSocket at ${url.pathname}`)
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
   }
@@ -114,6 +155,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     })
   })
   port = (http.address() as AddressInfo).port
+  gate.port = port
 
   return {
     port,

@@ -23,6 +23,9 @@ import { evaluationResults } from './evaluations/results'
 import { listVotes, pairOutputs, recordVote } from './evaluations/human-votes'
 import { ModelLibrary } from './model-library'
 import { ChatService } from './chat'
+import { GenerationQueue } from './generation-queue'
+import { LocalApiService } from './local-api'
+import { LocalApiSwitch, type ApiListen } from './local-api-switch'
 import { DatasetService } from './datasets'
 import { inspectModel } from './model-inspect'
 import { estimateTune } from './run-estimate'
@@ -54,6 +57,10 @@ export interface BackendOptions {
   datasetWorker?: WorkerSpec
   /** The desktop app's native open-file dialog; absent in browser mode. */
   pickFile?: (title: string, extensions: string[] | undefined) => Promise<string | null>
+  /** Generations that may wait behind the running one before the HTTP API answers 429 (default 16). */
+  apiQueueLimit?: number
+  /** Opens the OpenAI-compatible API's listener when Settings turns it on (the server layer's startApiServer, or browser mode's own server). */
+  localApiListen?: ApiListen
 }
 
 export interface Backend {
@@ -63,7 +70,15 @@ export interface Backend {
   close(): Promise<void>
 }
 
-export function openBackend(options: BackendOptions): Backend {
+/** What openBackend builds: the transports' Backend, and what only the process that opened it wires up. */
+export interface OpenedBackend extends Backend {
+  /** The OpenAI-compatible API's view of the library and the engine (server/openai). */
+  readonly localApi: LocalApiService
+  /** Settings → "Local API server"; call start() once the transport is up. */
+  readonly localApiSwitch: LocalApiSwitch
+}
+
+export function openBackend(options: BackendOptions): OpenedBackend {
   const log = options.log ?? ((message: string, error?: unknown) => console.error(message, error ?? ''))
   // Refuses a file, a read-only or pseudo file system (/proc) at once, naming how the user chose it.
   const dataDir = ensureWritableFolder(resolveDataDir(options.dataDir), dataDirName(options.dataDir))
@@ -87,7 +102,11 @@ export function openBackend(options: BackendOptions): Backend {
   const engine = new EngineService({ bus, workers, cacheDir, provider })
   const library = new ModelLibrary({ store, bus, workers, cacheDir, provider, bundledDir: options.bundledModelsDir, log: logLine })
   library.registerBundled()
-  const chats = new ChatService({ store, bus, engine, library })
+  // Every generation and load takes its turn here: the chat, engine.* and the HTTP API.
+  const queue = new GenerationQueue(engine, bus, { maxWaiting: options.apiQueueLimit ?? 16 })
+  const chats = new ChatService({ store, bus, engine, queue, library })
+  const localApi = new LocalApiService(library, queue, bus)
+  const localApiSwitch = new LocalApiSwitch(store.settings, bus, localApi, dataDir, options.localApiListen, logLine)
   const training = new TrainingService({ store, bus, workers, provider, log: logLine })
   const evaluations = new EvaluationService({ store, bus, workers })
   const compare = new CompareService({ store, bus, workers, cacheDir, provider, log: logLine })
@@ -111,16 +130,16 @@ export function openBackend(options: BackendOptions): Backend {
     },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
-    'engine.load': ({ path }) => engine.load(path),
-    'engine.unload': () => engine.unload(),
+    'engine.load': ({ path }) => queue.load(path),
+    'engine.unload': () => queue.unload(),
     'engine.status': () => engine.status(),
-    'engine.generate': (request) => engine.generate(request),
+    'engine.generate': (request) => queue.submit(request),
     'engine.setExit': ({ generationId, exit }) => {
-      engine.setExit(generationId, exit)
+      queue.setExit(generationId, exit)
       return {}
     },
     'engine.cancel': ({ generationId }) => {
-      engine.cancel(generationId)
+      queue.cancel(generationId)
       return {}
     },
     'runs.start': (request) => training.start(request),
@@ -180,6 +199,9 @@ export function openBackend(options: BackendOptions): Backend {
     'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
     'datasets.preview': (request) => datasets.preview(request),
     'datasets.upload': ({ name, content }) => datasets.upload(name, content),
+    'localApi.get': () => localApiSwitch.state(),
+    'localApi.configure': (change) => localApiSwitch.configure(change),
+    'localApi.regenerateKey': () => localApiSwitch.regenerateKey(),
     'app.pickFile': async ({ title, extensions }) => {
       if (!options.pickFile) throw new ApiError('conflict', 'There is no file picker in browser mode: type the path, or upload the file.')
       return { path: await options.pickFile(title ?? 'Choose a file', extensions) }
@@ -189,13 +211,17 @@ export function openBackend(options: BackendOptions): Backend {
   return {
     dataDir,
     dispatch: createDispatch(handlers, log, explainDiskFull),
+    localApi,
+    localApiSwitch,
     subscribe: (listener) => bus.subscribe(listener),
     close: async () => {
+      await localApiSwitch.close()
       await evaluations.close()
       await compare.close()
       await datasets.close()
       // Pauses the runs it interrupts, so it needs the store open.
       await training.close()
+      queue.close()
       await engine.close()
       // Anything the services did not end (an import in progress).
       await workers.close()

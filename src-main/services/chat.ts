@@ -17,6 +17,7 @@ import { PromptError } from '../engine/generate/context'
 import type { Chat, JsonObject, Message, Store } from '../store'
 import type { EngineService } from './engine'
 import type { EventBus } from './events'
+import type { GenerationQueue } from './generation-queue'
 import type { ModelLibrary } from './model-library'
 
 const NEW_CHAT_TITLE = 'New chat'
@@ -32,21 +33,26 @@ interface PendingReply {
 export interface ChatServiceDeps {
   store: Store
   bus: EventBus
-  engine: EngineService
+  /** Measures a conversation against the loaded model's context. */
+  engine: Pick<EngineService, 'measure'>
+  /** Replies take their turn with every other generation (the HTTP API's too). */
+  queue: GenerationQueue
   library: ModelLibrary
 }
 
 export class ChatService {
   private readonly store: Store
   private readonly bus: EventBus
-  private readonly engine: EngineService
+  private readonly engine: Pick<EngineService, 'measure'>
+  private readonly queue: GenerationQueue
   private readonly library: ModelLibrary
   private readonly pending = new Map<string, PendingReply>()
 
-  constructor({ store, bus, engine, library }: ChatServiceDeps) {
+  constructor({ store, bus, engine, queue, library }: ChatServiceDeps) {
     this.store = store
     this.bus = bus
     this.engine = engine
+    this.queue = queue
     this.library = library
     bus.subscribe((event, payload) => {
       if (event === 'generation.token') this.onToken(payload as GenerationToken)
@@ -98,9 +104,9 @@ export class ChatService {
   async send(chatId: string, content: string): Promise<{ generationId: string; message: ChatMessageRecord }> {
     const chat = this.chat(chatId)
     this.refuseIfReplying(chatId)
-    await this.ensureLoaded(this.modelOf(chat).path)
+    const conversation = this.conversation(chat, [...this.store.chats.messages(chatId), { role: 'user', content }])
     try {
-      await this.engine.measure(this.conversation(chat, [...this.store.chats.messages(chatId), { role: 'user', content }]))
+      await this.queue.withModel(this.modelOf(chat).path, () => this.engine.measure(conversation))
     } catch (error) {
       if (!(error instanceof PromptError)) throw error
       throw new ApiError('invalid_params', `content: ${error.message}`, [{ path: 'content', message: error.message }])
@@ -137,20 +143,12 @@ export class ChatService {
   private async reply(chatId: string, exitOverride?: number): Promise<{ generationId: string }> {
     const chat = this.chat(chatId)
     const model = this.modelOf(chat)
-    await this.ensureLoaded(model.path)
     const settings = ChatSettingsSchema.parse(chat.settings)
     const startExit = Math.min(exitOverride ?? settings.exit ?? model.numLayers, model.numLayers)
     const messages = this.conversation(chat, this.store.chats.messages(chatId))
-    const { generationId } = this.engine.generate({ messages, exit: startExit, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling })
+    const { generationId } = this.queue.submit({ messages, exit: startExit, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling }, { modelPath: model.path })
     this.pending.set(generationId, { chatId, settings, startExit, lengths: [] })
     return { generationId }
-  }
-
-  private async ensureLoaded(path: string): Promise<void> {
-    const status = this.engine.status()
-    if (status.state === 'ready' && status.model?.path === path) return
-    const loaded = await this.engine.load(path)
-    if (loaded.state !== 'ready') throw new ApiError('conflict', `The model could not be loaded: ${loaded.error ?? 'unknown error'}`)
   }
 
   private refuseIfReplying(chatId: string): void {

@@ -116,10 +116,22 @@ export class EngineService {
     return settled
   }
 
-  generate(request: GenerateRequest): { generationId: string } {
+  /**
+   * Starts a generation. The generation queue (generation-queue.ts) names the
+   * id itself, so a request waiting its turn already has the id its tokens
+   * will carry.
+   */
+  generate(request: GenerateRequest, generationId: string = randomUUID()): { generationId: string } {
+    this.refuseUnfit(request)
+    this.active.add(generationId)
+    this.send({ type: 'generate', generationId, request })
+    return { generationId }
+  }
+
+  /** Refused here, before the worker sees them: no model, an exit the model does not have, ids the context cannot hold. */
+  refuseUnfit(request: GenerateRequest): void {
     const model = this.current.state === 'ready' ? this.current.model : undefined
     if (!model) throw new ApiError('conflict', 'No model is loaded: load one first.')
-    // Refused here, before the worker sees them: an exit the model does not have, ids the context cannot hold.
     if (request.exit !== undefined && request.exit > model.numLayers) {
       const message = `exit ${request.exit} is outside 1..${model.numLayers}`
       throw new ApiError('invalid_params', message, [{ path: 'exit', message }])
@@ -132,10 +144,6 @@ export class EngineService {
         throw new ApiError('invalid_params', `promptIds: ${message}`, [{ path: 'promptIds', message }])
       }
     }
-    const generationId = randomUUID()
-    this.active.add(generationId)
-    this.send({ type: 'generate', generationId, request })
-    return { generationId }
   }
 
   /**

@@ -17,6 +17,7 @@ import { evaluationsMethods, evaluationsEvents } from './evaluations'
 import { compareMethods, compareEvents } from './compare'
 import { modelsMethods, modelsEvents } from './models'
 import { chatsMethods, chatsEvents } from './chats'
+import { localApiMethods, localApiEvents } from './local-api'
 
 export { Contender } from './common'
 export * from './settings'
@@ -28,6 +29,7 @@ export * from './evaluations'
 export * from './compare'
 export * from './models'
 export * from './chats'
+export * from './local-api'
 
 /** Every request/response pair, keyed by method name, domain by domain. */
 export const methods = {
@@ -40,6 +42,7 @@ export const methods = {
   ...compareMethods,
   ...modelsMethods,
   ...chatsMethods,
+  ...localApiMethods,
 } as const
 
 /** Every event the backend pushes to all connected windows, keyed by name. */
@@ -51,6 +54,7 @@ export const events = {
   ...compareEvents,
   ...modelsEvents,
   ...chatsEvents,
+  ...localApiEvents,
 } as const
 
 export type MethodName = keyof typeof methods
