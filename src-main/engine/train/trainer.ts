@@ -18,7 +18,7 @@
  */
 import { availableParallelism } from 'node:os'
 import type { ExecutionProviderPreference } from '../onnx/providers'
-import { weightOf, weightSlots, type WeightSlot } from '../model/import'
+import { weightOf, weightSlots, type WeightSlot } from '../model/weight-map'
 import type { ModelConfig, ModelWeights } from '../model/types'
 import { mulberry32 } from '../data/random'
 import { Graph } from '../onnx/graph'
@@ -203,7 +203,7 @@ export class Trainer {
         gradients.set(exits.join(','), await load(graph))
       }
       const specs = parameterSpecs(this.config)
-      const apply: TrainStepGraph = buildTrainStep({ mode: 'apply', params: specs, optimizer: { ...optimizer, noDecay: (i) => isNoDecay(specs[i]!.name) } })
+      const apply: TrainStepGraph = buildTrainStep({ mode: 'apply', params: specs, optimizer: { ...optimizer, noDecay: (i) => isNoDecay(this.slots[i]!) } })
       graphs.apply = await load(apply.graph)
     }
     return graphs
