@@ -117,7 +117,7 @@ export function openBackend(options: BackendOptions): Backend {
     },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
-    'engine.load': ({ path }) => engine.load(path),
+    'engine.load': ({ path, weights }) => engine.load(path, weights),
     'engine.unload': () => engine.unload(),
     'engine.status': () => engine.status(),
     'engine.generate': (request) => engine.generate(request),

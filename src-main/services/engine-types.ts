@@ -9,6 +9,8 @@
 import type * as contract from '../api/contract'
 import type * as preview from '../engine/train/dataset-preview'
 import type * as providers from '../engine/onnx/providers'
+import type * as quant from '../engine/model/quant/linear'
+import type * as weights from '../engine/model/weight-format'
 
 /** True only when A and B are the same type (not merely assignable either way). */
 type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -22,4 +24,6 @@ export type EngineTypesMatchContract = [
   Holds<Same<preview.PreviewRecord, contract.PreviewRecord>>,
   Holds<Same<preview.DatasetStatistics, contract.DatasetStatistics>>,
   Holds<Same<preview.DatasetPreview, contract.DatasetPreview>>,
+  Holds<Same<quant.QuantizationSettings, contract.WeightsRequest>>,
+  Holds<Same<weights.WeightsInfo, contract.LoadedWeights>>,
 ]

@@ -3,10 +3,17 @@
  * Both sides validate what they receive: a worker is another thread's code.
  */
 import { z } from 'zod'
-import { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken } from '../api/contract'
+import { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
 
 export const ToWorker = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('load'), path: z.string(), provider: ExecutionProviderPreference, cacheDir: z.string().optional() }),
+  z.object({
+    type: z.literal('load'),
+    path: z.string(),
+    provider: ExecutionProviderPreference,
+    cacheDir: z.string().optional(),
+    /** Weight precision; absent: fp32. */
+    weights: WeightsRequest.optional(),
+  }),
   z.object({ type: z.literal('unload') }),
   z.object({ type: z.literal('generate'), generationId: z.string(), request: GenerateRequest }),
   z.object({ type: z.literal('setExit'), generationId: z.string(), exit: z.number().int().positive() }),
