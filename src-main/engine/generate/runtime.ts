@@ -34,6 +34,24 @@ export interface LayerResult {
   presentV: ort.Tensor
 }
 
+/**
+ * The format the graphs will hold: `requested`, or fp32 when the provider the
+ * model lands on cannot run MatMulNBits (a contrib op, so probed there first).
+ * Pins `sessionOptions.provider` to that provider when it had to settle it.
+ */
+async function usableFormat(
+  requested: WeightFormat,
+  sessionOptions: SessionOptions & { provider: ExecutionProviderPreference },
+): Promise<{ format: WeightFormat; weightsFallbackReason: string | undefined; providerFallback: string | undefined }> {
+  if (!isQuantized(requested)) return { format: requested, weightsFallbackReason: undefined, providerFallback: undefined }
+  const settled = await settleProvider(sessionOptions)
+  sessionOptions.provider = settled.provider
+  if (await contribOpSupported(matmulNBitsProbe, settled.provider)) return { format: requested, weightsFallbackReason: undefined, providerFallback: settled.fallbackReason }
+  const reason = `${requested.precision} weights need ONNX Runtime's MatMulNBits, which the ${settled.provider} provider does not run: loaded in fp32`
+  sessionOptions.log?.(reason)
+  return { format: FP32_WEIGHTS, weightsFallbackReason: reason, providerFallback: settled.fallbackReason }
+}
+
 export class DynamicDepthRuntime {
   private constructor(
     readonly config: ModelConfig,
@@ -63,21 +81,7 @@ export class DynamicDepthRuntime {
       ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
       ...(options.log ? { log: options.log } : {}),
     }
-    const requested = weightFormat(options.weights)
-    let format = FP32_WEIGHTS
-    let weightsFallbackReason: string | undefined
-    let settledFallback: string | undefined
-    if (isQuantized(requested)) {
-      // MatMulNBits is a contrib op: use it only where the provider the model lands on runs it.
-      const settled = await settleProvider(sessionOptions)
-      sessionOptions.provider = settled.provider
-      settledFallback = settled.fallbackReason
-      if (await contribOpSupported(matmulNBitsProbe, settled.provider)) format = requested
-      else {
-        weightsFallbackReason = `${requested.precision} weights need ONNX Runtime's MatMulNBits, which the ${settled.provider} provider does not run: loaded in fp32`
-        options.log?.(weightsFallbackReason)
-      }
-    }
+    const { format, weightsFallbackReason, providerFallback } = await usableFormat(weightFormat(options.weights), sessionOptions)
     const label = isQuantized(format) ? ` (${format.precision})` : ''
     const progress = options.onProgress ?? (() => {})
     /** Loads one graph; a quantized one is built (quantizing its weights) only when the cache has no copy. */
@@ -104,7 +108,7 @@ export class DynamicDepthRuntime {
       layers.push((await load(`layer ${i + 1} of ${config.numLayers}`, (i + 1) / total, (f) => buildLayerGraph(config, weights.layers[i]!, i, f))).session)
     }
     progress(1, 'Ready')
-    const fallbackReason = settledFallback ?? outer.fallbackReason
+    const fallbackReason = providerFallback ?? outer.fallbackReason
     return new DynamicDepthRuntime(config, outer.session, layers, outer.provider, fallbackReason, format, weightsFallbackReason)
   }
 

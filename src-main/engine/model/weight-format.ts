@@ -7,8 +7,11 @@
  *     to int8 per block inside the kernel, ONNX Runtime's fast CPU path.
  *   - The LM head is int8 whenever the layers are quantized (as
  *     onnxruntime-genai's builder does): it is the largest single matrix a
- *     token reads (vocab × d), and int8 keeps it close to fp32 (see the decode
- *     bench and the held-out loss bench for what it does to speed and loss).
+ *     token reads (vocab × d). Measured (decode bench, 16 layers, d 1024,
+ *     vocab 32k): with int4 layers an int8 head decodes 65 vs 52 tokens/s at
+ *     full depth and 134 vs 85 at half depth, and holds 80 MB less; with int8
+ *     layers speed is unchanged. On the bundled SoFT model's held-out loss it
+ *     costs at most 0.0001 nats (heldout-loss bench).
  *   - The embedding stays fp32: a token reads one row of it (a Gather), so
  *     quantizing it saves memory but no time. A tied model keeps the fp32
  *     embedding for the Gather and a quantized copy as its head.
