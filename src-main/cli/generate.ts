@@ -4,10 +4,21 @@ import { ModelSession } from '../engine/generate/model-session'
 import { fixedExit, parseBudgetSchedule } from '../engine/generate/schedule'
 import type { SamplingOptions } from '../engine/generate/sampling'
 import type { PromptInput } from '../engine/generate/prompt'
-import { ExecutionProviderPreference } from '../api/contract'
+import { ExecutionProviderPreference, QuantBlockSize, WeightPrecision, type WeightsRequest } from '../api/contract'
 import { UsageError, type Command } from './commands'
 import { flagError, flagOf } from './flags'
 import { numberOption, positiveInt } from './options'
+
+/** --weights and --block-size → the engine's weights request. */
+function parseWeights(weights: string, blockSize: string | undefined): WeightsRequest {
+  const precision = WeightPrecision.safeParse(weights)
+  if (!precision.success) throw new UsageError(`--weights must be one of ${WeightPrecision.options.join(', ')} (got "${weights}").`)
+  if (blockSize === undefined) return { precision: precision.data }
+  if (precision.data === 'fp32') throw new UsageError('--block-size applies to int8 and int4 weights only (--weights is fp32).')
+  const block = QuantBlockSize.safeParse(Number(blockSize))
+  if (!/^\d+$/.test(blockSize) || !block.success) throw new UsageError(`--block-size must be 32, 64 or 128 (got "${blockSize}").`)
+  return { precision: precision.data, blockSize: block.data }
+}
 
 function parseIds(text: string): number[] {
   const ids = text.split(',').map((s) => s.trim())
@@ -32,7 +43,12 @@ export const generateCommand: Command = {
   --temperature T --top-p P --top-k K --repetition-penalty R --seed S
   --stop TEXT               stop when TEXT appears (repeatable)
   --provider ID             auto | cpu | cuda | dml | webgpu (default cpu)
-  --json                    print one JSON object: tokens, text, exits, prefill_ms, decode_tokens_per_s`,
+  --weights P               fp32 (default) | int8 | int4: decoder linear layers block-quantized
+                            (MatMulNBits; the LM head int8, the embedding fp32); fp32 where the
+                            provider cannot run MatMulNBits, with the reason on stderr
+  --block-size B            32 (default) | 64 | 128: weights per quantization block
+  --cache-dir DIR           keep compiled (and quantized) graphs in DIR for later runs
+  --json                    print one JSON object: tokens, text, exits, prefill_ms, decode_tokens_per_s, weights`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -53,6 +69,9 @@ export const generateCommand: Command = {
         seed: { type: 'string' },
         stop: { type: 'string', multiple: true },
         provider: { type: 'string', default: 'cpu' },
+        weights: { type: 'string', default: 'fp32' },
+        'block-size': { type: 'string' },
+        'cache-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
       },
     })
@@ -61,6 +80,7 @@ export const generateCommand: Command = {
     if (values.exit !== undefined && values['budget-schedule'] !== undefined) throw new UsageError('Give --exit or --budget-schedule, not both.')
     const provider = ExecutionProviderPreference.safeParse(values.provider)
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
+    const weights = parseWeights(values.weights, values['block-size'])
     const maxNewTokens = numberOption('max-new-tokens', values['max-new-tokens'], positiveInt, 'a positive whole number')!
     const exit = numberOption('exit', values.exit, positiveInt, 'a layer count, a positive whole number')
     const temperature = numberOption('temperature', values.temperature, (n) => n >= 0, 'a number ≥ 0')
@@ -76,7 +96,12 @@ export const generateCommand: Command = {
     }
     const input: PromptInput = values['prompt-ids'] !== undefined ? { promptIds: parseIds(values['prompt-ids']) } : { prompt: values.prompt!, chat: values.chat }
 
-    const session = await ModelSession.open(values.model, { provider: provider.data, log: (m) => process.stderr.write(`${m}\n`) })
+    const session = await ModelSession.open(values.model, {
+      provider: provider.data,
+      weights,
+      ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
+      log: (m) => process.stderr.write(`${m}\n`),
+    })
     try {
       if ('prompt' in input && !session.info.hasTokenizer) {
         throw new UsageError(`${values.model} has no tokenizer (tokenizer.json): give the prompt as --prompt-ids.`)
@@ -115,6 +140,10 @@ export const generateCommand: Command = {
             decode_tokens_per_s: +decodeTokensPerSecond.toFixed(2),
             finish_reason: result.finishReason,
             prompt_tokens: result.promptTokens,
+            // The precision the model ran in: the one asked for, or fp32 with the reason.
+            weights: session.info.weights.precision,
+            ...(session.info.weights.blockSize ? { block_size: session.info.weights.blockSize, lm_head: session.info.weights.lmHead } : {}),
+            ...(session.info.weightsFallbackReason ? { weights_fallback_reason: session.info.weightsFallbackReason } : {}),
           })}\n`,
         )
       } else {

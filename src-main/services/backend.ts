@@ -130,7 +130,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
     },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
-    'engine.load': ({ path }) => queue.load(path),
+    'engine.load': ({ path, weights }) => queue.load(path, weights),
     'engine.unload': () => queue.unload(),
     'engine.status': () => engine.status(),
     'engine.generate': (request) => queue.submit(request),

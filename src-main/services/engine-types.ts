@@ -12,6 +12,8 @@ import type * as pandalm from '../engine/judge/pandalm'
 import type * as preview from '../engine/train/dataset-preview'
 import type * as tuneJob from '../engine/train/tune-job'
 import type * as providers from '../engine/onnx/providers'
+import type * as quant from '../engine/model/quant/linear'
+import type * as weights from '../engine/model/weight-format'
 
 /** True only when A and B are the same type (not merely assignable either way). */
 export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -30,4 +32,6 @@ export type EngineTypesMatchContract = [
   // The contract's request, its defaults filled in, is the engine's job less
   // the execution provider, which the app's setting supplies.
   Holds<Same<Omit<tuneJob.TuneRequest, 'provider'>, contract.MethodParams<'runs.start'>>>,
+  Holds<Same<quant.QuantizationSettings, contract.WeightsRequest>>,
+  Holds<Same<weights.WeightsInfo, contract.LoadedWeights>>,
 ]

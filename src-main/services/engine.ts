@@ -6,7 +6,7 @@
  * replaced on the next request.
  */
 import { randomUUID } from 'node:crypto'
-import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest } from '../api/contract'
+import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { checkPromptFits, PromptError } from '../engine/generate/context'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
@@ -102,10 +102,16 @@ export class EngineService {
     this.active.clear()
   }
 
-  /** Resolves when loading has finished (ready or error); progress goes out as engine.status events. */
-  load(path: string): Promise<EngineStatus> {
+  /** Resolves when loading has finished (ready or error); progress goes out as engine.status events. `weights`: default fp32. */
+  load(path: string, weights?: WeightsRequest): Promise<EngineStatus> {
     const settled = new Promise<EngineStatus>((resolve) => this.statusWaiters.push(resolve))
-    this.send({ type: 'load', path, provider: this.deps.provider(), ...(this.deps.cacheDir ? { cacheDir: this.deps.cacheDir } : {}) })
+    this.send({
+      type: 'load',
+      path,
+      provider: this.deps.provider(),
+      ...(this.deps.cacheDir ? { cacheDir: this.deps.cacheDir } : {}),
+      ...(weights ? { weights } : {}),
+    })
     return settled
   }
 

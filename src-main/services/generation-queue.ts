@@ -20,14 +20,14 @@
  * neither transport's event loop is ever blocked by a generation.
  */
 import { randomUUID } from 'node:crypto'
-import type { EngineStatus, GenerateRequest, GenerationDone } from '../api/contract'
+import type { EngineStatus, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import type { EventBus } from './events'
 
 /** The part of EngineService the queue drives. */
 export interface QueueEngine {
   status(): EngineStatus
-  load(path: string): Promise<EngineStatus>
+  load(path: string, weights?: WeightsRequest): Promise<EngineStatus>
   unload(): Promise<EngineStatus>
   refuseUnfit(request: GenerateRequest): void
   generate(request: GenerateRequest, generationId: string): { generationId: string }
@@ -138,9 +138,9 @@ export class GenerationQueue {
     return { generationId: generation.id }
   }
 
-  /** Loads a model, in turn with generations; resolves with the engine's status after it. */
-  load(path: string): Promise<EngineStatus> {
-    return this.task(undefined, true, () => this.engine.load(path))
+  /** Loads a model (in the given weight precision; fp32 by default), in turn with generations; resolves with the engine's status after it. */
+  load(path: string, weights?: WeightsRequest): Promise<EngineStatus> {
+    return this.task(undefined, true, () => this.engine.load(path, weights))
   }
 
   unload(): Promise<EngineStatus> {

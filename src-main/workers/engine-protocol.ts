@@ -4,10 +4,17 @@
  * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
-import { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken } from '../api/contract'
+import { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
 
 export const ToWorker = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('load'), path: z.string(), provider: ExecutionProviderPreference, cacheDir: z.string().optional() }),
+  z.object({
+    type: z.literal('load'),
+    path: z.string(),
+    provider: ExecutionProviderPreference,
+    cacheDir: z.string().optional(),
+    /** Weight precision; absent: fp32. */
+    weights: WeightsRequest.optional(),
+  }),
   z.object({ type: z.literal('unload') }),
   z.object({ type: z.literal('generate'), generationId: z.string(), request: GenerateRequest }),
   z.object({ type: z.literal('setExit'), generationId: z.string(), exit: z.number().int().positive() }),

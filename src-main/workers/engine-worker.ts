@@ -5,7 +5,7 @@
  * every token so engine.setExit takes effect on the next one.
  */
 import type { z } from 'zod'
-import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone } from '../api/contract'
+import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
 import type { PromptInput } from '../engine/generate/prompt'
@@ -34,7 +34,10 @@ function enqueue(job: () => Promise<void>): void {
   queue = queue.then(job, job)
 }
 
-async function load(path: string, options: { provider: ExecutionProviderPreference; cacheDir?: string | undefined }): Promise<void> {
+async function load(
+  path: string,
+  options: { provider: ExecutionProviderPreference; cacheDir?: string | undefined; weights?: WeightsRequest | undefined },
+): Promise<void> {
   await session?.release()
   session = undefined
   setStatus({ state: 'loading', progress: 0, message: 'Reading the model folder' })
@@ -42,11 +45,13 @@ async function load(path: string, options: { provider: ExecutionProviderPreferen
     session = await ModelSession.open(path, {
       provider: options.provider,
       ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+      ...(options.weights ? { weights: options.weights } : {}),
       log: (message) => post({ type: 'log', message }),
       onProgress: (progress, message) => setStatus({ state: 'loading', progress, message }),
     })
-    const { fallbackReason, ...info } = session.info
-    setStatus({ state: 'ready', model: fallbackReason ? { ...info, fallbackReason } : info })
+    // Reasons are present only when there is one (the contract's fields are optional, not undefined).
+    const { fallbackReason, weightsFallbackReason, ...info } = session.info
+    setStatus({ state: 'ready', model: { ...info, ...(fallbackReason ? { fallbackReason } : {}), ...(weightsFallbackReason ? { weightsFallbackReason } : {}) } })
   } catch (error) {
     setStatus({ state: 'error', error: (error as Error).message })
   }

@@ -4,16 +4,25 @@
  * per-layer graphs against one monolithic graph, and how close decoding gets
  * to the machine's memory bandwidth (decode is memory-bound).
  *
+ * The `weights` dimension loads the same model in fp32, int8 and int4 (and
+ * the quantized ones with an fp32 LM head, to show what the int8 head does),
+ * each in its own process so its memory figures are its own: full- and
+ * half-depth decode tokens/s, load time (quantizing included, no cache),
+ * resident memory once the caller's fp32 copy is dropped, and peak RSS.
+ *
  * Run: npm run bench -- decode   (one JSON line)
  */
+import { spawnSync } from 'node:child_process'
 import { availableParallelism } from 'node:os'
 import { performance } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import { DynamicDepthRuntime } from '../../src-main/engine/generate/runtime'
 import { DynamicSequence } from '../../src-main/engine/generate/sequence'
 import { argmax } from '../../src-main/engine/generate/sampling'
 import { buildMonolithicGraph } from '../../src-main/engine/model/graphs'
 import { ropeTables } from '../../src-main/engine/model/rope'
 import type { ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import { weightFormat, type WeightFormat } from '../../src-main/engine/model/weight-format'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 import { Graph } from '../../src-main/engine/onnx/graph'
 import { matmul } from '../../src-main/engine/onnx/ops/matmul'
@@ -109,6 +118,73 @@ async function gemvBandwidth(): Promise<number> {
   return (4 * K * N) / seconds
 }
 
+/** The variants of the weights dimension: precision, and the LM head's precision. */
+const VARIANTS: Record<string, WeightFormat> = {
+  fp32: weightFormat({ precision: 'fp32' }),
+  int8: weightFormat({ precision: 'int8' }),
+  int4: weightFormat({ precision: 'int4' }),
+  int8_fp32_head: weightFormat({ precision: 'int8', lmHead: 'fp32' }),
+  int4_fp32_head: weightFormat({ precision: 'int4', lmHead: 'fp32' }),
+}
+
+interface VariantResult {
+  load_s: number
+  decode_tokens_per_s_full: number
+  decode_tokens_per_s_half: number
+  prefill_tokens_per_s_full: number
+  rss_mb: number
+  peak_rss_mb: number
+}
+
+/** One variant, in this process (a child of the main run): prints one JSON line. */
+async function runVariant(name: string): Promise<void> {
+  const format = VARIANTS[name]
+  if (!format) throw new Error(`unknown weights variant ${name}`)
+  const t0 = performance.now()
+  // The runtime holds its own copy (inside ONNX Runtime); the fp32 weights made here are dropped on return, as the app drops its copy.
+  const runtime = await DynamicDepthRuntime.load(config, randomWeights(), { ...threads, weights: format })
+  const loadS = (performance.now() - t0) / 1000
+  ;(globalThis as { gc?: () => void }).gc?.()
+  // Best of three: on a shared machine the slowest trials measure the neighbours, not the model.
+  const best = async (exit: number) => {
+    const trials = [await decodeRate(runtime, exit), await decodeRate(runtime, exit), await decodeRate(runtime, exit)]
+    return trials.reduce((a, b) => (b.decodeTps > a.decodeTps ? b : a))
+  }
+  const full = await best(config.numLayers)
+  const half = await best(config.numLayers / 2)
+  const rssMb = process.memoryUsage().rss / 2 ** 20
+  await runtime.release()
+  const result: VariantResult = {
+    load_s: +loadS.toFixed(2),
+    decode_tokens_per_s_full: +full.decodeTps.toFixed(2),
+    decode_tokens_per_s_half: +half.decodeTps.toFixed(2),
+    prefill_tokens_per_s_full: +full.prefillTps.toFixed(1),
+    rss_mb: Math.round(rssMb),
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  }
+  console.log(JSON.stringify(result))
+}
+
+/** Every variant, each in its own process, one after another. */
+function weightsDimension(): Record<string, VariantResult> {
+  const self = fileURLToPath(import.meta.url)
+  const results: Record<string, VariantResult> = {}
+  for (const name of Object.keys(VARIANTS)) {
+    const child = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', self, name], { encoding: 'utf8', env: process.env })
+    if (child.status !== 0) throw new Error(`weights ${name} failed:\n${child.stderr}`)
+    results[name] = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
+  }
+  return results
+}
+
+const variant = process.argv[2]
+if (variant) {
+  await runVariant(variant)
+  process.exit(0)
+}
+// First, while this process is small: Linux carries a parent's peak RSS into the children it spawns.
+const byWeights = weightsDimension()
+
 const weights = randomWeights()
 const monolithicMs = await monolithicStepMs(weights)
 const runtime = await DynamicDepthRuntime.load(config, weights, threads)
@@ -131,6 +207,8 @@ const switchDownMs = await medianSwitch(L, half)
 const switchUpMs = await medianSwitch(half, L)
 const bandwidth = await gemvBandwidth()
 await runtime.release()
+const ratio = (a: number, b: number) => +(a / b).toFixed(3)
+const fp32 = byWeights.fp32!
 
 const decodeFull = perExit[L]!.decode_tokens_per_s
 console.log(
@@ -146,5 +224,19 @@ console.log(
     split_overhead: +(steps[L]! / monolithicMs).toFixed(3),
     gemv_bandwidth_gb_s: +(bandwidth / 1e9).toFixed(2),
     bandwidth_fraction: +((bytesPerToken(L) * decodeFull) / bandwidth).toFixed(3),
+    weights: byWeights,
+    weights_vs_fp32: Object.fromEntries(
+      Object.entries(byWeights)
+        .filter(([name]) => name !== 'fp32')
+        .map(([name, r]) => [
+          name,
+          {
+            decode_full: ratio(r.decode_tokens_per_s_full, fp32.decode_tokens_per_s_full),
+            decode_half: ratio(r.decode_tokens_per_s_half, fp32.decode_tokens_per_s_half),
+            rss: ratio(r.rss_mb, fp32.rss_mb),
+            peak_rss: ratio(r.peak_rss_mb, fp32.peak_rss_mb),
+          },
+        ]),
+    ),
   }),
 )

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -44,6 +44,41 @@ describe('sorted generate', () => {
     const direct = await session.generate({ input: { promptIds: [1, 2, 3] }, maxNewTokens: 6, exitAt: parseBudgetSchedule('0:1,3:3', 3) })
     await session.release()
     expect(out.tokens).toEqual(direct.tokens)
+  })
+
+  it('runs in the weight precision asked for, names it in the JSON, and matches the engine in that precision', async () => {
+    const cacheDir = join(root, 'graph-cache')
+    const args = (...extra: string[]) => ['generate', '--model', idsOnly, '--prompt-ids', '1,2,3', '--budget-schedule', '0:3,2:1,4:3', '--max-new-tokens', '6', '--json', ...extra]
+    const int4 = await finish(args('--weights', 'int4', '--block-size', '64', '--cache-dir', cacheDir))
+    expect(int4.stderr).toBe('')
+    expect(int4.code).toBe(0)
+    const out = JSON.parse(int4.stdout)
+    expect(out).toMatchObject({ weights: 'int4', block_size: 64, lm_head: 'int8', exits: [3, 3, 1, 1, 3, 3] })
+    // The same schedule through the engine in this process, in the same precision, gives the same tokens.
+    const session = await ModelSession.open(idsOnly, { weights: { precision: 'int4', blockSize: 64 } })
+    const direct = await session.generate({ input: { promptIds: [1, 2, 3] }, maxNewTokens: 6, exitAt: parseBudgetSchedule('0:3,2:1,4:3', 3) })
+    await session.release()
+    expect(out.tokens).toEqual(direct.tokens)
+    // A second run reads the quantized graphs from the cache and answers the same.
+    const cached = await finish(args('--weights', 'int4', '--block-size', '64', '--cache-dir', cacheDir))
+    expect(JSON.parse(cached.stdout).tokens).toEqual(out.tokens)
+    expect(readdirSync(cacheDir)).toHaveLength(4) // outer + 3 layers
+    const int8 = JSON.parse((await finish(args('--weights', 'int8'))).stdout)
+    expect(int8).toMatchObject({ weights: 'int8', block_size: 32, lm_head: 'int8' })
+    expect(JSON.parse((await finish(args())).stdout)).toMatchObject({ weights: 'fp32' })
+  })
+
+  it('refuses a weight precision or block size it does not offer, naming the flag', async () => {
+    const run = (...extra: string[]) => finish(['generate', '--model', idsOnly, '--prompt-ids', '1', ...extra])
+    const precision = await run('--weights', 'int3')
+    expect(precision.code).toBe(2)
+    expect(precision.stderr).toContain('--weights must be one of fp32, int8, int4 (got "int3").')
+    const block = await run('--weights', 'int4', '--block-size', '48')
+    expect(block.code).toBe(2)
+    expect(block.stderr).toContain('--block-size must be 32, 64 or 128 (got "48").')
+    const fp32Block = await run('--block-size', '64')
+    expect(fp32Block.code).toBe(2)
+    expect(fp32Block.stderr).toContain('--block-size applies to int8 and int4 weights only (--weights is fp32).')
   })
 
   it('tokenizes a text prompt and detokenizes the answer', async () => {

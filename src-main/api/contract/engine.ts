@@ -5,6 +5,25 @@
 import { z } from 'zod'
 import { Empty } from './common'
 
+/** How a model's weights are held while it runs: fp32 as stored, or block-quantized to int8 / int4. */
+export const WeightPrecision = z.enum(['fp32', 'int8', 'int4'])
+export type WeightPrecision = z.infer<typeof WeightPrecision>
+
+/** Weights per quantization block (int8 / int4); default 32. */
+export const QuantBlockSize = z.union([z.literal(32), z.literal(64), z.literal(128)])
+
+/** The precision to load a model in (engine.load); default fp32. */
+export const WeightsRequest = z.object({ precision: WeightPrecision, blockSize: QuantBlockSize.optional() }).strict()
+export type WeightsRequest = z.infer<typeof WeightsRequest>
+
+/** The precision a model was loaded in; the LM head is int8 when the layers are quantized. */
+export const LoadedWeights = z.object({
+  precision: WeightPrecision,
+  blockSize: QuantBlockSize.optional(),
+  lmHead: z.enum(['fp32', 'int8']).optional(),
+})
+export type LoadedWeights = z.infer<typeof LoadedWeights>
+
 export const LoadedModelInfo = z.object({
   path: z.string(),
   name: z.string(),
@@ -19,6 +38,9 @@ export const LoadedModelInfo = z.object({
   /** The execution provider the model runs on, and why it is not the one asked for. */
   provider: z.string(),
   fallbackReason: z.string().optional(),
+  /** The weight precision it runs in (absent from engines that predate precisions), and why it is not the one asked for. */
+  weights: LoadedWeights.optional(),
+  weightsFallbackReason: z.string().optional(),
 })
 export type LoadedModelInfo = z.infer<typeof LoadedModelInfo>
 
@@ -96,7 +118,7 @@ const GenerationRef = z.object({ generationId: z.string().min(1) }).strict()
 
 export const engineMethods = {
   /** Loads a Hugging Face model folder into the engine (replacing the loaded one); progress as engine.status events. */
-  'engine.load': { request: z.object({ path: z.string().min(1) }).strict(), response: EngineStatus },
+  'engine.load': { request: z.object({ path: z.string().min(1), weights: WeightsRequest.optional() }).strict(), response: EngineStatus },
   'engine.unload': { request: Empty, response: EngineStatus },
   'engine.status': { request: Empty, response: EngineStatus },
   /** Starts generating; tokens arrive as generation.token events, the end as generation.done. */

@@ -6,6 +6,7 @@
 import { basename } from 'node:path'
 import { loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
+import { weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
 import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
 import { checkPromptFits, checkTokenIds, contextLength, newTokenBudget } from './context'
@@ -28,6 +29,9 @@ export interface ModelInfo {
   hasChatTemplate: boolean
   provider: string
   fallbackReason: string | undefined
+  /** The weight precision the model runs in, and why it is not the one asked for. */
+  weights: WeightsInfo
+  weightsFallbackReason: string | undefined
 }
 
 export interface SessionGenerateOptions {
@@ -71,6 +75,8 @@ export class ModelSession {
       hasChatTemplate: formatter !== undefined,
       provider: runtime.provider,
       fallbackReason: runtime.fallbackReason,
+      weights: weightsInfo(runtime.weights),
+      weightsFallbackReason: runtime.weightsFallbackReason,
     }
     return new ModelSession(info, model.config, runtime, tokenizer, formatter)
   }

@@ -2,15 +2,19 @@
  * A model loaded for dynamic-depth inference: the `outer` session (embedding
  * and head) and one session per layer (engine/model/graphs.ts). It runs
  * single graphs; the sequence state that decides what to run lives in
- * sequence.ts.
+ * sequence.ts. Every graph holds its weights in the model's weight format
+ * (model/weight-format.ts); what runs them does not depend on it.
  */
 import type { ExecutionProviderPreference } from '../onnx/providers'
 import { CompiledGraphCache } from '../onnx/cache'
+import { contribOpSupported, settleProvider } from '../onnx/contrib'
 import type { Graph } from '../onnx/graph'
+import { matmulNBitsProbe } from '../onnx/ops/contrib'
 import { toModelProto } from '../onnx/serialize'
-import { loadSession, ort, tensor, type LoadedSession, type ProviderId } from '../onnx/session'
+import { loadSession, ort, tensor, type LoadedSession, type ProviderId, type SessionOptions } from '../onnx/session'
 import { buildLayerGraph, buildOuterGraph } from '../model/graphs'
 import type { ModelConfig, ModelWeights } from '../model/types'
+import { describeFormat, FP32_WEIGHTS, formatTag, isQuantized, weightFormat, type WeightFormat } from '../model/weight-format'
 
 export interface RuntimeOptions {
   provider?: ExecutionProviderPreference
@@ -19,6 +23,8 @@ export interface RuntimeOptions {
   cacheDir?: string
   log?: (message: string) => void
   onProgress?: (fraction: number, message: string) => void
+  /** Weight precision and block size; default fp32. */
+  weights?: Parameters<typeof weightFormat>[0]
 }
 
 export interface LayerResult {
@@ -28,6 +34,24 @@ export interface LayerResult {
   presentV: ort.Tensor
 }
 
+/**
+ * The format the graphs will hold: `requested`, or fp32 when the provider the
+ * model lands on cannot run MatMulNBits (a contrib op, so probed there first).
+ * Pins `sessionOptions.provider` to that provider when it had to settle it.
+ */
+async function usableFormat(
+  requested: WeightFormat,
+  sessionOptions: SessionOptions & { provider: ExecutionProviderPreference },
+): Promise<{ format: WeightFormat; weightsFallbackReason: string | undefined; providerFallback: string | undefined }> {
+  if (!isQuantized(requested)) return { format: requested, weightsFallbackReason: undefined, providerFallback: undefined }
+  const settled = await settleProvider(sessionOptions)
+  sessionOptions.provider = settled.provider
+  if (await contribOpSupported(matmulNBitsProbe, settled.provider)) return { format: requested, weightsFallbackReason: undefined, providerFallback: settled.fallbackReason }
+  const reason = `${requested.precision} weights need ONNX Runtime's MatMulNBits, which the ${settled.provider} provider does not run: loaded in fp32`
+  sessionOptions.log?.(reason)
+  return { format: FP32_WEIGHTS, weightsFallbackReason: reason, providerFallback: settled.fallbackReason }
+}
+
 export class DynamicDepthRuntime {
   private constructor(
     readonly config: ModelConfig,
@@ -35,6 +59,10 @@ export class DynamicDepthRuntime {
     private readonly layers: ort.InferenceSession[],
     readonly provider: ProviderId,
     readonly fallbackReason: string | undefined,
+    /** The format the graphs hold: the one asked for, or fp32 when the provider cannot run it. */
+    readonly weights: WeightFormat,
+    /** Why the weights are not in the format asked for; undefined when they are. */
+    readonly weightsFallbackReason: string | undefined,
   ) {}
 
   /**
@@ -43,7 +71,7 @@ export class DynamicDepthRuntime {
    */
   static async load(config: ModelConfig, weights: ModelWeights, options: RuntimeOptions = {}): Promise<DynamicDepthRuntime> {
     const cache = options.cacheDir ? new CompiledGraphCache(options.cacheDir, options.log) : undefined
-    const sessionOptions: { provider: ExecutionProviderPreference; memoryArena: boolean; intraOpThreads?: number; log?: (m: string) => void } = {
+    const sessionOptions: SessionOptions & { provider: ExecutionProviderPreference } = {
       provider: options.provider ?? 'cpu',
       // One session per layer runs in turn: with ONNX Runtime's CPU arena each
       // would keep its own peak (a long prompt's attention buffers) for good,
@@ -53,22 +81,35 @@ export class DynamicDepthRuntime {
       ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
       ...(options.log ? { log: options.log } : {}),
     }
-    const load = (graph: Graph): Promise<LoadedSession> => {
-      const bytes = toModelProto(graph)
-      return cache ? cache.load(bytes, sessionOptions) : loadSession(bytes, sessionOptions)
+    const { format, weightsFallbackReason, providerFallback } = await usableFormat(weightFormat(options.weights), sessionOptions)
+    const label = isQuantized(format) ? ` (${format.precision})` : ''
+    const progress = options.onProgress ?? (() => {})
+    /** Loads one graph; a quantized one is built (quantizing its weights) only when the cache has no copy. */
+    const load = (what: string, fraction: number, graphIn: (format: WeightFormat) => Graph): Promise<LoadedSession> => {
+      progress(fraction, `Compiling ${what}${label}`)
+      if (!isQuantized(format)) {
+        const bytes = toModelProto(graphIn(format))
+        return cache ? cache.load(bytes, sessionOptions) : loadSession(bytes, sessionOptions)
+      }
+      const quantized = () => {
+        progress(fraction, `Quantizing ${what} to ${describeFormat(format)}`)
+        return toModelProto(graphIn(format))
+      }
+      if (!cache) return loadSession(quantized(), sessionOptions)
+      // Keyed by the fp32 graph (which shows any change to the weights or the graph code) plus the format.
+      return cache.load(toModelProto(graphIn(FP32_WEIGHTS)), sessionOptions, { tag: formatTag(format), build: quantized })
     }
     const total = config.numLayers + 1
-    options.onProgress?.(0, 'Compiling embedding and head')
-    const outer = await load(buildOuterGraph(config, weights))
+    const outer = await load('embedding and head', 0, (f) => buildOuterGraph(config, weights, f))
     // Every layer runs where the first graph settled: no per-layer retries of a missing provider.
     sessionOptions.provider = outer.provider
     const layers: ort.InferenceSession[] = []
     for (let i = 0; i < config.numLayers; i++) {
-      options.onProgress?.((i + 1) / total, `Compiling layer ${i + 1} of ${config.numLayers}`)
-      layers.push((await load(buildLayerGraph(config, weights.layers[i]!, i))).session)
+      layers.push((await load(`layer ${i + 1} of ${config.numLayers}`, (i + 1) / total, (f) => buildLayerGraph(config, weights.layers[i]!, i, f))).session)
     }
-    options.onProgress?.(1, 'Ready')
-    return new DynamicDepthRuntime(config, outer.session, layers, outer.provider, outer.fallbackReason)
+    progress(1, 'Ready')
+    const fallbackReason = providerFallback ?? outer.fallbackReason
+    return new DynamicDepthRuntime(config, outer.session, layers, outer.provider, fallbackReason, format, weightsFallbackReason)
   }
 
   get numLayers(): number {

@@ -11,9 +11,10 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { configToJson } from './config'
-import { parseSortedMetadata, SORTED_FILE, TOKENIZER_FILES, weightOf, weightSlots } from './import'
+import { parseSortedMetadata, SORTED_FILE, TOKENIZER_FILES } from './import'
 import { writeSafetensors, type FloatDtype, type TensorToWrite } from './safetensors'
-import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
+import type { LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
+import { LM_HEAD_NAME, OPTIONAL_LAYER_FIELDS, slotSize, weightOf, weightSlots } from './weight-map'
 
 export interface ExportOptions {
   /** Stored dtype of the weights; default F32 (lossless for the float32 weights in memory). */
@@ -49,8 +50,6 @@ export class ModelExportError extends Error {
   }
 }
 
-const OPTIONAL_FIELDS: (keyof LayerWeights)[] = ['qBias', 'kBias', 'vBias', 'qNorm', 'kNorm']
-
 /** The tensors to write, after checking the weights are exactly what the config describes. */
 function tensorsToWrite(outDir: string, config: ModelConfig, weights: ModelWeights): TensorToWrite[] {
   const file = join(outDir, 'model.safetensors')
@@ -58,13 +57,13 @@ function tensorsToWrite(outDir: string, config: ModelConfig, weights: ModelWeigh
     throw new ModelExportError(file, undefined, `weights have ${weights.layers.length} layers but the config says ${config.numLayers}`)
   }
   if (config.tieWordEmbeddings && weights.lmHead !== undefined) {
-    throw new ModelExportError(file, 'lm_head.weight', 'the config ties embeddings but the weights hold a separate LM head')
+    throw new ModelExportError(file, LM_HEAD_NAME, 'the config ties embeddings but the weights hold a separate LM head')
   }
   const slots = weightSlots(config)
   const expected = new Set(slots.map((s) => `${s.layer}.${s.field}`))
   // A weight the config does not describe would be silently dropped: refuse instead.
   weights.layers.forEach((layer, i) => {
-    for (const field of OPTIONAL_FIELDS) {
+    for (const field of OPTIONAL_LAYER_FIELDS) {
       if (layer[field] !== undefined && !expected.has(`${i}.${field}`)) {
         throw new ModelExportError(file, `layer ${i} ${field}`, `present, but a ${config.hfArchitecture} with this config has no such weight`)
       }
@@ -72,7 +71,7 @@ function tensorsToWrite(outDir: string, config: ModelConfig, weights: ModelWeigh
   })
   return slots.map((slot) => {
     const data = weightOf(weights, slot)
-    const count = slot.shape.reduce((n, s) => n * s, 1)
+    const count = slotSize(slot)
     if (data === undefined) throw new ModelExportError(file, slot.name, 'missing from the weights')
     if (data.length !== count) {
       throw new ModelExportError(file, slot.name, `has ${data.length} values, but [${slot.shape.join(', ')}] from the config needs ${count}`)

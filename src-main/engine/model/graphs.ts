@@ -3,7 +3,10 @@
  * final norm + LM head usable at any exit) and one graph per layer with its
  * KV cache in and out. Depth is chosen at run time by how many layer graphs
  * run. Weights are initializers of exactly one graph each, so they exist once
- * (a tied embedding is read by both paths of the same `outer` graph).
+ * (a tied embedding is read by both paths of the same `outer` graph). Which
+ * tensors there are, and which are transposed, comes from weight-map.ts;
+ * initializers carry their Hugging Face names. The weight format
+ * (weight-format.ts) decides which linear layers run quantized.
  *
  * Tensor names (the runtime relies on them):
  *   outer:  in  ids [1, t] int64, hidden [1, s, d]
@@ -16,8 +19,11 @@ import { reshape } from '../onnx/ops/basic'
 import { gather } from '../onnx/ops/indexing'
 import { flatten, gemm } from '../onnx/ops/matmul'
 import { unsqueeze } from '../onnx/ops/shape'
-import { decoderLayer, rmsNorm, type BlockWeights, type KvCache } from './layers'
+import { decoderLayer, linear, rmsNorm, type BlockWeights, type KvCache, type LinearWeight } from './layers'
+import { quantizeForPrecision } from './quant/linear'
 import type { LayerWeights, ModelConfig, ModelWeights } from './types'
+import { FP32_WEIGHTS, isQuantized, type WeightFormat } from './weight-format'
+import { layerSlots, outerSlots, slotSize, type WeightSlot } from './weight-map'
 
 /** Row-major [rows, cols] → [cols, rows]. */
 export function transposeMatrix(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -29,64 +35,80 @@ export function transposeMatrix(data: Float32Array, rows: number, cols: number):
   return out
 }
 
-function weightConstant(g: Graph, name: string, data: Float32Array, shape: number[]): Tensor {
-  return g.constant(data, 'float32', shape, name)
+/** The slot's data, present and of the size its shape says. */
+function checked(slot: WeightSlot, data: Float32Array | undefined): Float32Array {
+  if (data === undefined) throw new Error(`the weights have no ${slot.name}`)
+  if (data.length !== slotSize(slot)) throw new Error(`${slot.name} has ${data.length} values, but [${slot.shape.join(', ')}] needs ${slotSize(slot)}`)
+  return data
 }
 
-/** A Linear weight, HF layout [out, in], as the [in, out] matrix x·W expects. */
-function linearWeight(g: Graph, name: string, data: Float32Array, outDim: number, inDim: number): Tensor {
-  return weightConstant(g, name, transposeMatrix(data, outDim, inDim), [inDim, outDim])
+/** A tensor as stored (HF layout). */
+function storedConstant(g: Graph, slot: WeightSlot, data: Float32Array | undefined): Tensor {
+  return g.constant(checked(slot, data), 'float32', slot.shape, slot.name)
 }
 
-export function buildOuterGraph(config: ModelConfig, weights: ModelWeights): Graph {
-  const { vocabSize: V, hiddenSize: d } = config
-  const g = new Graph('outer')
+/**
+ * A Linear weight, HF layout [out, in], in the graph's precision: fp32
+ * transposed once to the [in, out] matrix x·W expects; quantized row by row
+ * as stored (MatMulNBits reads [out, in] blocks, no transpose).
+ */
+function linearWeight(g: Graph, slot: WeightSlot, data: Float32Array | undefined, format: WeightFormat): LinearWeight {
+  const [out, inDim] = slot.shape as [number, number]
+  const quantized = quantizeForPrecision(checked(slot, data), out, inDim, format)
+  if (!quantized) return g.constant(transposeMatrix(data!, out, inDim), 'float32', [inDim, out], slot.name)
+  return { quantized, name: slot.name, accuracyLevel: format.accuracyLevel }
+}
+
+/** A graph that may use MatMulNBits when its weights are quantized (the caller probed the provider). */
+function graphFor(name: string, format: WeightFormat): Graph {
+  return new Graph(name, isQuantized(format) ? new Set(['MatMulNBits']) : new Set())
+}
+
+/** Final norm + LM head on hidden [1, s, d] → logits [s, vocab]; `embedding` is the head of a tied model. */
+function headLogits(g: Graph, config: ModelConfig, weights: ModelWeights, hidden: Tensor, embedding: Tensor, format: WeightFormat): Tensor {
+  const outer = outerSlots(config)
+  const normed = flatten(rmsNorm(hidden, storedConstant(g, outer.norm, weights.norm), config.rmsNormEps), 2)
+  if (isQuantized(format) && format.lmHead === 'int8') {
+    // A tied model quantizes a copy of its embedding: the Gather keeps reading fp32 rows.
+    const slot = outer.head ?? outer.embed
+    const data = checked(slot, outer.head ? weights.lmHead : weights.embed)
+    const quantized = quantizeForPrecision(data, config.vocabSize, config.hiddenSize, { precision: 'int8', blockSize: format.blockSize })!
+    return linear(normed, { quantized, name: `${slot.name}${outer.head ? '' : '.as_head'}`, accuracyLevel: format.accuracyLevel })
+  }
+  // logits = normed · Hᵀ with H [vocab, d] read in place by Gemm's transB.
+  const head = outer.head ? storedConstant(g, outer.head, weights.lmHead) : embedding
+  return gemm(normed, head, { transA: false, transB: true })
+}
+
+export function buildOuterGraph(config: ModelConfig, weights: ModelWeights, format: WeightFormat = FP32_WEIGHTS): Graph {
+  const g = graphFor('outer', format)
   const ids = g.input('ids', 'int64', [1, 't'])
-  const hidden = g.input('hidden', 'float32', [1, 's', d])
-  const embedding = weightConstant(g, 'embed_tokens', weights.embed, [V, d])
+  const hidden = g.input('hidden', 'float32', [1, 's', config.hiddenSize])
+  // The embedding stays fp32 in every precision: a token reads one row of it.
+  const embedding = storedConstant(g, outerSlots(config).embed, weights.embed)
   g.output(gather(embedding, ids), 'embedded')
-  const normed = rmsNorm(hidden, weightConstant(g, 'norm', weights.norm, [d]), config.rmsNormEps)
-  // logits = normed · Eᵀ with E [vocab, d] read in place by Gemm's transB.
-  const head = weights.lmHead ? weightConstant(g, 'lm_head', weights.lmHead, [V, d]) : embedding
-  const logits = gemm(flatten(normed, 2), head, { transA: false, transB: true })
-  g.output(unsqueeze(logits, [0]), 'logits')
+  g.output(unsqueeze(headLogits(g, config, weights, hidden, embedding, format), [0]), 'logits')
   return g
 }
 
-function layerWeights(g: Graph, config: ModelConfig, w: LayerWeights): BlockWeights {
-  const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F } = config
-  const vector = (name: string, data: Float32Array | undefined, n: number) => (data ? weightConstant(g, name, data, [n]) : undefined)
-  const block: BlockWeights = {
-    attnNorm: weightConstant(g, 'input_layernorm', w.attnNorm, [d]),
-    q: linearWeight(g, 'q_proj', w.q, H * D, d),
-    k: linearWeight(g, 'k_proj', w.k, Hkv * D, d),
-    v: linearWeight(g, 'v_proj', w.v, Hkv * D, d),
-    o: linearWeight(g, 'o_proj', w.o, d, H * D),
-    mlpNorm: weightConstant(g, 'post_attention_layernorm', w.mlpNorm, [d]),
-    gate: linearWeight(g, 'gate_proj', w.gate, F, d),
-    up: linearWeight(g, 'up_proj', w.up, F, d),
-    down: linearWeight(g, 'down_proj', w.down, d, F),
+function layerWeights(g: Graph, config: ModelConfig, w: LayerWeights, index: number, format: WeightFormat): BlockWeights {
+  const block: Partial<Record<keyof BlockWeights, Tensor | LinearWeight>> = {}
+  for (const slot of layerSlots(config, index)) {
+    const data = w[slot.field]
+    block[slot.field] = slot.role === 'linear' ? linearWeight(g, slot, data, format) : storedConstant(g, slot, data)
   }
-  const optional = {
-    qBias: vector('q_proj.bias', w.qBias, H * D),
-    kBias: vector('k_proj.bias', w.kBias, Hkv * D),
-    vBias: vector('v_proj.bias', w.vBias, Hkv * D),
-    qNorm: vector('q_norm', w.qNorm, D),
-    kNorm: vector('k_norm', w.kNorm, D),
-  }
-  for (const [key, value] of Object.entries(optional)) if (value) (block as unknown as Record<string, Tensor>)[key] = value
-  return block
+  return block as BlockWeights
 }
 
-export function buildLayerGraph(config: ModelConfig, weights: LayerWeights, index: number): Graph {
+export function buildLayerGraph(config: ModelConfig, weights: LayerWeights, index: number, format: WeightFormat = FP32_WEIGHTS): Graph {
   const { hiddenSize: d, numKvHeads: Hkv, headDim: D } = config
-  const g = new Graph(`layer_${index}`)
+  const g = graphFor(`layer_${index}`, format)
   const hidden = g.input('hidden', 'float32', [1, 't', d])
   const past: KvCache = { k: g.input('past_k', 'float32', [1, Hkv, 'p', D]), v: g.input('past_v', 'float32', [1, Hkv, 'p', D]) }
   const cos = g.input('cos', 'float32', ['t', D])
   const sin = g.input('sin', 'float32', ['t', D])
   const blockConfig = { heads: config.numHeads, kvHeads: Hkv, headDim: D, rmsNormEps: config.rmsNormEps }
-  const out = decoderLayer(hidden, layerWeights(g, config, weights), blockConfig, cos, sin, past)
+  const out = decoderLayer(hidden, layerWeights(g, config, weights, index, format), blockConfig, cos, sin, past)
   g.output(out.hidden, 'hidden_out')
   g.output(out.present.k, 'present_k')
   g.output(out.present.v, 'present_v')
@@ -98,24 +120,22 @@ export function buildLayerGraph(config: ModelConfig, weights: LayerWeights, inde
  * decode benchmark compares the per-layer graphs with (`split_overhead`).
  * Inputs ids, cos, sin, past_k_i / past_v_i; outputs logits, present_k_i / present_v_i.
  */
-export function buildMonolithicGraph(config: ModelConfig, weights: ModelWeights, depth: number): Graph {
-  const { vocabSize: V, hiddenSize: d, numKvHeads: Hkv, headDim: D } = config
-  const g = new Graph(`monolithic_${depth}`)
+export function buildMonolithicGraph(config: ModelConfig, weights: ModelWeights, depth: number, format: WeightFormat = FP32_WEIGHTS): Graph {
+  const { vocabSize: V, numKvHeads: Hkv, headDim: D } = config
+  const g = graphFor(`monolithic_${depth}`, format)
   const ids = g.input('ids', 'int64', [1, 't'])
   const cos = g.input('cos', 'float32', ['t', D])
   const sin = g.input('sin', 'float32', ['t', D])
-  const embedding = weightConstant(g, 'embed_tokens', weights.embed, [V, d])
+  const embedding = storedConstant(g, outerSlots(config).embed, weights.embed)
   let hidden = gather(embedding, ids)
   const blockConfig = { heads: config.numHeads, kvHeads: Hkv, headDim: D, rmsNormEps: config.rmsNormEps }
   for (let i = 0; i < depth; i++) {
     const past = { k: g.input(`past_k_${i}`, 'float32', [1, Hkv, 'p', D]), v: g.input(`past_v_${i}`, 'float32', [1, Hkv, 'p', D]) }
-    const out = g.scope(`layer_${i}`, () => decoderLayer(hidden, layerWeights(g, config, weights.layers[i]!), blockConfig, cos, sin, past))
+    const out = g.scope(`layer_${i}`, () => decoderLayer(hidden, layerWeights(g, config, weights.layers[i]!, i, format), blockConfig, cos, sin, past))
     hidden = out.hidden
     g.output(out.present.k, `present_k_${i}`)
     g.output(out.present.v, `present_v_${i}`)
   }
-  const normed = rmsNorm(hidden, weightConstant(g, 'norm', weights.norm, [d]), config.rmsNormEps)
-  const head = weights.lmHead ? weightConstant(g, 'lm_head', weights.lmHead, [V, d]) : embedding
-  g.output(reshape(gemm(flatten(normed, 2), head, { transA: false, transB: true }), [1, 't', V], ids), 'logits')
+  g.output(reshape(headLogits(g, config, weights, hidden, embedding, format), [1, 't', V], ids), 'logits')
   return g
 }

@@ -15,6 +15,7 @@ import { z } from 'zod'
 import { ConfigError, parseConfig } from './config'
 import { SafetensorsFile } from './safetensors'
 import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
+import { LM_HEAD_NAME, setWeight, weightSlots, type WeightSlot } from './weight-map'
 
 /** Files copied along with the weights: tokenizer, chat template and generation defaults. */
 export const TOKENIZER_FILES = [
@@ -43,70 +44,10 @@ export class ModelImportError extends Error {
   }
 }
 
-// ---------------------------------------------------------------------------
-// Where each weight lives in a Hugging Face checkpoint
-
-type LayerField = keyof LayerWeights
-
-/** One tensor of the checkpoint: its HF name, its shape, and where it goes in ModelWeights. */
-export interface WeightSlot {
-  name: string
-  shape: number[]
-  /** Layer index, or undefined for embed / norm / lmHead. */
-  layer: number | undefined
-  field: LayerField | 'embed' | 'norm' | 'lmHead'
-}
-
-/**
- * Every tensor a checkpoint with this config holds, in Hugging Face's order:
- * embeddings, each layer, the final norm, and lm_head unless it is tied.
- */
-export function weightSlots(config: ModelConfig): WeightSlot[] {
-  const d = config.hiddenSize
-  const qDim = config.numHeads * config.headDim
-  const kvDim = config.numKvHeads * config.headDim
-  const slots: WeightSlot[] = [{ name: 'model.embed_tokens.weight', shape: [config.vocabSize, d], layer: undefined, field: 'embed' }]
-  for (let i = 0; i < config.numLayers; i++) {
-    const p = `model.layers.${i}`
-    const add = (name: string, field: LayerField, shape: number[]) => slots.push({ name: `${p}.${name}`, shape, layer: i, field })
-    add('input_layernorm.weight', 'attnNorm', [d])
-    add('self_attn.q_proj.weight', 'q', [qDim, d])
-    add('self_attn.k_proj.weight', 'k', [kvDim, d])
-    add('self_attn.v_proj.weight', 'v', [kvDim, d])
-    if (config.attentionBias) {
-      add('self_attn.q_proj.bias', 'qBias', [qDim])
-      add('self_attn.k_proj.bias', 'kBias', [kvDim])
-      add('self_attn.v_proj.bias', 'vBias', [kvDim])
-    }
-    if (config.qkNorm) {
-      add('self_attn.q_norm.weight', 'qNorm', [config.headDim])
-      add('self_attn.k_norm.weight', 'kNorm', [config.headDim])
-    }
-    add('self_attn.o_proj.weight', 'o', [d, qDim])
-    add('post_attention_layernorm.weight', 'mlpNorm', [d])
-    add('mlp.gate_proj.weight', 'gate', [config.intermediateSize, d])
-    add('mlp.up_proj.weight', 'up', [config.intermediateSize, d])
-    add('mlp.down_proj.weight', 'down', [d, config.intermediateSize])
-  }
-  slots.push({ name: 'model.norm.weight', shape: [d], layer: undefined, field: 'norm' })
-  if (!config.tieWordEmbeddings) slots.push({ name: 'lm_head.weight', shape: [config.vocabSize, d], layer: undefined, field: 'lmHead' })
-  return slots
-}
-
-/** The array a slot names in `weights` (undefined when absent). */
-export function weightOf(weights: ModelWeights, slot: WeightSlot): Float32Array | undefined {
-  if (slot.layer === undefined) {
-    if (slot.field === 'embed') return weights.embed
-    if (slot.field === 'norm') return weights.norm
-    return weights.lmHead
-  }
-  return weights.layers[slot.layer]?.[slot.field as LayerField]
-}
-
 /** Checkpoint tensors that hold no weights (old Llama exports saved the rotary table). */
 function isIgnorable(name: string, config: ModelConfig): boolean {
   // With tied embeddings transformers ignores a saved lm_head and uses the embedding.
-  return name.endsWith('rotary_emb.inv_freq') || (config.tieWordEmbeddings && name === 'lm_head.weight')
+  return name.endsWith('rotary_emb.inv_freq') || (config.tieWordEmbeddings && name === LM_HEAD_NAME)
 }
 
 // ---------------------------------------------------------------------------
@@ -349,8 +290,7 @@ export function loadModelFolder(dir: string, onProgress?: (fraction: number, mes
       // A NaN or infinity in a weight makes every logit NaN: generation would emit token 0 forever.
       const bad = firstNonFinite(data)
       if (bad >= 0) throw new ModelImportError(st.file, slot.name, `value ${bad} is ${data[bad]}: the checkpoint is corrupt (or was saved after training diverged)`)
-      if (slot.layer === undefined) weights[slot.field as 'embed' | 'norm' | 'lmHead'] = data
-      else (layers[slot.layer] as LayerWeights)[slot.field as LayerField] = data
+      setWeight(weights, slot, data)
       const info = st.info(slot.name)
       doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
     }

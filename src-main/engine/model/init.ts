@@ -3,8 +3,8 @@
  * (`_init_weights`): every Linear and the embedding drawn from N(0, 0.02²),
  * RMSNorm weights 1, biases 0. Seeded, so a recipe rebuilds the same model.
  */
-import { weightSlots } from './import'
-import type { LayerWeights, ModelConfig, ModelWeights } from './types'
+import type { ModelConfig, ModelWeights } from './types'
+import { setWeight, slotSize, weightSlots } from './weight-map'
 
 /** Standard normal draws from a seeded mulberry32 via Box–Muller. */
 export function normalSampler(seed: number): () => number {
@@ -21,20 +21,18 @@ export function normalSampler(seed: number): () => number {
 
 export function initialWeights(config: ModelConfig, seed: number, std = 0.02): ModelWeights {
   const normal = normalSampler(seed)
-  const layers: Record<string, Float32Array>[] = Array.from({ length: config.numLayers }, () => ({}))
-  const top: Record<string, Float32Array> = {}
+  const weights: ModelWeights = {
+    embed: new Float32Array(0),
+    layers: Array.from({ length: config.numLayers }, () => ({}) as ModelWeights['layers'][number]),
+    norm: new Float32Array(0),
+    lmHead: undefined,
+  }
+  // Every slot is filled below, in Hugging Face's order (the draws depend on it).
   for (const slot of weightSlots(config)) {
-    const size = slot.shape.reduce((a, b) => a * b, 1)
-    const isNorm = slot.name.endsWith('norm.weight')
-    const isBias = slot.name.endsWith('.bias')
-    const data = isNorm ? new Float32Array(size).fill(1) : isBias ? new Float32Array(size) : Float32Array.from({ length: size }, () => normal() * std)
-    if (slot.layer === undefined) top[slot.field] = data
-    else layers[slot.layer]![slot.field] = data
+    const size = slotSize(slot)
+    const data =
+      slot.role === 'norm' ? new Float32Array(size).fill(1) : slot.role === 'bias' ? new Float32Array(size) : Float32Array.from({ length: size }, () => normal() * std)
+    setWeight(weights, slot, data)
   }
-  return {
-    embed: top.embed!,
-    layers: layers as unknown as LayerWeights[],
-    norm: top.norm!,
-    lmHead: config.tieWordEmbeddings ? undefined : top.lmHead,
-  }
+  return weights
 }

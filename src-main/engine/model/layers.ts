@@ -2,14 +2,37 @@
  * The LLaMA-family building blocks as graph functions, top to bottom like the
  * architecture: RMSNorm, rotary embedding, causal attention with grouped
  * query heads, the SwiGLU MLP, and the pre-norm block that joins them.
- * Layouts: activations [B, T, d]; heads [B, H, T, D]; weights [in, out]
- * (Hugging Face's Linear weight transposed), so a projection is x·W.
+ * Layouts: activations [B, T, d]; heads [B, H, T, D]; float weights [in, out]
+ * (Hugging Face's Linear weight transposed), so a projection is x·W; a
+ * quantized weight keeps HF's [out, in] rows and runs as MatMulNBits.
  */
-import type { Tensor } from '../onnx/graph'
+import { Tensor } from '../onnx/graph'
 import { add, expand, mul, neg, reciprocal, reduceMean, reshape, sqrt } from '../onnx/ops/basic'
 import { matmul } from '../onnx/ops/matmul'
 import { causalMask, silu, softmax } from '../onnx/ops/nn'
 import { concat, slice, transpose, unsqueeze } from '../onnx/ops/shape'
+import type { QuantizedLinear } from './quant/blockwise'
+import { linearNBits } from './quant/linear'
+
+/** A block-quantized Linear weight (inference only: MatMulNBits has no gradient). */
+export interface NBitsWeight {
+  readonly quantized: QuantizedLinear
+  /** Names its constants (`${name}.B`, `${name}.scales`). */
+  readonly name: string
+  readonly accuracyLevel: 0 | 4
+}
+
+/** A Linear layer's weight: a float [in, out] tensor, or a quantized one. */
+export type LinearWeight = Tensor | NBitsWeight
+
+/** x·W (+ bias) for either kind of weight. */
+export function linear(x: Tensor, weight: LinearWeight, bias?: Tensor): Tensor {
+  if (weight instanceof Tensor) {
+    const y = matmul(x, weight)
+    return bias ? add(y, bias) : y
+  }
+  return linearNBits(x, weight.name, weight.quantized, { accuracyLevel: weight.accuracyLevel, ...(bias ? { bias } : {}) })
+}
 
 /** x / sqrt(mean(x², last axis) + eps) · weight. */
 export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -59,20 +82,20 @@ export function causalAttention(q: Tensor, k: Tensor, v: Tensor, shape: Attentio
 }
 
 /** SwiGLU MLP: (silu(x·Wgate) ⊙ x·Wup)·Wdown. */
-export function swiglu(x: Tensor, gate: Tensor, up: Tensor, down: Tensor): Tensor {
-  return matmul(mul(silu(matmul(x, gate)), matmul(x, up)), down)
+export function swiglu(x: Tensor, gate: LinearWeight, up: LinearWeight, down: LinearWeight): Tensor {
+  return linear(mul(silu(linear(x, gate)), linear(x, up)), down)
 }
 
 export interface BlockWeights {
   attnNorm: Tensor
-  q: Tensor
-  k: Tensor
-  v: Tensor
-  o: Tensor
+  q: LinearWeight
+  k: LinearWeight
+  v: LinearWeight
+  o: LinearWeight
   mlpNorm: Tensor
-  gate: Tensor
-  up: Tensor
-  down: Tensor
+  gate: LinearWeight
+  up: LinearWeight
+  down: LinearWeight
   /** q/k/v projection biases (Qwen2). */
   qBias?: Tensor
   kBias?: Tensor
@@ -104,11 +127,6 @@ function mergeHeads(x: Tensor): Tensor {
   return reshape(transpose(x, [0, 2, 1, 3]), [b, t, h * d], x)
 }
 
-function project(x: Tensor, weight: Tensor, bias: Tensor | undefined): Tensor {
-  const y = matmul(x, weight)
-  return bias ? add(y, bias) : y
-}
-
 /**
  * One pre-norm decoder layer: x + attn(norm(x)), then + mlp(norm(·)).
  * With `past`, the new positions attend to the cached ones too and the
@@ -124,15 +142,15 @@ export function decoderLayer(
 ): { hidden: Tensor; present: KvCache } {
   const { heads, kvHeads, headDim, rmsNormEps: eps } = config
   const normed = rmsNorm(x, w.attnNorm, eps)
-  let q = splitHeads(project(normed, w.q, w.qBias), heads, headDim)
-  let k = splitHeads(project(normed, w.k, w.kBias), kvHeads, headDim)
-  const v = splitHeads(project(normed, w.v, w.vBias), kvHeads, headDim)
+  let q = splitHeads(linear(normed, w.q, w.qBias), heads, headDim)
+  let k = splitHeads(linear(normed, w.k, w.kBias), kvHeads, headDim)
+  const v = splitHeads(linear(normed, w.v, w.vBias), kvHeads, headDim)
   if (w.qNorm) q = rmsNorm(q, w.qNorm, eps)
   if (w.kNorm) k = rmsNorm(k, w.kNorm, eps)
   q = rope(q, cos, sin)
   k = rope(k, cos, sin)
   const present = past ? { k: concat([past.k, k], 2), v: concat([past.v, v], 2) } : { k, v }
-  const attended = add(x, matmul(mergeHeads(causalAttention(q, present.k, present.v, config)), w.o))
+  const attended = add(x, linear(mergeHeads(causalAttention(q, present.k, present.v, config)), w.o))
   const hidden = add(attended, swiglu(rmsNorm(attended, w.mlpNorm, eps), w.gate, w.up, w.down))
   return { hidden, present }
 }

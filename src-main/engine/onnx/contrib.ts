@@ -7,7 +7,8 @@
  */
 import { Graph, type Tensor } from './graph'
 import { toModelProto } from './serialize'
-import { loadSession, tensor, type ProviderId } from './session'
+import { loadSession, tensor, type ProviderId, type SessionOptions } from './session'
+import { add } from './ops/basic'
 import type { DType } from './dtype'
 
 export interface ContribProbe {
@@ -52,4 +53,19 @@ async function runProbe(probe: ContribProbe, provider: ProviderId): Promise<bool
   } catch {
     return false
   }
+}
+
+/**
+ * The provider a model loaded with `options` lands on, found with a one-node
+ * standard graph (cheap), so a contrib op can be probed there before the
+ * model's graphs are built. A missing provider falls back as loadSession does.
+ */
+export async function settleProvider(options: SessionOptions): Promise<{ provider: ProviderId; fallbackReason: string | undefined }> {
+  if ((options.provider ?? 'cpu') === 'cpu') return { provider: 'cpu', fallbackReason: undefined }
+  const graph = new Graph('settle-provider')
+  const x = graph.input('x', 'float32', [1])
+  graph.output(add(x, x), 'y')
+  const loaded = await loadSession(toModelProto(graph), options)
+  await loaded.session.release()
+  return { provider: loaded.provider, fallbackReason: loaded.fallbackReason }
 }

@@ -21,7 +21,7 @@
  * 4 bytes · exits).
  */
 import type { ModelConfig } from '../model/types'
-import { weightSlots } from '../model/import'
+import { slotSize, weightSlots } from '../model/weight-map'
 import type { TrainMode } from './trainer'
 
 /** FLOP/s this project's CPU training reaches (measured: 6 · params · tokens / seconds ≈ 150 GFLOP/s). */
@@ -54,7 +54,7 @@ export function modelShape(config: ModelConfig): ModelShape {
   let parameters = 0
   let layerParameters = 0
   for (const slot of weightSlots(config)) {
-    const size = slot.shape.reduce((a, b) => a * b, 1)
+    const size = slotSize(slot)
     parameters += size
     if (slot.layer === 0) layerParameters += size
   }

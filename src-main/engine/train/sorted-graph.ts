@@ -12,10 +12,10 @@
  * `loss.tokens` (counted targets), `objective`, updated `<name>.new`,
  * `m.<name>.new`, `v.<name>.new`, `gradNorm`, or `grad.<name>`.
  */
-import { weightSlots } from '../model/import'
 import { decoderLayer, rmsNorm, type BlockWeights } from '../model/layers'
 import { ropeTables } from '../model/rope'
 import type { ModelConfig } from '../model/types'
+import { layerSlots, outerSlots, weightSlots, type WeightSlot } from '../model/weight-map'
 import { Graph, type Tensor } from '../onnx/graph'
 import { div, reshape, sum } from '../onnx/ops/basic'
 import { linearCrossEntropy } from '../onnx/ops/fused'
@@ -39,8 +39,8 @@ export function parameterSpecs(config: ModelConfig): TensorSpec[] {
 }
 
 /** Norm weights and biases are not decayed (the usual transformers Trainer rule). */
-export function isNoDecay(name: string): boolean {
-  return name.endsWith('norm.weight') || name.endsWith('.bias')
+export function isNoDecay(slot: WeightSlot): boolean {
+  return slot.role === 'norm' || slot.role === 'bias'
 }
 
 /** Per-exit losses of one batch: Map exit → { loss, count }. */
@@ -63,43 +63,26 @@ export function sortedLosses(
   const cosT = graph.constant(cos, 'float32', [T, config.headDim])
   const sinT = graph.constant(sin, 'float32', [T, config.headDim])
   const blockConfig = { heads: config.numHeads, kvHeads: config.numKvHeads, headDim: config.headDim, rmsNormEps: config.rmsNormEps }
-  const head = params['lm_head.weight'] ?? p('model.embed_tokens.weight')
+  const outer = outerSlots(config)
+  // The fused LM head reads [vocab, d] as stored; a tied model's head is its embedding.
+  const head = p((outer.head ?? outer.embed).name)
   // Next-token targets: position t predicts label t+1.
   const targets = reshape(slice(labels, { starts: [1], ends: [T], axes: [1] }), [B * (T - 1)])
   const deepest = Math.max(...exits)
   const losses = new Map<number, Tensor>()
   let count: Tensor | undefined
-  let hidden = gather(p('model.embed_tokens.weight'), ids)
+  let hidden = gather(p(outer.embed.name), ids)
   for (let l = 0; l < deepest; l++) {
     hidden = graph.scope(`layer_${l}`, () => {
-      const name = (suffix: string) => `model.layers.${l}.${suffix}`
-      const linear = (suffix: string) => transpose(p(name(`${suffix}.weight`)), [1, 0])
-      const w: BlockWeights = {
-        attnNorm: p(name('input_layernorm.weight')),
-        q: linear('self_attn.q_proj'),
-        k: linear('self_attn.k_proj'),
-        v: linear('self_attn.v_proj'),
-        o: linear('self_attn.o_proj'),
-        mlpNorm: p(name('post_attention_layernorm.weight')),
-        gate: linear('mlp.gate_proj'),
-        up: linear('mlp.up_proj'),
-        down: linear('mlp.down_proj'),
-      }
-      if (config.attentionBias) {
-        w.qBias = p(name('self_attn.q_proj.bias'))
-        w.kBias = p(name('self_attn.k_proj.bias'))
-        w.vBias = p(name('self_attn.v_proj.bias'))
-      }
-      if (config.qkNorm) {
-        w.qNorm = p(name('self_attn.q_norm.weight'))
-        w.kNorm = p(name('self_attn.k_norm.weight'))
-      }
-      return decoderLayer(hidden, w, blockConfig, cosT, sinT).hidden
+      // Parameters keep HF's [out, in] layout (checkpoints and export read them so); the block wants x·W with W [in, out].
+      const w: Partial<BlockWeights> = {}
+      for (const slot of layerSlots(config, l)) w[slot.field] = slot.role === 'linear' ? transpose(p(slot.name), [1, 0]) : p(slot.name)
+      return decoderLayer(hidden, w as BlockWeights, blockConfig, cosT, sinT).hidden
     })
     const exit = l + 1
     if (!exits.includes(exit)) continue
     graph.scope(`exit_${exit}`, () => {
-      const normed = rmsNorm(hidden, p('model.norm.weight'), config.rmsNormEps)
+      const normed = rmsNorm(hidden, p(outer.norm.name), config.rmsNormEps)
       const predicting = reshape(slice(normed, { starts: [0], ends: [T - 1], axes: [1] }), [B * (T - 1), d])
       const ce = linearCrossEntropy(predicting, head, targets)
       losses.set(exit, ce.loss)
@@ -120,13 +103,14 @@ function batchSpecs(batchSize: number, seqLen: number): TensorSpec[] {
 export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGraph {
   const { config, exits, batchSize: B, seqLen: T } = options
   if (T < 2) throw new Error('seqLen must be at least 2 (a token and the one it predicts)')
+  const slots = weightSlots(config)
   const specs = parameterSpecs(config)
   return buildTrainStep({
     mode: options.mode,
     name: `sorted-${options.mode}-${exits.join('_')}`,
     params: specs,
     batchInputs: batchSpecs(B, T),
-    optimizer: { ...options.optimizer, noDecay: (index) => isNoDecay(specs[index]!.name) },
+    optimizer: { ...options.optimizer, noDecay: (index) => isNoDecay(slots[index]!) },
     build: (params, batch) => {
       const ids = batch[graphNames.inputIds]!
       const { losses, count } = sortedLosses(ids.graph, params, ids, batch[graphNames.labels]!, config, exits)

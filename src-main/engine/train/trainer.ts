@@ -24,7 +24,7 @@
  */
 import { availableParallelism } from 'node:os'
 import type { ExecutionProviderPreference } from '../onnx/providers'
-import { weightOf, weightSlots, type WeightSlot } from '../model/import'
+import { weightOf, weightSlots, type WeightSlot } from '../model/weight-map'
 import type { ModelConfig, ModelWeights } from '../model/types'
 import { mulberry32 } from '../data/random'
 import type { Graph } from '../onnx/graph'
@@ -232,7 +232,7 @@ export class Trainer {
       gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients' }).graph))
     }
     const specs = parameterSpecs(this.config)
-    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, noDecay: (i: number) => isNoDecay(specs[i]!.name) }
+    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, noDecay: (i: number) => isNoDecay(this.slots[i]!) }
     return { gradients, apply: await load(buildTrainStep({ mode: 'apply', params: specs, optimizer }).graph), evaluate }
   }
 

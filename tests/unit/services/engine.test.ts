@@ -154,6 +154,34 @@ describe('engine service (worker thread)', () => {
     })
   })
 
+  describe('weight precision', () => {
+    it('loads int4 weights when asked, shows the quantizing as progress, reports the precision and generates', async () => {
+      const seen = events.length
+      const status = await call('engine.load', { path: modelDir, weights: { precision: 'int4', blockSize: 64 } })
+      expect(status).toMatchObject({ state: 'ready', model: { weights: { precision: 'int4', blockSize: 64, lmHead: 'int8' } } })
+      expect(status.model).not.toHaveProperty('weightsFallbackReason')
+      const messages = events.slice(seen).filter((e) => e.event === 'engine.status').map((e) => (e.payload as { message?: string }).message)
+      expect(messages).toContain('Quantizing layer 3 of 3 to int4 (block 64, LM head int8)')
+      const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4], maxNewTokens: 4, exit: 2 })) as { generationId: string }
+      expect(await finished(generationId)).toMatchObject({ finishReason: 'length', exits: [2, 2, 2, 2] })
+    })
+
+    it('loads fp32 when no precision is given', async () => {
+      expect(await call('engine.load', { path: modelDir })).toMatchObject({ state: 'ready', model: { weights: { precision: 'fp32' } } })
+    })
+
+    it('refuses a precision or block size it does not offer, naming the field', async () => {
+      expect(await backend.dispatch('engine.load', { path: modelDir, weights: { precision: 'int3' } })).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_params', issues: [expect.objectContaining({ path: 'weights.precision' })] },
+      })
+      expect(await backend.dispatch('engine.load', { path: modelDir, weights: { precision: 'int4', blockSize: 48 } })).toMatchObject({
+        ok: false,
+        error: { code: 'invalid_params', issues: [expect.objectContaining({ path: 'weights.blockSize' })] },
+      })
+    })
+  })
+
   it('unloads the model', async () => {
     expect(await call('engine.unload')).toEqual({ state: 'empty' })
   })

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { generate } from '../../../../src-main/engine/generate/generate'
 import { DynamicDepthRuntime } from '../../../../src-main/engine/generate/runtime'
 import { CHUNK, DynamicSequence } from '../../../../src-main/engine/generate/sequence'
+import type { WeightPrecision } from '../../../../src-main/engine/model/quant/linear'
 import type { ModelConfig, ModelWeights } from '../../../../src-main/engine/model/types'
 import { tinyConfig, tinyWeights, type TinyShape } from './random-model'
 import { argmax, referenceLogits } from './reference'
@@ -18,10 +19,10 @@ interface Loaded {
   runtime: DynamicDepthRuntime
 }
 
-async function load(shape: TinyShape): Promise<Loaded> {
+async function load(shape: TinyShape, precision: WeightPrecision = 'fp32'): Promise<Loaded> {
   const config = tinyConfig(shape)
   const weights = tinyWeights(config, shape.seed ?? 3)
-  return { config, weights, runtime: await DynamicDepthRuntime.load(config, weights) }
+  return { config, weights, runtime: await DynamicDepthRuntime.load(config, weights, { weights: { precision } }) }
 }
 
 const prompt = [5, 17, 3, 42, 8, 11]
@@ -60,12 +61,29 @@ describe.each<[string, TinyShape]>([
   })
 })
 
-describe('the exactness contract under budget changes (greedy)', () => {
+const exactnessShape: TinyShape = { layers: 6, heads: 4, kvHeads: 2, vocab: 64, seed: 11 }
+
+/**
+ * The contract in every weight precision: a token produced at exit e equals a
+ * full recomputation at exit e in the same precision. For fp32 that is the
+ * naive float64 reference; for int8 and int4 (MatMulNBits rounds activations
+ * inside the kernel, which a naive loop does not copy) it is the same
+ * quantized graphs run afresh over the whole context at exit e, with no cache,
+ * catch-up or budget history.
+ */
+describe.each<WeightPrecision>(['fp32', 'int8', 'int4'])('the exactness contract under budget changes (greedy, %s weights)', (precision) => {
   let model: Loaded
   beforeAll(async () => {
-    model = await load({ layers: 6, heads: 4, kvHeads: 2, vocab: 64, seed: 11 })
+    model = await load(exactnessShape, precision)
+    expect(model.runtime.weights.precision).toBe(precision)
   })
   afterAll(() => model.runtime.release())
+
+  /** Logits of the last position of `context`, computed from scratch at `exit`. */
+  async function recomputed(context: number[], exit: number): Promise<ArrayLike<number>> {
+    if (precision === 'fp32') return referenceLogits(model.config, model.weights, context, exit).at(-1)!
+    return (await new DynamicSequence(model.runtime).advance(context, exit)).logits
+  }
 
   /** Every token is the argmax of a full recomputation at the exit it was produced with. */
   async function checkSchedule(schedule: number[]): Promise<number> {
@@ -76,11 +94,10 @@ describe('the exactness contract under budget changes (greedy)', () => {
       exitAt: (index) => schedule[index]!,
     })
     expect(result.exits).toEqual(schedule)
-    result.tokens.forEach((token, t) => {
+    for (const [t, token] of result.tokens.entries()) {
       const context = [...prompt, ...result.tokens.slice(0, t)]
-      const logits = referenceLogits(model.config, model.weights, context, schedule[t]!).at(-1)!
-      expect(token, `token ${t} at exit ${schedule[t]}`).toBe(argmax(logits))
-    })
+      expect(token, `token ${t} at exit ${schedule[t]}`).toBe(argmax(await recomputed(context, schedule[t]!)))
+    }
     return result.caughtUp
   }
 
@@ -96,6 +113,34 @@ describe('the exactness contract under budget changes (greedy)', () => {
   it('holds for up-down-up schedules', async () => {
     await checkSchedule([1, 4, 4, 2, 2, 6, 3, 5, 1, 6])
   })
+
+  it('a caught-up step gives the logits of a full recomputation in the same precision', async () => {
+    const sequence = new DynamicSequence(model.runtime)
+    await sequence.advance(prompt, 2)
+    const step = await sequence.advance([9], 6)
+    expect(step.caughtUp).toBeGreaterThan(0)
+    const fresh = await new DynamicSequence(model.runtime).advance([...prompt, 9], 6)
+    // Same graphs, same rounding: only the order of float sums may differ between a 1-row and a many-row pass.
+    expect(closeness(step.logits, Float64Array.from(fresh.logits))).toBeLessThan(1e-5)
+  })
+
+  it('catches up only the positions a layer has not seen', async () => {
+    const sequence = new DynamicSequence(model.runtime)
+    await sequence.advance(prompt, 2)
+    expect([0, 1, 2, 3, 4, 5].map((l) => sequence.cachedAt(l))).toEqual([6, 6, 0, 0, 0, 0])
+    const step = await sequence.advance([9], 4)
+    // Layers 3 and 4 each re-run the 6 earlier positions; the new token is not a catch-up.
+    expect(step.caughtUp).toBe(12)
+    expect([0, 1, 2, 3, 4, 5].map((l) => sequence.cachedAt(l))).toEqual([7, 7, 7, 7, 0, 0])
+  })
+})
+
+describe('dynamic-depth sequences', () => {
+  let model: Loaded
+  beforeAll(async () => {
+    model = await load(exactnessShape)
+  })
+  afterAll(() => model.runtime.release())
 
   it('refuses a token id outside the vocabulary, naming it', async () => {
     await expect(new DynamicSequence(model.runtime).advance([3, 64], 1)).rejects.toThrow("token id 64 is outside this model's vocabulary (0..63)")
@@ -119,16 +164,6 @@ describe('the exactness contract under budget changes (greedy)', () => {
       `the sequence would be ${model.config.maxPositionEmbeddings + 1} tokens, but this model's context is ${model.config.maxPositionEmbeddings} tokens`,
     )
     expect(sequence.length).toBe(0)
-  })
-
-  it('catches up only the positions a layer has not seen', async () => {
-    const sequence = new DynamicSequence(model.runtime)
-    await sequence.advance(prompt, 2)
-    expect([0, 1, 2, 3, 4, 5].map((l) => sequence.cachedAt(l))).toEqual([6, 6, 0, 0, 0, 0])
-    const step = await sequence.advance([9], 4)
-    // Layers 3 and 4 each re-run the 6 earlier positions; the new token is not a catch-up.
-    expect(step.caughtUp).toBe(12)
-    expect([0, 1, 2, 3, 4, 5].map((l) => sequence.cachedAt(l))).toEqual([7, 7, 7, 7, 0, 0])
   })
 })
 

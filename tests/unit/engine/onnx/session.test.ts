@@ -68,6 +68,21 @@ describe('compiled graph cache', () => {
     expect(cache.key(model(3), 'cpu')).not.toBe(cache.key(model(3), 'cuda'))
   })
 
+  it('keys a derived graph by its source graph and its tag, and builds it only on a miss', async () => {
+    const cache = new CompiledGraphCache(join(dir, 'd'))
+    // Three different derivations of one source graph, e.g. int8 and int4 weights of the same layer.
+    const keys = ['', 'weights=int8', 'weights=int4'].map((tag) => cache.key(model(3), 'cpu', tag))
+    expect(new Set(keys).size).toBe(3)
+    const build = vi.fn(() => model(7))
+    const first = await cache.load(model(3), { provider: 'cpu' }, { tag: 'weights=int8', build })
+    const second = await cache.load(model(3), { provider: 'cpu' }, { tag: 'weights=int8', build })
+    expect([first.cacheHit, second.cacheHit]).toEqual([false, true])
+    expect(build).toHaveBeenCalledTimes(1)
+    // What loads is the derived graph (y = 7x + 1), under the derived key.
+    expect(await run(second.session, [1])).toEqual([8])
+    expect(readdirSync(join(dir, 'd'))).toEqual([`${keys[1]}.onnx`])
+  })
+
   it('replaces a damaged entry instead of failing', async () => {
     const log = vi.fn()
     const cache = new CompiledGraphCache(join(dir, 'c'), log)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { weightOf, weightSlots } from '../../../../src-main/engine/model/import'
+import { weightOf, weightSlots } from '../../../../src-main/engine/model/weight-map'
 import type { ModelConfig, ModelWeights } from '../../../../src-main/engine/model/types'
 import { toModelProto } from '../../../../src-main/engine/onnx/serialize'
 import { loadSession, tensor, type ort } from '../../../../src-main/engine/onnx/session'
