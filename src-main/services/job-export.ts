@@ -84,6 +84,8 @@ Several nodes (run on each, with its own NODE_RANK; HOST is node 0's address):
         --rdzv-backend c10d --rdzv-endpoint HOST:29500 train.py
 
 Where \`torchrun\` is not on the PATH: \`python3 -m torch.distributed.run …\` takes the same options.
+Debian's PyTorch 1.13 on Python 3.11 has a torchrun that stops at once with
+\`AttributeError: 'NoneType' object has no attribute 'get'\`: add \`--redirects 1 --tee 1\`.
 
 Options of train.py:
 

@@ -9,10 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { epochSeed, mulberry32, permutation } from '../../src-main/engine/data/random'
 import { loadModelFolder } from '../../src-main/engine/model/import'
 import { readJobOutput } from '../../src-main/engine/train/job-output'
 import { writeTinyTextModel } from '../fixtures/fixtures'
-import { finish } from './harness'
+import { finish, repoRoot } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-torchrun-'))
 const modelDir = join(root, 'model')
@@ -111,6 +112,23 @@ describe('sorted export-job → torchrun', () => {
       expect(Object.keys(loaded.sorted!.results)).toEqual(['1', '2', '3'])
     })
   }
+
+  it("train.py shuffles epochs and draws SortedNet's exits exactly as the app does (seeded, 32-bit)", async () => {
+    const seeds = [0, 5, 42, -7, 2 ** 31 + 3]
+    const script = [
+      'import json, sys',
+      `sys.path.insert(0, ${JSON.stringify(join(repoRoot, 'resources', 'jobs'))})`,
+      'import train',
+      `seeds = ${JSON.stringify(seeds)}`,
+      'print(json.dumps({"orders": [train.permutation(13, train.epoch_seed(s, e)) for s in seeds for e in (0, 1, 7)],',
+      '                  "draws": [train.sortednet_draw(s, step) for s in seeds for step in (0, 1, 99)]}))',
+    ].join('\n')
+    const ran = await runPython(['-c', script])
+    expect(ran.code, ran.stderr).toBe(0)
+    const python = JSON.parse(ran.stdout)
+    expect(python.orders).toEqual(seeds.flatMap((s) => [0, 1, 7].map((e) => permutation(13, epochSeed(s, e)))))
+    expect(python.draws).toEqual(seeds.flatMap((s) => [0, 1, 99].map((step) => mulberry32(s * 1_000_003 + step)())))
+  })
 
   it('refuses bad input with one line, on both sides', async () => {
     const settings = ['--model', modelDir, '--data', data, '--mode', 'sft', '--max-steps', '1', '--seq-len', '32', '--val-split', '0']
