@@ -26,6 +26,7 @@ import { ChatService } from './chat'
 import { DatasetService } from './datasets'
 import { inspectModel } from './model-inspect'
 import { estimateTune } from './run-estimate'
+import { JobExportService } from './job-export'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -53,6 +54,8 @@ export interface BackendOptions {
   datasetWorker?: EngineWorkerSpec
   /** The desktop app's native open-file dialog; absent in browser mode. */
   pickFile?: (title: string, extensions: string[] | undefined) => Promise<string | null>
+  /** Folder of the PyTorch job template (resources/jobs); default: this checkout's. */
+  jobTemplatesDir?: string
 }
 
 export interface Backend {
@@ -99,6 +102,7 @@ export function openBackend(options: BackendOptions): Backend {
   })
   const datasets = new DatasetService(options.datasetWorker, dataDir)
   const readyMade = new ReadyMadeSets(options.bundledEvalSetsDir)
+  const jobs = new JobExportService(store, options.jobTemplatesDir)
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -184,6 +188,7 @@ export function openBackend(options: BackendOptions): Backend {
     'chats.regenerate': ({ chatId, messageId, exit }) => chats.regenerate(chatId, messageId, exit),
     'runs.estimate': (request) => estimateTune(request, datasets),
     'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
+    'runs.exportJob': (request) => jobs.export(request),
     'datasets.preview': (request) => datasets.preview(request),
     'datasets.upload': ({ name, content }) => datasets.upload(name, content),
     'app.pickFile': async ({ title, extensions }) => {

@@ -9,25 +9,20 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { JOB_SCRIPT, prepareJob, writeJobFolder, type JobDescription, type JobRequest } from '../engine/train/job'
 import type { SettingNamer } from '../engine/train/errors'
+import type { z } from 'zod'
+import { TuneRequest, type ExportedJob, type ExportJobRequest } from '../api/contract'
+import { ApiError } from '../api/errors'
+import { DatasetError } from '../engine/data'
+import { ConfigError } from '../engine/model/config'
+import { ModelImportError } from '../engine/model/import'
+import { SafetensorsError } from '../engine/model/safetensors'
+import { TokenizerFileError } from '../engine/tokenizer/files'
+import { TuneSetupError } from '../engine/train/errors'
+import type { Store } from '../store'
 import packageJson from '../../package.json'
 
-export interface JobCommands {
-  /** One process, no torchrun: a quick check, or a single GPU. */
-  single: string
-  /** One node, N processes (one per GPU). */
-  oneNode: string
-  /** Run on each of several nodes (node rank and rendezvous host filled in). */
-  severalNodes: string
-}
-
-export interface ExportedJob {
-  jobDir: string
-  commands: JobCommands
-  totalSteps: number
-  trainRecords: number
-  validationRecords: number
-  warnings: string[]
-}
+/** Shell commands that run a job: one process, one node (torchrun), several nodes. */
+export type JobCommands = ExportedJob['commands']
 
 /**
  * Where the template lives: the folder given (a packaged app's resources),
@@ -128,4 +123,42 @@ export async function exportJob(
     validationRecords: prepared.description.data.validationRecords,
     warnings: prepared.warnings,
   }
+}
+
+/** runs.exportJob: a stored run's request, or the wizard's, as a job folder; failures as invalid_params naming the field. */
+export class JobExportService {
+  constructor(
+    private readonly store: Store,
+    private readonly templatesDir: string | undefined,
+  ) {}
+
+  async export(request: z.output<typeof ExportJobRequest>): Promise<ExportedJob> {
+    const tune = request.tune ?? this.runRequest(request.runId!)
+    const { outDir: _outDir, ...job } = tune
+    try {
+      return await exportJob(job, request.jobDir, { templatesDir: this.templatesDir, label: 'jobDir' })
+    } catch (error) {
+      throw refusal(error)
+    }
+  }
+
+  /** What the run was started with: the contract's TuneRequest, as runs.start stored it. */
+  private runRequest(runId: string): z.output<typeof TuneRequest> {
+    const run = this.store.runs.get(runId)
+    if (!run) throw new ApiError('not_found', `No run ${runId}.`)
+    const parsed = TuneRequest.safeParse(run.config)
+    if (!parsed.success) throw new ApiError('conflict', `Run ${runId} has no tune request to export (it was imported, not started here).`)
+    return parsed.data
+  }
+}
+
+/** The request's fault as invalid_params naming the field (the model's or dataset's files name themselves); anything else as it is. */
+function refusal(error: unknown): unknown {
+  const named = (field: string, message: string) => new ApiError('invalid_params', `${field}: ${message}`, [{ path: field, message }])
+  if (error instanceof TuneSetupError) {
+    return new ApiError('invalid_params', error.message, (error.settings.length > 0 ? error.settings : ['jobDir']).map((path) => ({ path, message: error.message })))
+  }
+  if (error instanceof ModelImportError || error instanceof ConfigError || error instanceof SafetensorsError) return named('modelPath', error.message)
+  if (error instanceof DatasetError || error instanceof TokenizerFileError) return named('dataPath', error.message)
+  return error
 }
