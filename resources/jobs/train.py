@@ -777,6 +777,7 @@ class Run:
             "mode": self.training["mode"],
             "seed": self.training["seed"],
             "base_model": self.job["model"].get("source"),
+            "data": self.job["data"].get("source"),
             "train": self.training,
             "job": {
                 "format": JOB_FORMAT,

@@ -33,6 +33,7 @@ export function recordJobRun(store: Store, modelId: string, folder: string, outp
       config: {
         ...JSON.parse(JSON.stringify(output.settings)),
         modelPath: output.baseModel ?? folder,
+        ...(output.dataSource !== undefined ? { dataPath: output.dataSource } : {}),
         outDir: folder,
         importedFrom: 'pytorch-job',
       },

@@ -7,13 +7,13 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { epochSeed, mulberry32, permutation } from '../../src-main/engine/data/random'
 import { loadModelFolder } from '../../src-main/engine/model/import'
 import { readJobOutput } from '../../src-main/engine/train/job-output'
 import { writeTinyTextModel } from '../fixtures/fixtures'
-import { finish, repoRoot } from './harness'
+import { finish, launchChromium, repoRoot, screenshot, serve } from './harness'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-torchrun-'))
 const modelDir = join(root, 'model')
@@ -62,6 +62,11 @@ beforeAll(() => {
   writeFileSync(data, `${lines.join('\n')}\n`)
 })
 
+/** Each mode's job output, for the import test. */
+const outputs: Record<string, string> = {}
+
+const slow = { timeout: 60_000 }
+
 type History = { step: number; loss: Record<string, number> }[]
 
 /** Largest |a − b| / |a| per exit over the steps. */
@@ -101,6 +106,7 @@ describe('sorted export-job → torchrun', () => {
       const ran = await torchrun(job.jobDir, 2, ['--cpu'])
       expect(ran.code, ran.stderr).toBe(0)
       const output = join(job.jobDir, 'output')
+      outputs[mode] = output
       const record = readJobOutput(output)!
       const worst = relativeDifferences(app.history, record.steps)
       process.stderr.write(`${mode}: max relative difference per exit ${JSON.stringify(worst)}\n`)
@@ -128,6 +134,32 @@ describe('sorted export-job → torchrun', () => {
     const python = JSON.parse(ran.stdout)
     expect(python.orders).toEqual(seeds.flatMap((s) => [0, 1, 7].map((e) => permutation(13, epochSeed(s, e)))))
     expect(python.draws).toEqual(seeds.flatMap((s) => [0, 1, 99].map((step) => mulberry32(s * 1_000_003 + step)())))
+  })
+
+  it('Models → Import takes the job output: the model in the library, its run in Runs with per-exit curves', async () => {
+    const output = outputs.soft!
+    const app = await serve(join(root, 'app-data'))
+    const browser = await launchChromium()
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
+      await page.goto(app.url)
+      await page.getByRole('link', { name: 'Models' }).click()
+      await page.getByTestId('import-path').fill(output)
+      await page.getByTestId('import-button').click()
+      await page.getByTestId('model-output').waitFor(slow)
+      await page.getByRole('link', { name: 'Runs' }).click()
+      const row = page.getByTestId('run-row')
+      await row.waitFor(slow)
+      expect(await row.textContent()).toContain(basename(data))
+      expect(await page.getByTestId('run-row-steps').textContent()).toBe('4 / 4')
+      await row.getByRole('link').click()
+      const series = async () => JSON.parse((await page.getByTestId('loss-chart').getAttribute('data-series')) ?? '{}')
+      await expect.poll(series, slow).toEqual({ 'train 1': 4, 'train 2': 4, 'train 3': 4, 'validation 1': 1, 'validation 2': 1, 'validation 3': 1 })
+      await screenshot(page, 'torchrun-job-run')
+    } finally {
+      await browser.close()
+      await app.stop()
+    }
   })
 
   it('refuses bad input with one line, on both sides', async () => {

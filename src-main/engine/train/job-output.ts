@@ -34,6 +34,8 @@ export interface JobOutput {
   /** sorted.json's `train`: the job's settings. */
   settings: Record<string, unknown>
   baseModel: string | undefined
+  /** The dataset the job's data was tokenized from (on the machine that exported it). */
+  dataSource: string | undefined
   steps: z.infer<typeof StepLine>[]
   validation: z.infer<typeof ValidationLine>[]
 }
@@ -58,6 +60,8 @@ function readLines<T>(file: string, schema: z.ZodType<T>): T[] {
   })
   return out
 }
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined)
 
 /** A job folder (not its output) given where a model folder was expected: what to do instead, or undefined when it is not one. */
 export function jobFolderProblem(dir: string): string | undefined {
@@ -112,7 +116,8 @@ export function readJobOutput(dir: string): JobOutput | undefined {
     mode: sorted.mode ?? 'soft',
     totalSteps: sorted.train?.totalSteps ?? steps.at(-1)?.step ?? 0,
     settings,
-    baseModel: typeof (json as { base_model?: unknown }).base_model === 'string' ? ((json as { base_model: string }).base_model) : undefined,
+    baseModel: text((json as { base_model?: unknown }).base_model),
+    dataSource: text((json as { data?: unknown }).data),
     steps,
     validation,
   }
