@@ -588,12 +588,15 @@ class Run:
             api = self.fsdp
             policy = api["wrap_policy"](transformer_layer_cls={DecoderLayer})
             init = (lambda m: m.to_empty(device=self.device, recurse=False)) if self.rank != 0 else None
+            # use_orig_params: the optimizer sees each parameter under its own name, so norms and biases
+            # stay out of weight decay as in the app (flat parameters would hide the names).
             self.model = api["FSDP"](
                 model,
                 auto_wrap_policy=policy,
                 device_id=self.device if self.device.type == "cuda" else None,
                 sync_module_states=self.distributed,
                 param_init_fn=init,
+                use_orig_params=True,
             )
             self.inner = self.model
         else:
@@ -682,7 +685,7 @@ class Run:
         name = "step-%08d" % step
         if self.args.fsdp:
             api = self.fsdp
-            with api["FSDP"].state_dict_type(self.model, api["StateDictType"].LOCAL_STATE_DICT):
+            with api["FSDP"].state_dict_type(self.model, api["StateDictType"].SHARDED_STATE_DICT):
                 state["model"] = self.model.state_dict()
             state["optimizer"] = self.optimizer.state_dict()
             folder = os.path.join(self.checkpoints, name + ".shards")
@@ -725,7 +728,7 @@ class Run:
             raise JobError("%s was made with other settings (%s: %s, now %s): resume only the job it came from" % (path, key, state["training"].get(key), self.training.get(key)))
         if self.args.fsdp:
             api = self.fsdp
-            with api["FSDP"].state_dict_type(self.model, api["StateDictType"].LOCAL_STATE_DICT):
+            with api["FSDP"].state_dict_type(self.model, api["StateDictType"].SHARDED_STATE_DICT):
                 self.model.load_state_dict(state["model"])
         else:
             self.inner.load_state_dict(state["model"])
@@ -902,8 +905,12 @@ def prune_checkpoints(folder, keep):
 def fsdp_api():
     """FSDP's classes, or a JobError saying why this PyTorch cannot shard (Debian's 1.13 on Python 3.11 cannot even import it)."""
     try:
+        import inspect
         from torch.distributed.fsdp import FullyShardedDataParallel, StateDictType, FullStateDictConfig
         from torch.distributed.fsdp.wrap import transformer_auto_wrap_policy
+
+        if "use_orig_params" not in inspect.signature(FullyShardedDataParallel.__init__).parameters:
+            raise ImportError("FSDP without use_orig_params (PyTorch < 2.0)")
     except Exception as error:  # ImportError, or the dataclass ValueError of torch 1.13 on Python 3.11
         raise JobError(
             "--fsdp: this PyTorch (%s on Python %s) cannot import FSDP (%s: %s); run without --fsdp (DDP), or with a PyTorch >= 2.0"

@@ -66,6 +66,8 @@ beforeAll(() => {
 const outputs: Record<string, string> = {}
 
 const slow = { timeout: 60_000 }
+/** A hang guard, not a speed check: each test starts PyTorch processes, slow on a busy two-core machine. */
+const hangGuard = 240_000
 
 type History = { step: number; loss: Record<string, number> }[]
 
@@ -116,7 +118,7 @@ describe('sorted export-job → torchrun', () => {
       const loaded = loadModelFolder(output)
       expect(loaded.sorted?.exits).toEqual([1, 2, 3])
       expect(Object.keys(loaded.sorted!.results)).toEqual(['1', '2', '3'])
-    })
+    }, hangGuard)
   }
 
   it("train.py shuffles epochs and draws SortedNet's exits exactly as the app does (seeded, 32-bit)", async () => {
@@ -134,7 +136,7 @@ describe('sorted export-job → torchrun', () => {
     const python = JSON.parse(ran.stdout)
     expect(python.orders).toEqual(seeds.flatMap((s) => [0, 1, 7].map((e) => permutation(13, epochSeed(s, e)))))
     expect(python.draws).toEqual(seeds.flatMap((s) => [0, 1, 99].map((step) => mulberry32(s * 1_000_003 + step)())))
-  })
+  }, hangGuard)
 
   it('Models → Import takes the job output: the model in the library, its run in Runs with per-exit curves', async () => {
     const output = outputs.soft!
@@ -160,7 +162,26 @@ describe('sorted export-job → torchrun', () => {
       await browser.close()
       await app.stop()
     }
-  })
+  }, hangGuard)
+
+  it('--resume continues from the newest checkpoint to the same losses; a second start without it is refused', async () => {
+    const output = outputs.soft!
+    const jobDir = join(output, '..')
+    const straight = readJobOutput(output)!.steps
+    const again = await runPython([join(jobDir, 'train.py'), '--cpu'])
+    expect(again.code).toBe(2)
+    expect(again.stderr.trim()).toBe(`train.py: ${output}: already holds a model (a finished run): move it away to train again`)
+    // As if the run had died after step 2's checkpoint (every 2 steps): the final one and the output gone.
+    rmSync(output, { recursive: true })
+    rmSync(join(jobDir, 'checkpoints', 'step-00000004.pt'))
+    const fresh = await runPython([join(jobDir, 'train.py'), '--cpu'])
+    expect(fresh.code).toBe(2)
+    expect(fresh.stderr.trim()).toBe(`train.py: ${join(jobDir, 'checkpoints')} holds checkpoints of an earlier run: pass --resume to continue it, or remove the folder`)
+    const resumed = await torchrun(jobDir, 2, ['--cpu', '--resume'])
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr).toContain('resuming at step 2')
+    expect(readJobOutput(output)!.steps.map((r) => r.loss)).toEqual(straight.map((r) => r.loss))
+  }, hangGuard)
 
   it('refuses bad input with one line, on both sides', async () => {
     const settings = ['--model', modelDir, '--data', data, '--mode', 'sft', '--max-steps', '1', '--seq-len', '32', '--val-split', '0']
@@ -199,5 +220,5 @@ describe('sorted export-job → torchrun', () => {
     edit(() => {})
     rmSync(join(jobDir, 'data', 'train.jsonl'))
     expect(oneLine(await runPython([join(jobDir, 'train.py'), '--cpu']))).toContain(`${join(jobDir, 'data', 'train.jsonl')}: missing`)
-  })
+  }, hangGuard)
 })
