@@ -78,6 +78,7 @@ app.whenReady().then(
         // Packaged builds carry resources/models and resources/eval as extra resources; a checkout has them two folders up from out/main.
         bundledModelsDir: process.env.SORTED_STUDIO_BUNDLED_MODELS ?? (app.isPackaged ? join(process.resourcesPath, 'models') : join(here, '../../resources/models')),
         bundledEvalSetsDir: app.isPackaged ? join(process.resourcesPath, 'eval') : join(here, '../../resources/eval'),
+        jobTemplatesDir: app.isPackaged ? join(process.resourcesPath, 'jobs') : join(here, '../../resources/jobs'),
         ...(process.env.SORTED_SQLITE_BINDING ? { sqliteBinding: process.env.SORTED_SQLITE_BINDING } : {}),
         // Settings → "Local API server": a /v1-only listener on 127.0.0.1 at the chosen port.
         localApiListen: (api, { port, key }) => startApiServer({ api, port, key }),

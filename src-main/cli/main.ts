@@ -16,9 +16,10 @@ import { generateCommand } from './generate'
 import { serveCommand } from './serve'
 import { evalLossCommand, tuneCommand } from './tune'
 import { evalCommand } from './eval'
+import { exportJobCommand } from './export-job'
 import { isSystemError, systemErrorLine, wantsStack } from './system-error'
 
-const commands: Command[] = [serveCommand, generateCommand, tuneCommand, evalLossCommand, evalCommand]
+const commands: Command[] = [serveCommand, generateCommand, tuneCommand, exportJobCommand, evalLossCommand, evalCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))

@@ -5,14 +5,14 @@ import { inspectModelFolder, loadModelFolder } from '../engine/model/import'
 import { chatFormatterFor } from '../engine/tokenizer/chat-template'
 import { loadTokenizer } from '../engine/tokenizer/tokenizer'
 import { validationSource } from '../engine/train/data-source'
-import type { ScheduleKind } from '../engine/train/schedule'
 import { runTuneJob, type TuneRequest } from '../engine/train/tune-job'
 import { parseExits } from '../engine/train/exits'
-import { checkSeqLen, defaultSeqLen } from '../engine/train/sequence-length'
-import { Trainer, type TrainMode, type TrainOptions } from '../engine/train/trainer'
+import { checkSeqLen } from '../engine/train/sequence-length'
+import { Trainer, type TrainOptions } from '../engine/train/trainer'
 import { UsageError, type Command } from './commands'
 import { asUsageError, flagError, flagOf } from './flags'
-import { nonNegative, numberOption, positiveInt } from './options'
+import { numberOption, positiveInt } from './options'
+import { seqLenFor, trainingFlagOptions, trainingRequestFrom } from './tune-flags'
 
 /** Model, tokenizer, template and dataset, as both `tune` and `eval-loss` read them. */
 function loadInputs(modelDir: string, dataFile: string, seqLen: number, onError: ErrorPolicy) {
@@ -29,12 +29,6 @@ function loadInputs(modelDir: string, dataFile: string, seqLen: number, onError:
   for (const warning of dataset.warnings) process.stderr.write(`warning: ${warning}\n`)
   for (const skipped of dataset.skipped) for (const problem of skipped.problems) process.stderr.write(`skipped ${formatProblem(problem)}\n`)
   return { model, dataset }
-}
-
-/** --seq-len as given, else the tuning default or the model's context when shorter (a bad model folder is reported by the load). */
-function seqLenFor(text: string | undefined, modelDir: string): number {
-  const given = numberOption('seq-len', text, (n) => Number.isInteger(n) && n >= 2, 'a whole number ≥ 2')
-  return given ?? defaultSeqLen(inspectModelFolder(modelDir).config, tuningDefaults.seqLen)
 }
 
 export const tuneCommand: Command = {
@@ -73,26 +67,7 @@ checkpoints live in DIR.checkpoints beside it.`,
       args,
       strict: true,
       options: {
-        model: { type: 'string' },
-        data: { type: 'string' },
-        mode: { type: 'string' },
-        exits: { type: 'string', default: tuningDefaults.exits },
-        epochs: { type: 'string' },
-        'max-steps': { type: 'string' },
-        'batch-size': { type: 'string', default: String(tuningDefaults.batchSize) },
-        'grad-accum': { type: 'string', default: String(tuningDefaults.gradAccum) },
-        lr: { type: 'string', default: String(tuningDefaults.lr) },
-        'weight-decay': { type: 'string', default: String(tuningDefaults.weightDecay) },
-        warmup: { type: 'string', default: String(tuningDefaults.warmup) },
-        schedule: { type: 'string', default: tuningDefaults.schedule },
-        'max-grad-norm': { type: 'string', default: String(tuningDefaults.maxGradNorm) },
-        'seq-len': { type: 'string' },
-        seed: { type: 'string', default: String(tuningDefaults.seed) },
-        'no-shuffle': { type: 'boolean', default: !tuningDefaults.shuffle },
-        'val-split': { type: 'string', default: String(tuningDefaults.valSplit) },
-        'on-error': { type: 'string', default: tuningDefaults.onError },
-        'checkpoint-every': { type: 'string', default: String(tuningDefaults.checkpointEvery) },
-        'eval-every': { type: 'string', default: String(tuningDefaults.evalEvery) },
+        ...trainingFlagOptions,
         out: { type: 'string' },
         resume: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
@@ -100,45 +75,13 @@ checkpoints live in DIR.checkpoints beside it.`,
         json: { type: 'boolean', default: false },
       },
     })
-    for (const required of ['model', 'data', 'mode', 'out'] as const) if (!values[required]) throw new UsageError(`--${required} is required.`)
-    const mode = values.mode as TrainMode
-    if (!['soft', 'sortednet', 'sft'].includes(mode)) throw new UsageError(`--mode must be soft, sortednet or sft (got "${values.mode}").`)
-    if (values.epochs !== undefined && values['max-steps'] !== undefined) throw new UsageError('Give --epochs or --max-steps, not both.')
-    if (!['cosine', 'constant'].includes(values.schedule)) throw new UsageError('--schedule must be cosine or constant.')
-    if (!['stop', 'skip'].includes(values['on-error'])) throw new UsageError('--on-error must be stop or skip.')
+    const training = trainingRequestFrom(values)
+    const mode = training.mode
     const provider = ExecutionProviderPreference.safeParse(values.provider)
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
     if (values.force && !values.resume) throw new UsageError('--force only goes with --resume.')
-    const seqLen = seqLenFor(values['seq-len'], values.model!)
-    const batchSize = numberOption('batch-size', values['batch-size'], positiveInt, 'a positive whole number')!
-    const gradAccum = numberOption('grad-accum', values['grad-accum'], positiveInt, 'a positive whole number')!
-    const seed = numberOption('seed', values.seed, Number.isInteger, 'a whole number')!
-    const valFraction = numberOption('val-split', values['val-split'], (n) => n >= 0 && n < 1, 'in [0, 1)')!
     const say = (line: string) => process.stderr.write(`${line}\n`)
-    const request: TuneRequest = {
-      modelPath: values.model!,
-      dataPath: values.data!,
-      outDir: values.out!,
-      mode,
-      exits: values.exits,
-      ...(values.epochs !== undefined ? { epochs: numberOption('epochs', values.epochs, (n) => n > 0, 'a number > 0')! } : {}),
-      ...(values['max-steps'] !== undefined ? { maxSteps: numberOption('max-steps', values['max-steps'], positiveInt, 'a positive whole number')! } : {}),
-      batchSize,
-      gradAccum,
-      lr: numberOption('lr', values.lr, (n) => n > 0, 'a number > 0')!,
-      weightDecay: numberOption('weight-decay', values['weight-decay'], nonNegative, 'a number ≥ 0')!,
-      warmup: numberOption('warmup', values.warmup, (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
-      schedule: values.schedule as ScheduleKind,
-      maxGradNorm: numberOption('max-grad-norm', values['max-grad-norm'], nonNegative, 'a number ≥ 0')!,
-      seqLen,
-      seed,
-      shuffle: !values['no-shuffle'],
-      valSplit: valFraction,
-      onError: values['on-error'] as ErrorPolicy,
-      checkpointEvery: numberOption('checkpoint-every', values['checkpoint-every'], (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
-      evalEvery: numberOption('eval-every', values['eval-every'], (n) => Number.isInteger(n) && n >= 0, 'a whole number ≥ 0')!,
-      provider: provider.data,
-    }
+    const request: TuneRequest = { ...training, outDir: values.out!, provider: provider.data }
     const controller = new AbortController()
     const stop = () => controller.abort()
     process.once('SIGINT', stop)

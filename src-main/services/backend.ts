@@ -30,6 +30,7 @@ import { DatasetService } from './datasets'
 import { inspectModel } from './model-inspect'
 import { estimateTune } from './run-estimate'
 import { WorkerHost, type WorkerSpec } from './worker-host'
+import { JobExportService } from './job-export'
 import packageJson from '../../package.json'
 
 export interface BackendOptions {
@@ -61,6 +62,8 @@ export interface BackendOptions {
   apiQueueLimit?: number
   /** Opens the OpenAI-compatible API's listener when Settings turns it on (the server layer's startApiServer, or browser mode's own server). */
   localApiListen?: ApiListen
+  /** Folder of the PyTorch job template (resources/jobs); default: this checkout's. */
+  jobTemplatesDir?: string
 }
 
 export interface Backend {
@@ -112,6 +115,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
   const compare = new CompareService({ store, bus, workers, cacheDir, provider, log: logLine })
   const datasets = new DatasetService({ workers, dataDir })
   const readyMade = new ReadyMadeSets(options.bundledEvalSetsDir)
+  const jobs = new JobExportService(store, options.jobTemplatesDir)
 
   const handlers: Handlers = {
     'app.info': () => ({
@@ -197,6 +201,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
     'chats.regenerate': ({ chatId, messageId, exit }) => chats.regenerate(chatId, messageId, exit),
     'runs.estimate': (request) => estimateTune(request, datasets),
     'runs.remove': ({ runId, deleteOutput }) => training.remove(runId, deleteOutput),
+    'runs.exportJob': (request) => jobs.export(request),
     'datasets.preview': (request) => datasets.preview(request),
     'datasets.upload': ({ name, content }) => datasets.upload(name, content),
     'localApi.get': () => localApiSwitch.state(),

@@ -17,6 +17,7 @@ import { FromWorker, type ToWorker } from '../workers/engine-protocol'
 import type { EventBus } from './events'
 import { describeModelFolder, folderSize } from './model-registry'
 import type { Workers } from './worker-host'
+import { jobOutputOf, recordJobRun } from './job-import'
 
 /** The model a new chat opens on when the user has not chosen one. */
 export const DEFAULT_BUNDLED_MODEL = 'dictionary-soft'
@@ -103,10 +104,16 @@ export class ModelLibrary {
     if (known) throw new ApiError('conflict', `${folder} is already in the library as "${known.name}".`)
     if (this.importing.has(folder)) throw new ApiError('conflict', `${folder} is already being imported.`)
     if (!existsSync(folder) || !statSync(folder).isDirectory()) throw invalidFolder(`${folder} is not a folder.`)
+    // A PyTorch job's output brings its run along (history.jsonl); its record is checked before anything is added.
+    const job = jobOutputOf(folder)
     this.importing.add(folder)
     try {
       await this.validateInWorker(folder)
-      const model = this.store.models.add(describeModelFolder(folder, 'imported'))
+      const model = this.store.transaction(() => {
+        const added = this.store.models.add(describeModelFolder(folder, 'imported'))
+        if (job) recordJobRun(this.store, added.id, folder, job)
+        return added
+      })
       this.bus.emit('models.changed', {})
       return this.summary(model)
     } finally {

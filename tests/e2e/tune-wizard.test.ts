@@ -135,6 +135,12 @@ describe('fine-tuning in the browser', () => {
     await page.getByRole('button', { name: 'Export', exact: true }).click()
     await expect.poll(() => page.getByTestId('exported').textContent(), slow).toContain(exportTo)
     expect(existsSync(join(exportTo, 'model.safetensors'))).toBe(true)
+    // Export as a multi-GPU job: the folder is written and the torchrun command shown.
+    const jobDir = join(root, 'job')
+    await page.locator('#job-dir').fill(jobDir)
+    await page.getByRole('button', { name: 'Export job' }).click()
+    await expect.poll(() => page.getByTestId('exported-job').textContent(), slow).toContain(`torchrun --nproc_per_node 8 ${join(jobDir, 'train.py')}`)
+    expect(existsSync(join(jobDir, 'job.json'))).toBe(true)
 
     // The tuned model is in the library, with its exits and results.
     const store = openStore(join(dataDir, 'sorted.db'))

@@ -141,6 +141,32 @@ export const RunEstimate = z.object({
 })
 export type RunEstimate = z.infer<typeof RunEstimate>
 
+/**
+ * A run as a PyTorch job folder (torchrun, DDP/FSDP): a finished or any stored
+ * run by `runId`, or the wizard's request as it stands by `tune`; exactly one.
+ */
+export const ExportJobRequest = z
+  .object({
+    /** The job folder to write; must be new or empty. */
+    jobDir: z.string().min(1),
+    runId: z.string().min(1).optional(),
+    tune: TuneRequest.optional(),
+  })
+  .strict()
+  .refine((r) => (r.runId === undefined) !== (r.tune === undefined), { message: 'give runId or tune, exactly one' })
+export type ExportJobRequest = z.input<typeof ExportJobRequest>
+
+export const ExportedJob = z.object({
+  jobDir: z.string(),
+  /** Shell commands that run it: one process, one node (torchrun --nproc_per_node), several nodes. */
+  commands: z.object({ single: z.string(), oneNode: z.string(), severalNodes: z.string() }),
+  totalSteps: z.number().int(),
+  trainRecords: z.number().int(),
+  validationRecords: z.number().int(),
+  warnings: z.array(z.string()),
+})
+export type ExportedJob = z.infer<typeof ExportedJob>
+
 export const runsMethods = {
   /** Starts fine-tuning in a worker thread; progress as run.progress events. */
   'runs.start': { request: TuneRequest, response: z.object({ runId: z.string() }) },
@@ -152,6 +178,8 @@ export const runsMethods = {
   'runs.get': { request: RunRef, response: RunDetails },
   /** Time and memory a run would take, before starting it (an estimate; see engine/train/estimate.ts). outDir is not used. */
   'runs.estimate': { request: TuneRequest, response: RunEstimate },
+  /** Writes the run as a self-contained PyTorch job folder (engine/train/job.ts) and returns the commands that run it. */
+  'runs.exportJob': { request: ExportJobRequest, response: ExportedJob },
   /** Deletes a run that is not running, with its metrics and checkpoints; its tuned model stays unless deleteOutput. */
   'runs.remove': {
     request: RunRef.extend({ deleteOutput: z.boolean().default(false) }).strict(),
