@@ -106,10 +106,10 @@ export function openBackend(options: BackendOptions): OpenedBackend {
   const library = new ModelLibrary({ store, bus, workers, cacheDir, provider, bundledDir: options.bundledModelsDir, log: logLine })
   library.registerBundled()
   // Every generation and load takes its turn here: the chat, engine.* and the HTTP API.
-  const queue = new GenerationQueue(engine, bus, { maxWaiting: options.apiQueueLimit ?? 16 })
+  const queue = new GenerationQueue({ engine, bus, maxWaiting: options.apiQueueLimit ?? 16 })
   const chats = new ChatService({ store, bus, engine, queue, library })
-  const localApi = new LocalApiService(library, queue, bus)
-  const localApiSwitch = new LocalApiSwitch(store.settings, bus, localApi, dataDir, options.localApiListen, logLine)
+  const localApi = new LocalApiService({ library, queue, bus })
+  const localApiSwitch = new LocalApiSwitch({ store: store.settings, bus, api: localApi, dataDir, listen: options.localApiListen, warn: logLine })
   const training = new TrainingService({ store, bus, workers, provider, log: logLine })
   const evaluations = new EvaluationService({ store, bus, workers })
   const compare = new CompareService({ store, bus, workers, cacheDir, provider, log: logLine })

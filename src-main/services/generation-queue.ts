@@ -71,6 +71,11 @@ export interface SubmitOptions {
   bounded?: boolean
 }
 
+export interface GenerationQueueDeps extends GenerationQueueOptions {
+  engine: QueueEngine
+  bus: EventBus
+}
+
 export interface GenerationQueueOptions {
   /** How many jobs may wait behind the running one before a bounded submission is refused. */
   maxWaiting: number
@@ -85,11 +90,15 @@ export class GenerationQueue {
   /** Seconds the last few jobs took, for Retry-After. */
   private readonly recentSeconds: number[] = []
 
-  constructor(
-    private readonly engine: QueueEngine,
-    private readonly bus: EventBus,
-    private readonly options: GenerationQueueOptions,
-  ) {}
+  private readonly engine: QueueEngine
+  private readonly bus: EventBus
+  private readonly options: GenerationQueueOptions
+
+  constructor({ engine, bus, ...options }: GenerationQueueDeps) {
+    this.engine = engine
+    this.bus = bus
+    this.options = options
+  }
 
   /** Jobs waiting behind the running one. */
   waitingCount(): number {

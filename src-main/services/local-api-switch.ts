@@ -26,20 +26,39 @@ export const defaultLocalApiPort = 41234
 const enabledKey = 'localApi.enabled'
 const portKey = 'localApi.port'
 
+export interface LocalApiSwitchDeps {
+  /** Where the on/off and port settings are kept. */
+  store: SwitchStore
+  bus: EventBus
+  api: LocalApiService
+  /** The data folder, which holds the API key file. */
+  dataDir: string
+  /** Opens the API's listener; absent where the app cannot listen (tests). */
+  listen: ApiListen | undefined
+  warn: (message: string) => void
+}
+
 export class LocalApiSwitch {
   private listener: { url: string; close(): Promise<void> } | undefined
   private error: string | undefined
   private fixedTo: { url: string; key: string } | undefined
   private turn: Promise<unknown> = Promise.resolve()
 
-  constructor(
-    private readonly store: SwitchStore,
-    private readonly bus: EventBus,
-    private readonly api: LocalApiService,
-    private readonly dataDir: string,
-    private readonly listen: ApiListen | undefined,
-    private readonly warn: (message: string) => void,
-  ) {}
+  private readonly store: SwitchStore
+  private readonly bus: EventBus
+  private readonly api: LocalApiService
+  private readonly dataDir: string
+  private readonly listen: ApiListen | undefined
+  private readonly warn: (message: string) => void
+
+  constructor({ store, bus, api, dataDir, listen, warn }: LocalApiSwitchDeps) {
+    this.store = store
+    this.bus = bus
+    this.api = api
+    this.dataDir = dataDir
+    this.listen = listen
+    this.warn = warn
+  }
 
   state(): LocalApiState {
     const { enabled, port } = this.stored()

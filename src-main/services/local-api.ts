@@ -45,14 +45,22 @@ export function isPromptRefusal(error: string | undefined): boolean {
   return error !== undefined && error.includes(contextRefusal)
 }
 
+export interface LocalApiServiceDeps {
+  library: ModelLibrary
+  /** The API's generations take their turn with the app's. */
+  queue: GenerationQueue
+  bus: EventBus
+}
+
 export class LocalApiService {
   private readonly listeners = new Map<string, GenerationListener>()
 
-  constructor(
-    private readonly library: ModelLibrary,
-    private readonly queue: GenerationQueue,
-    bus: EventBus,
-  ) {
+  private readonly library: ModelLibrary
+  private readonly queue: GenerationQueue
+
+  constructor({ library, queue, bus }: LocalApiServiceDeps) {
+    this.library = library
+    this.queue = queue
     bus.subscribe((event, payload) => {
       if (event === 'generation.token') this.listeners.get((payload as GenerationToken).generationId)?.token(payload as GenerationToken)
       else if (event === 'generation.done') {

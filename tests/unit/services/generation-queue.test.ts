@@ -61,7 +61,7 @@ class FakeEngine implements QueueEngine {
 function setup(maxWaiting = 4) {
   const bus = new EventBus()
   const engine = new FakeEngine(bus)
-  const queue = new GenerationQueue(engine, bus, { maxWaiting })
+  const queue = new GenerationQueue({ engine, bus, maxWaiting })
   const done = new Map<string, GenerationDone>()
   bus.subscribe((event, payload) => {
     if (event === 'generation.done') done.set((payload as GenerationDone).generationId, payload as GenerationDone)
