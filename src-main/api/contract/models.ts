@@ -4,6 +4,7 @@
  */
 import { z } from 'zod'
 import { Empty } from './common'
+import { WeightPrecision } from './engine'
 
 /** A model folder's shape as models.inspect reads it (config.json and sorted.json, no weights). */
 export const ModelFolderShape = z.object({
@@ -30,6 +31,16 @@ export const ModelSource = z.enum(['bundled', 'imported', 'trained'])
 /** Measured figures of one exit (as in sorted.json): val_loss, rouge_l, decode_tokens_per_s, … */
 export const ExitResults = z.record(z.string(), z.number())
 
+/** What loading a model at one precision would take and give, before it is loaded. */
+export const PrecisionEstimate = z.object({
+  precision: WeightPrecision,
+  /** Weight bytes in memory, computed from config.json's shape (block 32; KV cache and runtime buffers come on top). */
+  memoryBytes: z.number().nonnegative(),
+  /** Decode speed relative to fp32 as measured by the decode bench (16 layers, d 1024, vocab 32k, CPU): a guide, not a promise. */
+  measuredSpeedup: z.number().positive(),
+})
+export type PrecisionEstimate = z.infer<typeof PrecisionEstimate>
+
 export const ModelSummary = z.object({
   id: z.string(),
   name: z.string(),
@@ -44,6 +55,12 @@ export const ModelSummary = z.object({
   results: z.record(z.string(), ExitResults),
   /** Bytes on disk (weights, tokenizer, metadata). */
   sizeBytes: z.number().nonnegative(),
+  /** The precision the app loads it in (chat, comparisons, evaluations, the local API). */
+  precision: WeightPrecision,
+  /** Per precision, its estimated memory and measured speed; empty when config.json cannot be read. */
+  precisions: z.array(PrecisionEstimate),
+  /** Parameters (from config.json); absent when it cannot be read. */
+  parameters: z.number().int().positive().optional(),
   createdAt: z.number(),
 })
 export type ModelSummary = z.infer<typeof ModelSummary>
@@ -62,8 +79,13 @@ export const modelsMethods = {
   'models.inspect': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelFolderShape },
   /** Bundled, imported and trained models, bundled first. */
   'models.list': { request: Empty, response: z.object({ models: z.array(ModelSummary) }) },
-  /** Validates a Hugging Face folder and compiles its graphs (progress as models.importProgress), then adds it to the library. */
-  'models.import': { request: z.object({ path: z.string().min(1) }).strict(), response: z.object({ model: ModelSummary }) },
+  /** Validates a Hugging Face folder and compiles (in `precision`, default fp32, which it keeps) its graphs (progress as models.importProgress), then adds it to the library. */
+  'models.import': {
+    request: z.object({ path: z.string().min(1), precision: WeightPrecision.optional() }).strict(),
+    response: z.object({ model: ModelSummary }),
+  },
+  /** Chooses the weight precision the app loads the model in from now on (its files are not changed). */
+  'models.setPrecision': { request: ModelRef.extend({ precision: WeightPrecision }).strict(), response: z.object({ model: ModelSummary }) },
   /** Removes an imported or trained model from the library (its files stay on disk); bundled models cannot be removed. */
   'models.remove': { request: ModelRef, response: z.object({}) },
   /** Copies the model's folder to `to`, which must not exist yet. */
