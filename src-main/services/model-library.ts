@@ -13,12 +13,12 @@ import { join, resolve } from 'node:path'
 import type { ExecutionProviderPreference, ModelSummary, PrecisionEstimate, WeightPrecision, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { parseConfig } from '../engine/model/config'
-import { MEASURED_DECODE_SPEEDUP, weightBytes } from '../engine/model/weight-size'
 import { modelShape } from '../engine/train/estimate'
 import type { Model, Store } from '../store'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
 import type { EventBus } from './events'
 import { describeModelFolder, folderSize } from './model-registry'
+import { precisionEstimates } from './precision-estimates'
 import type { Workers } from './worker-host'
 
 /** The model a new chat opens on when the user has not chosen one. */
@@ -93,7 +93,7 @@ export class ModelLibrary {
       results: model.results as ModelSummary['results'],
       sizeBytes: folderSize(model.path),
       precision: model.precision,
-      ...precisionEstimates(model.path),
+      ...estimatesOf(model.path),
       createdAt: model.createdAt,
     }
   }
@@ -190,7 +190,7 @@ export class ModelLibrary {
  * and the decode bench's measured speed-up. Nothing when config.json cannot be
  * read: the model's page still lists it, and loading it says why.
  */
-function precisionEstimates(path: string): { precisions: PrecisionEstimate[]; parameters?: number } {
+function estimatesOf(path: string): { precisions: PrecisionEstimate[]; parameters?: number } {
   let config
   try {
     const file = join(path, 'config.json')
@@ -198,12 +198,7 @@ function precisionEstimates(path: string): { precisions: PrecisionEstimate[]; pa
   } catch {
     return { precisions: [] }
   }
-  const precisions = (['fp32', 'int8', 'int4'] as const).map((precision) => ({
-    precision,
-    memoryBytes: weightBytes(config, precision),
-    measuredSpeedup: MEASURED_DECODE_SPEEDUP[precision],
-  }))
-  return { precisions, parameters: modelShape(config).parameters }
+  return { precisions: precisionEstimates(config), parameters: modelShape(config).parameters }
 }
 
 function invalidFolder(message: string): ApiError {

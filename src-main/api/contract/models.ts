@@ -6,6 +6,16 @@ import { z } from 'zod'
 import { Empty } from './common'
 import { WeightPrecision } from './engine'
 
+/** What loading a model at one precision would take and give, before it is loaded. */
+export const PrecisionEstimate = z.object({
+  precision: WeightPrecision,
+  /** Weight bytes in memory, computed from config.json's shape (block 32; KV cache and runtime buffers come on top). */
+  memoryBytes: z.number().nonnegative(),
+  /** Decode speed relative to fp32 as measured by the decode bench (16 layers, d 1024, vocab 32k, CPU): a guide, not a promise. */
+  measuredSpeedup: z.number().positive(),
+})
+export type PrecisionEstimate = z.infer<typeof PrecisionEstimate>
+
 /** A model folder's shape as models.inspect reads it (config.json and sorted.json, no weights). */
 export const ModelFolderShape = z.object({
   path: z.string(),
@@ -22,6 +32,8 @@ export const ModelFolderShape = z.object({
   /** Whether it can format text: tokenizer.json, and a chat template of its own (else the Alpaca prompt). */
   hasTokenizer: z.boolean(),
   hasChatTemplate: z.boolean(),
+  /** Per precision, its estimated weight memory and measured speed-up (what import offers). */
+  precisions: z.array(PrecisionEstimate),
 })
 export type ModelFolderShape = z.infer<typeof ModelFolderShape>
 
@@ -30,16 +42,6 @@ export const ModelSource = z.enum(['bundled', 'imported', 'trained'])
 
 /** Measured figures of one exit (as in sorted.json): val_loss, rouge_l, decode_tokens_per_s, … */
 export const ExitResults = z.record(z.string(), z.number())
-
-/** What loading a model at one precision would take and give, before it is loaded. */
-export const PrecisionEstimate = z.object({
-  precision: WeightPrecision,
-  /** Weight bytes in memory, computed from config.json's shape (block 32; KV cache and runtime buffers come on top). */
-  memoryBytes: z.number().nonnegative(),
-  /** Decode speed relative to fp32 as measured by the decode bench (16 layers, d 1024, vocab 32k, CPU): a guide, not a promise. */
-  measuredSpeedup: z.number().positive(),
-})
-export type PrecisionEstimate = z.infer<typeof PrecisionEstimate>
 
 export const ModelSummary = z.object({
   id: z.string(),
