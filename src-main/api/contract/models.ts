@@ -3,8 +3,7 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Empty } from './common'
-import { WeightPrecision } from './engine'
+import { Empty, WeightPrecision } from './common'
 
 /** What loading a model at one precision would take and give, before it is loaded. */
 export const PrecisionEstimate = z.object({

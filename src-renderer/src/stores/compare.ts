@@ -14,7 +14,7 @@ import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
 import { FrameQueue } from '../streaming/frame-queue'
-import { emptyContender, type ContenderChoice } from '../components/compare/contender'
+import { contenderRequest, emptyContender, type ContenderChoice } from '../components/compare/contender'
 
 export type PaneState = 'idle' | 'queued' | 'loading' | 'generating' | 'done' | 'cancelled' | 'error'
 
@@ -116,8 +116,8 @@ export const useCompareStore = defineStore('compare', () => {
     try {
       const started = await api.call('compare.generate', {
         prompt: shownPrompt.value,
-        a: { modelPath: contenders.a.modelPath, exit: contenders.a.exit as number },
-        b: { modelPath: contenders.b.modelPath, exit: contenders.b.exit as number },
+        a: contenderRequest(contenders.a),
+        b: contenderRequest(contenders.b),
         maxNewTokens: maxNewTokens.value,
       })
       compareId.value = started.compareId
