@@ -64,6 +64,8 @@ describe('compare store', () => {
     await store.run()
     expect(client.calls[0]?.params).toMatchObject({ a: { modelPath: '/m/tiny', exit: 3, precision: 'int4' }, b: { modelPath: '/m/tiny', exit: 3 } })
     expect((client.calls[0]?.params as { b: object }).b).not.toHaveProperty('precision')
+    client.emit('compare.done', { compareId: 'x', side: 'a', finishReason: 'eos', text: 'hi', exit: 3, tokensPerSecond: 9, precision: 'int4', generationId: 'g-a' })
+    expect(store.panes.a.precision).toBe('int4')
   })
 
   it('keeps events that arrive before the backend has answered with the id', async () => {
