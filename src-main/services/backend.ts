@@ -182,7 +182,8 @@ export function openBackend(options: BackendOptions): OpenedBackend {
     },
     'models.inspect': ({ path }) => inspectModel(path),
     'models.list': () => ({ models: library.list() }),
-    'models.import': async ({ path }) => ({ model: await library.import(path) }),
+    'models.import': async ({ path, precision }) => ({ model: await library.import(path, precision) }),
+    'models.setPrecision': ({ modelId, precision }) => ({ model: library.setPrecision(modelId, precision) }),
     'models.remove': ({ modelId }) => {
       library.remove(modelId)
       return {}

@@ -105,8 +105,9 @@ export class ChatService {
     const chat = this.chat(chatId)
     this.refuseIfReplying(chatId)
     const conversation = this.conversation(chat, [...this.store.chats.messages(chatId), { role: 'user', content }])
+    const model = this.modelOf(chat)
     try {
-      await this.queue.withModel(this.modelOf(chat).path, () => this.engine.measure(conversation))
+      await this.queue.withModel(model.path, () => this.engine.measure(conversation), { precision: model.precision })
     } catch (error) {
       if (!(error instanceof PromptError)) throw error
       throw new ApiError('invalid_params', `content: ${error.message}`, [{ path: 'content', message: error.message }])
@@ -146,7 +147,7 @@ export class ChatService {
     const settings = ChatSettingsSchema.parse(chat.settings)
     const startExit = Math.min(exitOverride ?? settings.exit ?? model.numLayers, model.numLayers)
     const messages = this.conversation(chat, this.store.chats.messages(chatId))
-    const { generationId } = this.queue.submit({ messages, exit: startExit, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling }, { modelPath: model.path })
+    const { generationId } = this.queue.submit({ messages, exit: startExit, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling }, { modelPath: model.path, weights: { precision: model.precision } })
     this.pending.set(generationId, { chatId, settings, startExit, lengths: [] })
     return { generationId }
   }

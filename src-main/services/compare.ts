@@ -66,8 +66,9 @@ export class CompareService {
       a: this.contender(request.a, 'a'),
       b: this.contender(request.b, 'b'),
     }
-    if (contenders.a.modelPath === contenders.b.modelPath && contenders.a.exit === contenders.b.exit) {
-      throw new ApiError('invalid_params', `A and B are the same contender (${contenders.a.modelPath}@${contenders.a.exit}): choose another exit or model.`, [
+    const { a, b } = contenders
+    if (a.modelPath === b.modelPath && a.exit === b.exit && (a.precision ?? 'fp32') === (b.precision ?? 'fp32')) {
+      throw new ApiError('invalid_params', `A and B are the same contender (${a.modelPath}@${a.exit}): choose another exit, precision or model.`, [
         { path: 'b.exit', message: 'same contender as a' },
       ])
     }
@@ -109,7 +110,8 @@ export class CompareService {
         { path: `${field}.exit`, message: `at most ${model.numLayers}` },
       ])
     }
-    return { modelPath: resolve(c.modelPath), exit }
+    // fp32 is the default and is left out, so an fp32 answer is recorded exactly as before precisions existed.
+    return { modelPath: resolve(c.modelPath), exit, ...(c.precision && c.precision !== 'fp32' ? { precision: c.precision } : {}) }
   }
 
   private receive(message: FromCompareWorker): void {
@@ -144,7 +146,8 @@ export class CompareService {
         const generation = this.store.evals.recordGeneration({
           evalItemId: run.item.id,
           ...storedContender(this.store, { modelPath: contender.modelPath, exit: done.exit }),
-          decoding: { ...run.decoding },
+          // The precision that answered is part of how it was decoded: int4 and fp32 answers of one exit are two records.
+          decoding: { ...run.decoding, ...(done.precision && done.precision !== 'fp32' ? { weights: done.precision } : {}) },
           output: done.text.trim(),
           tokensPerSecond: done.tokensPerSecond > 0 ? done.tokensPerSecond : null,
         })

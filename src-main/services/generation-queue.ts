@@ -67,6 +67,8 @@ interface Job {
 export interface SubmitOptions {
   /** The model to generate with (loaded at the job's turn if needed); default: the model loaded now. */
   modelPath?: string
+  /** The precision to load `modelPath` in when it is not loaded so already; default fp32. */
+  weights?: WeightsRequest
   /** Refuse with QueueFullError when the queue is full (the HTTP API); the UI's requests are never refused. */
   bounded?: boolean
 }
@@ -118,10 +120,13 @@ export class GenerationQueue {
   submit(request: GenerateRequest, options: SubmitOptions = {}): { generationId: string } {
     if (this.closed) throw new QueueClosedError()
     let modelPath = options.modelPath
+    let weights = options.weights
     if (modelPath === undefined) {
-      // The raw engine.generate: the model loaded now, checked now, as before the queue existed.
+      // The raw engine.generate: the model loaded now (in its precision), checked now, as before the queue existed.
       this.engine.refuseUnfit(request)
-      modelPath = this.engine.status().model?.path
+      const loaded = this.engine.status().model
+      modelPath = loaded?.path
+      if (loaded?.weights) weights = { precision: loaded.weights.precision, ...(loaded.weights.blockSize ? { blockSize: loaded.weights.blockSize } : {}) }
     }
     if (options.bounded) this.refuseIfFull()
     const generation = { id: randomUUID(), request: { ...request }, cancelled: false }
@@ -130,7 +135,7 @@ export class GenerationQueue {
       changesModel: false,
       generation,
       run: async () => {
-        if (modelPath !== undefined) await this.ensureLoaded(modelPath)
+        if (modelPath !== undefined) await this.ensureLoaded(modelPath, weights)
         if (generation.cancelled) return this.emitEnded(generation.id, 'cancelled')
         const done = this.doneOf(generation.id)
         try {
@@ -161,13 +166,13 @@ export class GenerationQueue {
    * When that model is loaded and nothing queued will change it, `work` runs
    * at once: it must only read the model (measure a prompt), not generate.
    */
-  withModel<T>(path: string, work: () => Promise<T>): Promise<T> {
+  withModel<T>(path: string, work: () => Promise<T>, weights?: WeightsRequest): Promise<T> {
     const status = this.engine.status()
     const jobs = this.current ? [this.current, ...this.waiting] : this.waiting
-    const stays = status.state === 'ready' && status.model?.path === path && jobs.every((job) => !job.changesModel && (job.modelPath === undefined || job.modelPath === path))
+    const stays = isLoaded(status, path, weights) && jobs.every((job) => !job.changesModel && (job.modelPath === undefined || job.modelPath === path))
     if (stays) return work()
     return this.task(path, false, async () => {
-      await this.ensureLoaded(path)
+      await this.ensureLoaded(path, weights)
       return work()
     })
   }
@@ -267,10 +272,9 @@ export class GenerationQueue {
     })
   }
 
-  private async ensureLoaded(path: string): Promise<void> {
-    const status = this.engine.status()
-    if (status.state === 'ready' && status.model?.path === path) return
-    const loaded = await this.engine.load(path)
+  private async ensureLoaded(path: string, weights?: WeightsRequest): Promise<void> {
+    if (isLoaded(this.engine.status(), path, weights)) return
+    const loaded = await this.engine.load(path, weights)
     if (loaded.state !== 'ready') throw new ApiError('conflict', `The model could not be loaded: ${loaded.error ?? 'unknown error'}`)
   }
 
@@ -301,4 +305,15 @@ export class GenerationQueue {
       ...(error !== undefined ? { error } : {}),
     })
   }
+}
+
+/**
+ * Whether `path` is loaded in the precision asked for (fp32 when none is). A
+ * model that fell back to fp32 (its provider cannot run quantized weights)
+ * counts as loaded whatever was asked: loading it again would fall back again.
+ */
+function isLoaded(status: EngineStatus, path: string, weights: WeightsRequest | undefined): boolean {
+  if (status.state !== 'ready' || status.model?.path !== path) return false
+  const running = status.model.weights?.precision ?? 'fp32'
+  return running === (weights?.precision ?? 'fp32') || status.model.weightsFallbackReason !== undefined
 }

@@ -119,7 +119,7 @@ export class LocalApiService {
       const issues = issuesFromZod(request.error)
       throw new ApiError('invalid_params', issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues)
     }
-    const { generationId } = this.queue.submit(request.data, { modelPath: generation.model.path, bounded: true })
+    const { generationId } = this.queue.submit(request.data, { modelPath: generation.model.path, weights: this.library.weightsFor(generation.model.path), bounded: true })
     this.listeners.set(generationId, listener)
     return {
       generationId,

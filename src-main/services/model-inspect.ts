@@ -17,6 +17,7 @@ import { SafetensorsError } from '../engine/model/safetensors'
 import type { ModelConfig, SortedMetadata } from '../engine/model/types'
 import { CHAT_TEMPLATE_FILE, TOKENIZER_FILE, readTokenizerConfig } from '../engine/tokenizer/files'
 import { modelShape } from '../engine/train/estimate'
+import { precisionEstimates } from './precision-estimates'
 
 /** The folder's checked config and sorted metadata, or an invalid_params error naming `field`. */
 function inspectOrRefuse(dir: string, field: string): { config: ModelConfig; sorted: SortedMetadata | undefined } {
@@ -61,5 +62,6 @@ export function inspectModel(path: string, field = 'path'): ModelFolderShape {
     parameters: modelShape(config).parameters,
     hasTokenizer: existsSync(join(dir, TOKENIZER_FILE)),
     hasChatTemplate: hasChatTemplate(dir),
+    precisions: precisionEstimates(config),
   }
 }

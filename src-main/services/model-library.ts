@@ -7,15 +7,18 @@
  * uses: a load is exactly "validate + compile"); the compiled graphs land in
  * the shared cache, so the first chat with the model starts fast.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { cp, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { ExecutionProviderPreference, ModelSummary } from '../api/contract'
+import type { ExecutionProviderPreference, ModelSummary, PrecisionEstimate, WeightPrecision, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
+import { parseConfig } from '../engine/model/config'
+import { modelShape } from '../engine/train/estimate'
 import type { Model, Store } from '../store'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
 import type { EventBus } from './events'
 import { describeModelFolder, folderSize } from './model-registry'
+import { precisionEstimates } from './precision-estimates'
 import type { Workers } from './worker-host'
 import { jobOutputOf, recordJobRun } from './job-import'
 
@@ -90,15 +93,31 @@ export class ModelLibrary {
       exits: model.exits,
       results: model.results as ModelSummary['results'],
       sizeBytes: folderSize(model.path),
+      precision: model.precision,
+      ...estimatesOf(model.path),
       createdAt: model.createdAt,
     }
+  }
+
+  /** Loads of this model in the app use the precision the user chose for it. */
+  setPrecision(modelId: string, precision: WeightPrecision): ModelSummary {
+    if (!this.store.models.get(modelId)) throw new ApiError('not_found', `No model ${modelId} in the library.`)
+    const model = this.store.models.updatePrecision(modelId, precision)
+    this.bus.emit('models.changed', {})
+    return this.summary(model)
+  }
+
+  /** The precision to load the library's model at `path` in; fp32 for a folder the library does not hold. */
+  weightsFor(path: string): WeightsRequest {
+    const folder = resolve(path)
+    return { precision: this.store.models.list().find((m) => m.path === folder)?.precision ?? 'fp32' }
   }
 
   /**
    * Validates and compiles a folder in a worker, then adds it. Errors name the
    * file (and tensor) at fault, and nothing is added unless the model loaded.
    */
-  async import(path: string): Promise<ModelSummary> {
+  async import(path: string, precision: WeightPrecision = 'fp32'): Promise<ModelSummary> {
     const folder = resolve(path)
     const known = this.store.models.list().find((m) => m.path === folder)
     if (known) throw new ApiError('conflict', `${folder} is already in the library as "${known.name}".`)
@@ -108,11 +127,11 @@ export class ModelLibrary {
     const job = jobOutputOf(folder)
     this.importing.add(folder)
     try {
-      await this.validateInWorker(folder)
+      await this.validateInWorker(folder, precision)
       const model = this.store.transaction(() => {
         const added = this.store.models.add(describeModelFolder(folder, 'imported'))
         if (job) recordJobRun(this.store, added.id, folder, job)
-        return added
+        return precision === 'fp32' ? added : this.store.models.updatePrecision(added.id, precision)
       })
       this.bus.emit('models.changed', {})
       return this.summary(model)
@@ -122,7 +141,7 @@ export class ModelLibrary {
   }
 
   /** A load in an engine worker of its own is exactly "validate + compile": the import job ends when the model is ready or refused. */
-  private validateInWorker(folder: string): Promise<void> {
+  private validateInWorker(folder: string, precision: WeightPrecision): Promise<void> {
     const { workers } = this.deps
     if (!workers.available('engine')) throw new ApiError('internal', 'Importing models is not available in this process.')
     const progress = (value: number, message: string) => this.bus.emit('models.importProgress', { path: folder, progress: value, message })
@@ -132,7 +151,8 @@ export class ModelLibrary {
         label: 'Import',
         unavailable: 'Importing models is not available in this process.',
         receives: FromWorker,
-        start: { type: 'load', path: folder, provider: this.deps.provider(), cacheDir: this.deps.cacheDir },
+        // Compiled (and quantized) in the chosen precision, so its graphs are cached for the first chat.
+        start: { type: 'load', path: folder, provider: this.deps.provider(), cacheDir: this.deps.cacheDir, ...(precision === 'fp32' ? {} : { weights: { precision } }) },
         onMessage: (message, end) => {
           if (message.type !== 'status') return
           const status = message.status
@@ -169,6 +189,22 @@ export class ModelLibrary {
     await cp(model.path, target, { recursive: true, errorOnExist: true, force: false })
     return { path: target }
   }
+}
+
+/**
+ * Parameters and, per precision, weight memory (computed from config.json)
+ * and the decode bench's measured speed-up. Nothing when config.json cannot be
+ * read: the model's page still lists it, and loading it says why.
+ */
+function estimatesOf(path: string): { precisions: PrecisionEstimate[]; parameters?: number } {
+  let config
+  try {
+    const file = join(path, 'config.json')
+    config = parseConfig(JSON.parse(readFileSync(file, 'utf8')), file)
+  } catch {
+    return { precisions: [] }
+  }
+  return { precisions: precisionEstimates(config), parameters: modelShape(config).parameters }
 }
 
 function invalidFolder(message: string): ApiError {

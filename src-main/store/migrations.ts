@@ -199,7 +199,14 @@ ALTER TABLE messages ADD COLUMN token_lengths TEXT
   CHECK (token_lengths IS NULL OR (json_valid(token_lengths) AND json_type(token_lengths) = 'array'));
 `
 
+// The weight precision the user chose for a model: every load of it in the
+// app (chat, comparisons, evaluations, the local API) uses it.
+const modelPrecision = /* sql */ `
+ALTER TABLE models ADD COLUMN precision TEXT NOT NULL DEFAULT 'fp32' CHECK (precision IN ('fp32', 'int8', 'int4'));
+`
+
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'message token lengths', sql: messageTokenLengths },
+  { version: 3, name: 'model precision', sql: modelPrecision },
 ]

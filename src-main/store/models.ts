@@ -7,6 +7,8 @@ import { decodeJson, encodeJson, type JsonObject } from './json'
 import { prepareReturning, type WriteReturning } from './returning'
 
 export type ModelSource = 'bundled' | 'imported' | 'trained'
+/** How the app loads the model's weights (the engine's WeightPrecision). */
+export type ModelPrecision = 'fp32' | 'int8' | 'int4'
 
 export interface Model {
   id: string
@@ -22,6 +24,8 @@ export interface Model {
   /** Per-exit evaluation results and speed (the same figures as sorted.json). */
   results: JsonObject
   config: JsonObject
+  /** The weight precision the user chose; fp32 until they choose. */
+  precision: ModelPrecision
   createdAt: number
   updatedAt: number
 }
@@ -49,6 +53,7 @@ interface ModelRow {
   exits: string
   results: string
   config: string
+  precision: ModelPrecision
   created_at: number
   updated_at: number
 }
@@ -64,6 +69,7 @@ function toModel(row: ModelRow): Model {
     exits: decodeJson<number[]>(row.exits),
     results: decodeJson<JsonObject>(row.results),
     config: decodeJson<JsonObject>(row.config),
+    precision: row.precision,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -86,6 +92,7 @@ export class ModelsRepository {
   readonly #delete: Statement<[string]>
   readonly #setExits: WriteReturning<{ id: string; exits: string; now: number }, ModelRow>
   readonly #setResults: WriteReturning<{ id: string; results: string; now: number }, ModelRow>
+  readonly #setPrecision: WriteReturning<{ id: string; precision: ModelPrecision; now: number }, ModelRow>
   readonly #updateExits: Transaction<(id: string, exits: readonly number[]) => Model>
   readonly #upsert: WriteReturning<ModelRow, ModelRow>
   readonly #now: Clock
@@ -108,6 +115,10 @@ export class ModelsRepository {
     this.#setResults = prepareReturning<{ id: string; results: string; now: number }, ModelRow>(
       db,
       'UPDATE models SET results = @results, updated_at = @now WHERE id = @id RETURNING *',
+    )
+    this.#setPrecision = prepareReturning<{ id: string; precision: ModelPrecision; now: number }, ModelRow>(
+      db,
+      'UPDATE models SET precision = @precision, updated_at = @now WHERE id = @id RETURNING *',
     )
     // A bundled model keeps its id (and so its chats and results) across app
     // updates and moves; its folder and metadata follow the shipped files.
@@ -150,6 +161,8 @@ export class ModelsRepository {
       exits: encodeJson(normalizeExits(model.exits ?? [], model.numLayers), 'exits'),
       results: encodeJson(model.results ?? {}, 'results'),
       config: encodeJson(model.config ?? {}, 'config'),
+      // Not written by add/put (the column's default; a bundled model shipped again keeps the user's choice).
+      precision: 'fp32',
       created_at: at,
       updated_at: at,
     }
@@ -172,6 +185,13 @@ export class ModelsRepository {
 
   updateExits(id: string, exits: readonly number[]): Model {
     return this.#updateExits(id, exits)
+  }
+
+  /** Records the weight precision the app loads this model in. */
+  updatePrecision(id: string, precision: ModelPrecision): Model {
+    const row = this.#setPrecision({ id, precision, now: this.#now() })
+    if (row === undefined) throw new NotFoundError('model', id)
+    return toModel(row)
   }
 
   /** Replaces the per-exit results (e.g. after an evaluation or benchmark). */

@@ -4,7 +4,7 @@
  * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
-import { CompareDone, CompareSide, CompareStatus, CompareToken, ExecutionProviderPreference } from '../api/contract'
+import { CompareDone, CompareSide, CompareStatus, CompareToken, ExecutionProviderPreference, WeightPrecision } from '../api/contract'
 
 export const ToCompareWorker = z.discriminatedUnion('type', [
   z.object({
@@ -13,6 +13,8 @@ export const ToCompareWorker = z.discriminatedUnion('type', [
     side: CompareSide,
     modelPath: z.string(),
     exit: z.number().int().positive(),
+    /** Absent: fp32. */
+    precision: WeightPrecision.optional(),
     prompt: z.string(),
     maxNewTokens: z.number().int().positive(),
     provider: ExecutionProviderPreference,

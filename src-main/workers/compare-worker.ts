@@ -6,7 +6,7 @@
  * contender's own. The last two models stay open, so comparing the same two
  * contenders again starts at once.
  */
-import type { ExecutionProviderPreference } from '../api/contract'
+import type { ExecutionProviderPreference, WeightPrecision } from '../api/contract'
 import { ModelSession } from '../engine/generate/model-session'
 import { ToCompareWorker, type FromCompareWorker } from './compare-protocol'
 import { openWorkerPort } from './worker-port'
@@ -16,14 +16,20 @@ const post = port.post
 
 type Job = Extract<ToCompareWorker, { type: 'generate' }>
 
-/** Open sessions by folder and provider, least recently used first. */
+/** Open sessions by folder, provider and precision, least recently used first. */
 const sessions = new Map<string, ModelSession>()
 const KEEP_OPEN = 2
 const controllers = new Map<string, AbortController>()
 let queue: Promise<unknown> = Promise.resolve()
 
-async function session(path: string, provider: ExecutionProviderPreference, cacheDir: string | undefined, onProgress: (f: number, m: string) => void): Promise<ModelSession> {
-  const key = `${provider}\0${path}`
+async function session(
+  path: string,
+  precision: WeightPrecision,
+  provider: ExecutionProviderPreference,
+  cacheDir: string | undefined,
+  onProgress: (f: number, m: string) => void,
+): Promise<ModelSession> {
+  const key = `${provider}\0${precision}\0${path}`
   const open = sessions.get(key)
   if (open) {
     sessions.delete(key)
@@ -37,6 +43,7 @@ async function session(path: string, provider: ExecutionProviderPreference, cach
   }
   const opened = await ModelSession.open(path, {
     provider,
+    ...(precision === 'fp32' ? {} : { weights: { precision } }),
     ...(cacheDir ? { cacheDir } : {}),
     log: (message) => post({ type: 'log', message }),
     onProgress,
@@ -48,15 +55,28 @@ async function session(path: string, provider: ExecutionProviderPreference, cach
 async function run(job: Job): Promise<void> {
   const { compareId, side } = job
   const controller = controllers.get(compareId)
+  let precision: WeightPrecision | undefined
   const finish = (rest: { finishReason: 'eos' | 'stop' | 'length' | 'cancelled' | 'error'; text?: string; exit?: number | null; tokensPerSecond?: number; error?: string }) =>
-    post({ type: 'done', compareId, side, text: rest.text ?? '', exit: rest.exit ?? null, tokensPerSecond: rest.tokensPerSecond ?? 0, finishReason: rest.finishReason, ...(rest.error ? { error: rest.error } : {}) })
+    post({
+      type: 'done',
+      compareId,
+      side,
+      text: rest.text ?? '',
+      exit: rest.exit ?? null,
+      tokensPerSecond: rest.tokensPerSecond ?? 0,
+      finishReason: rest.finishReason,
+      ...(precision ? { precision } : {}),
+      ...(rest.error ? { error: rest.error } : {}),
+    })
   if (!controller || controller.signal.aborted) return finish({ finishReason: 'cancelled' })
   let exit: number | null = null
   try {
     post({ type: 'status', compareId, side, state: 'loading', progress: 0 })
-    const s = await session(job.modelPath, job.provider, job.cacheDir, (progress, message) =>
+    const s = await session(job.modelPath, job.precision ?? 'fp32', job.provider, job.cacheDir, (progress, message) =>
       post({ type: 'status', compareId, side, state: 'loading', progress: Math.min(1, Math.max(0, progress)), message }),
     )
+    precision = s.info.weights.precision
+    if (s.info.weightsFallbackReason) post({ type: 'log', message: `compare ${side}: ${s.info.weightsFallbackReason}` })
     if (job.exit > s.info.numLayers) return finish({ finishReason: 'error', error: `exit ${job.exit} is outside 1..${s.info.numLayers} (${s.info.name}'s layers)` })
     exit = job.exit
     if (controller.signal.aborted) return finish({ finishReason: 'cancelled', exit })

@@ -3,7 +3,7 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Contender } from './common'
+import { Contender, WeightPrecision } from './common'
 
 export const CompareRequest = z
   .object({
@@ -38,6 +38,8 @@ export const CompareDone = z.object({
   /** The exit that answered (the full model when none was asked for); null when the model never opened. */
   exit: z.number().int().positive().nullable(),
   tokensPerSecond: z.number().nonnegative(),
+  /** The weight precision that answered (fp32 where a quantized model fell back); absent when the model never opened. */
+  precision: WeightPrecision.optional(),
   /** The stored output (absent when cancelled or failed): what evaluations.vote refers to. */
   generationId: z.string().optional(),
   /** The compare set's item the prompt was stored as. */

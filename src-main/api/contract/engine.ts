@@ -3,11 +3,9 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Empty } from './common'
+import { Empty, WeightPrecision } from './common'
 
-/** How a model's weights are held while it runs: fp32 as stored, or block-quantized to int8 / int4. */
-export const WeightPrecision = z.enum(['fp32', 'int8', 'int4'])
-export type WeightPrecision = z.infer<typeof WeightPrecision>
+export { WeightPrecision }
 
 /** Weights per quantization block (int8 / int4); default 32. */
 export const QuantBlockSize = z.union([z.literal(32), z.literal(64), z.literal(128)])

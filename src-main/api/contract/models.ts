@@ -3,7 +3,17 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Empty } from './common'
+import { Empty, WeightPrecision } from './common'
+
+/** What loading a model at one precision would take and give, before it is loaded. */
+export const PrecisionEstimate = z.object({
+  precision: WeightPrecision,
+  /** Weight bytes in memory, computed from config.json's shape (block 32; KV cache and runtime buffers come on top). */
+  memoryBytes: z.number().nonnegative(),
+  /** Decode speed relative to fp32 as measured by the decode bench (16 layers, d 1024, vocab 32k, CPU): a guide, not a promise. */
+  measuredSpeedup: z.number().positive(),
+})
+export type PrecisionEstimate = z.infer<typeof PrecisionEstimate>
 
 /** A model folder's shape as models.inspect reads it (config.json and sorted.json, no weights). */
 export const ModelFolderShape = z.object({
@@ -21,6 +31,8 @@ export const ModelFolderShape = z.object({
   /** Whether it can format text: tokenizer.json, and a chat template of its own (else the Alpaca prompt). */
   hasTokenizer: z.boolean(),
   hasChatTemplate: z.boolean(),
+  /** Per precision, its estimated weight memory and measured speed-up (what import offers). */
+  precisions: z.array(PrecisionEstimate),
 })
 export type ModelFolderShape = z.infer<typeof ModelFolderShape>
 
@@ -44,6 +56,12 @@ export const ModelSummary = z.object({
   results: z.record(z.string(), ExitResults),
   /** Bytes on disk (weights, tokenizer, metadata). */
   sizeBytes: z.number().nonnegative(),
+  /** The precision the app loads it in (chat, comparisons, evaluations, the local API). */
+  precision: WeightPrecision,
+  /** Per precision, its estimated memory and measured speed; empty when config.json cannot be read. */
+  precisions: z.array(PrecisionEstimate),
+  /** Parameters (from config.json); absent when it cannot be read. */
+  parameters: z.number().int().positive().optional(),
   createdAt: z.number(),
 })
 export type ModelSummary = z.infer<typeof ModelSummary>
@@ -62,8 +80,13 @@ export const modelsMethods = {
   'models.inspect': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelFolderShape },
   /** Bundled, imported and trained models, bundled first. */
   'models.list': { request: Empty, response: z.object({ models: z.array(ModelSummary) }) },
-  /** Validates a Hugging Face folder and compiles its graphs (progress as models.importProgress), then adds it to the library. */
-  'models.import': { request: z.object({ path: z.string().min(1) }).strict(), response: z.object({ model: ModelSummary }) },
+  /** Validates a Hugging Face folder and compiles (in `precision`, default fp32, which it keeps) its graphs (progress as models.importProgress), then adds it to the library. */
+  'models.import': {
+    request: z.object({ path: z.string().min(1), precision: WeightPrecision.optional() }).strict(),
+    response: z.object({ model: ModelSummary }),
+  },
+  /** Chooses the weight precision the app loads the model in from now on (its files are not changed). */
+  'models.setPrecision': { request: ModelRef.extend({ precision: WeightPrecision }).strict(), response: z.object({ model: ModelSummary }) },
   /** Removes an imported or trained model from the library (its files stay on disk); bundled models cannot be removed. */
   'models.remove': { request: ModelRef, response: z.object({}) },
   /** Copies the model's folder to `to`, which must not exist yet. */

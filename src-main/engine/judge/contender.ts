@@ -5,11 +5,19 @@
  * registered model's id at an exit) is the store's `StoredContender`.
  */
 
-/** A model folder, optionally cut at an exit (a layer count); no exit means the full model. */
+import type { WeightPrecision } from '../model/quant/linear'
+
+/** A model folder, optionally cut at an exit (a layer count; no exit means the full model), in a weight precision (default fp32). */
 export interface Contender {
   modelPath: string
   exit?: number | undefined
+  precision?: WeightPrecision | undefined
 }
 
 /** A contender with its exit settled (the full model's is its layer count): how answers are found and recorded. */
-export type ContenderAtExit = Required<Contender>
+export interface ContenderAtExit {
+  modelPath: string
+  exit: number
+  /** Absent: fp32. */
+  precision?: WeightPrecision | undefined
+}

@@ -47,6 +47,7 @@ export class EvaluationService {
 
   start(request: z.output<typeof EvaluationRequest>): { evaluationId: string } {
     if (!this.deps.workers.available('evaluation')) throw new ApiError('internal', 'Evaluation is not available in this process.')
+    refuseQuantizedContenders(request)
     const evaluationId = randomUUID()
     let job: BatchJob
     try {
@@ -137,5 +138,20 @@ export class EvaluationService {
     const running = [...this.running.values()]
     this.running.clear()
     await Promise.all(running.map((r) => r.job.abandon()))
+  }
+}
+
+/**
+ * Batch evaluations record and tabulate answers per model and exit, not yet
+ * per precision, so a quantized contender is refused rather than silently run
+ * (or tabulated) in fp32. The compare view pits precisions against each other.
+ */
+function refuseQuantizedContenders(request: { a: { precision?: string | undefined }; b: { precision?: string | undefined } }): void {
+  for (const side of ['a', 'b'] as const) {
+    const precision = request[side].precision
+    if (precision !== undefined && precision !== 'fp32') {
+      const message = `batch evaluations run fp32 weights only for now (got ${precision}); compare precisions in the compare view`
+      throw new ApiError('invalid_params', `${side}.precision: ${message}.`, [{ path: `${side}.precision`, message }])
+    }
   }
 }

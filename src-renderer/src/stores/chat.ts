@@ -10,7 +10,7 @@
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, ref } from 'vue'
-import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus, EventPayload } from '../../../src-main/api/contract'
+import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus, EventPayload, WeightPrecision } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
@@ -101,11 +101,13 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   /** Loads the model at `path` into the engine unless it is there already or a load is under way. */
-  async function ensureEngineHas(path: string): Promise<void> {
+  /** Loads the chat's model in its library precision unless it runs so already (or fell back to fp32, which a reload would repeat). */
+  async function ensureEngineHas(path: string, precision: WeightPrecision = 'fp32'): Promise<void> {
     if (engine.value.state === 'loading') return
-    if (engine.value.state === 'ready' && engine.value.model?.path === path) return
+    const loaded = engine.value.state === 'ready' ? engine.value.model : undefined
+    if (loaded?.path === path && ((loaded.weights?.precision ?? 'fp32') === precision || loaded.weightsFallbackReason)) return
     try {
-      await api.call('engine.load', { path })
+      await api.call('engine.load', { path, ...(precision === 'fp32' ? {} : { weights: { precision } }) })
     } catch {
       // Not an error to show yet: the send that follows reports the reason, if the person sends at all.
     }

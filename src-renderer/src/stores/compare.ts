@@ -9,12 +9,12 @@
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, reactive, ref } from 'vue'
-import type { CompareDone, CompareSide, EventPayload, Verdict, Vote } from '../../../src-main/api/contract'
+import type { CompareDone, CompareSide, EventPayload, Verdict, Vote, WeightPrecision } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
 import { FrameQueue } from '../streaming/frame-queue'
-import { emptyContender, type ContenderChoice } from '../components/compare/contender'
+import { contenderRequest, emptyContender, type ContenderChoice } from '../components/compare/contender'
 
 export type PaneState = 'idle' | 'queued' | 'loading' | 'generating' | 'done' | 'cancelled' | 'error'
 
@@ -26,13 +26,15 @@ export interface Pane {
   loadProgress: number | null
   tokensPerSecond: number | null
   exit: number | null
+  /** The weight precision that answered (fp32 where a quantized load fell back). */
+  precision: WeightPrecision | null
   finishReason: CompareDone['finishReason'] | null
   generationId: string | null
   error: string | null
 }
 
 function emptyPane(): Pane {
-  return { state: 'idle', text: '', tokens: 0, loadProgress: null, tokensPerSecond: null, exit: null, finishReason: null, generationId: null, error: null }
+  return { state: 'idle', text: '', tokens: 0, loadProgress: null, tokensPerSecond: null, exit: null, precision: null, finishReason: null, generationId: null, error: null }
 }
 
 const sides: CompareSide[] = ['a', 'b']
@@ -84,6 +86,7 @@ export const useCompareStore = defineStore('compare', () => {
     const pane = panes[p.side]
     pane.text = p.text
     pane.exit = p.exit
+    pane.precision = p.precision ?? null
     pane.finishReason = p.finishReason
     pane.tokensPerSecond = p.tokensPerSecond
     pane.generationId = p.generationId ?? null
@@ -116,8 +119,8 @@ export const useCompareStore = defineStore('compare', () => {
     try {
       const started = await api.call('compare.generate', {
         prompt: shownPrompt.value,
-        a: { modelPath: contenders.a.modelPath, exit: contenders.a.exit as number },
-        b: { modelPath: contenders.b.modelPath, exit: contenders.b.exit as number },
+        a: contenderRequest(contenders.a),
+        b: contenderRequest(contenders.b),
         maxNewTokens: maxNewTokens.value,
       })
       compareId.value = started.compareId

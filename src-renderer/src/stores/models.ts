@@ -6,7 +6,7 @@
  */
 import { defineStore } from 'pinia'
 import { onScopeDispose, ref } from 'vue'
-import type { ModelFolderShape, ModelSummary } from '../../../src-main/api/contract'
+import type { ModelFolderShape, ModelSummary, WeightPrecision } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
@@ -45,11 +45,11 @@ export const useModelsStore = defineStore('models', () => {
     }),
   )
 
-  /** Resolves to the new model, or null with `importing.error` set. */
-  async function importFolder(path: string): Promise<ModelSummary | null> {
+  /** Resolves to the new model (kept in `precision`, default fp32), or null with `importing.error` set. */
+  async function importFolder(path: string, precision: WeightPrecision = 'fp32'): Promise<ModelSummary | null> {
     importing.value = { path, progress: 0, message: 'Starting', error: null, running: true }
     try {
-      const { model } = await api.call('models.import', { path })
+      const { model } = await api.call('models.import', { path, ...(precision === 'fp32' ? {} : { precision }) })
       importing.value = { ...importing.value, progress: 1, message: `Imported ${model.name}`, running: false }
       await load()
       return model
@@ -64,6 +64,15 @@ export const useModelsStore = defineStore('models', () => {
     return attempt(actionError, async () => {
       await api.call('models.remove', { modelId })
       await load()
+    })
+  }
+
+  /** Chooses the precision the app loads the model in; resolves to whether it did, with actionError saying why not. */
+  async function setPrecision(modelId: string, precision: WeightPrecision): Promise<boolean> {
+    return attempt(actionError, async () => {
+      const { model } = await api.call('models.setPrecision', { modelId, precision })
+      const index = models.value.findIndex((m) => m.id === model.id)
+      if (index >= 0) models.value[index] = model
     })
   }
 
@@ -93,5 +102,5 @@ export const useModelsStore = defineStore('models', () => {
 
   const byId = (id: string | null | undefined) => models.value.find((m) => m.id === id)
 
-  return { models, loadError, actionError, importing, folders, load, importFolder, remove, exportTo, readFolder, byId }
+  return { models, loadError, actionError, importing, folders, load, importFolder, setPrecision, remove, exportTo, readFolder, byId }
 })

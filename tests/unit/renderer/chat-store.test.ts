@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { ChatMessageRecord, ChatSummary } from '../../../src-main/api/contract'
+import type { ChatMessageRecord, ChatSummary, EngineStatus } from '../../../src-main/api/contract'
 import { useChatStore } from '../../../src-renderer/src/stores/chat'
 import { deferred, FakeClient, piniaWith } from './fake-client'
 
@@ -119,5 +119,29 @@ describe('chat store errors', () => {
     await store.rename('c1', ' ')
     expect(store.listError).toBe('title: must not be empty')
     expect(store.error).toBeNull()
+  })
+})
+
+describe('chat store loading the chat\'s model', () => {
+  const ready = (precision: 'fp32' | 'int8', fallback?: string): EngineStatus => ({
+    state: 'ready',
+    model: { path: '/m', name: 'm', architecture: 'llama', numLayers: 2, contextLength: 64, exits: [1, 2], hasTokenizer: true, hasChatTemplate: false, provider: 'cpu', weights: { precision }, ...(fallback ? { weightsFallbackReason: fallback } : {}) },
+  })
+
+  it('loads it in the library precision, and again when that precision changes, but not over an fp32 fallback', async () => {
+    const fake = client().handle('engine.status', () => ready('fp32')).handle('engine.load', () => ready('int8'))
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.loadEngine()
+    const loads = () => fake.calls.filter((c) => c.method === 'engine.load').map((c) => c.params)
+
+    await store.ensureEngineHas('/m', 'fp32')
+    expect(loads()).toEqual([])
+    await store.ensureEngineHas('/m', 'int8')
+    expect(loads()).toEqual([{ path: '/m', weights: { precision: 'int8' } }])
+
+    fake.emit('engine.status', ready('fp32', 'no MatMulNBits'))
+    await store.ensureEngineHas('/m', 'int8')
+    expect(loads()).toHaveLength(1)
   })
 })

@@ -56,6 +56,18 @@ describe('compare store', () => {
     expect(store.canVote).toBe(true)
   })
 
+  it('asks for a contender\'s precision when it is not fp32: int4 against fp32 of one model and exit', async () => {
+    const client = new FakeClient().handle('compare.generate', () => ({ compareId: 'x' }))
+    const store = ready(client)
+    store.contenders.a = { ...store.contenders.a, exit: 3, precision: 'int4' }
+    store.contenders.b = { ...store.contenders.b, precision: 'fp32' }
+    await store.run()
+    expect(client.calls[0]?.params).toMatchObject({ a: { modelPath: '/m/tiny', exit: 3, precision: 'int4' }, b: { modelPath: '/m/tiny', exit: 3 } })
+    expect((client.calls[0]?.params as { b: object }).b).not.toHaveProperty('precision')
+    client.emit('compare.done', { compareId: 'x', side: 'a', finishReason: 'eos', text: 'hi', exit: 3, tokensPerSecond: 9, precision: 'int4', generationId: 'g-a' })
+    expect(store.panes.a.precision).toBe('int4')
+  })
+
   it('keeps events that arrive before the backend has answered with the id', async () => {
     const started = deferred<{ compareId: string }>()
     const client = new FakeClient().handle('compare.generate', () => started.promise)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ModelFolderShape } from '../../../src-main/api/contract'
+import type { ModelFolderShape, ModelSummary } from '../../../src-main/api/contract'
 import { ClientError } from '../../../src-renderer/src/api/client'
 import { useModelCatalog } from '../../../src-renderer/src/composables/model-catalog'
 import { useModelsStore } from '../../../src-renderer/src/stores/models'
@@ -7,7 +7,11 @@ import { deferred, FakeClient, piniaWith } from './fake-client'
 
 const folder: ModelFolderShape = {
   path: '/models/tiny', name: 'tiny', architecture: 'llama', numLayers: 3, hiddenSize: 64, numHeads: 4, vocabSize: 100, parameters: 1000,
-  hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3],
+  hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3], precisions: [],
+}
+const summary: ModelSummary = {
+  id: 'm', name: 'tiny', path: '/models/tiny', source: 'imported', architecture: 'llama', numLayers: 3, exits: [], results: {}, sizeBytes: 10,
+  precision: 'fp32', precisions: [], createdAt: 1,
 }
 const refused = (message: string) => () => {
   throw new ClientError({ code: 'invalid_params', message })
@@ -44,5 +48,29 @@ describe('models store', () => {
 
     client.handle('models.inspect', refused('/nope: config.json is missing.'))
     expect(await catalog.describe('/nope')).toEqual({ model: null, error: '/nope: config.json is missing.' })
+  })
+
+  it('records a model\'s chosen precision in the list it shows, and says why a choice was refused', async () => {
+    const client = new FakeClient()
+      .handle('models.list', () => ({ models: [summary] }))
+      .handle('models.setPrecision', (params) => ({ model: { ...summary, precision: (params as { precision: 'int8' }).precision } }))
+    piniaWith(client)
+    const store = useModelsStore()
+    await store.load()
+
+    expect(await store.setPrecision('m', 'int8')).toBe(true)
+    expect(store.byId('m')?.precision).toBe('int8')
+    expect(client.calls.find((c) => c.method === 'models.setPrecision')?.params).toEqual({ modelId: 'm', precision: 'int8' })
+
+    client.handle('models.setPrecision', refused('No model m in the library.'))
+    expect(await store.setPrecision('m', 'int4')).toBe(false)
+    expect(store.actionError).toBe('No model m in the library.')
+  })
+
+  it('imports in the chosen precision', async () => {
+    const client = new FakeClient().handle('models.list', () => ({ models: [] })).handle('models.import', () => ({ model: { ...summary, precision: 'int4' } }))
+    piniaWith(client)
+    await useModelsStore().importFolder('/models/tiny', 'int4')
+    expect(client.calls.find((c) => c.method === 'models.import')?.params).toEqual({ path: '/models/tiny', precision: 'int4' })
   })
 })

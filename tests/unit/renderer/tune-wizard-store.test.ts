@@ -5,7 +5,7 @@ import { deferred, FakeClient, piniaWith } from './fake-client'
 
 const model: ModelFolderShape = {
   path: '/models/base', name: 'base', architecture: 'llama', numLayers: 6, hiddenSize: 64, numHeads: 4, vocabSize: 100, parameters: 1000,
-  hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3, 4, 5, 6],
+  hasTokenizer: true, hasChatTemplate: false, exits: [1, 2, 3, 4, 5, 6], precisions: [],
 }
 
 const preview = (seqLen: number, errorCount = 0): DatasetPreview => ({

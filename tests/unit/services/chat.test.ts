@@ -193,6 +193,41 @@ describe('chats', { timeout: 60_000 }, () => {
   })
 })
 
+describe('a model\'s precision', { timeout: 60_000 }, () => {
+  it('lists each precision with its weight memory from config.json, fp32 until chosen', async () => {
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    const soft = models[0]!
+    expect(soft.precision).toBe('fp32')
+    expect(soft.precisions.map((p) => p.precision)).toEqual(['fp32', 'int8', 'int4'])
+    const [fp32, int8, int4] = soft.precisions.map((p) => p.memoryBytes)
+    expect(fp32).toBe(soft.parameters! * 4)
+    expect(int8).toBeLessThan(fp32!)
+    expect(int4).toBeLessThan(int8!)
+  })
+
+  it('a chat loads its model in the chosen precision; the choice is kept across a restart', async () => {
+    const { model } = await call<{ model: ModelSummary }>('models.setPrecision', { modelId: 'bundled:dictionary-soft', precision: 'int8' })
+    expect(model.precision).toBe('int8')
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { maxNewTokens: 4 } })
+    const done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: 'Hello' })
+    expect((await done).message?.content).toBeTypeOf('string')
+    expect(await call('engine.status')).toMatchObject({ state: 'ready', model: { weights: { precision: 'int8' } } })
+
+    await backend.close()
+    backend = open()
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    expect(models.find((m) => m.id === 'bundled:dictionary-soft')?.precision).toBe('int8')
+  })
+
+  it('refuses a precision the engine does not have, naming the field', async () => {
+    expect(await backend.dispatch('models.setPrecision', { modelId: 'bundled:dictionary-soft', precision: 'int2' })).toMatchObject({
+      ok: false,
+      error: { code: 'invalid_params', issues: [{ path: 'precision' }] },
+    })
+  })
+})
+
 describe('fitting streamed piece lengths to the stored text', () => {
   it('keeps exact lengths, trims a cut stop string from the end, and pads a shortfall', () => {
     expect(fitLengths([2, 3, 1], 3, 6)).toEqual([2, 3, 1])

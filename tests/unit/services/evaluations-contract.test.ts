@@ -290,6 +290,25 @@ describe('the compare view through the contract', { timeout: 120_000 }, () => {
     expect(empty).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'prompt' }] } })
   })
 
+  it('pits int4 against fp32 of the same model and exit: each side runs and is stored in its own precision', async () => {
+    const backend = open()
+    const { a, b } = await compare(backend, { prompt: 'say int4', a: { modelPath: modelA, exit: 3, precision: 'int4' }, b: { modelPath: modelA, exit: 3 }, maxNewTokens: 4 })
+    expect(a).toMatchObject({ exit: 3, precision: 'int4', generationId: expect.any(String) })
+    expect(b).toMatchObject({ exit: 3, precision: 'fp32', generationId: expect.any(String) })
+    expect(a.generationId).not.toBe(b.generationId)
+    // Both answers are kept, so a vote between them means int4 against fp32.
+    const { vote } = await call<{ vote: Vote }>(backend, 'evaluations.vote', { firstGenerationId: a.generationId, secondGenerationId: b.generationId, verdict: 'Tie' })
+    expect(vote).toMatchObject({ a: { exit: 3 }, b: { exit: 3 } })
+    const same = await backend.dispatch('compare.generate', { prompt: 'x', a: { modelPath: modelA, precision: 'int8' }, b: { modelPath: modelA, precision: 'int8' } })
+    expect(same).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'b.exit' }] } })
+  })
+
+  it('refuses a quantized contender in a batch evaluation (not tabulated per precision yet), naming the field', async () => {
+    const backend = open()
+    const refused = await backend.dispatch('evaluations.start', { setPath: writeSet('int4.jsonl', 1), a: { modelPath: modelA, precision: 'int4' }, b: { modelPath: modelB } })
+    expect(refused).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'a.precision' }] } })
+  })
+
   it('stores nothing for a comparison cancelled before any answer', async () => {
     const backend = open()
     const before = (await call<{ sets: EvalSetSummary[] }>(backend, 'evaluations.sets', {})).sets.find((s) => s.format === 'compare')?.itemCount ?? 0

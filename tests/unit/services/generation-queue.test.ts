@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { EngineStatus, GenerateRequest, GenerationDone } from '../../../src-main/api/contract'
+import type { EngineStatus, GenerateRequest, GenerationDone, WeightsRequest } from '../../../src-main/api/contract'
 import { ApiError } from '../../../src-main/api/errors'
 import { EventBus } from '../../../src-main/services/events'
 import { GenerationQueue, QueueFullError, type QueueEngine } from '../../../src-main/services/generation-queue'
@@ -19,12 +19,20 @@ class FakeEngine implements QueueEngine {
     return this.current
   }
 
-  async load(path: string): Promise<EngineStatus> {
-    this.log.push(`load ${path}`)
+  /** Set: every quantized load falls back to fp32 with this reason (a provider without MatMulNBits). */
+  quantFallback: string | undefined
+
+  async load(path: string, weights?: WeightsRequest): Promise<EngineStatus> {
+    this.log.push(weights ? `load ${path} ${weights.precision}` : `load ${path}`)
     await tick()
+    const precision = this.quantFallback ? 'fp32' : (weights?.precision ?? 'fp32')
+    const fallback = this.quantFallback && weights && weights.precision !== 'fp32' ? { weightsFallbackReason: this.quantFallback } : {}
     this.current = this.failLoad
       ? { state: 'error', error: 'bad weights' }
-      : { state: 'ready', model: { path, name: path, architecture: 'llama', numLayers: 4, contextLength: 64, exits: [1, 2, 4], hasTokenizer: true, hasChatTemplate: false, provider: 'cpu' } }
+      : {
+          state: 'ready',
+          model: { path, name: path, architecture: 'llama', numLayers: 4, contextLength: 64, exits: [1, 2, 4], hasTokenizer: true, hasChatTemplate: false, provider: 'cpu', weights: { precision }, ...fallback },
+        }
     return this.current
   }
 
@@ -186,6 +194,41 @@ describe('the generation queue', () => {
     expect(ran).toBe(false)
     engine.finish(a)
     expect(await other).toBe('/m2')
+  })
+
+  it('loads a model in the precision a generation asks for, and again when the next asks for another', async () => {
+    const { engine, queue } = setup()
+    const a = queue.submit(ask, { modelPath: '/m1', weights: { precision: 'int8' } }).generationId
+    await tick()
+    await tick()
+    engine.finish(a)
+    const b = queue.submit(ask, { modelPath: '/m1', weights: { precision: 'int8' } }).generationId
+    await tick()
+    await tick()
+    engine.finish(b)
+    const c = queue.submit(ask, { modelPath: '/m1' }).generationId
+    await tick()
+    await tick()
+    expect(engine.log).toEqual(['load /m1 int8', `generate ${a} on /m1`, `generate ${b} on /m1`, 'load /m1', `generate ${c} on /m1`])
+  })
+
+  it('a raw engine.generate keeps the precision the model was loaded in', async () => {
+    const { engine, queue } = setup()
+    await queue.load('/m1', { precision: 'int4' })
+    queue.submit(ask)
+    await tick()
+    await tick()
+    expect(engine.log.filter((line) => line.startsWith('load'))).toEqual(['load /m1 int4'])
+  })
+
+  it('measures in the precision asked for, and does not reload a model whose quantized load fell back to fp32', async () => {
+    const { engine, queue } = setup()
+    await queue.withModel('/m1', async () => 'measured', { precision: 'int8' })
+    expect(engine.log).toEqual(['load /m1 int8'])
+    engine.quantFallback = 'no MatMulNBits on this provider'
+    await queue.load('/m2', { precision: 'int4' })
+    await queue.withModel('/m2', async () => 'measured', { precision: 'int4' })
+    expect(engine.log).toEqual(['load /m1 int8', 'load /m2 int4'])
   })
 
   it('refuses the raw engine.generate when no model is loaded, as before the queue', () => {

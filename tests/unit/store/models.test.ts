@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { NotFoundError } from '../../../src-main/store'
-import { addModel, manualClock, memoryStore } from './helpers'
+import Database from 'better-sqlite3'
+import { NotFoundError, migrate, migrations } from '../../../src-main/store'
+import { addModel, manualClock, memoryStore, open, tempDbPath } from './helpers'
 
 describe('ModelsRepository', () => {
   it('returns what was added, with parsed JSON and timestamps', () => {
@@ -107,5 +108,40 @@ describe('ModelsRepository', () => {
 
     expect(store.runs.get(run.id)).toBeUndefined()
     expect(store.chats.get(chat.id)?.modelId).toBeNull()
+  })
+
+  describe('precision', () => {
+    it('is fp32 until chosen, then kept; a bundled model shipped again keeps the choice', () => {
+      const store = memoryStore()
+      const model = addModel(store, { id: 'bundled:tiny', source: 'bundled' })
+      expect(model.precision).toBe('fp32')
+
+      expect(store.models.updatePrecision(model.id, 'int8').precision).toBe('int8')
+      store.models.put({ id: 'bundled:tiny', name: 'Tiny Llama', architecture: 'llama', path: '/models/tiny', source: 'bundled', numLayers: 8 })
+
+      expect(store.models.get(model.id)?.precision).toBe('int8')
+    })
+
+    it('refuses a precision the engine does not have, and a model that does not exist', () => {
+      const store = memoryStore()
+      const model = addModel(store)
+
+      expect(() => store.models.updatePrecision(model.id, 'int3' as never)).toThrow(/CHECK/)
+      expect(() => store.models.updatePrecision('gone', 'int4')).toThrow(NotFoundError)
+    })
+
+    it('a database from before precisions gains the column: its models are fp32', () => {
+      const path = tempDbPath()
+      const older = new Database(path)
+      migrate(older, migrations.filter((m) => m.name !== 'model precision'), path)
+      older
+        .prepare("INSERT INTO models (id, name, architecture, path, source, num_layers, created_at, updated_at) VALUES ('m', 'old', 'llama', '/models/old', 'imported', 2, 1, 1)")
+        .run()
+      older.close()
+
+      const newer = open(path)
+
+      expect(newer.models.list().map((m) => [m.name, m.precision])).toEqual([['old', 'fp32']])
+    })
   })
 })

@@ -1,4 +1,5 @@
 /** What a contender picker holds: a model folder, the model read from it, and the chosen exit. */
+import type { WeightPrecision } from '../../../../src-main/api/contract'
 import type { ModelChoice } from '../../composables/model-catalog'
 
 export interface ContenderChoice {
@@ -7,6 +8,8 @@ export interface ContenderChoice {
   exit: number | 'every' | null
   /** The folder's model once read; null while none is (or the folder is not a model). */
   model: ModelChoice | null
+  /** The weight precision it runs in (the compare view offers it); absent: fp32. */
+  precision?: WeightPrecision
 }
 
 export function emptyContender(): ContenderChoice {
@@ -18,4 +21,9 @@ export function contenderLabel(c: { modelName?: string; name?: string; exit: num
   const name = c.modelName ?? c.name ?? '?'
   if (c.exit === 'every') return `${name} (every exit)`
   return c.exit === null ? name : `${name}@${c.exit}`
+}
+
+/** What compare.generate takes for a chosen contender: fp32 is the default and is left out. */
+export function contenderRequest(c: ContenderChoice): { modelPath: string; exit: number; precision?: WeightPrecision } {
+  return { modelPath: c.modelPath, exit: c.exit as number, ...(c.precision && c.precision !== 'fp32' ? { precision: c.precision } : {}) }
 }
