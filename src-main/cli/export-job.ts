@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { TuneSetupError } from '../engine/train/errors'
-import { exportJob } from '../services/job-export'
+import { exportJob } from '../engine/train/job-export'
 import { UsageError, type Command } from './commands'
 import { flagOf } from './flags'
 import { trainingFlagOptions, trainingRequestFrom } from './tune-flags'

@@ -115,7 +115,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
   const compare = new CompareService({ store, bus, workers, cacheDir, provider, log: logLine })
   const datasets = new DatasetService({ workers, dataDir })
   const readyMade = new ReadyMadeSets(options.bundledEvalSetsDir)
-  const jobs = new JobExportService(store, options.jobTemplatesDir)
+  const jobs = new JobExportService({ store, workers, templatesDir: options.jobTemplatesDir })
 
   const handlers: Handlers = {
     'app.info': () => ({

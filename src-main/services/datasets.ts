@@ -108,6 +108,7 @@ export class DatasetService {
           if (!ended.ok) return reject(new ApiError('internal', ended.error))
           const m = ended.result
           if (m.type === 'preview') return resolvePreview(m.preview)
+          if (m.type !== 'failed') return reject(new ApiError('internal', 'The dataset worker answered a preview with a job export.'))
           const field = m.field
           reject(field ? new ApiError('invalid_params', `${field}: ${m.error}`, [{ path: field, message: m.error }]) : new ApiError('internal', m.error))
         },

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExportedJob, ModelSummary, RunDetails, RunSummary } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { JobExportService } from '../../../src-main/services/job-export'
+import { WorkerHost } from '../../../src-main/services/worker-host'
 import { openStore } from '../../../src-main/store'
 import { callBackend } from '../../fixtures/backend'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
@@ -19,7 +20,13 @@ beforeAll(() => {
   writeTinyTextModel(modelDir, { seed: 2, layers: 2 })
   const lines = Array.from({ length: 6 }, (_, i) => JSON.stringify({ instruction: `say ${i}`, output: `ok ${i}` }))
   writeFileSync(data, `${lines.join('\n')}\n`)
-  backend = openBackend({ transport: 'browser', dataDir: join(root, 'app'), log: () => {}, engineWorker: sourceWorker('engine-worker') })
+  backend = openBackend({
+    transport: 'browser',
+    dataDir: join(root, 'app'),
+    log: () => {},
+    engineWorker: sourceWorker('engine-worker'),
+    datasetWorker: sourceWorker('dataset-worker'),
+  })
 })
 
 afterAll(async () => {
@@ -67,15 +74,17 @@ describe('runs.exportJob', () => {
 
   it("exports a stored run's request, and refuses a run that has none", async () => {
     const store = openStore(join(root, 'runs.db'))
+    const workers = new WorkerHost({ dataset: sourceWorker('dataset-worker') }, () => {})
     try {
       const model = store.models.add({ name: 'm', path: modelDir, source: 'imported', architecture: 'llama', numLayers: 2 })
       const run = store.runs.create({ modelId: model.id, mode: 'sft', config: { ...tune, mode: 'sft' }, totalSteps: 3 })
-      const service = new JobExportService(store, undefined)
+      const service = new JobExportService({ store, workers, templatesDir: undefined })
       const job = await service.export({ jobDir: join(root, 'from-run'), runId: run.id })
       expect(JSON.parse(readFileSync(join(job.jobDir, 'job.json'), 'utf8')).training).toMatchObject({ mode: 'sft', trainedExits: [2] })
       const imported = store.runs.create({ modelId: model.id, mode: 'soft', config: { importedFrom: 'pytorch-job' }, totalSteps: 1 })
       await expect(service.export({ jobDir: join(root, 'never'), runId: imported.id })).rejects.toThrow(/has no tune request/)
     } finally {
+      await workers.close()
       store.close()
     }
   })
