@@ -16,7 +16,7 @@
  * (2,000 tokens on the 8-layer bundled model: 3.6 GB); in chunks it is
  * CHUNK × length. The sequence never grows past the model's context.
  */
-import type { ort } from '../onnx/session'
+import { tensor, type ort } from '../onnx/session'
 import { inverseFrequencies, ropeTables } from '../model/rope'
 import { checkTokenIds, contextLength, contextPhrase, PromptError } from './context'
 import type { DynamicDepthRuntime } from './runtime'
@@ -25,7 +25,7 @@ import type { DynamicDepthRuntime } from './runtime'
 export const CHUNK = 256
 
 export interface AdvanceResult {
-  /** Logits of the last new position, at the exit used. */
+  /** Logits [count, vocab] of the last `count` positions (advance's `logitsFor`), at the exit used. */
   logits: Float32Array
   /** Positions that deeper layers had to catch up on, summed over layers. */
   caughtUp: number
@@ -47,6 +47,10 @@ export class DynamicSequence {
     this.inv = inverseFrequencies(runtime.config)
   }
 
+  get numLayers(): number {
+    return this.runtime.numLayers
+  }
+
   get length(): number {
     return this.tokens.length
   }
@@ -57,10 +61,27 @@ export class DynamicSequence {
   }
 
   /**
-   * Appends `ids` and runs them (and any positions deeper layers have not
-   * seen) through layers 1..exit, then the head on the last position.
+   * Forgets every position from `length` on, in every layer's KV cache too,
+   * as if they had never been run: a rejected speculative draft leaves no trace.
    */
-  async advance(ids: readonly number[], exit: number): Promise<AdvanceResult> {
+  truncate(length: number): void {
+    if (!Number.isInteger(length) || length < 0 || length > this.tokens.length) throw new Error(`cannot truncate a ${this.tokens.length}-token sequence to ${length}`)
+    for (let p = length; p < this.tokens.length; p++) this.frontier.delete(p)
+    this.tokens.length = length
+    this.kv.forEach((cache, l) => {
+      if (this.cached[l]! <= length) return
+      this.kv[l] = { k: keepPositions(cache.k, length), v: keepPositions(cache.v, length) }
+      this.cached[l] = length
+    })
+  }
+
+  /**
+   * Appends `ids` and runs them (and any positions deeper layers have not
+   * seen) through layers 1..exit, then the head on the last `logitsFor`
+   * positions (default 1). Those positions must all be new to layer `exit`:
+   * a speculative verification asks for every drafted position at once.
+   */
+  async advance(ids: readonly number[], exit: number, logitsFor = 1): Promise<AdvanceResult> {
     const { runtime } = this
     const L = runtime.numLayers
     if (!Number.isInteger(exit) || exit < 1 || exit > L) throw new Error(`exit ${exit} is outside 1..${L}`)
@@ -78,6 +99,12 @@ export class DynamicSequence {
       this.frontier.set(start + i, embedded.subarray(i * d, (i + 1) * d))
     })
     const end = this.tokens.length
+    const firstLogit = end - logitsFor
+    if (!Number.isInteger(logitsFor) || logitsFor < 1 || firstLogit < this.cached[exit - 1]!) {
+      this.truncate(start)
+      throw new Error(`logits for ${logitsFor} positions: only positions that layer ${exit} has not run can get them`)
+    }
+    const top = new Float32Array(logitsFor * d)
     let caughtUp = 0
     for (let l = 0; l < exit; l++) {
       caughtUp += Math.max(0, end - this.cached[l]! - ids.length)
@@ -94,12 +121,21 @@ export class DynamicSequence {
           if (l === L - 1) this.frontier.delete(p)
           else this.frontier.set(p, out.hidden.subarray((p - from) * d, (p - from + 1) * d))
         }
-        if (l === exit - 1 && from + count === end) {
-          const last = out.hidden.subarray((count - 1) * d, count * d)
-          return { logits: await runtime.head(last), caughtUp }
+        if (l === exit - 1) {
+          for (let p = Math.max(from, firstLogit); p < from + count; p++) top.set(out.hidden.subarray((p - from) * d, (p - from + 1) * d), (p - firstLogit) * d)
+          if (from + count === end) return { logits: await runtime.head(top), caughtUp }
         }
       }
     }
     throw new Error('unreachable')
   }
+}
+
+/** The first `length` positions of a KV cache [1, heads, n, D]. */
+function keepPositions(cache: ort.Tensor, length: number): ort.Tensor {
+  const [, heads, n, D] = cache.dims as [number, number, number, number]
+  const data = cache.data as Float32Array
+  const kept = new Float32Array(heads * length * D)
+  for (let h = 0; h < heads; h++) kept.set(data.subarray(h * n * D, (h * n + length) * D), h * length * D)
+  return tensor('float32', kept, [1, heads, length, D])
 }
