@@ -114,7 +114,9 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     }
     const first = tokens.length
     const depth = exitAt(first)
-    if (depth === 'exact' && speculative) {
+    // The prompt runs through every layer once whatever the mode, so the first
+    // token is the full model's plain choice: prefill time means the same in every mode.
+    if (depth === 'exact' && speculative && first > 0) {
       const round = await speculativeRound({
         sequence,
         pending,
@@ -126,7 +128,6 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
         choose: sample,
         eos,
       })
-      if (first === 0) prefillMs = performance.now() - t0
       caughtUp += round.caughtUp
       drafted += round.drafted
       accepted += round.acceptedCount
