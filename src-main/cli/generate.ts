@@ -104,9 +104,6 @@ export const generateCommand: Command = {
     }
     const draftExitFlag = autoOr('draft-exit', values['draft-exit'], positiveInt, 'a layer count, a positive whole number, or auto')
     const draftTokens = autoOr('draft-tokens', values['draft-tokens'], (n) => positiveInt(n) && n <= MAX_DRAFT_TOKENS, `a whole number in 1..${MAX_DRAFT_TOKENS}, or auto`)
-    if (values.speculative && values.temperature !== undefined && Number(values.temperature) > 0) {
-      throw new UsageError('--speculative decodes greedily for now: give it without --temperature.')
-    }
     const provider = ExecutionProviderPreference.safeParse(values.provider)
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
     const weights = parseWeights(values.weights, values['block-size'])

@@ -4,6 +4,7 @@
  * or, where it names 'exact', in draft-and-verify rounds (speculative.ts)
  * that produce the full model's tokens several at a time.
  */
+import { mulberry32 } from '../data/random'
 import { createSampler, type SamplingOptions } from './sampling'
 import type { DynamicSequence } from './sequence'
 import { DraftThreshold, speculativeRound, type SpeculativeOptions } from './speculative'
@@ -68,9 +69,11 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const { sequence, prompt, maxNewTokens, exitAt, detokenizer, signal } = options
   if (prompt.length === 0) throw new Error('the prompt has no tokens')
   const L = sequence.numLayers
-  const sample = createSampler(options.sampling)
-  // Drafts are checked by identity with the full model's choice: only a deterministic choice (greedy) keeps that exact.
-  const speculative = options.speculative && !(options.sampling?.temperature ?? 0) ? options.speculative : undefined
+  const rand = mulberry32(options.sampling?.seed ?? Date.now())
+  const sample = createSampler(options.sampling, rand)
+  // Greedy drafts are checked by identity with the full model's choice; sampled ones by the speculative-sampling rule.
+  const sampling = options.sampling?.temperature ? { options: options.sampling, rand } : undefined
+  const speculative = options.speculative
   if (speculative && (!Number.isInteger(speculative.draftExit) || speculative.draftExit < 1 || speculative.draftExit >= L)) {
     throw new Error(`draft exit ${speculative.draftExit} is outside 1..${L - 1}`)
   }
@@ -126,6 +129,7 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
         options: speculative,
         threshold,
         choose: sample,
+        ...(sampling ? { sampling } : {}),
         eos,
       })
       caughtUp += round.caughtUp

@@ -8,8 +8,14 @@
  *
  * Greedy: each token is the full model's argmax on the sequence so far, so
  * the output is token-identical to decoding at exit L.
+ *
+ * Sampling: the speculative-sampling rule (Leviathan et al.; Chen et al.):
+ * accept draft x with probability min(1, p(x)/q(x)); on rejection draw from
+ * the normalised max(0, p − q); when every draft is accepted, draw one more
+ * from p. p and q are shaped by the same temperature/top-k/top-p, so the
+ * tokens are distributed exactly as the full model's.
  */
-import type { Sampler } from './sampling'
+import { drawFrom, tokenDistribution, type Sampler, type SamplingOptions, type TokenDistribution } from './sampling'
 import type { DynamicSequence } from './sequence'
 
 /** Draft length: a fixed count, or 'auto' (stop when the draft is unsure, Draft & Verify). */
@@ -58,8 +64,10 @@ export interface SpeculativeRoundInput {
   numLayers: number
   options: SpeculativeOptions
   threshold: DraftThreshold
-  /** Deterministic choice (greedy, perhaps with a repetition penalty). */
+  /** Deterministic choice (greedy, perhaps with a repetition penalty); used when `sampling` is absent. */
   choose: Sampler
+  /** Sampling at temperature > 0: the shaping of p and q, and the generator every draw uses. */
+  sampling?: { options: SamplingOptions; rand: () => number }
   eos: ReadonlySet<number>
 }
 
@@ -77,7 +85,7 @@ export interface SpeculativeRound {
 
 /** One draft-then-verify round. */
 export async function speculativeRound(input: SpeculativeRoundInput): Promise<SpeculativeRound> {
-  const { sequence, pending, room, exactAt, numLayers, options, threshold, choose, eos } = input
+  const { sequence, pending, room, exactAt, numLayers, options, threshold, choose, eos, sampling } = input
   const E = options.draftExit
   const limit = Math.min(room, options.draftTokens === 'auto' || options.draftTokens === undefined ? MAX_AUTO_DRAFT : options.draftTokens)
   const adaptive = options.draftTokens === 'auto' || options.draftTokens === undefined
@@ -86,17 +94,28 @@ export async function speculativeRound(input: SpeculativeRoundInput): Promise<Sp
 
   // Draft: the last draft is not run at E; the verification runs it through every layer.
   const drafts: number[] = []
+  const draftDistributions: TokenDistribution[] = []
   let feed = pending
   while (drafts.length < limit) {
     if (drafts.length > 0 && (!exactAt(drafts.length) || eos.has(drafts.at(-1)!))) break
     const step = await sequence.advance(feed, E)
     caughtUp += step.caughtUp
-    const draft = choose(step.logits, sequence.tokens)
+    let draft: number
+    let confidence: number
+    if (sampling) {
+      const q = tokenDistribution(step.logits, sequence.tokens, sampling.options)
+      draft = drawFrom(q, sampling.rand())
+      draftDistributions.push(q)
+      confidence = q.probs[0]!
+    } else {
+      draft = choose(step.logits, sequence.tokens)
+      confidence = adaptive ? topProbability(step.logits) : 1
+    }
     drafts.push(draft)
     feed = [draft]
     // An unsure draft ends the round: it costs nothing extra, since the
     // verification runs one new position anyway, but the next would likely fail.
-    if (adaptive && topProbability(step.logits) < threshold.value) break
+    if (adaptive && confidence < threshold.value) break
   }
 
   // Verify: logits of the full model at the last pending position and at every draft.
@@ -105,10 +124,19 @@ export async function speculativeRound(input: SpeculativeRoundInput): Promise<Sp
   caughtUp += verified.caughtUp
   const vocab = verified.logits.length / (m + 1)
   const base = start + pending.length // sequence index of the first draft
-  const targetAt = (i: number) => choose(verified.logits.subarray(i * vocab, (i + 1) * vocab), sequence.tokens.slice(0, base + i))
+  const logitsAt = (i: number) => verified.logits.subarray(i * vocab, (i + 1) * vocab)
+  const historyAt = (i: number) => sequence.tokens.slice(0, base + i)
+  const targetAt = (i: number) => (sampling ? drawFrom(tokenDistribution(logitsAt(i), historyAt(i), sampling.options), sampling.rand()) : choose(logitsAt(i), historyAt(i)))
   let j = 0
   let correction: number | undefined
   for (; j < m; j++) {
+    if (sampling) {
+      const p = tokenDistribution(logitsAt(j), historyAt(j), sampling.options)
+      const q = draftDistributions[j]!
+      if (sampling.rand() < probabilityOf(p, drafts[j]!) / probabilityOf(q, drafts[j]!)) continue
+      correction = drawFrom(residual(p, q), sampling.rand())
+      break
+    }
     const target = targetAt(j)
     if (target !== drafts[j]) {
       correction = target
@@ -130,4 +158,26 @@ export async function speculativeRound(input: SpeculativeRoundInput): Promise<Sp
   sequence.truncate(base + j - 1)
   threshold.update(m, j)
   return { tokens, accepted, drafted: m, acceptedCount: j, pending: [drafts[j - 1]!], caughtUp }
+}
+
+function probabilityOf(distribution: TokenDistribution, id: number): number {
+  const i = distribution.ids.indexOf(id)
+  return i < 0 ? 0 : distribution.probs[i]!
+}
+
+/** The normalised max(0, p − q): where a rejected draft's replacement is drawn from. */
+export function residual(p: TokenDistribution, q: TokenDistribution): TokenDistribution {
+  const ids: number[] = []
+  const mass: number[] = []
+  p.ids.forEach((id, i) => {
+    const left = p.probs[i]! - probabilityOf(q, id)
+    if (left > 0) {
+      ids.push(id)
+      mass.push(left)
+    }
+  })
+  const total = mass.reduce((a, b) => a + b, 0)
+  // p ≤ q everywhere only when p = q, where no draft is ever rejected; p itself is then the answer.
+  if (!(total > 0)) return p
+  return { ids, probs: mass.map((x) => x / total) }
 }
