@@ -53,6 +53,8 @@ export const generateCommand: Command = {
   --draft-exit E|auto       the exit that drafts, 1..L-1 (default auto: sorted.json's draft_exit,
                             else the exit nearest L/4)
   --draft-tokens K|auto     tokens per draft, 1..64 (default auto: up to 8, stopping when unsure)
+  --auto-exit TAU           Auto mode: per token, the first exit (of the model's exits) whose top
+                            token probability is ≥ TAU (0..1), else the full model
   --max-new-tokens N        default 128; the answer also stops where the model's context ends
   --greedy                  greedy decoding (the default)
   --temperature T --top-p P --top-k K --repetition-penalty R --seed S
@@ -76,6 +78,7 @@ export const generateCommand: Command = {
         exit: { type: 'string' },
         'budget-schedule': { type: 'string' },
         speculative: { type: 'boolean', default: false },
+        'auto-exit': { type: 'string' },
         'draft-exit': { type: 'string' },
         'draft-tokens': { type: 'string' },
         'max-new-tokens': { type: 'string', default: '128' },
@@ -98,6 +101,10 @@ export const generateCommand: Command = {
     if (values.exit !== undefined && values['budget-schedule'] !== undefined) throw new UsageError('Give --exit or --budget-schedule, not both.')
     if (values.speculative && (values.exit !== undefined || values['budget-schedule'] !== undefined)) {
       throw new UsageError('--speculative decodes at full depth: give it without --exit and --budget-schedule.')
+    }
+    const autoTau = numberOption('auto-exit', values['auto-exit'], (n) => n >= 0 && n <= 1, 'a probability threshold in 0..1')
+    if (autoTau !== undefined && (values.speculative || values.exit !== undefined || values['budget-schedule'] !== undefined)) {
+      throw new UsageError('--auto-exit chooses the exit per token: give it without --exit, --budget-schedule and --speculative.')
     }
     if (!values.speculative && (values['draft-exit'] !== undefined || values['draft-tokens'] !== undefined)) {
       throw new UsageError('--draft-exit and --draft-tokens apply to --speculative only.')
@@ -136,7 +143,7 @@ export const generateCommand: Command = {
       let exitAt: (index: number) => Depth
       const scheduled = values['budget-schedule']
       try {
-        exitAt = values.speculative ? () => 'exact' : scheduled !== undefined ? parseBudgetSchedule(scheduled, L) : fixedExit(exit ?? L, L)
+        exitAt = values.speculative ? () => 'exact' : autoTau !== undefined ? () => ({ auto: autoTau }) : scheduled !== undefined ? parseBudgetSchedule(scheduled, L) : fixedExit(exit ?? L, L)
       } catch (error) {
         throw flagError(scheduled !== undefined ? 'budgetSchedule' : 'exit', error)
       }
@@ -169,7 +176,8 @@ export const generateCommand: Command = {
             prefill_ms: +result.prefillMs.toFixed(2),
             decode_tokens_per_s: +decodeTokensPerSecond.toFixed(2),
             finish_reason: result.finishReason,
-            mode: values.speculative ? 'exact' : 'exit',
+            mode: values.speculative ? 'exact' : autoTau !== undefined ? 'auto' : 'exit',
+            ...(autoTau !== undefined ? { auto_tau: autoTau, mean_exit: +(result.exits.reduce((a, b) => a + b, 0) / Math.max(1, result.exits.length)).toFixed(3) } : {}),
             ...(values.speculative
               ? {
                   draft_exit: draftExit,

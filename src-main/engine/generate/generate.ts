@@ -7,10 +7,14 @@
 import { mulberry32 } from '../data/random'
 import { createSampler, type SamplingOptions } from './sampling'
 import type { DynamicSequence } from './sequence'
-import { DraftThreshold, speculativeRound, type SpeculativeOptions } from './speculative'
+import { DraftThreshold, speculativeRound, topProbability, type SpeculativeOptions } from './speculative'
 
-/** A layer count, or 'exact': the full model's tokens, drafted at a shallow exit and verified. */
-export type Depth = number | 'exact'
+/**
+ * A layer count; 'exact': the full model's tokens, drafted at a shallow exit
+ * and verified; or { auto: τ }: per token, the first exit (ascending) whose
+ * head is confident — top softmax probability ≥ τ — else the full model.
+ */
+export type Depth = number | 'exact' | { auto: number }
 
 export interface Detokenizer {
   /** Text that token `id` adds (may be '' until a character is complete). */
@@ -39,6 +43,8 @@ export interface GenerateOptions {
   exitAt: (index: number) => Depth
   /** How Exact drafts; needed when exitAt may name 'exact' (else it decodes at full depth). */
   speculative?: SpeculativeOptions
+  /** The exits Auto tries, ascending (default every layer count); the full depth is always the last resort. */
+  autoExits?: readonly number[]
   sampling?: SamplingOptions
   eosTokenIds?: readonly number[]
   stopStrings?: readonly string[]
@@ -78,6 +84,8 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     throw new Error(`draft exit ${speculative.draftExit} is outside 1..${L - 1}`)
   }
   const threshold = new DraftThreshold()
+  const autoLadder = [...new Set([...(options.autoExits ?? []).filter((e) => Number.isInteger(e) && e >= 1 && e < L), L])].sort((a, b) => a - b)
+  if (!options.autoExits) autoLadder.splice(0, autoLadder.length, ...Array.from({ length: L }, (_, i) => i + 1))
   const eos = new Set(options.eosTokenIds ?? [])
   const stops = options.stopStrings ?? []
   const tokens: number[] = []
@@ -142,6 +150,15 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
       }
       continue
     }
+    if (typeof depth === 'object') {
+      const step = await autoStep(sequence, pending, depth.auto, autoLadder)
+      caughtUp += step.caughtUp
+      if (first === 0) prefillMs = performance.now() - t0
+      const id = sample(step.logits, sequence.tokens)
+      pending = [id]
+      finishReason = emit(id, step.exit, false)
+      continue
+    }
     const exit = depth === 'exact' ? L : depth
     const step = await sequence.advance(pending, exit)
     caughtUp += step.caughtUp
@@ -163,5 +180,21 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
     drafted,
     accepted,
     draftedTokens,
+  }
+}
+
+/**
+ * Auto's step: run the new tokens to the first exit of `ladder`, then one
+ * exit up at a time (sequence.deepen: only the layers in between run) until
+ * a head is confident or the full depth is reached.
+ */
+async function autoStep(sequence: DynamicSequence, pending: readonly number[], tau: number, ladder: readonly number[]): Promise<{ logits: Float32Array; exit: number; caughtUp: number }> {
+  let step = await sequence.advance(pending, ladder[0]!)
+  let caughtUp = step.caughtUp
+  for (let i = 0; ; i++) {
+    const exit = ladder[i]!
+    if (i === ladder.length - 1 || topProbability(step.logits) >= tau) return { logits: step.logits, exit, caughtUp }
+    step = await sequence.deepen(ladder[i + 1]!)
+    caughtUp += step.caughtUp
   }
 }

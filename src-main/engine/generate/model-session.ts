@@ -128,6 +128,7 @@ export class ModelSession {
       maxNewTokens: newTokenBudget(prompt.length, options.maxNewTokens, this.info.contextLength),
       exitAt: options.exitAt,
       speculative: { draftExit: options.speculative?.draftExit ?? this.defaultDraftExit, draftTokens: options.speculative?.draftTokens ?? 'auto' },
+      autoExits: this.info.exits,
       eosTokenIds: this.eosTokenIds,
       ...(options.sampling ? { sampling: options.sampling } : {}),
       ...(options.stopStrings ? { stopStrings: options.stopStrings } : {}),

@@ -82,10 +82,24 @@ export class DynamicSequence {
    * a speculative verification asks for every drafted position at once.
    */
   async advance(ids: readonly number[], exit: number, logitsFor = 1): Promise<AdvanceResult> {
+    if (ids.length === 0) throw new Error('advance needs at least one token')
+    return this.run(ids, exit, logitsFor)
+  }
+
+  /**
+   * Takes the last position on to layers 1..exit (with any positions those
+   * layers have not seen) and gives its logits there: Auto's next exit up,
+   * after a shallower head was not confident. It must not have been there yet.
+   */
+  async deepen(exit: number): Promise<AdvanceResult> {
+    if (this.tokens.length === 0) throw new Error('deepen needs a sequence with at least one token')
+    return this.run([], exit, 1)
+  }
+
+  private async run(ids: readonly number[], exit: number, logitsFor: number): Promise<AdvanceResult> {
     const { runtime } = this
     const L = runtime.numLayers
     if (!Number.isInteger(exit) || exit < 1 || exit > L) throw new Error(`exit ${exit} is outside 1..${L}`)
-    if (ids.length === 0) throw new Error('advance needs at least one token')
     checkTokenIds(ids, runtime.config.vocabSize)
     const context = contextLength(runtime.config)
     if (this.tokens.length + ids.length > context) {
@@ -93,7 +107,7 @@ export class DynamicSequence {
     }
     const d = runtime.config.hiddenSize
     const start = this.tokens.length
-    const embedded = await runtime.embed(ids)
+    const embedded = ids.length ? await runtime.embed(ids) : new Float32Array(0)
     ids.forEach((id, i) => {
       this.tokens.push(id)
       this.frontier.set(start + i, embedded.subarray(i * d, (i + 1) * d))
@@ -107,7 +121,8 @@ export class DynamicSequence {
     const top = new Float32Array(logitsFor * d)
     let caughtUp = 0
     for (let l = 0; l < exit; l++) {
-      caughtUp += Math.max(0, end - this.cached[l]! - ids.length)
+      // Positions not counted as new: the new ids, or (deepen) the last position.
+      caughtUp += Math.max(0, end - this.cached[l]! - Math.max(1, ids.length))
       for (let from = this.cached[l]!; from < end; from = this.cached[l]!) {
         const count = Math.min(CHUNK, end - from)
         const input = new Float32Array(count * d)
