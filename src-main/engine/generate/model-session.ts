@@ -16,6 +16,7 @@ import type { SamplingOptions } from './sampling'
 import { DynamicDepthRuntime, type RuntimeOptions } from './runtime'
 import { DynamicSequence } from './sequence'
 import type { SpeculativeOptions } from './speculative'
+import { decodingModesFor, type DecodingMode } from './modes'
 
 export interface ModelInfo {
   path: string
@@ -33,6 +34,8 @@ export interface ModelInfo {
   /** The weight precision the model runs in, and why it is not the one asked for. */
   weights: WeightsInfo
   weightsFallbackReason: string | undefined
+  /** Decoding modes beside a fixed exit that this model offers. */
+  modes: DecodingMode[]
 }
 
 export interface SessionGenerateOptions {
@@ -82,6 +85,7 @@ export class ModelSession {
       fallbackReason: runtime.fallbackReason,
       weights: weightsInfo(runtime.weights),
       weightsFallbackReason: runtime.weightsFallbackReason,
+      modes: decodingModesFor(L),
     }
     const draftExit = model.sorted?.['draft_exit']
     return new ModelSession(info, model.config, runtime, tokenizer, formatter, Number.isInteger(draftExit) ? (draftExit as number) : undefined)
