@@ -79,7 +79,8 @@ export async function generate(options: GenerateOptions): Promise<GenerateResult
   const sample = createSampler(options.sampling, rand)
   // Greedy drafts are checked by identity with the full model's choice; sampled ones by the speculative-sampling rule.
   const sampling = options.sampling?.temperature ? { options: options.sampling, rand } : undefined
-  const speculative = options.speculative
+  // A one-layer model has nothing to draft with: its Exact tokens are plain full-depth steps.
+  const speculative = L >= 2 ? options.speculative : undefined
   if (speculative && (!Number.isInteger(speculative.draftExit) || speculative.draftExit < 1 || speculative.draftExit >= L)) {
     throw new Error(`draft exit ${speculative.draftExit} is outside 1..${L - 1}`)
   }

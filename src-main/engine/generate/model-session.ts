@@ -101,6 +101,7 @@ export class ModelSession {
     const calibrated = this.draftExit
     if (calibrated !== undefined && calibrated >= 1 && calibrated < L) return calibrated
     const candidates = this.info.exits.filter((e) => e < L)
+    // A one-layer model answers 1 (generate never drafts with it: nothing is below the full depth).
     if (candidates.length === 0) return Math.max(1, L - 1)
     return candidates.reduce((best, e) => (Math.abs(e - L / 4) < Math.abs(best - L / 4) ? e : best))
   }

@@ -142,6 +142,21 @@ describe('Exact decoding', () => {
   })
 })
 
+describe('Exact on a one-layer model', () => {
+  it('has nothing to draft with: Exact is the full model, and a default draft exit does not get in the way', async () => {
+    const config = tinyConfig({ layers: 1, vocab: 64, seed: 4 })
+    const runtime = await DynamicDepthRuntime.load(config, tinyWeights(config, 4))
+    try {
+      const full = await generate({ sequence: new DynamicSequence(runtime), prompt, maxNewTokens: 6, exitAt: () => 1 })
+      const exact = await generate({ sequence: new DynamicSequence(runtime), prompt, maxNewTokens: 6, exitAt: () => 'exact', speculative: { draftExit: 1 } })
+      expect(exact.tokens).toEqual(full.tokens)
+      expect(exact.drafted).toBe(0)
+    } finally {
+      await runtime.release()
+    }
+  })
+})
+
 describe('Exact on the bundled SoFT model (real trained exits)', () => {
   let session: ModelSession
   beforeAll(async () => {
