@@ -3,6 +3,7 @@ import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
 import { fixedExit, parseBudgetSchedule } from '../engine/generate/schedule'
 import type { SamplingOptions } from '../engine/generate/sampling'
+import type { Depth } from '../engine/generate/generate'
 import type { PromptInput } from '../engine/generate/prompt'
 import { ExecutionProviderPreference, QuantBlockSize, WeightPrecision, type WeightsRequest } from '../api/contract'
 import { UsageError, type Command } from './commands'
@@ -20,6 +21,15 @@ function parseWeights(weights: string, blockSize: string | undefined): WeightsRe
   return { precision: precision.data, blockSize: block.data }
 }
 
+/** The longest draft --draft-tokens takes: more is never accepted in practice, and each costs a shallow pass. */
+const MAX_DRAFT_TOKENS = 64
+
+/** A flag that takes a number or the word auto. */
+function autoOr(name: string, text: string | undefined, check: (n: number) => boolean, rule: string): number | 'auto' | undefined {
+  if (text === 'auto') return 'auto'
+  return numberOption(name, text, check, rule)
+}
+
 function parseIds(text: string): number[] {
   const ids = text.split(',').map((s) => s.trim())
   const bad = ids.find((s) => !/^\d+$/.test(s))
@@ -29,7 +39,7 @@ function parseIds(text: string): number[] {
 
 export const generateCommand: Command = {
   name: 'generate',
-  summary: 'Generate text with a model at any exit, or a budget that changes mid-answer.',
+  summary: 'Generate text with a model at any exit, a budget that changes mid-answer, or in Exact (self-speculative) mode.',
   usage: `sorted generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
 
   --model DIR               a Hugging Face model folder (config.json + safetensors)
@@ -38,6 +48,13 @@ export const generateCommand: Command = {
   --chat                    format --prompt with the model's chat template (Alpaca if none)
   --exit K                  layers to use, 1..L (default L, the full model)
   --budget-schedule S       e.g. "0:2,5:6": tokens 0-4 at exit 2, from token 5 at exit 6
+  --speculative             Exact mode: the full model's tokens (greedy: identical to --exit L),
+                            drafted at a shallow exit and verified in one pass (self-speculative)
+  --draft-exit E|auto       the exit that drafts, 1..L-1 (default auto: sorted.json's draft_exit,
+                            else the exit nearest L/4)
+  --draft-tokens K|auto     tokens per draft, 1..64 (default auto: up to 8, stopping when unsure)
+  --auto-exit TAU           Auto mode: per token, the first exit (of the model's exits) whose top
+                            token probability is ≥ TAU (0..1), else the full model
   --max-new-tokens N        default 128; the answer also stops where the model's context ends
   --greedy                  greedy decoding (the default)
   --temperature T --top-p P --top-k K --repetition-penalty R --seed S
@@ -60,6 +77,10 @@ export const generateCommand: Command = {
         chat: { type: 'boolean', default: false },
         exit: { type: 'string' },
         'budget-schedule': { type: 'string' },
+        speculative: { type: 'boolean', default: false },
+        'auto-exit': { type: 'string' },
+        'draft-exit': { type: 'string' },
+        'draft-tokens': { type: 'string' },
         'max-new-tokens': { type: 'string', default: '128' },
         greedy: { type: 'boolean', default: false },
         temperature: { type: 'string' },
@@ -78,6 +99,18 @@ export const generateCommand: Command = {
     if (!values.model) throw new UsageError('--model DIR is required.')
     if ((values.prompt === undefined) === (values['prompt-ids'] === undefined)) throw new UsageError('Give exactly one of --prompt and --prompt-ids.')
     if (values.exit !== undefined && values['budget-schedule'] !== undefined) throw new UsageError('Give --exit or --budget-schedule, not both.')
+    if (values.speculative && (values.exit !== undefined || values['budget-schedule'] !== undefined)) {
+      throw new UsageError('--speculative decodes at full depth: give it without --exit and --budget-schedule.')
+    }
+    const autoTau = numberOption('auto-exit', values['auto-exit'], (n) => n >= 0 && n <= 1, 'a probability threshold in 0..1')
+    if (autoTau !== undefined && (values.speculative || values.exit !== undefined || values['budget-schedule'] !== undefined)) {
+      throw new UsageError('--auto-exit chooses the exit per token: give it without --exit, --budget-schedule and --speculative.')
+    }
+    if (!values.speculative && (values['draft-exit'] !== undefined || values['draft-tokens'] !== undefined)) {
+      throw new UsageError('--draft-exit and --draft-tokens apply to --speculative only.')
+    }
+    const draftExitFlag = autoOr('draft-exit', values['draft-exit'], positiveInt, 'a layer count, a positive whole number, or auto')
+    const draftTokens = autoOr('draft-tokens', values['draft-tokens'], (n) => positiveInt(n) && n <= MAX_DRAFT_TOKENS, `a whole number in 1..${MAX_DRAFT_TOKENS}, or auto`)
     const provider = ExecutionProviderPreference.safeParse(values.provider)
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
     const weights = parseWeights(values.weights, values['block-size'])
@@ -107,19 +140,23 @@ export const generateCommand: Command = {
         throw new UsageError(`${values.model} has no tokenizer (tokenizer.json): give the prompt as --prompt-ids.`)
       }
       const L = session.info.numLayers
-      let exitAt
+      let exitAt: (index: number) => Depth
       const scheduled = values['budget-schedule']
       try {
-        exitAt = scheduled !== undefined ? parseBudgetSchedule(scheduled, L) : fixedExit(exit ?? L, L)
+        exitAt = values.speculative ? () => 'exact' : autoTau !== undefined ? () => ({ auto: autoTau }) : scheduled !== undefined ? parseBudgetSchedule(scheduled, L) : fixedExit(exit ?? L, L)
       } catch (error) {
         throw flagError(scheduled !== undefined ? 'budgetSchedule' : 'exit', error)
       }
+      if (typeof draftExitFlag === 'number' && draftExitFlag >= L) throw new UsageError(`--draft-exit must be below the model's ${L} layers (got ${draftExitFlag}).`)
+      if (values.speculative && L < 2) throw new UsageError(`--speculative needs a model of at least 2 layers to draft with (${values.model} has 1).`)
+      const draftExit = typeof draftExitFlag === 'number' ? draftExitFlag : session.defaultDraftExit
       let result
       try {
         result = await session.generate({
           input,
           maxNewTokens,
           exitAt,
+          speculative: { draftExit, draftTokens: draftTokens ?? 'auto' },
           sampling,
           ...(values.stop ? { stopStrings: values.stop } : {}),
           ...(values.json ? {} : { onToken: (t) => process.stdout.write(t.text) }),
@@ -139,6 +176,16 @@ export const generateCommand: Command = {
             prefill_ms: +result.prefillMs.toFixed(2),
             decode_tokens_per_s: +decodeTokensPerSecond.toFixed(2),
             finish_reason: result.finishReason,
+            mode: values.speculative ? 'exact' : autoTau !== undefined ? 'auto' : 'exit',
+            ...(autoTau !== undefined ? { auto_tau: autoTau, mean_exit: +(result.exits.reduce((a, b) => a + b, 0) / Math.max(1, result.exits.length)).toFixed(3) } : {}),
+            ...(values.speculative
+              ? {
+                  draft_exit: draftExit,
+                  drafted: result.drafted,
+                  accepted: result.accepted,
+                  acceptance_rate: result.drafted ? +(result.accepted / result.drafted).toFixed(4) : 0,
+                }
+              : {}),
             prompt_tokens: result.promptTokens,
             // The precision the model ran in: the one asked for, or fp32 with the reason.
             weights: session.info.weights.precision,
@@ -148,8 +195,9 @@ export const generateCommand: Command = {
         )
       } else {
         process.stdout.write('\n')
+        const acceptance = values.speculative ? `; drafted at exit ${draftExit}, accepted ${result.accepted}/${result.drafted}` : ''
         process.stderr.write(
-          `[${result.tokens.length} tokens, ${result.finishReason}; prefill ${result.prefillMs.toFixed(0)} ms, decode ${decodeTokensPerSecond.toFixed(1)} tokens/s]\n`,
+          `[${result.tokens.length} tokens, ${result.finishReason}; prefill ${result.prefillMs.toFixed(0)} ms, decode ${decodeTokensPerSecond.toFixed(1)} tokens/s${acceptance}]\n`,
         )
       }
       return 0

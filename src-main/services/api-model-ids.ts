@@ -12,7 +12,7 @@
  * library id appended, so every id stays unique.
  */
 
-/** The decoding modes a model id may name after `@`. None exists yet; the engine will report which a model has. */
+/** The decoding modes a model id may name after `@`; the engine reports which a model has (engine/generate/modes.ts). */
 export const budgetModes = ['exact', 'auto'] as const
 export type BudgetMode = (typeof budgetModes)[number]
 
@@ -62,7 +62,7 @@ export interface NamedModel {
   numLayers: number
   /** The exits it was sorted for; empty: every layer count works. */
   exits: readonly number[]
-  /** Decoding modes the engine offers for it (none today). */
+  /** Decoding modes the engine offers for it. */
   modes?: readonly BudgetMode[]
 }
 

@@ -15,6 +15,7 @@ import type * as jobExport from '../engine/train/job-export'
 import type * as providers from '../engine/onnx/providers'
 import type * as quant from '../engine/model/quant/linear'
 import type * as weights from '../engine/model/weight-format'
+import type * as modes from '../engine/generate/modes'
 
 /** True only when A and B are the same type (not merely assignable either way). */
 export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -36,4 +37,5 @@ export type EngineTypesMatchContract = [
   Holds<Same<Omit<tuneJob.TuneRequest, 'provider'>, contract.MethodParams<'runs.start'>>>,
   Holds<Same<quant.QuantizationSettings, contract.WeightsRequest>>,
   Holds<Same<weights.WeightsInfo, contract.LoadedWeights>>,
+  Holds<Same<modes.DecodingMode, contract.DecodingMode>>,
 ]

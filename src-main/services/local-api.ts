@@ -7,6 +7,7 @@
 import { GenerateRequest, type ChatMessage, type GenerationDone, type GenerationToken, type Sampling } from '../api/contract'
 import { ApiError, issuesFromZod } from '../api/errors'
 import { contextPhrase } from '../engine/generate/context'
+import { decodingModesFor } from '../engine/generate/modes'
 import { assignApiNames, budgetsOf, formatModelId, offers, parseModelId, type Budget } from './api-model-ids'
 import type { EventBus } from './events'
 import type { GenerationQueue } from './generation-queue'
@@ -72,9 +73,14 @@ export class LocalApiService {
     })
   }
 
+  /** Library models with the decoding modes the engine offers for each. */
+  private offered() {
+    return this.library.list().map((model) => ({ ...model, modes: decodingModesFor(model.numLayers) }))
+  }
+
   /** Every library model at every budget it offers, in the library's order. */
   models(): ApiModel[] {
-    return assignApiNames(this.library.list()).flatMap(({ model, name }) =>
+    return assignApiNames(this.offered()).flatMap(({ model, name }) =>
       budgetsOf(model).map((budget) => ({
         id: formatModelId(name, budget),
         libraryId: model.id,
@@ -91,7 +97,7 @@ export class LocalApiService {
   find(id: string): ApiModel | undefined {
     const parsed = parseModelId(id)
     if (!parsed) return undefined
-    const named = assignApiNames(this.library.list()).find((entry) => entry.name === parsed.name)
+    const named = assignApiNames(this.offered()).find((entry) => entry.name === parsed.name)
     if (!named || !offers(named.model, parsed.budget)) return undefined
     return this.models().find((model) => model.id === id)
   }
@@ -110,6 +116,7 @@ export class LocalApiService {
     const request = GenerateRequest.safeParse({
       ...generation.input,
       ...(generation.model.budget.kind === 'exit' ? { exit: generation.model.budget.exit } : {}),
+      ...(generation.model.budget.kind === 'mode' ? { mode: generation.model.budget.mode } : {}),
       maxNewTokens: generation.maxNewTokens,
       sampling: generation.sampling,
       stopStrings: generation.stopStrings,

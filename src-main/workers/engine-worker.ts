@@ -8,6 +8,8 @@ import type { z } from 'zod'
 import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
+import type { Depth } from '../engine/generate/generate'
+import { DEFAULT_AUTO_TAU, type DecodingMode } from '../engine/generate/modes'
 import type { PromptInput } from '../engine/generate/prompt'
 import { ToWorker, type FromWorker } from './engine-protocol'
 import { openWorkerPort } from './worker-port'
@@ -19,7 +21,8 @@ const post = port.post
 
 let session: ModelSession | undefined
 let status: EngineStatus = { state: 'empty' }
-const running = new Map<string, { exit: number; controller: AbortController }>()
+/** Per running generation: its exit, or its decoding mode until a setExit moves it to a layer stop. */
+const running = new Map<string, { exit: number; mode?: DecodingMode | undefined; controller: AbortController }>()
 /** Generations and loads run one after another, in arrival order. */
 let queue: Promise<unknown> = Promise.resolve()
 /** Settles when the last load or unload asked for is done: a measure must see the model it was asked about. */
@@ -75,18 +78,25 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
     post({ type: 'done', done: failed(generationId, `exit ${r.exit} is outside 1..${L}`) })
     return
   }
+  if (r.mode !== undefined && !session.info.modes.includes(r.mode)) {
+    running.delete(generationId)
+    post({ type: 'done', done: failed(generationId, `${session.info.name} offers no ${r.mode} mode: it needs an exit below its ${L} layer(s)`) })
+    return
+  }
   // state.exit holds the request's exit, or a setExit that arrived while this generation was queued.
   state.exit = Math.min(state.exit, L)
+  const autoTau = r.autoTau ?? DEFAULT_AUTO_TAU
+  const depth = (): Depth => (state.mode === 'exact' ? 'exact' : state.mode === 'auto' ? { auto: autoTau } : state.exit)
   const input: PromptInput = r.promptIds ? { promptIds: r.promptIds } : r.messages ? { messages: r.messages } : { prompt: r.prompt! }
   try {
     const result = await session.generate({
       input,
       maxNewTokens: r.maxNewTokens,
-      exitAt: () => state.exit,
+      exitAt: depth,
       sampling: r.sampling,
       stopStrings: r.stopStrings,
       signal: state.controller.signal,
-      onToken: (t) => post({ type: 'token', token: { generationId, index: t.index, id: t.id, text: t.text, exit: t.exit } }),
+      onToken: (t) => post({ type: 'token', token: { generationId, index: t.index, id: t.id, text: t.text, exit: t.exit, ...(t.drafted ? { drafted: true } : {}) } }),
     })
     if (result.droppedMessages > 0) post({ type: 'log', message: `engine: ${result.droppedMessages} oldest messages left out to fit the ${session.info.contextLength}-token context` })
     const decoded = result.tokens.length - 1
@@ -101,6 +111,7 @@ async function run(generationId: string, r: GenerateRequestData): Promise<void> 
         promptTokens: result.promptTokens,
         prefillMs: result.prefillMs,
         decodeTokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : 0,
+        ...(result.drafted > 0 ? { drafted: result.drafted, accepted: result.accepted } : {}),
       },
     })
   } catch (error) {
@@ -136,12 +147,16 @@ port.listen(ToWorker, (message) => {
       modelSettled = queue
       break
     case 'generate':
-      running.set(message.generationId, { exit: message.request.exit ?? Number.MAX_SAFE_INTEGER, controller: new AbortController() })
+      running.set(message.generationId, { exit: message.request.exit ?? Number.MAX_SAFE_INTEGER, mode: message.request.mode, controller: new AbortController() })
       enqueue(() => run(message.generationId, message.request))
       break
     case 'setExit': {
       const state = running.get(message.generationId)
-      if (state) state.exit = Math.min(message.exit, session?.info.numLayers ?? message.exit)
+      if (state) {
+        // A layer stop leaves Exact/Auto; the sequence's caches carry over either way.
+        state.exit = Math.min(message.exit, session?.info.numLayers ?? message.exit)
+        state.mode = undefined
+      }
       break
     }
     case 'cancel':

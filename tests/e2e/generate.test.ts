@@ -32,6 +32,30 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 
 describe('sorted generate', () => {
+  it('--speculative prints the full model\'s tokens with the draft statistics; --auto-exit names its mode and mean exit', async () => {
+    const bundled = join(import.meta.dirname, '..', '..', 'resources', 'models', 'dictionary-soft')
+    const args = (...extra: string[]) => ['generate', '--model', bundled, '--prompt', 'Define the noun "harbour".', '--chat', '--max-new-tokens', '24', '--json', ...extra]
+    const full = JSON.parse((await finish(args('--exit', '8'))).stdout)
+    const result = await finish(args('--speculative', '--draft-exit', '3', '--draft-tokens', '4'))
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    const exact = JSON.parse(result.stdout)
+    expect(exact.tokens).toEqual(full.tokens)
+    expect(exact.exits).toEqual(full.tokens.map(() => 8))
+    expect(exact).toMatchObject({ mode: 'exact', draft_exit: 3 })
+    expect(exact.accepted).toBeGreaterThan(0)
+    expect(exact.acceptance_rate).toBeCloseTo(exact.accepted / exact.drafted, 3)
+    expect(full.mode).toBe('exit')
+    const auto = JSON.parse((await finish(args('--auto-exit', '0'))).stdout)
+    expect(auto).toMatchObject({ mode: 'auto', auto_tau: 0, mean_exit: 1 })
+    const refused = await finish(args('--speculative', '--exit', '3'))
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain('--speculative decodes at full depth: give it without --exit and --budget-schedule.')
+    const tau = await finish(args('--auto-exit', '1.5'))
+    expect(tau.code).toBe(2)
+    expect(tau.stderr).toContain('--auto-exit must be a probability threshold in 0..1 (got "1.5").')
+  })
+
   it('follows a budget schedule and prints one JSON object', async () => {
     const result = await finish(['generate', '--model', idsOnly, '--prompt-ids', '1,2,3', '--budget-schedule', '0:1,3:3', '--max-new-tokens', '6', '--json'])
     expect(result.stderr).toBe('')

@@ -76,9 +76,17 @@ describe('sorted serve --api', { timeout: 60_000 }, () => {
   it('lists every library model at full depth and at each exit, and retrieves one', async () => {
     const ids = (await main.client.models.list()).data.map((m) => m.id)
     expect(ids).toEqual(expect.arrayContaining(['dictionary-soft', 'dictionary-soft@1', 'dictionary-soft@8', 'dictionary-sft']))
-    expect(ids.some((id) => id.endsWith('@exact') || id.endsWith('@auto'))).toBe(false)
+    // The engine offers Exact and Auto for every model with an exit below its full depth.
+    expect(ids).toEqual(expect.arrayContaining(['dictionary-soft@exact', 'dictionary-soft@auto']))
     const model = await main.client.models.retrieve('dictionary-soft@4')
     expect(model).toMatchObject({ id: 'dictionary-soft@4', object: 'model', owned_by: 'sorted-studio' })
+  })
+
+  it('NAME@exact answers with the full model\'s text (greedy), drafted and verified', async () => {
+    const full = await main.client.chat.completions.create({ model: 'dictionary-soft', messages: ask, temperature: 0, max_tokens: 40 })
+    const exact = await main.client.chat.completions.create({ model: 'dictionary-soft@exact', messages: ask, temperature: 0, max_tokens: 40 })
+    expect(exact.choices[0]!.message.content).toBe(full.choices[0]!.message.content)
+    expect((exact as unknown as { sorted: { exits: number[] } }).sorted.exits.every((e) => e === 8)).toBe(true)
   })
 
   it('answers a chat, and the streamed answer at temperature 0 is the same text with the same usage', async () => {

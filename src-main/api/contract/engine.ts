@@ -22,6 +22,10 @@ export const LoadedWeights = z.object({
 })
 export type LoadedWeights = z.infer<typeof LoadedWeights>
 
+/** Decoding beside a fixed exit: 'exact' (the full model's tokens, drafted and verified), 'auto' (the first confident exit per token). */
+export const DecodingMode = z.enum(['exact', 'auto'])
+export type DecodingMode = z.infer<typeof DecodingMode>
+
 export const LoadedModelInfo = z.object({
   path: z.string(),
   name: z.string(),
@@ -39,6 +43,8 @@ export const LoadedModelInfo = z.object({
   /** The weight precision it runs in (absent from engines that predate precisions), and why it is not the one asked for. */
   weights: LoadedWeights.optional(),
   weightsFallbackReason: z.string().optional(),
+  /** Decoding modes the engine offers for this model (absent from engines that predate them). */
+  modes: z.array(DecodingMode).optional(),
 })
 export type LoadedModelInfo = z.infer<typeof LoadedModelInfo>
 
@@ -79,6 +85,10 @@ export const GenerateRequest = z
     messages: z.array(ChatMessage).min(1).optional(),
     /** Starting exit (layer count); default the full model. Change it mid-answer with engine.setExit. */
     exit: z.number().int().positive().optional(),
+    /** A decoding mode instead of a fixed exit; engine.setExit leaves it for that exit. */
+    mode: DecodingMode.optional(),
+    /** Auto's confidence threshold (top-token probability), default 0.5. */
+    autoTau: z.number().min(0).max(1).optional(),
     maxNewTokens: z.number().int().positive().max(8192).default(256),
     sampling: Sampling.default({ temperature: 0 }),
     stopStrings: z.array(z.string().min(1)).max(16).default([]),
@@ -94,8 +104,10 @@ export const GenerationToken = z.object({
   index: z.number().int().nonnegative(),
   id: z.number().int().nonnegative(),
   text: z.string(),
-  /** The exit (layer count) that produced this token. */
+  /** The exit (layer count) whose logits chose this token: the full depth for every Exact token. */
   exit: z.number().int().positive(),
+  /** Exact mode: a shallow draft the full model accepted. */
+  drafted: z.boolean().optional(),
 })
 export type GenerationToken = z.infer<typeof GenerationToken>
 
@@ -108,6 +120,9 @@ export const GenerationDone = z.object({
   promptTokens: z.number().int().nonnegative(),
   prefillMs: z.number().nonnegative(),
   decodeTokensPerSecond: z.number().nonnegative(),
+  /** Exact mode: tokens drafted at the shallow exit, and how many the full model accepted. */
+  drafted: z.number().int().nonnegative().optional(),
+  accepted: z.number().int().nonnegative().optional(),
   error: z.string().optional(),
 })
 export type GenerationDone = z.infer<typeof GenerationDone>

@@ -10,11 +10,13 @@ import { weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
 import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
 import { checkPromptFits, checkTokenIds, contextLength, newTokenBudget } from './context'
-import { generate, type GenerateResult, type GeneratedToken } from './generate'
+import { generate, type Depth, type GenerateResult, type GeneratedToken } from './generate'
 import { promptIds, type PromptInput } from './prompt'
 import type { SamplingOptions } from './sampling'
 import { DynamicDepthRuntime, type RuntimeOptions } from './runtime'
 import { DynamicSequence } from './sequence'
+import type { SpeculativeOptions } from './speculative'
+import { decodingModesFor, type DecodingMode } from './modes'
 
 export interface ModelInfo {
   path: string
@@ -32,13 +34,17 @@ export interface ModelInfo {
   /** The weight precision the model runs in, and why it is not the one asked for. */
   weights: WeightsInfo
   weightsFallbackReason: string | undefined
+  /** Decoding modes beside a fixed exit that this model offers. */
+  modes: DecodingMode[]
 }
 
 export interface SessionGenerateOptions {
   input: PromptInput
   maxNewTokens: number
-  /** Exit per new token index; read before every token. */
-  exitAt: (index: number) => number
+  /** Depth per new token index (a layer count or 'exact'); read before every token. */
+  exitAt: (index: number) => Depth
+  /** How Exact drafts (default: draftExitFor's exit, 'auto' draft tokens). */
+  speculative?: Partial<SpeculativeOptions>
   sampling?: SamplingOptions
   stopStrings?: readonly string[]
   onToken?: (token: GeneratedToken) => void
@@ -52,6 +58,8 @@ export class ModelSession {
     readonly runtime: DynamicDepthRuntime,
     readonly tokenizer: TextTokenizer | undefined,
     readonly formatter: ChatFormatter | undefined,
+    /** sorted.json's `draft_exit`, when a calibration stored one. */
+    private readonly draftExit: number | undefined,
   ) {}
 
   static async open(dir: string, options: RuntimeOptions = {}): Promise<ModelSession> {
@@ -77,8 +85,25 @@ export class ModelSession {
       fallbackReason: runtime.fallbackReason,
       weights: weightsInfo(runtime.weights),
       weightsFallbackReason: runtime.weightsFallbackReason,
+      modes: decodingModesFor(L),
     }
-    return new ModelSession(info, model.config, runtime, tokenizer, formatter)
+    const draftExit = model.sorted?.['draft_exit']
+    return new ModelSession(info, model.config, runtime, tokenizer, formatter, Number.isInteger(draftExit) ? (draftExit as number) : undefined)
+  }
+
+  /**
+   * The exit Exact drafts with when none is named: sorted.json's calibrated
+   * `draft_exit` when it has one, else the offered exit nearest a quarter of
+   * the depth (deep enough to agree often, shallow enough to be cheap).
+   */
+  get defaultDraftExit(): number {
+    const L = this.info.numLayers
+    const calibrated = this.draftExit
+    if (calibrated !== undefined && calibrated >= 1 && calibrated < L) return calibrated
+    const candidates = this.info.exits.filter((e) => e < L)
+    // A one-layer model answers 1 (generate never drafts with it: nothing is below the full depth).
+    if (candidates.length === 0) return Math.max(1, L - 1)
+    return candidates.reduce((best, e) => (Math.abs(e - L / 4) < Math.abs(best - L / 4) ? e : best))
   }
 
   /** Model EOS ids plus the tokenizer's (generation_config.json, chat end-of-turn tokens). */
@@ -107,6 +132,8 @@ export class ModelSession {
       // The answer stops where the context ends.
       maxNewTokens: newTokenBudget(prompt.length, options.maxNewTokens, this.info.contextLength),
       exitAt: options.exitAt,
+      speculative: { draftExit: options.speculative?.draftExit ?? this.defaultDraftExit, draftTokens: options.speculative?.draftTokens ?? 'auto' },
+      autoExits: this.info.exits,
       eosTokenIds: this.eosTokenIds,
       ...(options.sampling ? { sampling: options.sampling } : {}),
       ...(options.stopStrings ? { stopStrings: options.stopStrings } : {}),

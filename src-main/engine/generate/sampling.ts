@@ -33,34 +33,59 @@ export function applyRepetitionPenalty(logits: Float32Array, history: Iterable<n
 
 export type Sampler = (logits: Float32Array, history: readonly number[]) => number
 
-export function createSampler(options: SamplingOptions = {}): Sampler {
+/** The tokens sampling may pick, with their probabilities (summing to 1), most likely first. */
+export interface TokenDistribution {
+  ids: number[]
+  probs: number[]
+}
+
+function checkSampling(options: SamplingOptions): void {
+  if ((options.temperature ?? 0) < 0) throw new Error('temperature must be ≥ 0')
+  if ((options.repetitionPenalty ?? 1) <= 0) throw new Error('repetitionPenalty must be > 0')
+}
+
+/**
+ * What sampling at temperature > 0 draws from: the repetition penalty, then
+ * candidates by descending logit cut by top-k, softmax at the temperature,
+ * then top-p. Speculative sampling applies this same function to the draft's
+ * and the full model's logits, so both are shaped identically.
+ */
+export function tokenDistribution(raw: Float32Array, history: readonly number[], options: SamplingOptions): TokenDistribution {
+  const temperature = options.temperature ?? 0
+  const logits = applyRepetitionPenalty(raw, history, options.repetitionPenalty ?? 1)
+  let order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!)
+  if (options.topK && options.topK > 0) order = order.slice(0, options.topK)
+  const max = logits[order[0]!]!
+  let probs = order.map((id) => Math.exp((logits[id]! - max) / temperature))
+  let total = probs.reduce((a, b) => a + b, 0)
+  if (options.topP !== undefined && options.topP < 1) {
+    let mass = 0
+    let keep = 0
+    while (keep < order.length && mass < options.topP * total) mass += probs[keep++]!
+    order = order.slice(0, Math.max(1, keep))
+    probs = probs.slice(0, order.length)
+    total = probs.reduce((a, b) => a + b, 0)
+  }
+  return { ids: order, probs: probs.map((p) => p / total) }
+}
+
+/** A token drawn from `distribution` with a uniform number `u` in [0, 1). */
+export function drawFrom(distribution: TokenDistribution, u: number): number {
+  const { ids, probs } = distribution
+  let left = u
+  for (let i = 0; i < ids.length; i++) {
+    left -= probs[i]!
+    if (left <= 0) return ids[i]!
+  }
+  return ids[ids.length - 1]!
+}
+
+export function createSampler(options: SamplingOptions = {}, rand: () => number = mulberry32(options.seed ?? Date.now())): Sampler {
+  checkSampling(options)
   const temperature = options.temperature ?? 0
   const penalty = options.repetitionPenalty ?? 1
-  if (temperature < 0) throw new Error('temperature must be ≥ 0')
-  if (penalty <= 0) throw new Error('repetitionPenalty must be > 0')
-  const rand = mulberry32(options.seed ?? Date.now())
   return (raw, history) => {
-    const logits = applyRepetitionPenalty(raw, history, penalty)
-    if (temperature === 0) return argmax(logits)
-    // Candidates by descending logit, cut by top-k, then softmax, then top-p.
-    let order = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]!)
-    if (options.topK && options.topK > 0) order = order.slice(0, options.topK)
-    const max = logits[order[0]!]!
-    let probs = order.map((id) => Math.exp((logits[id]! - max) / temperature))
-    let total = probs.reduce((a, b) => a + b, 0)
-    if (options.topP !== undefined && options.topP < 1) {
-      let mass = 0
-      let keep = 0
-      while (keep < order.length && mass < options.topP * total) mass += probs[keep++]!
-      order = order.slice(0, Math.max(1, keep))
-      probs = probs.slice(0, order.length)
-      total = probs.reduce((a, b) => a + b, 0)
-    }
-    let u = rand() * total
-    for (let i = 0; i < order.length; i++) {
-      u -= probs[i]!
-      if (u <= 0) return order[i]!
-    }
-    return order[order.length - 1]!
+    if (temperature === 0) return argmax(applyRepetitionPenalty(raw, history, penalty))
+    return drawFrom(tokenDistribution(raw, history, options), rand())
   }
 }

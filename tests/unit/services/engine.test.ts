@@ -105,6 +105,38 @@ describe('engine service (worker thread)', () => {
     expect(done.tokens).toEqual(direct.tokens)
   })
 
+  it('mode exact gives the full model\'s tokens, every one at the full depth, with the draft counts', async () => {
+    const full = await finished(((await call('engine.generate', { promptIds: [3, 1, 4, 1, 5], maxNewTokens: 12 })) as { generationId: string }).generationId)
+    const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4, 1, 5], maxNewTokens: 12, mode: 'exact' })) as { generationId: string }
+    const exact = await finished(generationId)
+    expect(exact.tokens).toEqual(full.tokens)
+    expect(exact.exits).toEqual(full.tokens.map(() => 3))
+    expect(exact.drafted).toBeGreaterThan(0)
+    expect(tokensOf(generationId).filter((t) => t.drafted)).toHaveLength(exact.accepted!)
+  })
+
+  it('a layer stop leaves Exact for that exit mid-answer, as a schedule would', async () => {
+    const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4, 1, 5], maxNewTokens: 2000, mode: 'exact' })) as { generationId: string }
+    let moved = false
+    const stop = backend.subscribe((event, payload) => {
+      const token = payload as GenerationToken
+      if (event !== 'generation.token' || token.generationId !== generationId) return
+      if (!moved) {
+        moved = true
+        void call('engine.setExit', { generationId, exit: 1 })
+      } else if (token.exit === 1) void call('engine.cancel', { generationId }).catch(() => {})
+    })
+    const done = await finished(generationId)
+    stop()
+    const switchAt = done.exits.indexOf(1)
+    expect(switchAt).toBeGreaterThan(0)
+    expect(done.exits).toEqual(done.exits.map((_, i) => (i < switchAt ? 3 : 1)))
+    const session = await ModelSession.open(modelDir)
+    const direct = await session.generate({ input: { promptIds: [3, 1, 4, 1, 5] }, maxNewTokens: done.tokens.length, exitAt: (i) => done.exits[i]! })
+    await session.release()
+    expect(done.tokens).toEqual(direct.tokens)
+  })
+
   it('cancels a generation', async () => {
     const { generationId } = (await call('engine.generate', { promptIds: [1, 2, 3], maxNewTokens: 2000 })) as { generationId: string }
     await call('engine.cancel', { generationId })
