@@ -56,7 +56,7 @@ export class ModelSession {
 
   static async open(dir: string, options: RuntimeOptions = {}): Promise<ModelSession> {
     const progress = options.onProgress
-    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message))
+    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), { prequantized: 'repack' })
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)
     const runtime = await DynamicDepthRuntime.load(model.config, model.weights, {

@@ -52,6 +52,27 @@ async function usableFormat(
   return { format: FP32_WEIGHTS, weightsFallbackReason: reason, providerFallback: settled.fallbackReason }
 }
 
+/** A precision asked for that a pre-quantized (GPTQ/AWQ) checkpoint cannot be loaded in. */
+export class PrequantizedPrecisionError extends Error {
+  constructor(
+    readonly method: 'gptq' | 'awq',
+    readonly requested: string,
+  ) {
+    super(`the model holds ${method.toUpperCase()} 4-bit weights, so it loads as int4 only, not ${requested}`)
+    this.name = 'PrequantizedPrecisionError'
+  }
+}
+
+/**
+ * The format asked for: the request as given, except that a pre-quantized
+ * checkpoint runs in its own packing (int4) and refuses any other precision.
+ */
+export function requestedFormat(weights: ModelWeights, request: RuntimeOptions['weights']): WeightFormat {
+  if (!weights.prequantized) return weightFormat(request)
+  if (request && request.precision !== 'int4') throw new PrequantizedPrecisionError(weights.prequantized, request.precision)
+  return weightFormat({ ...request, precision: 'int4' })
+}
+
 export class DynamicDepthRuntime {
   private constructor(
     readonly config: ModelConfig,
@@ -81,7 +102,9 @@ export class DynamicDepthRuntime {
       ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
       ...(options.log ? { log: options.log } : {}),
     }
-    const { format, weightsFallbackReason, providerFallback } = await usableFormat(weightFormat(options.weights), sessionOptions)
+    const { format, weightsFallbackReason, providerFallback } = await usableFormat(requestedFormat(weights, options.weights), sessionOptions)
+    // Packed 4-bit weights have no float copy to fall back to.
+    if (weights.prequantized && weightsFallbackReason) throw new Error(`${weights.prequantized.toUpperCase()} model: ${weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
     const label = isQuantized(format) ? ` (${format.precision})` : ''
     const progress = options.onProgress ?? (() => {})
     /** Loads one graph; a quantized one is built (quantizing its weights) only when the cache has no copy. */
@@ -96,6 +119,8 @@ export class DynamicDepthRuntime {
         return toModelProto(graphIn(format))
       }
       if (!cache) return loadSession(quantized(), sessionOptions)
+      // A pre-quantized model has no fp32 graph: its packed graph is its own key.
+      if (weights.prequantized) return cache.load(quantized(), sessionOptions)
       // Keyed by the fp32 graph (which shows any change to the weights or the graph code) plus the format.
       return cache.load(toModelProto(graphIn(FP32_WEIGHTS)), sessionOptions, { tag: formatTag(format), build: quantized })
     }

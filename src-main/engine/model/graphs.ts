@@ -21,7 +21,8 @@ import { flatten, gemm } from '../onnx/ops/matmul'
 import { unsqueeze } from '../onnx/ops/shape'
 import { decoderLayer, linear, rmsNorm, type BlockWeights, type KvCache, type LinearWeight } from './layers'
 import { quantizeForPrecision } from './quant/linear'
-import type { LayerWeights, ModelConfig, ModelWeights } from './types'
+import type { QuantizedLinear } from './quant/blockwise'
+import type { LayerWeights, LinearField, ModelConfig, ModelWeights } from './types'
 import { FP32_WEIGHTS, isQuantized, type WeightFormat } from './weight-format'
 import { layerSlots, outerSlots, slotSize, type WeightSlot } from './weight-map'
 
@@ -57,6 +58,14 @@ function linearWeight(g: Graph, slot: WeightSlot, data: Float32Array | undefined
   const quantized = quantizeForPrecision(checked(slot, data), out, inDim, format)
   if (!quantized) return g.constant(transposeMatrix(data!, out, inDim), 'float32', [inDim, out], slot.name)
   return { quantized, name: slot.name, accuracyLevel: format.accuracyLevel }
+}
+
+/** A Linear a GPTQ/AWQ checkpoint stored packed: used as it is, in a 4-bit graph only. */
+function prequantizedWeight(slot: WeightSlot, packed: QuantizedLinear, format: WeightFormat): LinearWeight {
+  const [out, inDim] = slot.shape as [number, number]
+  if (format.precision !== 'int4') throw new Error(`${slot.name} is stored 4-bit (pre-quantized), so the model runs in int4 only, not ${format.precision}`)
+  if (packed.n !== out || packed.k !== inDim) throw new Error(`${slot.name}: packed weight is [${packed.n}, ${packed.k}], but the config implies [${out}, ${inDim}]`)
+  return { quantized: packed, name: slot.name, accuracyLevel: format.accuracyLevel }
 }
 
 /** A graph that may use MatMulNBits when its weights are quantized (the caller probed the provider). */
@@ -95,7 +104,11 @@ function layerWeights(g: Graph, config: ModelConfig, w: LayerWeights, index: num
   const block: Partial<Record<keyof BlockWeights, Tensor | LinearWeight>> = {}
   for (const slot of layerSlots(config, index)) {
     const data = w[slot.field]
-    block[slot.field] = slot.role === 'linear' ? linearWeight(g, slot, data, format) : storedConstant(g, slot, data)
+    const packed = w.prequantized?.[slot.field as LinearField]
+    if (packed) block[slot.field] = prequantizedWeight(slot, packed, format)
+    // A pre-quantized checkpoint's float Linears (modules_to_not_convert) were kept float on purpose: they stay fp32.
+    else if (slot.role === 'linear') block[slot.field] = linearWeight(g, slot, data, w.prequantized ? FP32_WEIGHTS : format)
+    else block[slot.field] = storedConstant(g, slot, data)
   }
   return block as BlockWeights
 }
