@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
+import { InsufficientMemoryError } from '../engine/generate/memory-estimate'
 import { PrequantizedPrecisionError } from '../engine/generate/runtime'
 import { fixedExit, parseBudgetSchedule } from '../engine/generate/schedule'
 import type { SamplingOptions } from '../engine/generate/sampling'
@@ -109,6 +110,7 @@ export const generateCommand: Command = {
       ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
       log: (m) => process.stderr.write(`${m}\n`),
     }).catch((error: unknown) => {
+      if (error instanceof InsufficientMemoryError) throw new InsufficientMemoryError(error.estimate, error.availableBytes, error.fits, (p) => `pass --weights ${p}`)
       if (error instanceof PrequantizedPrecisionError) throw new UsageError(`--weights ${values.weights}: ${values.model}: ${error.message} (omit --weights, or pass --weights int4).`)
       throw error
     })

@@ -4,6 +4,7 @@
  */
 import packageJson from '../../package.json'
 import { ConfigError } from '../engine/model/config'
+import { InsufficientMemoryError } from '../engine/generate/memory-estimate'
 import { ModelExportError } from '../engine/model/export'
 import { ModelImportError } from '../engine/model/import'
 import { PrequantizedConfigError } from '../engine/model/quant/prequantized-config'
@@ -78,6 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       ModelImportError,
       ModelExportError,
       PrequantizedConfigError,
+      InsufficientMemoryError,
       ConfigError,
       SafetensorsError,
       TokenizerFileError,

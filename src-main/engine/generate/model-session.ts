@@ -4,7 +4,8 @@
  * The CLI uses it directly; the app uses it inside the engine worker.
  */
 import { basename } from 'node:path'
-import { loadModelFolder } from '../model/import'
+import { freemem } from 'node:os'
+import { inspectModelFolder, loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
 import { weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
@@ -13,7 +14,8 @@ import { checkPromptFits, checkTokenIds, contextLength, newTokenBudget } from '.
 import { generate, type GenerateResult, type GeneratedToken } from './generate'
 import { promptIds, type PromptInput } from './prompt'
 import type { SamplingOptions } from './sampling'
-import { DynamicDepthRuntime, type RuntimeOptions } from './runtime'
+import { checkMemory } from './memory-estimate'
+import { DynamicDepthRuntime, requestedFormat, type RuntimeOptions } from './runtime'
 import { DynamicSequence } from './sequence'
 
 export interface ModelInfo {
@@ -45,6 +47,11 @@ export interface SessionGenerateOptions {
   signal?: AbortSignal
 }
 
+export interface SessionOpenOptions extends RuntimeOptions {
+  /** Bytes the model may use; default os.freemem() (tests inject a small budget). */
+  availableMemory?: number
+}
+
 export class ModelSession {
   private constructor(
     readonly info: ModelInfo,
@@ -54,8 +61,22 @@ export class ModelSession {
     readonly formatter: ChatFormatter | undefined,
   ) {}
 
-  static async open(dir: string, options: RuntimeOptions = {}): Promise<ModelSession> {
+  /**
+   * Reads, compiles and loads the model. Before reading any weights, the
+   * memory the model needs in the requested precision is estimated
+   * (memory-estimate.ts) and the load refused with InsufficientMemoryError
+   * when it exceeds `availableMemory` (default os.freemem()).
+   */
+  static async open(dir: string, options: SessionOpenOptions = {}): Promise<ModelSession> {
     const progress = options.onProgress
+    const { config: headerConfig, prequantized } = inspectModelFolder(dir)
+    const format = requestedFormat(prequantized?.method, options.weights)
+    const provider = options.provider ?? 'cpu'
+    if (provider === 'cpu' || provider === 'auto') {
+      checkMemory(headerConfig, format.precision, format.blockSize, options.availableMemory ?? freemem(), prequantized)
+    } else {
+      options.log?.(`memory check skipped: the ${provider} provider holds the weights in GPU memory, whose size Node cannot read`)
+    }
     const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), { prequantized: 'repack' })
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)

@@ -67,9 +67,9 @@ export class PrequantizedPrecisionError extends Error {
  * The format asked for: the request as given, except that a pre-quantized
  * checkpoint runs in its own packing (int4) and refuses any other precision.
  */
-export function requestedFormat(weights: ModelWeights, request: RuntimeOptions['weights']): WeightFormat {
-  if (!weights.prequantized) return weightFormat(request)
-  if (request && request.precision !== 'int4') throw new PrequantizedPrecisionError(weights.prequantized, request.precision)
+export function requestedFormat(prequantized: ModelWeights['prequantized'], request: RuntimeOptions['weights']): WeightFormat {
+  if (!prequantized) return weightFormat(request)
+  if (request && request.precision !== 'int4') throw new PrequantizedPrecisionError(prequantized, request.precision)
   return weightFormat({ ...request, precision: 'int4' })
 }
 
@@ -102,7 +102,7 @@ export class DynamicDepthRuntime {
       ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
       ...(options.log ? { log: options.log } : {}),
     }
-    const { format, weightsFallbackReason, providerFallback } = await usableFormat(requestedFormat(weights, options.weights), sessionOptions)
+    const { format, weightsFallbackReason, providerFallback } = await usableFormat(requestedFormat(weights.prequantized, options.weights), sessionOptions)
     // Packed 4-bit weights have no float copy to fall back to.
     if (weights.prequantized && weightsFallbackReason) throw new Error(`${weights.prequantized.toUpperCase()} model: ${weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
     const label = isQuantized(format) ? ` (${format.precision})` : ''
