@@ -7,7 +7,7 @@ import { basename } from 'node:path'
 import { freemem } from 'node:os'
 import { inspectModelFolder, loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
-import { weightsInfo, type WeightsInfo } from '../model/weight-format'
+import { isQuantized, weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
 import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
 import { checkPromptFits, checkTokenIds, contextLength, newTokenBudget } from './context'
@@ -77,7 +77,13 @@ export class ModelSession {
     } else {
       options.log?.(`memory check skipped: the ${provider} provider holds the weights in GPU memory, whose size Node cannot read`)
     }
-    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), { prequantized: 'repack' })
+    // On the CPU (where MatMulNBits always runs) each Linear is quantized as it is read, so the
+    // whole fp32 model never sits in memory; other providers may fall back to fp32, which needs it.
+    const quantizeOnRead = provider === 'cpu' && !prequantized && isQuantized(format)
+    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), {
+      prequantized: 'repack',
+      ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}),
+    })
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)
     const runtime = await DynamicDepthRuntime.load(model.config, model.weights, {

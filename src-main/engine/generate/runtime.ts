@@ -73,6 +73,11 @@ export function requestedFormat(prequantized: ModelWeights['prequantized'], requ
   return weightFormat({ ...request, precision: 'int4' })
 }
 
+/** True when some Linear is already packed (a GPTQ/AWQ checkpoint, or quantized while the folder was read). */
+function hasPackedLayers(weights: ModelWeights): boolean {
+  return weights.layers.some((layer) => layer.prequantized !== undefined && Object.keys(layer.prequantized).length > 0)
+}
+
 export class DynamicDepthRuntime {
   private constructor(
     readonly config: ModelConfig,
@@ -103,8 +108,9 @@ export class DynamicDepthRuntime {
       ...(options.log ? { log: options.log } : {}),
     }
     const { format, weightsFallbackReason, providerFallback } = await usableFormat(requestedFormat(weights.prequantized, options.weights), sessionOptions)
-    // Packed 4-bit weights have no float copy to fall back to.
-    if (weights.prequantized && weightsFallbackReason) throw new Error(`${weights.prequantized.toUpperCase()} model: ${weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
+    // Packed weights have no float copy to fall back to.
+    const packed = hasPackedLayers(weights)
+    if (packed && weightsFallbackReason) throw new Error(`${weights.prequantized?.toUpperCase() ?? 'quantized'} model: ${weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
     const label = isQuantized(format) ? ` (${format.precision})` : ''
     const progress = options.onProgress ?? (() => {})
     /** Loads one graph; a quantized one is built (quantizing its weights) only when the cache has no copy. */
@@ -119,8 +125,8 @@ export class DynamicDepthRuntime {
         return toModelProto(graphIn(format))
       }
       if (!cache) return loadSession(quantized(), sessionOptions)
-      // A pre-quantized model has no fp32 graph: its packed graph is its own key.
-      if (weights.prequantized) return cache.load(quantized(), sessionOptions)
+      // Packed weights (pre-quantized, or quantized while reading) have no fp32 graph: the packed graph is its own key.
+      if (packed) return cache.load(quantized(), sessionOptions)
       // Keyed by the fp32 graph (which shows any change to the weights or the graph code) plus the format.
       return cache.load(toModelProto(graphIn(FP32_WEIGHTS)), sessionOptions, { tag: formatTag(format), build: quantized })
     }

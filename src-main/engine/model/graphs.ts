@@ -60,10 +60,11 @@ function linearWeight(g: Graph, slot: WeightSlot, data: Float32Array | undefined
   return { quantized, name: slot.name, accuracyLevel: format.accuracyLevel }
 }
 
-/** A Linear a GPTQ/AWQ checkpoint stored packed: used as it is, in a 4-bit graph only. */
+/** A Linear already packed (a GPTQ/AWQ checkpoint, or quantized while reading): used as it is, in a graph of its precision only. */
 function prequantizedWeight(slot: WeightSlot, packed: QuantizedLinear, format: WeightFormat): LinearWeight {
   const [out, inDim] = slot.shape as [number, number]
-  if (format.precision !== 'int4') throw new Error(`${slot.name} is stored 4-bit (pre-quantized), so the model runs in int4 only, not ${format.precision}`)
+  const bits = format.precision === 'int4' ? 4 : format.precision === 'int8' ? 8 : 32
+  if (packed.bits !== bits) throw new Error(`${slot.name} is stored ${packed.bits}-bit, so the model runs in int${packed.bits} only, not ${format.precision}`)
   if (packed.n !== out || packed.k !== inDim) throw new Error(`${slot.name}: packed weight is [${packed.n}, ${packed.k}], but the config implies [${out}, ${inDim}]`)
   return { quantized: packed, name: slot.name, accuracyLevel: format.accuracyLevel }
 }

@@ -15,6 +15,7 @@ import { z } from 'zod'
 import { ConfigError, parseConfig } from './config'
 import { readPrequantizedLinear, quantizedTensorSpecs, type QuantizedTensorSpec } from './prequantized-weights'
 import { QuantizationError } from './quant/blockwise'
+import { quantizeForPrecision, type QuantizationSettings } from './quant/linear'
 import { parseQuantizationConfig, type PrequantizedConfig } from './quant/prequantized-config'
 import { SafetensorsFile } from './safetensors'
 import type { LayerWeights, LinearField, LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
@@ -316,6 +317,13 @@ export interface LoadFolderOptions {
    * needs float weights (tuning, export) must not get empty ones.
    */
   prequantized?: 'refuse' | 'repack'
+  /**
+   * Quantize each decoder Linear as soon as it is read (then drop its fp32
+   * copy), so the load's peak stays near the quantized size instead of the
+   * whole fp32 model. Same rounding as the graphs' own (quantizeForPrecision).
+   * The caller must run the graphs in this precision (MatMulNBits available).
+   */
+  quantize?: QuantizationSettings
 }
 
 /**
@@ -325,6 +333,7 @@ export interface LoadFolderOptions {
  */
 export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void, options: LoadFolderOptions = {}): LoadedModel {
   const { config, configFile, quant } = readFolderConfig(dir)
+  if (quant && options.quantize) throw new ModelImportError(configFile, undefined, 'holds pre-quantized weights: they are not quantized again')
   if (quant && options.prequantized !== 'repack') {
     throw new ModelImportError(configFile, undefined, `holds ${quant.method.toUpperCase()} 4-bit weights (quantization_config): they load for generation only, not as float weights`)
   }
@@ -358,7 +367,9 @@ export function loadModelFolder(dir: string, onProgress?: (fraction: number, mes
       // A NaN or infinity in a weight makes every logit NaN: generation would emit token 0 forever.
       const bad = firstNonFinite(data)
       if (bad >= 0) throw new ModelImportError(st.file, slot.name, `value ${bad} is ${data[bad]}: the checkpoint is corrupt (or was saved after training diverged)`)
-      setWeight(weights, slot, data)
+      const quantized = slot.role === 'linear' && options.quantize ? quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, options.quantize) : undefined
+      if (quantized && slot.layer !== undefined) (layers[slot.layer]!.prequantized ??= {})[slot.field as LinearField] = quantized
+      else setWeight(weights, slot, data)
       const info = st.info(slot.name)
       doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
     }
