@@ -79,15 +79,17 @@ export class ModelSession {
     }
     // On the CPU (where MatMulNBits always runs) each Linear is quantized as it is read, so the
     // whole fp32 model never sits in memory; other providers may fall back to fp32, which needs it.
-    const quantizeOnRead = provider === 'cpu' && !prequantized && isQuantized(format)
+    const quantizeOnRead = provider === 'cpu' && !prequantized && isQuantized(format) && format.lmHead === 'int8'
     const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), {
       prequantized: 'repack',
       ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}),
     })
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)
+    // The session owns the weights it read: the runtime lets each graph's arrays go once loaded.
     const runtime = await DynamicDepthRuntime.load(model.config, model.weights, {
       ...options,
+      consumeWeights: true,
       onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),
     })
     const L = model.config.numLayers

@@ -23,6 +23,12 @@ export interface RuntimeOptions {
   cacheDir?: string
   log?: (message: string) => void
   onProgress?: (fraction: number, message: string) => void
+  /**
+   * The caller hands `weights` over: each graph's arrays are let go as soon as
+   * ONNX Runtime holds its copy, so the load never holds both copies of the
+   * whole model. The arrays are emptied; only for a caller that drops them.
+   */
+  consumeWeights?: boolean
   /** Weight precision and block size; default fp32. */
   weights?: Parameters<typeof weightFormat>[0]
 }
@@ -73,9 +79,15 @@ export function requestedFormat(prequantized: ModelWeights['prequantized'], requ
   return weightFormat({ ...request, precision: 'int4' })
 }
 
-/** True when some Linear is already packed (a GPTQ/AWQ checkpoint, or quantized while the folder was read). */
+/** What is left of a layer handed over to ONNX Runtime. */
+function consumedLayer(): ModelWeights['layers'][number] {
+  const none = new Float32Array(0)
+  return { attnNorm: none, q: none, k: none, v: none, o: none, mlpNorm: none, gate: none, up: none, down: none }
+}
+
+/** True when some Linear (or the LM head) is already packed (a GPTQ/AWQ checkpoint, or quantized while the folder was read). */
 function hasPackedLayers(weights: ModelWeights): boolean {
-  return weights.layers.some((layer) => layer.prequantized !== undefined && Object.keys(layer.prequantized).length > 0)
+  return weights.lmHeadPacked !== undefined || weights.layers.some((layer) => layer.prequantized !== undefined && Object.keys(layer.prequantized).length > 0)
 }
 
 export class DynamicDepthRuntime {
@@ -132,11 +144,17 @@ export class DynamicDepthRuntime {
     }
     const total = config.numLayers + 1
     const outer = await load('embedding and head', 0, (f) => buildOuterGraph(config, weights, f))
+    if (options.consumeWeights) {
+      weights.embed = new Float32Array(0)
+      weights.lmHead = undefined
+      delete weights.lmHeadPacked
+    }
     // Every layer runs where the first graph settled: no per-layer retries of a missing provider.
     sessionOptions.provider = outer.provider
     const layers: ort.InferenceSession[] = []
     for (let i = 0; i < config.numLayers; i++) {
       layers.push((await load(`layer ${i + 1} of ${config.numLayers}`, (i + 1) / total, (f) => buildLayerGraph(config, weights.layers[i]!, i, f))).session)
+      if (options.consumeWeights) weights.layers[i] = consumedLayer()
     }
     progress(1, 'Ready')
     const fallbackReason = providerFallback ?? outer.fallbackReason

@@ -24,7 +24,7 @@ import { quantizeForPrecision } from './quant/linear'
 import type { QuantizedLinear } from './quant/blockwise'
 import type { LayerWeights, LinearField, ModelConfig, ModelWeights } from './types'
 import { FP32_WEIGHTS, isQuantized, type WeightFormat } from './weight-format'
-import { layerSlots, outerSlots, slotSize, type WeightSlot } from './weight-map'
+import { LM_HEAD_NAME, layerSlots, outerSlots, slotSize, type WeightSlot } from './weight-map'
 
 /** Row-major [rows, cols] → [cols, rows]. */
 export function transposeMatrix(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -78,6 +78,10 @@ function graphFor(name: string, format: WeightFormat): Graph {
 function headLogits(g: Graph, config: ModelConfig, weights: ModelWeights, hidden: Tensor, embedding: Tensor, format: WeightFormat): Tensor {
   const outer = outerSlots(config)
   const normed = flatten(rmsNorm(hidden, storedConstant(g, outer.norm, weights.norm), config.rmsNormEps), 2)
+  if (isQuantized(format) && format.lmHead === 'int8' && weights.lmHeadPacked) {
+    if (weights.lmHeadPacked.bits !== 8) throw new Error(`${LM_HEAD_NAME} is stored ${weights.lmHeadPacked.bits}-bit, but the format's LM head is int8`)
+    return linear(normed, { quantized: weights.lmHeadPacked, name: LM_HEAD_NAME, accuracyLevel: format.accuracyLevel })
+  }
   if (isQuantized(format) && format.lmHead === 'int8') {
     // A tied model quantizes a copy of its embedding: the Gather keeps reading fp32 rows.
     const slot = outer.head ?? outer.embed

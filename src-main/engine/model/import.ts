@@ -321,6 +321,8 @@ export interface LoadFolderOptions {
    * Quantize each decoder Linear as soon as it is read (then drop its fp32
    * copy), so the load's peak stays near the quantized size instead of the
    * whole fp32 model. Same rounding as the graphs' own (quantizeForPrecision).
+   * An untied LM head is quantized to int8 the same way (the graphs' head
+   * in every quantized format but the benchmarks' fp32-head variant).
    * The caller must run the graphs in this precision (MatMulNBits available).
    */
   quantize?: QuantizationSettings
@@ -369,7 +371,10 @@ export function loadModelFolder(dir: string, onProgress?: (fraction: number, mes
       if (bad >= 0) throw new ModelImportError(st.file, slot.name, `value ${bad} is ${data[bad]}: the checkpoint is corrupt (or was saved after training diverged)`)
       const quantized = slot.role === 'linear' && options.quantize ? quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, options.quantize) : undefined
       if (quantized && slot.layer !== undefined) (layers[slot.layer]!.prequantized ??= {})[slot.field as LinearField] = quantized
-      else setWeight(weights, slot, data)
+      // The graphs hold the LM head int8 whenever the layers are quantized (weight-format.ts): the fp32 head is never needed.
+      else if (slot.role === 'head' && options.quantize && options.quantize.precision !== 'fp32') {
+        weights.lmHeadPacked = quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, { precision: 'int8', blockSize: options.quantize.blockSize ?? 32 })
+      } else setWeight(weights, slot, data)
       const info = st.info(slot.name)
       doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
     }

@@ -72,6 +72,8 @@ export interface ModelWeights {
   norm: Float32Array // [d]
   /** [vocab, d]; undefined when tied to `embed`. */
   lmHead: Float32Array | undefined
+  /** An untied LM head quantized (int8) while it was read; `lmHead` is then undefined. */
+  lmHeadPacked?: QuantizedLinear
   /** Set when the checkpoint was quantized by GPTQ/AWQ: its Linear layers exist only as 4-bit MatMulNBits weights. */
   prequantized?: 'gptq' | 'awq'
 }

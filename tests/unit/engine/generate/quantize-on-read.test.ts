@@ -44,6 +44,9 @@ describe('quantizing while reading', () => {
       const expected = quantizeLinear(weights.layers[1]![field], slot.shape[0]!, slot.shape[1]!, { bits: 4, blockSize: 64 })
       expect(model.weights.layers[1]!.prequantized![field]).toEqual(expected)
     }
+    // The untied LM head is int8 (as the graphs hold it) with no fp32 copy.
+    expect(model.weights.lmHead).toBeUndefined()
+    expect(model.weights.lmHeadPacked).toEqual(quantizeLinear(weights.lmHead!, config.vocabSize, config.hiddenSize, { bits: 8, blockSize: 64 }))
     // Biases and norms load as floats.
     expect(model.weights.layers[1]!.qBias).toEqual(weights.layers[1]!.qBias)
     expect(model.weights.layers[1]!.attnNorm).toEqual(weights.layers[1]!.attnNorm)
@@ -51,7 +54,10 @@ describe('quantizing while reading', () => {
 
   for (const [precision, blockSize] of [['int4', 32], ['int8', 128]] as const) {
     it(`${precision}, block ${blockSize}: a session on the CPU gives the same logits as quantizing the fp32 model in the graphs`, async () => {
-      const session = await ModelSession.open(dir, { weights: { precision, blockSize } })
+      const cacheDir = join(root, `cache-${precision}`)
+      // Twice with a graph cache: compiled, then read back from the cache.
+      await (await ModelSession.open(dir, { weights: { precision, blockSize }, cacheDir })).release()
+      const session = await ModelSession.open(dir, { weights: { precision, blockSize }, cacheDir })
       const fromFloats = await DynamicDepthRuntime.load(config, weights, { weights: { precision, blockSize } })
       try {
         expect(session.runtime.weights.precision).toBe(precision)
