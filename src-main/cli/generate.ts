@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
+import { InsufficientMemoryError } from '../engine/generate/memory-estimate'
+import { PrequantizedPrecisionError } from '../engine/generate/runtime'
 import { fixedExit, parseBudgetSchedule } from '../engine/generate/schedule'
 import type { SamplingOptions } from '../engine/generate/sampling'
 import type { Depth } from '../engine/generate/generate'
@@ -10,8 +12,12 @@ import { UsageError, type Command } from './commands'
 import { flagError, flagOf } from './flags'
 import { numberOption, positiveInt } from './options'
 
-/** --weights and --block-size → the engine's weights request. */
-function parseWeights(weights: string, blockSize: string | undefined): WeightsRequest {
+/** --weights and --block-size → the engine's weights request; undefined = the model's default (fp32, or int4 for a GPTQ/AWQ folder). */
+function parseWeights(weights: string | undefined, blockSize: string | undefined): WeightsRequest | undefined {
+  if (weights === undefined) {
+    if (blockSize !== undefined) throw new UsageError('--block-size applies to int8 and int4 weights only: give --weights int8 or int4 with it.')
+    return undefined
+  }
   const precision = WeightPrecision.safeParse(weights)
   if (!precision.success) throw new UsageError(`--weights must be one of ${WeightPrecision.options.join(', ')} (got "${weights}").`)
   if (blockSize === undefined) return { precision: precision.data }
@@ -62,7 +68,9 @@ export const generateCommand: Command = {
   --provider ID             auto | cpu | cuda | dml | webgpu (default cpu)
   --weights P               fp32 (default) | int8 | int4: decoder linear layers block-quantized
                             (MatMulNBits; the LM head int8, the embedding fp32); fp32 where the
-                            provider cannot run MatMulNBits, with the reason on stderr
+                            provider cannot run MatMulNBits, with the reason on stderr.
+                            A GPTQ/AWQ folder (quantization_config) runs int4 in its own packing
+                            and refuses any other --weights
   --block-size B            32 (default) | 64 | 128: weights per quantization block
   --cache-dir DIR           keep compiled (and quantized) graphs in DIR for later runs
   --json                    print one JSON object: tokens, text, exits, prefill_ms, decode_tokens_per_s, weights`,
@@ -90,7 +98,7 @@ export const generateCommand: Command = {
         seed: { type: 'string' },
         stop: { type: 'string', multiple: true },
         provider: { type: 'string', default: 'cpu' },
-        weights: { type: 'string', default: 'fp32' },
+        weights: { type: 'string' },
         'block-size': { type: 'string' },
         'cache-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -131,9 +139,13 @@ export const generateCommand: Command = {
 
     const session = await ModelSession.open(values.model, {
       provider: provider.data,
-      weights,
+      ...(weights ? { weights } : {}),
       ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
       log: (m) => process.stderr.write(`${m}\n`),
+    }).catch((error: unknown) => {
+      if (error instanceof InsufficientMemoryError) throw new InsufficientMemoryError(error.estimate, error.availableBytes, error.fits, (p) => `pass --weights ${p}`)
+      if (error instanceof PrequantizedPrecisionError) throw new UsageError(`--weights ${values.weights}: ${values.model}: ${error.message} (omit --weights, or pass --weights int4).`)
+      throw error
     })
     try {
       if ('prompt' in input && !session.info.hasTokenizer) {

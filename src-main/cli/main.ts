@@ -4,7 +4,10 @@
  */
 import packageJson from '../../package.json'
 import { ConfigError } from '../engine/model/config'
+import { InsufficientMemoryError } from '../engine/generate/memory-estimate'
+import { ModelExportError } from '../engine/model/export'
 import { ModelImportError } from '../engine/model/import'
+import { PrequantizedConfigError } from '../engine/model/quant/prequantized-config'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
 import { DatasetError } from '../engine/data'
@@ -13,13 +16,14 @@ import { UnusableFolderError } from '../base/writable-folder'
 import { MigrationError, StoreDiskFullError, StoreFileError, StoreOpenError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
+import { quantizeCommand } from './quantize'
 import { serveCommand } from './serve'
 import { evalLossCommand, tuneCommand } from './tune'
 import { evalCommand } from './eval'
 import { exportJobCommand } from './export-job'
 import { isSystemError, systemErrorLine, wantsStack } from './system-error'
 
-const commands: Command[] = [serveCommand, generateCommand, tuneCommand, exportJobCommand, evalLossCommand, evalCommand]
+const commands: Command[] = [serveCommand, generateCommand, quantizeCommand, tuneCommand, exportJobCommand, evalLossCommand, evalCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -74,6 +78,9 @@ export async function main(argv: string[]): Promise<number> {
       MigrationError,
       UnusableFolderError,
       ModelImportError,
+      ModelExportError,
+      PrequantizedConfigError,
+      InsufficientMemoryError,
       ConfigError,
       SafetensorsError,
       TokenizerFileError,

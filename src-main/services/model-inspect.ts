@@ -13,6 +13,7 @@ import type { ModelFolderShape } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { ConfigError } from '../engine/model/config'
 import { inspectModelFolder, ModelImportError } from '../engine/model/import'
+import { PrequantizedConfigError } from '../engine/model/quant/prequantized-config'
 import { SafetensorsError } from '../engine/model/safetensors'
 import type { ModelConfig, SortedMetadata } from '../engine/model/types'
 import { CHAT_TEMPLATE_FILE, TOKENIZER_FILE, readTokenizerConfig } from '../engine/tokenizer/files'
@@ -24,7 +25,7 @@ function inspectOrRefuse(dir: string, field: string): { config: ModelConfig; sor
   try {
     return inspectModelFolder(dir)
   } catch (error) {
-    if (error instanceof ModelImportError || error instanceof ConfigError || error instanceof SafetensorsError) {
+    if (error instanceof ModelImportError || error instanceof ConfigError || error instanceof SafetensorsError || error instanceof PrequantizedConfigError) {
       throw new ApiError('invalid_params', `${field}: ${error.message}`, [{ path: field, message: error.message }])
     }
     throw error

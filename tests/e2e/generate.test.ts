@@ -102,7 +102,7 @@ describe('sorted generate', () => {
     expect(block.stderr).toContain('--block-size must be 32, 64 or 128 (got "48").')
     const fp32Block = await run('--block-size', '64')
     expect(fp32Block.code).toBe(2)
-    expect(fp32Block.stderr).toContain('--block-size applies to int8 and int4 weights only (--weights is fp32).')
+    expect(fp32Block.stderr).toContain('--block-size applies to int8 and int4 weights only: give --weights int8 or int4 with it.')
   })
 
   it('tokenizes a text prompt and detokenizes the answer', async () => {

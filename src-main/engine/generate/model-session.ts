@@ -4,16 +4,18 @@
  * The CLI uses it directly; the app uses it inside the engine worker.
  */
 import { basename } from 'node:path'
-import { loadModelFolder } from '../model/import'
+import { freemem } from 'node:os'
+import { inspectModelFolder, loadModelFolder } from '../model/import'
 import type { ModelConfig } from '../model/types'
-import { weightsInfo, type WeightsInfo } from '../model/weight-format'
+import { isQuantized, weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
 import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
 import { checkPromptFits, checkTokenIds, contextLength, newTokenBudget } from './context'
 import { generate, type Depth, type GenerateResult, type GeneratedToken } from './generate'
 import { promptIds, type PromptInput } from './prompt'
 import type { SamplingOptions } from './sampling'
-import { DynamicDepthRuntime, type RuntimeOptions } from './runtime'
+import { checkMemory } from './memory-estimate'
+import { DynamicDepthRuntime, requestedFormat, type RuntimeOptions } from './runtime'
 import { DynamicSequence } from './sequence'
 import type { SpeculativeOptions } from './speculative'
 import { decodingModesFor, type DecodingMode } from './modes'
@@ -51,6 +53,11 @@ export interface SessionGenerateOptions {
   signal?: AbortSignal
 }
 
+export interface SessionOpenOptions extends RuntimeOptions {
+  /** Bytes the model may use; default os.freemem() (tests inject a small budget). */
+  availableMemory?: number
+}
+
 export class ModelSession {
   private constructor(
     readonly info: ModelInfo,
@@ -62,13 +69,35 @@ export class ModelSession {
     private readonly draftExit: number | undefined,
   ) {}
 
-  static async open(dir: string, options: RuntimeOptions = {}): Promise<ModelSession> {
+  /**
+   * Reads, compiles and loads the model. Before reading any weights, the
+   * memory the model needs in the requested precision is estimated
+   * (memory-estimate.ts) and the load refused with InsufficientMemoryError
+   * when it exceeds `availableMemory` (default os.freemem()).
+   */
+  static async open(dir: string, options: SessionOpenOptions = {}): Promise<ModelSession> {
     const progress = options.onProgress
-    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message))
+    const { config: headerConfig, prequantized } = inspectModelFolder(dir)
+    const format = requestedFormat(prequantized?.method, options.weights)
+    const provider = options.provider ?? 'cpu'
+    if (provider === 'cpu' || provider === 'auto') {
+      checkMemory(headerConfig, format.precision, format.blockSize, options.availableMemory ?? freemem(), prequantized)
+    } else {
+      options.log?.(`memory check skipped: the ${provider} provider holds the weights in GPU memory, whose size Node cannot read`)
+    }
+    // On the CPU (where MatMulNBits always runs) each Linear is quantized as it is read, so the
+    // whole fp32 model never sits in memory; other providers may fall back to fp32, which needs it.
+    const quantizeOnRead = provider === 'cpu' && !prequantized && isQuantized(format) && format.lmHead === 'int8'
+    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), {
+      prequantized: 'repack',
+      ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}),
+    })
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)
+    // The session owns the weights it read: the runtime lets each graph's arrays go once loaded.
     const runtime = await DynamicDepthRuntime.load(model.config, model.weights, {
       ...options,
+      consumeWeights: true,
       onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),
     })
     const L = model.config.numLayers

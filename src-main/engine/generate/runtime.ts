@@ -23,6 +23,12 @@ export interface RuntimeOptions {
   cacheDir?: string
   log?: (message: string) => void
   onProgress?: (fraction: number, message: string) => void
+  /**
+   * The caller hands `weights` over: each graph's arrays are let go as soon as
+   * ONNX Runtime holds its copy, so the load never holds both copies of the
+   * whole model. The arrays are emptied; only for a caller that drops them.
+   */
+  consumeWeights?: boolean
   /** Weight precision and block size; default fp32. */
   weights?: Parameters<typeof weightFormat>[0]
 }
@@ -50,6 +56,38 @@ async function usableFormat(
   const reason = `${requested.precision} weights need ONNX Runtime's MatMulNBits, which the ${settled.provider} provider does not run: loaded in fp32`
   sessionOptions.log?.(reason)
   return { format: FP32_WEIGHTS, weightsFallbackReason: reason, providerFallback: settled.fallbackReason }
+}
+
+/** A precision asked for that a pre-quantized (GPTQ/AWQ) checkpoint cannot be loaded in. */
+export class PrequantizedPrecisionError extends Error {
+  constructor(
+    readonly method: 'gptq' | 'awq',
+    readonly requested: string,
+  ) {
+    super(`the model holds ${method.toUpperCase()} 4-bit weights, so it loads as int4 only, not ${requested}`)
+    this.name = 'PrequantizedPrecisionError'
+  }
+}
+
+/**
+ * The format asked for: the request as given, except that a pre-quantized
+ * checkpoint runs in its own packing (int4) and refuses any other precision.
+ */
+export function requestedFormat(prequantized: ModelWeights['prequantized'], request: RuntimeOptions['weights']): WeightFormat {
+  if (!prequantized) return weightFormat(request)
+  if (request && request.precision !== 'int4') throw new PrequantizedPrecisionError(prequantized, request.precision)
+  return weightFormat({ ...request, precision: 'int4' })
+}
+
+/** What is left of a layer handed over to ONNX Runtime. */
+function consumedLayer(): ModelWeights['layers'][number] {
+  const none = new Float32Array(0)
+  return { attnNorm: none, q: none, k: none, v: none, o: none, mlpNorm: none, gate: none, up: none, down: none }
+}
+
+/** True when some Linear (or the LM head) is already packed (a GPTQ/AWQ checkpoint, or quantized while the folder was read). */
+function hasPackedLayers(weights: ModelWeights): boolean {
+  return weights.lmHeadPacked !== undefined || weights.layers.some((layer) => layer.prequantized !== undefined && Object.keys(layer.prequantized).length > 0)
 }
 
 export class DynamicDepthRuntime {
@@ -81,7 +119,10 @@ export class DynamicDepthRuntime {
       ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
       ...(options.log ? { log: options.log } : {}),
     }
-    const { format, weightsFallbackReason, providerFallback } = await usableFormat(weightFormat(options.weights), sessionOptions)
+    const { format, weightsFallbackReason, providerFallback } = await usableFormat(requestedFormat(weights.prequantized, options.weights), sessionOptions)
+    // Packed weights have no float copy to fall back to.
+    const packed = hasPackedLayers(weights)
+    if (packed && weightsFallbackReason) throw new Error(`${weights.prequantized?.toUpperCase() ?? 'quantized'} model: ${weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
     const label = isQuantized(format) ? ` (${format.precision})` : ''
     const progress = options.onProgress ?? (() => {})
     /** Loads one graph; a quantized one is built (quantizing its weights) only when the cache has no copy. */
@@ -96,16 +137,24 @@ export class DynamicDepthRuntime {
         return toModelProto(graphIn(format))
       }
       if (!cache) return loadSession(quantized(), sessionOptions)
+      // Packed weights (pre-quantized, or quantized while reading) have no fp32 graph: the packed graph is its own key.
+      if (packed) return cache.load(quantized(), sessionOptions)
       // Keyed by the fp32 graph (which shows any change to the weights or the graph code) plus the format.
       return cache.load(toModelProto(graphIn(FP32_WEIGHTS)), sessionOptions, { tag: formatTag(format), build: quantized })
     }
     const total = config.numLayers + 1
     const outer = await load('embedding and head', 0, (f) => buildOuterGraph(config, weights, f))
+    if (options.consumeWeights) {
+      weights.embed = new Float32Array(0)
+      weights.lmHead = undefined
+      delete weights.lmHeadPacked
+    }
     // Every layer runs where the first graph settled: no per-layer retries of a missing provider.
     sessionOptions.provider = outer.provider
     const layers: ort.InferenceSession[] = []
     for (let i = 0; i < config.numLayers; i++) {
       layers.push((await load(`layer ${i + 1} of ${config.numLayers}`, (i + 1) / total, (f) => buildLayerGraph(config, weights.layers[i]!, i, f))).session)
+      if (options.consumeWeights) weights.layers[i] = consumedLayer()
     }
     progress(1, 'Ready')
     const fallbackReason = providerFallback ?? outer.fallbackReason

@@ -12,13 +12,25 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSy
 import { basename, dirname, join, resolve } from 'node:path'
 import { configToJson } from './config'
 import { parseSortedMetadata, SORTED_FILE, TOKENIZER_FILES } from './import'
-import { writeSafetensors, type FloatDtype, type TensorToWrite } from './safetensors'
+import { QuantizationError } from './quant/blockwise'
+import { gptqQuantizationConfig, toGptqTensors } from './quant/gptq'
+import { quantizeForPrecision } from './quant/linear'
+import { writeSafetensors, type FloatDtype, type FloatTensorToWrite, type TensorToWrite } from './safetensors'
 import type { LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
-import { LM_HEAD_NAME, OPTIONAL_LAYER_FIELDS, slotSize, weightOf, weightSlots } from './weight-map'
+import type { UserBlockSize } from './weight-format'
+import { LM_HEAD_NAME, OPTIONAL_LAYER_FIELDS, slotSize, weightOf, weightSlots, type WeightSlot } from './weight-map'
 
 export interface ExportOptions {
-  /** Stored dtype of the weights; default F32 (lossless for the float32 weights in memory). */
+  /** Stored dtype of the float weights; default F32 (lossless for the float32 weights in memory). */
   dtype?: FloatDtype
+  /**
+   * Write the decoder Linear layers 4-bit in GPTQ's published packing
+   * (qweight/qzeros/scales/g_idx, `quantization_config` in config.json), with
+   * this block size as the group size: RTN-quantized exactly as `--weights
+   * int4` does, so loading the folder gives the same packed weights.
+   * Embedding, norms and LM head stay float (`dtype`).
+   */
+  gptq?: { blockSize: UserBlockSize }
   /** Folder to copy tokenizer files from; default the model's own folder when it has one. */
   tokenizerFrom?: string
   /** Replace a non-empty outDir; without it, exporting onto one is refused. */
@@ -51,11 +63,12 @@ export class ModelExportError extends Error {
 }
 
 /** The tensors to write, after checking the weights are exactly what the config describes. */
-function tensorsToWrite(outDir: string, config: ModelConfig, weights: ModelWeights): TensorToWrite[] {
+function tensorsToWrite(outDir: string, config: ModelConfig, weights: ModelWeights): { slot: WeightSlot; tensor: FloatTensorToWrite }[] {
   const file = join(outDir, 'model.safetensors')
   if (weights.layers.length !== config.numLayers) {
     throw new ModelExportError(file, undefined, `weights have ${weights.layers.length} layers but the config says ${config.numLayers}`)
   }
+  if (weights.prequantized) throw new ModelExportError(file, undefined, `the model was loaded from ${weights.prequantized.toUpperCase()} 4-bit weights and has no float weights to export`)
   if (config.tieWordEmbeddings && weights.lmHead !== undefined) {
     throw new ModelExportError(file, LM_HEAD_NAME, 'the config ties embeddings but the weights hold a separate LM head')
   }
@@ -76,7 +89,23 @@ function tensorsToWrite(outDir: string, config: ModelConfig, weights: ModelWeigh
     if (data.length !== count) {
       throw new ModelExportError(file, slot.name, `has ${data.length} values, but [${slot.shape.join(', ')}] from the config needs ${count}`)
     }
-    return { name: slot.name, shape: slot.shape, data }
+    return { slot, tensor: { name: slot.name, shape: slot.shape, data } }
+  })
+}
+
+/** Each decoder Linear as GPTQ tensors (quantized here, one layer at a time), everything else as it is. */
+function gptqTensors(outDir: string, list: { slot: WeightSlot; tensor: FloatTensorToWrite }[], blockSize: UserBlockSize): TensorToWrite[] {
+  return list.flatMap(({ slot, tensor }): TensorToWrite[] => {
+    if (slot.role !== 'linear') return [tensor]
+    const [n, k] = slot.shape as [number, number]
+    const module = slot.name.replace(/\.weight$/, '')
+    try {
+      const quantized = quantizeForPrecision(tensor.data, n, k, { precision: 'int4', blockSize })!
+      return toGptqTensors(quantized, module).map((t) => ({ ...t, name: `${module}.${t.suffix}` }) as TensorToWrite)
+    } catch (error) {
+      if (error instanceof QuantizationError) throw new ModelExportError(join(outDir, 'model.safetensors'), tensor.name, error.message)
+      throw error
+    }
   })
 }
 
@@ -101,13 +130,16 @@ export function exportModel(model: LoadedModel | ExportableModel, outDir: string
     throw new ModelExportError(options.tokenizerFrom, undefined, 'tokenizer source is not a folder')
   }
   // Checked before anything is written.
-  const tensors = tensorsToWrite(target, model.config, model.weights)
+  const checked = tensorsToWrite(target, model.config, model.weights)
+  const tensors = options.gptq ? gptqTensors(target, checked, options.gptq.blockSize) : checked.map((c) => c.tensor)
+  const configJson = configToJson(model.config, dtype)
+  if (options.gptq) configJson.quantization_config = gptqQuantizationConfig(options.gptq.blockSize)
   const sorted = model.sorted === undefined ? undefined : parseSortedMetadata(model.sorted, join(target, SORTED_FILE), model.config.numLayers)
 
   mkdirSync(dirname(target), { recursive: true })
   const staging = mkdtempSync(join(dirname(target), `.${basename(target)}.export-`))
   try {
-    writeFileSync(join(staging, 'config.json'), `${JSON.stringify(configToJson(model.config, dtype), null, 2)}\n`)
+    writeFileSync(join(staging, 'config.json'), `${JSON.stringify(configJson, null, 2)}\n`)
     writeSafetensors(join(staging, 'model.safetensors'), tensors, { dtype, metadata: { format: 'pt' } })
     if (tokenizerFrom !== undefined) {
       for (const name of TOKENIZER_FILES) {

@@ -21,9 +21,10 @@ import { flatten, gemm } from '../onnx/ops/matmul'
 import { unsqueeze } from '../onnx/ops/shape'
 import { decoderLayer, linear, rmsNorm, type BlockWeights, type KvCache, type LinearWeight } from './layers'
 import { quantizeForPrecision } from './quant/linear'
-import type { LayerWeights, ModelConfig, ModelWeights } from './types'
+import type { QuantizedLinear } from './quant/blockwise'
+import type { LayerWeights, LinearField, ModelConfig, ModelWeights } from './types'
 import { FP32_WEIGHTS, isQuantized, type WeightFormat } from './weight-format'
-import { layerSlots, outerSlots, slotSize, type WeightSlot } from './weight-map'
+import { LM_HEAD_NAME, layerSlots, outerSlots, slotSize, type WeightSlot } from './weight-map'
 
 /** Row-major [rows, cols] → [cols, rows]. */
 export function transposeMatrix(data: Float32Array, rows: number, cols: number): Float32Array {
@@ -59,6 +60,15 @@ function linearWeight(g: Graph, slot: WeightSlot, data: Float32Array | undefined
   return { quantized, name: slot.name, accuracyLevel: format.accuracyLevel }
 }
 
+/** A Linear already packed (a GPTQ/AWQ checkpoint, or quantized while reading): used as it is, in a graph of its precision only. */
+function prequantizedWeight(slot: WeightSlot, packed: QuantizedLinear, format: WeightFormat): LinearWeight {
+  const [out, inDim] = slot.shape as [number, number]
+  const bits = format.precision === 'int4' ? 4 : format.precision === 'int8' ? 8 : 32
+  if (packed.bits !== bits) throw new Error(`${slot.name} is stored ${packed.bits}-bit, so the model runs in int${packed.bits} only, not ${format.precision}`)
+  if (packed.n !== out || packed.k !== inDim) throw new Error(`${slot.name}: packed weight is [${packed.n}, ${packed.k}], but the config implies [${out}, ${inDim}]`)
+  return { quantized: packed, name: slot.name, accuracyLevel: format.accuracyLevel }
+}
+
 /** A graph that may use MatMulNBits when its weights are quantized (the caller probed the provider). */
 function graphFor(name: string, format: WeightFormat): Graph {
   return new Graph(name, isQuantized(format) ? new Set(['MatMulNBits']) : new Set())
@@ -68,6 +78,10 @@ function graphFor(name: string, format: WeightFormat): Graph {
 function headLogits(g: Graph, config: ModelConfig, weights: ModelWeights, hidden: Tensor, embedding: Tensor, format: WeightFormat): Tensor {
   const outer = outerSlots(config)
   const normed = flatten(rmsNorm(hidden, storedConstant(g, outer.norm, weights.norm), config.rmsNormEps), 2)
+  if (isQuantized(format) && format.lmHead === 'int8' && weights.lmHeadPacked) {
+    if (weights.lmHeadPacked.bits !== 8) throw new Error(`${LM_HEAD_NAME} is stored ${weights.lmHeadPacked.bits}-bit, but the format's LM head is int8`)
+    return linear(normed, { quantized: weights.lmHeadPacked, name: LM_HEAD_NAME, accuracyLevel: format.accuracyLevel })
+  }
   if (isQuantized(format) && format.lmHead === 'int8') {
     // A tied model quantizes a copy of its embedding: the Gather keeps reading fp32 rows.
     const slot = outer.head ?? outer.embed
@@ -95,7 +109,11 @@ function layerWeights(g: Graph, config: ModelConfig, w: LayerWeights, index: num
   const block: Partial<Record<keyof BlockWeights, Tensor | LinearWeight>> = {}
   for (const slot of layerSlots(config, index)) {
     const data = w[slot.field]
-    block[slot.field] = slot.role === 'linear' ? linearWeight(g, slot, data, format) : storedConstant(g, slot, data)
+    const packed = w.prequantized?.[slot.field as LinearField]
+    if (packed) block[slot.field] = prequantizedWeight(slot, packed, format)
+    // A pre-quantized checkpoint's float Linears (modules_to_not_convert) were kept float on purpose: they stay fp32.
+    else if (slot.role === 'linear') block[slot.field] = linearWeight(g, slot, data, w.prequantized ? FP32_WEIGHTS : format)
+    else block[slot.field] = storedConstant(g, slot, data)
   }
   return block as BlockWeights
 }

@@ -13,8 +13,12 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, parseConfig } from './config'
+import { readPrequantizedLinear, quantizedTensorSpecs, type QuantizedTensorSpec } from './prequantized-weights'
+import { QuantizationError } from './quant/blockwise'
+import { quantizeForPrecision, type QuantizationSettings } from './quant/linear'
+import { parseQuantizationConfig, type PrequantizedConfig } from './quant/prequantized-config'
 import { SafetensorsFile } from './safetensors'
-import type { LayerWeights, LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
+import type { LayerWeights, LinearField, LoadedModel, ModelConfig, ModelWeights, SortedMetadata } from './types'
 import { LM_HEAD_NAME, setWeight, weightSlots, type WeightSlot } from './weight-map'
 
 /** Files copied along with the weights: tokenizer, chat template and generation defaults. */
@@ -181,7 +185,19 @@ interface CheckedWeights {
   /** Which open file holds each tensor. */
   holder: Map<string, SafetensorsFile>
   slots: WeightSlot[]
+  /** For each Linear slot a pre-quantized checkpoint stores packed: its tensors (in place of `<module>.weight`). */
+  packed: Map<string, QuantizedTensorSpec[]>
   totalBytes: number
+}
+
+/** Checks one stored tensor's shape and dtype against what the config implies. */
+function checkTensor(st: SafetensorsFile, name: string, shape: number[], dtypeOk: (dtype: string) => boolean, dtypeWanted: string): number {
+  const info = st.info(name)
+  if (!sameShape(info.shape, shape)) {
+    throw new ModelImportError(st.file, name, `shape [${info.shape.join(', ')}] does not match config.json, which implies [${shape.join(', ')}]`)
+  }
+  if (!dtypeOk(info.dtype)) throw new ModelImportError(st.file, name, `dtype ${info.dtype} is not ${dtypeWanted}`)
+  return info.dataOffsets[1] - info.dataOffsets[0]
 }
 
 /**
@@ -190,7 +206,7 @@ interface CheckedWeights {
  * tensor is left over, and the layer count agrees. Reads no tensor data.
  * The caller closes `opened`; on failure they are closed here.
  */
-function openCheckedWeights(dir: string, configFile: string, config: ModelConfig): CheckedWeights {
+function openCheckedWeights(dir: string, configFile: string, config: ModelConfig, quant: PrequantizedConfig | undefined): CheckedWeights {
   const located = locateWeights(dir)
   const opened: SafetensorsFile[] = []
   try {
@@ -210,7 +226,12 @@ function openCheckedWeights(dir: string, configFile: string, config: ModelConfig
     }
 
     const slots = weightSlots(config)
-    const expected = new Set(slots.map((s) => s.name))
+    const packed = new Map<string, QuantizedTensorSpec[]>()
+    for (const slot of slots) {
+      const specs = quantizedTensorSpecs(slot, quant)
+      if (specs) packed.set(slot.name, specs)
+    }
+    const expected = new Set(slots.flatMap((s) => packed.get(s.name)?.map((spec) => spec.name) ?? [s.name]))
     let layersInWeights = 0
     for (const [name, st] of holder) {
       const layer = /^model\.layers\.(\d+)\./.exec(name)?.[1]
@@ -223,6 +244,22 @@ function openCheckedWeights(dir: string, configFile: string, config: ModelConfig
     }
     let totalBytes = 0
     for (const slot of slots) {
+      const specs = packed.get(slot.name)
+      if (specs) {
+        for (const spec of specs) {
+          const st = holder.get(spec.name)
+          if (!st) {
+            if (spec.optional) continue
+            if (slot.layer !== undefined && slot.layer >= layersInWeights) {
+              throw new ConfigError(configFile, 'num_hidden_layers', `${config.numLayers}, but the weights (${located.describedBy}) hold ${layersInWeights} layers`)
+            }
+            throw new ModelImportError(located.describedBy, spec.name, `missing (config.json's quantization_config implies shape [${spec.shape.join(', ')}] ${spec.dtype})`)
+          }
+          // Packed codes and zeros are int32; scales fp16 as the packers write them (fp32 is read too).
+          totalBytes += checkTensor(st, spec.name, spec.shape, (d) => d === spec.dtype, spec.dtype)
+        }
+        continue
+      }
       const st = holder.get(slot.name)
       if (!st) {
         // A whole layer missing past the last one stored: the config's layer count is what is wrong.
@@ -240,7 +277,7 @@ function openCheckedWeights(dir: string, configFile: string, config: ModelConfig
       }
       totalBytes += info.dataOffsets[1] - info.dataOffsets[0]
     }
-    return { opened, holder, slots, totalBytes }
+    return { opened, holder, slots, packed, totalBytes }
   } catch (error) {
     for (const st of opened) st.close()
     throw error
@@ -248,11 +285,14 @@ function openCheckedWeights(dir: string, configFile: string, config: ModelConfig
 }
 
 /** config.json of a model folder, parsed and checked (throws ModelImportError or ConfigError naming the file). */
-function readFolderConfig(dir: string): { config: ModelConfig; configFile: string } {
+function readFolderConfig(dir: string): { config: ModelConfig; configFile: string; quant: PrequantizedConfig | undefined } {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ModelImportError(dir, undefined, 'is not a folder')
   const configFile = join(dir, 'config.json')
   if (!existsSync(configFile)) throw new ModelImportError(configFile, undefined, 'missing: not a Hugging Face model folder')
-  return { config: parseConfig(readJson(configFile), configFile), configFile }
+  const json = readJson(configFile)
+  // The quantization section first: an unsupported variant is named before any shape disagrees.
+  const quant = parseQuantizationConfig(json, configFile)
+  return { config: parseConfig(json, configFile), configFile, quant }
 }
 
 /**
@@ -262,12 +302,30 @@ function readFolderConfig(dir: string): { config: ModelConfig; configFile: strin
  * accepts is one loadModelFolder can load. Throws ConfigError,
  * SafetensorsError or ModelImportError naming the file, like loadModelFolder.
  */
-export function inspectModelFolder(dir: string): { config: ModelConfig; sorted: SortedMetadata | undefined } {
-  const { config, configFile } = readFolderConfig(dir)
-  for (const st of openCheckedWeights(dir, configFile, config).opened) st.close()
+export function inspectModelFolder(dir: string): { config: ModelConfig; sorted: SortedMetadata | undefined; prequantized: PrequantizedConfig | undefined } {
+  const { config, configFile, quant } = readFolderConfig(dir)
+  for (const st of openCheckedWeights(dir, configFile, config, quant).opened) st.close()
   const sortedFile = join(dir, SORTED_FILE)
   const sorted = existsSync(sortedFile) ? parseSortedMetadata(readJson(sortedFile), sortedFile, config.numLayers) : undefined
-  return { config, sorted }
+  return { config, sorted, prequantized: quant }
+}
+
+export interface LoadFolderOptions {
+  /**
+   * What to do with a GPTQ/AWQ checkpoint: 'repack' its Linear layers into
+   * MatMulNBits weights (inference), or 'refuse' (default): a caller that
+   * needs float weights (tuning, export) must not get empty ones.
+   */
+  prequantized?: 'refuse' | 'repack'
+  /**
+   * Quantize each decoder Linear as soon as it is read (then drop its fp32
+   * copy), so the load's peak stays near the quantized size instead of the
+   * whole fp32 model. Same rounding as the graphs' own (quantizeForPrecision).
+   * An untied LM head is quantized to int8 the same way (the graphs' head
+   * in every quantized format but the benchmarks' fp32-head variant).
+   * The caller must run the graphs in this precision (MatMulNBits available).
+   */
+  quantize?: QuantizationSettings
 }
 
 /**
@@ -275,22 +333,48 @@ export function inspectModelFolder(dir: string): { config: ModelConfig; sorted: 
  * bytes read so far (0..1) and what is being read. Throws ConfigError,
  * SafetensorsError or ModelImportError, each naming the file (and the tensor).
  */
-export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void): LoadedModel {
-  const { config, configFile } = readFolderConfig(dir)
+export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void, options: LoadFolderOptions = {}): LoadedModel {
+  const { config, configFile, quant } = readFolderConfig(dir)
+  if (quant && options.quantize) throw new ModelImportError(configFile, undefined, 'holds pre-quantized weights: they are not quantized again')
+  if (quant && options.prequantized !== 'repack') {
+    throw new ModelImportError(configFile, undefined, `holds ${quant.method.toUpperCase()} 4-bit weights (quantization_config): they load for generation only, not as float weights`)
+  }
   onProgress?.(0, 'reading headers')
-  const { opened, holder, slots, totalBytes } = openCheckedWeights(dir, configFile, config)
+  const { opened, holder, slots, packed, totalBytes } = openCheckedWeights(dir, configFile, config, quant)
   try {
-    const layers = Array.from({ length: config.numLayers }, emptyLayer)
-    const weights: ModelWeights = { embed: new Float32Array(0), layers, norm: new Float32Array(0), lmHead: undefined }
+    // Every layer of a pre-quantized checkpoint gets a (maybe empty) `prequantized`: graphs.ts keeps its other Linears fp32.
+    const layers = Array.from({ length: config.numLayers }, (): LayerWeights => (quant ? { ...emptyLayer(), prequantized: {} } : emptyLayer()))
+    const weights: ModelWeights = { embed: new Float32Array(0), layers, norm: new Float32Array(0), lmHead: undefined, ...(quant ? { prequantized: quant.method } : {}) }
     let doneBytes = 0
     for (const slot of slots) {
+      const specs = packed.get(slot.name)
+      if (specs && quant && slot.layer !== undefined) {
+        onProgress?.(totalBytes === 0 ? 0 : doneBytes / totalBytes, `repacking ${slot.name.replace(/\.weight$/, '')}`)
+        const layer = layers[slot.layer]!
+        try {
+          layer.prequantized![slot.field as LinearField] = readPrequantizedLinear(slot, specs, quant, (name) => holder.get(name))
+        } catch (error) {
+          if (error instanceof QuantizationError) throw new ModelImportError(holder.get(specs[0]!.name)!.file, undefined, error.message)
+          throw error
+        }
+        for (const spec of specs) {
+          const info = holder.get(spec.name)?.info(spec.name)
+          if (info) doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
+        }
+        continue
+      }
       const st = holder.get(slot.name) as SafetensorsFile
       onProgress?.(totalBytes === 0 ? 0 : doneBytes / totalBytes, `reading ${slot.name}`)
       const data = st.read(slot.name)
       // A NaN or infinity in a weight makes every logit NaN: generation would emit token 0 forever.
       const bad = firstNonFinite(data)
       if (bad >= 0) throw new ModelImportError(st.file, slot.name, `value ${bad} is ${data[bad]}: the checkpoint is corrupt (or was saved after training diverged)`)
-      setWeight(weights, slot, data)
+      const quantized = slot.role === 'linear' && options.quantize ? quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, options.quantize) : undefined
+      if (quantized && slot.layer !== undefined) (layers[slot.layer]!.prequantized ??= {})[slot.field as LinearField] = quantized
+      // The graphs hold the LM head int8 whenever the layers are quantized (weight-format.ts): the fp32 head is never needed.
+      else if (slot.role === 'head' && options.quantize && options.quantize.precision !== 'fp32') {
+        weights.lmHeadPacked = quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, { precision: 'int8', blockSize: options.quantize.blockSize ?? 32 })
+      } else setWeight(weights, slot, data)
       const info = st.info(slot.name)
       doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
     }

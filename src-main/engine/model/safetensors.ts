@@ -325,6 +325,22 @@ export class SafetensorsFile {
     return bytes
   }
 
+  /**
+   * The tensor as its raw integers when it is stored as `dtype` (I32, or F16
+   * as bits): pre-quantized checkpoints keep packed codes in int32 and scales
+   * in fp16, which must reach the repacker bit for bit, never through floats.
+   */
+  readRaw(name: string, dtype: 'I32'): Int32Array
+  readRaw(name: string, dtype: 'F16'): Uint16Array
+  readRaw(name: string, dtype: 'I32' | 'F16'): Int32Array | Uint16Array {
+    const info = this.info(name)
+    if (info.dtype !== dtype) throw new SafetensorsError(this.file, name, `dtype ${info.dtype}, expected ${dtype}`)
+    const count = elementCount(info.shape)
+    const array = dtype === 'I32' ? new Int32Array(count) : new Uint16Array(count)
+    readFully(this.openFd(name), this.file, name, array, this.header.dataStart + info.dataOffsets[0])
+    return array
+  }
+
   /** The tensor as float32, whatever its stored dtype (F32 is read in place, without a copy). */
   read(name: string): Float32Array {
     const info = this.info(name)
@@ -395,12 +411,24 @@ export function readSafetensors(file: string): { tensors: Map<string, { shape: n
 // ---------------------------------------------------------------------------
 // Writing
 
-export interface TensorToWrite {
+export interface FloatTensorToWrite {
   name: string
   shape: number[]
   data: Float32Array
   /** Overrides the file's dtype for this tensor. */
   dtype?: FloatDtype
+}
+
+/**
+ * A tensor written bit for bit, never converted: int32 values as I32, or
+ * fp16 bit patterns as F16 (GPTQ's packed codes and scales).
+ */
+export type RawTensorToWrite = { name: string; shape: number[]; dtype: 'I32'; data: Int32Array } | { name: string; shape: number[]; dtype: 'F16'; data: Uint16Array }
+
+export type TensorToWrite = FloatTensorToWrite | RawTensorToWrite
+
+function isRaw(t: TensorToWrite): t is RawTensorToWrite {
+  return !(t.data instanceof Float32Array)
 }
 
 export interface WriteOptions {
@@ -447,6 +475,9 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], options
     if (elementCount(t.shape) !== t.data.length) {
       throw new SafetensorsError(file, t.name, `shape [${t.shape.join(', ')}] needs ${elementCount(t.shape)} values, got ${t.data.length}`)
     }
+    if (isRaw(t) && !((t.dtype === 'I32' && t.data instanceof Int32Array) || (t.dtype === 'F16' && t.data instanceof Uint16Array))) {
+      throw new SafetensorsError(file, t.name, `raw data must be an Int32Array written as I32 or a Uint16Array of fp16 bits written as F16 (got dtype ${String(t.dtype)})`)
+    }
     const dtype = t.dtype ?? options.dtype
     const bytes = t.data.length * DTYPE_BYTES[dtype]
     header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] }
@@ -461,7 +492,10 @@ export function writeSafetensors(file: string, tensors: TensorToWrite[], options
   const fd = openSync(file, 'w')
   try {
     writeFully(fd, prefix)
-    for (const t of tensors) writeTensor(fd, t.data, t.dtype ?? options.dtype)
+    for (const t of tensors) {
+      if (isRaw(t)) writeFully(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
+      else writeTensor(fd, t.data, t.dtype ?? options.dtype)
+    }
     fsyncSync(fd)
   } finally {
     closeSync(fd)

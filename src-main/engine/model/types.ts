@@ -3,6 +3,7 @@
  * (whatever the Hugging Face architecture called things) and float32 weights
  * in Hugging Face's layout (a Linear weight is [out, in], row-major).
  */
+import type { QuantizedLinear } from './quant/blockwise'
 
 export type Architecture = 'llama' | 'mistral' | 'qwen2' | 'qwen3'
 
@@ -38,6 +39,9 @@ export interface ModelConfig {
   raw: Record<string, unknown>
 }
 
+/** The Linear fields of a layer (the ones a pre-quantized checkpoint stores packed). */
+export type LinearField = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down'
+
 export interface LayerWeights {
   attnNorm: Float32Array // [d]
   q: Float32Array // [heads·headDim, d]
@@ -53,6 +57,13 @@ export interface LayerWeights {
   gate: Float32Array // [intermediate, d]
   up: Float32Array // [intermediate, d]
   down: Float32Array // [d, intermediate]
+  /**
+   * Linear weights a pre-quantized (GPTQ/AWQ) checkpoint stored packed,
+   * already in MatMulNBits form; their float fields above are then empty.
+   * Present (maybe empty) on every layer of such a checkpoint: its other
+   * Linears (modules_to_not_convert) then run fp32, as their author kept them.
+   */
+  prequantized?: Partial<Record<LinearField, QuantizedLinear>>
 }
 
 export interface ModelWeights {
@@ -61,6 +72,10 @@ export interface ModelWeights {
   norm: Float32Array // [d]
   /** [vocab, d]; undefined when tied to `embed`. */
   lmHead: Float32Array | undefined
+  /** An untied LM head quantized (int8) while it was read; `lmHead` is then undefined. */
+  lmHeadPacked?: QuantizedLinear
+  /** Set when the checkpoint was quantized by GPTQ/AWQ: its Linear layers exist only as 4-bit MatMulNBits weights. */
+  prequantized?: 'gptq' | 'awq'
 }
 
 export interface LoadedModel {

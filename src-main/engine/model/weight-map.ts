@@ -22,7 +22,8 @@ import type { LayerWeights, ModelConfig, ModelWeights } from './types'
 
 export type WeightRole = 'embedding' | 'head' | 'linear' | 'norm' | 'bias'
 
-export type LayerField = keyof LayerWeights
+/** The float tensors of a layer (not the packed weights of a pre-quantized checkpoint). */
+export type LayerField = Exclude<keyof LayerWeights, 'prequantized'>
 export type OuterField = 'embed' | 'norm' | 'lmHead'
 
 /** One tensor of the checkpoint: its HF name, its shape, its role, and where it goes in ModelWeights. */

@@ -64,4 +64,12 @@ describe('model folders the main thread must not size anything from', { timeout:
     expect((await refusal('models.inspect', { path: dir })).message).toMatch(expected)
     expect((await refusal('runs.estimate', tune(dir))).message).toMatch(expected)
   })
+
+  it('a quantization_config this engine cannot load (act-order GPTQ) is refused by models.inspect, naming the field', async () => {
+    const dir = join(root, 'act-order')
+    writeTinyTextModel(dir, { seed: 4, config: { quantization_config: { quant_method: 'gptq', bits: 4, group_size: 128, desc_act: true } } })
+    const inspected = await refusal('models.inspect', { path: dir })
+    expect(inspected).toMatchObject({ code: 'invalid_params', issues: [{ path: 'path' }] })
+    expect(inspected.message).toContain(`${join(dir, 'config.json')}: quantization_config.desc_act: act-order (desc_act: true) checkpoints are not supported`)
+  })
 })

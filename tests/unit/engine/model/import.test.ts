@@ -4,8 +4,9 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../../../src-main/engine/model/config'
 import { inspectModelFolder, loadModelFolder, ModelImportError } from '../../../../src-main/engine/model/import'
-import { readSafetensors, SafetensorsError, writeSafetensors, type TensorToWrite } from '../../../../src-main/engine/model/safetensors'
-import type { Architecture, LayerWeights, LoadedModel } from '../../../../src-main/engine/model/types'
+import { readSafetensors, SafetensorsError, writeSafetensors, type FloatTensorToWrite } from '../../../../src-main/engine/model/safetensors'
+import type { Architecture, LoadedModel } from '../../../../src-main/engine/model/types'
+import type { LayerField } from '../../../../src-main/engine/model/weight-map'
 import { writeRandomModel, type RandomModel, type RandomModelOptions } from '../../../fixtures/fixtures'
 
 const root = mkdtempSync(join(tmpdir(), 'import-test-'))
@@ -20,7 +21,7 @@ function fixture(options: Partial<RandomModelOptions> = {}): RandomModel {
 }
 
 /** Rewrites one safetensors file of a folder (as F32) after `edit` changes its tensor list. */
-function rewrite(file: string, edit: (tensors: TensorToWrite[]) => TensorToWrite[]): void {
+function rewrite(file: string, edit: (tensors: FloatTensorToWrite[]) => FloatTensorToWrite[]): void {
   const { tensors } = readSafetensors(file)
   const list = [...tensors].map(([name, t]) => ({ name, shape: t.shape, data: t.data }))
   writeSafetensors(file, edit(list), { dtype: 'F32' })
@@ -37,7 +38,7 @@ function loadError(dir: string): Error {
 }
 
 /** HF layer tensor suffix → LayerWeights field, spelled out here independently of the importer. */
-const LAYER_FIELDS: Record<string, keyof LayerWeights> = {
+const LAYER_FIELDS: Record<string, LayerField> = {
   'input_layernorm.weight': 'attnNorm',
   'self_attn.q_proj.weight': 'q',
   'self_attn.k_proj.weight': 'k',
@@ -61,7 +62,7 @@ function expectWeightsMatch(loaded: LoadedModel, model: RandomModel): void {
   for (const [name, { data }] of model.tensors) {
     const layer = /^model\.layers\.(\d+)\.(.+)$/.exec(name)
     let got: Float32Array | undefined
-    if (layer) got = w.layers[Number(layer[1])]?.[LAYER_FIELDS[layer[2] as string] as keyof LayerWeights]
+    if (layer) got = w.layers[Number(layer[1])]?.[LAYER_FIELDS[layer[2] as string] as LayerField]
     else if (name === 'model.embed_tokens.weight') got = w.embed
     else if (name === 'model.norm.weight') got = w.norm
     else if (name === 'lm_head.weight') got = w.lmHead

@@ -1,0 +1,76 @@
+/**
+ * Peak RSS of `sorted generate --weights P` loading a model folder (the
+ * built CLI, `npm run build` first), against the runtime weight bytes of
+ * that precision (memory-estimate.ts): the aim is peak ≤ 1.3× for int4.
+ *
+ * Writes a random model folder in the decode bench's shape (F16 on disk;
+ * LOAD_RSS_SHAPE=llama1b for Llama-3.2-1B's shape, untied, about 2.5 GB on
+ * disk), then runs the CLI once per precision in a child whose peak is read
+ * from /proc/<pid>/status (VmHWM). A watchdog kills a child above
+ * LOAD_RSS_LIMIT_MB (default 8000) so it cannot exhaust a shared machine.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { weightBytes } from '../../src-main/engine/generate/memory-estimate'
+import { exportModel } from '../../src-main/engine/model/export'
+import type { WeightPrecision } from '../../src-main/engine/model/weight-format'
+import { benchConfig, benchWeights, randomFiller } from './shapes'
+
+const shapes = {
+  decode: { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 },
+  llama1b: { layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256 },
+}
+const shapeName = (process.env.LOAD_RSS_SHAPE ?? 'decode') as keyof typeof shapes
+const limitMb = Number(process.env.LOAD_RSS_LIMIT_MB ?? 8000)
+const precisions = (process.env.LOAD_RSS_WEIGHTS ?? 'int4,fp32').split(',') as WeightPrecision[]
+const root = fileURLToPath(new URL('../..', import.meta.url))
+
+function statusKb(pid: number, field: string): number | undefined {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`))
+    return line ? Number(line.split(/\s+/)[1]) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** Runs the CLI; resolves with its peak RSS (MB) and exit code, killing it above the limit. */
+function runCli(args: string[]): Promise<{ peakMb: number; code: number | null; killed: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin/sorted.mjs'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    let peakKb = 0
+    let killed = false
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const watch = setInterval(() => {
+      peakKb = Math.max(peakKb, statusKb(child.pid!, 'VmHWM') ?? 0)
+      if ((statusKb(child.pid!, 'VmRSS') ?? 0) > limitMb * 1024) {
+        killed = true
+        child.kill('SIGKILL')
+      }
+    }, 50)
+    child.on('exit', (code) => {
+      clearInterval(watch)
+      resolve({ peakMb: Math.round(peakKb / 1024), code, killed, stderr: stderr.trim().split('\n').slice(-2).join(' | ') })
+    })
+  })
+}
+
+const config = benchConfig(shapes[shapeName])
+const dir = mkdtempSync(join(tmpdir(), 'sorted-load-rss-'))
+try {
+  // The folder is written from this process, which is then idle while the children run.
+  exportModel({ config, weights: benchWeights(config, randomFiller(12345)) }, join(dir, 'model'), { dtype: 'F16' })
+  const results: Record<string, unknown> = {}
+  for (const precision of precisions) {
+    const run = await runCli(['generate', '--model', join(dir, 'model'), '--prompt-ids', '1,2,3', '--max-new-tokens', '2', '--weights', precision, '--json'])
+    const weightsMb = Math.round(weightBytes(config, precision, 32) / 2 ** 20)
+    results[precision] = { peak_rss_mb: run.peakMb, runtime_weights_mb: weightsMb, peak_over_weights: Number((run.peakMb / weightsMb).toFixed(2)), exit_code: run.code, killed_by_watchdog: run.killed, ...(run.code ? { stderr: run.stderr } : {}) }
+  }
+  process.stdout.write(`${JSON.stringify({ bench: 'load-rss', shape: shapeName, limit_mb: limitMb, results })}\n`)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
