@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path'
 import type { ExecutionProviderPreference, ModelSummary, PrecisionEstimate, WeightPrecision, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { parseConfig } from '../engine/model/config'
+import { parseQuantizationConfig } from '../engine/model/quant/prequantized-config'
 import { modelShape } from '../engine/train/estimate'
 import type { Model, Store } from '../store'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
@@ -101,7 +102,9 @@ export class ModelLibrary {
 
   /** Loads of this model in the app use the precision the user chose for it. */
   setPrecision(modelId: string, precision: WeightPrecision): ModelSummary {
-    if (!this.store.models.get(modelId)) throw new ApiError('not_found', `No model ${modelId} in the library.`)
+    const known = this.store.models.get(modelId)
+    if (!known) throw new ApiError('not_found', `No model ${modelId} in the library.`)
+    refuseOtherThanPacked(known.path, precision)
     const model = this.store.models.updatePrecision(modelId, precision)
     this.bus.emit('models.changed', {})
     return this.summary(model)
@@ -125,6 +128,8 @@ export class ModelLibrary {
     if (!existsSync(folder) || !statSync(folder).isDirectory()) throw invalidFolder(`${folder} is not a folder.`)
     // A PyTorch job's output brings its run along (history.jsonl); its record is checked before anything is added.
     const job = jobOutputOf(folder)
+    // A GPTQ/AWQ folder runs in its own 4-bit packing: that is its precision whatever the default asked.
+    if (packedPrecision(folder) !== undefined) precision = 'int4'
     this.importing.add(folder)
     try {
       await this.validateInWorker(folder, precision)
@@ -196,6 +201,27 @@ export class ModelLibrary {
  * and the decode bench's measured speed-up. Nothing when config.json cannot be
  * read: the model's page still lists it, and loading it says why.
  */
+/**
+ * int4 for a folder that holds GPTQ/AWQ packed weights (config.json has a
+ * quantization_config), which load in that packing only; undefined for a
+ * float folder, or one whose config cannot be read (the load says why).
+ */
+function packedPrecision(folder: string): WeightPrecision | undefined {
+  try {
+    const file = join(folder, 'config.json')
+    return parseQuantizationConfig(JSON.parse(readFileSync(file, 'utf8')), file) ? 'int4' : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function refuseOtherThanPacked(folder: string, precision: WeightPrecision): void {
+  const packed = packedPrecision(folder)
+  if (packed === undefined || packed === precision) return
+  const message = `${folder} holds GPTQ/AWQ 4-bit weights, which run as ${packed} only.`
+  throw new ApiError('invalid_params', `precision: ${message}`, [{ path: 'precision', message }])
+}
+
 function estimatesOf(path: string): { precisions: PrecisionEstimate[]; parameters?: number } {
   let config
   try {
