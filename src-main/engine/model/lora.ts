@@ -27,6 +27,9 @@ export type LoraTarget = (typeof LORA_TARGETS)[number]
 
 export type AdapterKind = 'lora' | 'dylora'
 
+/** What an adapter run uses for each setting it is not given (PEFT's usual recipe for LLaMA-family models). */
+export const loraDefaults = { rank: 16, alpha: 32, dropout: 0, targets: LORA_TARGETS.join(',') } as const
+
 export interface AdapterSpec {
   kind: AdapterKind
   /** LoRA's r; DyLoRA's largest rank R. */
