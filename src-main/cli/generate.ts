@@ -8,6 +8,7 @@ import { ExecutionProviderPreference, QuantBlockSize, WeightPrecision, type Weig
 import { UsageError, type Command } from './commands'
 import { flagError, flagOf } from './flags'
 import { numberOption, positiveInt } from './options'
+import { adapterOptions, adapterUsage, withAdapter } from './adapter'
 
 /** --weights and --block-size → the engine's weights request. */
 function parseWeights(weights: string, blockSize: string | undefined): WeightsRequest {
@@ -48,6 +49,7 @@ export const generateCommand: Command = {
                             provider cannot run MatMulNBits, with the reason on stderr
   --block-size B            32 (default) | 64 | 128: weights per quantization block
   --cache-dir DIR           keep compiled (and quantized) graphs in DIR for later runs
+${adapterUsage}
   --json                    print one JSON object: tokens, text, exits, prefill_ms, decode_tokens_per_s, weights`,
   async run(args) {
     const { values } = parseArgs({
@@ -73,6 +75,7 @@ export const generateCommand: Command = {
         'block-size': { type: 'string' },
         'cache-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
+        ...adapterOptions,
       },
     })
     if (!values.model) throw new UsageError('--model DIR is required.')
@@ -96,12 +99,18 @@ export const generateCommand: Command = {
     }
     const input: PromptInput = values['prompt-ids'] !== undefined ? { promptIds: parseIds(values['prompt-ids']) } : { prompt: values.prompt!, chat: values.chat }
 
-    const session = await ModelSession.open(values.model, {
-      provider: provider.data,
-      weights,
-      ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
-      log: (m) => process.stderr.write(`${m}\n`),
-    })
+    if (values.adapter === undefined && values['adapter-rank'] !== undefined) throw new UsageError('--adapter-rank only goes with --adapter.')
+    const adapterDir = values.adapter
+    const session = await ModelSession.open(
+      values.model,
+      {
+        provider: provider.data,
+        weights,
+        ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
+        log: (m) => process.stderr.write(`${m}\n`),
+      },
+      adapterDir ? (config, base) => withAdapter(config, base, adapterDir, values['adapter-rank']) : undefined,
+    )
     try {
       if ('prompt' in input && !session.info.hasTokenizer) {
         throw new UsageError(`${values.model} has no tokenizer (tokenizer.json): give the prompt as --prompt-ids.`)

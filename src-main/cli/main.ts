@@ -5,6 +5,7 @@
 import packageJson from '../../package.json'
 import { ConfigError } from '../engine/model/config'
 import { ModelImportError } from '../engine/model/import'
+import { AdapterError } from '../engine/model/peft-adapter'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
 import { DatasetError } from '../engine/data'
@@ -13,12 +14,13 @@ import { UnusableFolderError } from '../base/writable-folder'
 import { MigrationError, StoreDiskFullError, StoreFileError, StoreOpenError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
+import { mergeCommand } from './merge'
 import { serveCommand } from './serve'
 import { evalLossCommand, tuneCommand } from './tune'
 import { evalCommand } from './eval'
 import { isSystemError, systemErrorLine, wantsStack } from './system-error'
 
-const commands: Command[] = [serveCommand, generateCommand, tuneCommand, evalLossCommand, evalCommand]
+const commands: Command[] = [serveCommand, generateCommand, tuneCommand, evalLossCommand, evalCommand, mergeCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -73,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       MigrationError,
       UnusableFolderError,
       ModelImportError,
+      AdapterError,
       ConfigError,
       SafetensorsError,
       TokenizerFileError,

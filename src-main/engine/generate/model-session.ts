@@ -5,7 +5,7 @@
  */
 import { basename } from 'node:path'
 import { loadModelFolder } from '../model/import'
-import type { ModelConfig } from '../model/types'
+import type { ModelConfig, ModelWeights } from '../model/types'
 import { weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
 import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
@@ -54,12 +54,13 @@ export class ModelSession {
     readonly formatter: ChatFormatter | undefined,
   ) {}
 
-  static async open(dir: string, options: RuntimeOptions = {}): Promise<ModelSession> {
+  /** `adapt` changes the loaded weights before anything is compiled (a LoRA adapter merged in: cli/adapter.ts). */
+  static async open(dir: string, options: RuntimeOptions = {}, adapt?: (config: ModelConfig, weights: ModelWeights) => ModelWeights): Promise<ModelSession> {
     const progress = options.onProgress
     const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message))
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)
-    const runtime = await DynamicDepthRuntime.load(model.config, model.weights, {
+    const runtime = await DynamicDepthRuntime.load(model.config, adapt ? adapt(model.config, model.weights) : model.weights, {
       ...options,
       onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),
     })
