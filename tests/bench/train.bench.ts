@@ -7,7 +7,9 @@
  * BENCH_SHAPE=qwen2.5-0.5b instead runs SoFT + LoRA alone on the
  * Qwen2.5-0.5B shape (24 layers, d 896, 14/2 heads, ffn 4864, vocab 151936,
  * tied head; exits every 6; batch 1 × 512), for its peak RSS, under a
- * watchdog that kills the child above 9 GB.
+ * watchdog that kills the child above 9 GB. BENCH_VARIANTS=soft,soft-lora
+ * runs only the variants named (the full-size full fine-tuning modes need
+ * about 12 GB each).
  *
  * FLOPs count matrix products: the body 3× its forward (forward, and the two
  * backward products), the fused LM head + cross-entropy 4× (its backward
@@ -156,26 +158,29 @@ else if (qwen) {
 } else {
   const self = fileURLToPath(import.meta.url)
   const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number }> = {}
-  for (const m of ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora'] as const) {
+  const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora']
+  const chosen = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]) : all
+  for (const m of all.filter((v) => chosen.includes(v))) {
     const child = spawnSync(process.execPath, ['--import', 'tsx', self, m], { encoding: 'utf8', env: process.env })
     if (child.status !== 0) throw new Error(`${m} failed:\n${child.stderr}`)
     results[m] = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
   }
   const matmulGflops = await plainMatmulGflops()
   const round = (x: number, n = 2) => +x.toFixed(n)
+  const ratio = (a: string, b: string, key: 'tokens_per_s' | 'step_seconds') => (results[a] && results[b] ? round(results[a][key] / results[b][key], 3) : null)
   console.log(
     JSON.stringify({
       bench: 'train',
       shape: { ...shape, exits },
       tokens_per_s: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.tokens_per_s, 1)])),
       step_seconds: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.step_seconds, 3)])),
-      soft_over_sft: round(results.soft!.step_seconds / results.sft!.step_seconds, 3),
+      soft_over_sft: ratio('soft', 'sft', 'step_seconds'),
       // LoRA's speed-up over full fine-tuning, same mode and batch (tokens/s ratio).
-      lora_speedup: { soft: round(results['soft-lora']!.tokens_per_s / results.soft!.tokens_per_s, 3), sft: round(results['sft-lora']!.tokens_per_s / results.sft!.tokens_per_s, 3) },
+      lora_speedup: { soft: ratio('soft-lora', 'soft', 'tokens_per_s'), sft: ratio('sft-lora', 'sft', 'tokens_per_s') },
       flop_ratio: round(flops('soft') / flops('sft'), 3),
       gflops: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.gflops, 1)])),
       plain_matmul_gflops: round(matmulGflops, 1),
-      soft_fraction_of_matmul: round(results.soft!.gflops / matmulGflops, 3),
+      soft_fraction_of_matmul: results.soft ? round(results.soft.gflops / matmulGflops, 3) : null,
       peak_rss_mb: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, Math.round(r.peak_rss_mb)])),
       logits_mb_per_exit: round((4 * (tokens - B) * V) / 1e6, 1),
     }),

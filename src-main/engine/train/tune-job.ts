@@ -141,7 +141,7 @@ async function runInHeldFolder(
   }
   const adapter = resolveAdapter(request, name)
   // Before the data is read or a graph built: a batch that cannot fit is refused with its figures.
-  checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen }, name)
+  checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }, name)
   const settings = settingsOf(request, exits, adapter)
   const record = resuming ? resumeRecord(checkpointDir, settings, options, name) : { settings, forced: [] }
 
