@@ -176,6 +176,15 @@ describe('LoRA trainer', () => {
     expect([...adapter!.keys()]).toEqual(loraSlots(config, spec).map((s) => s.name))
   })
 
+  it('trains an adapter in every mode: sft on the full model, sortednet on it and one sampled exit per step', async () => {
+    const sft = await train({ mode: 'sft', totalSteps: 2 })
+    expect(Object.keys(sft.state.history[0]!.loss)).toEqual(['3'])
+    const sortednet = await train({ mode: 'sortednet', totalSteps: 3 })
+    for (const record of sortednet.state.history) expect(Object.keys(record.loss)).toHaveLength(2)
+    // B starts at zero: a B that moved is an adapter that trained.
+    for (const { adapter } of [sft, sortednet]) expect([...adapter!].some(([name, t]) => name.includes('lora_B') && t.some((x) => x !== 0))).toBe(true)
+  })
+
   it('keeps optimizer state only for the adapter', async () => {
     const dir = freshDir()
     await train({ totalSteps: 1 }, dir)
