@@ -11,6 +11,7 @@ import { ExecutionProviderPreference, QuantBlockSize, WeightPrecision, type Weig
 import { UsageError, type Command } from './commands'
 import { flagError, flagOf } from './flags'
 import { numberOption, positiveInt } from './options'
+import { adapterOptions, adapterUsage, withAdapter } from './adapter'
 
 /** --weights and --block-size → the engine's weights request; undefined = the model's default (fp32, or int4 for a GPTQ/AWQ folder). */
 function parseWeights(weights: string | undefined, blockSize: string | undefined): WeightsRequest | undefined {
@@ -73,6 +74,7 @@ export const generateCommand: Command = {
                             and refuses any other --weights
   --block-size B            32 (default) | 64 | 128: weights per quantization block
   --cache-dir DIR           keep compiled (and quantized) graphs in DIR for later runs
+${adapterUsage}
   --json                    print one JSON object: tokens, text, exits, prefill_ms, decode_tokens_per_s, weights`,
   async run(args) {
     const { values } = parseArgs({
@@ -102,6 +104,7 @@ export const generateCommand: Command = {
         'block-size': { type: 'string' },
         'cache-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
+        ...adapterOptions,
       },
     })
     if (!values.model) throw new UsageError('--model DIR is required.')
@@ -137,12 +140,18 @@ export const generateCommand: Command = {
     }
     const input: PromptInput = values['prompt-ids'] !== undefined ? { promptIds: parseIds(values['prompt-ids']) } : { prompt: values.prompt!, chat: values.chat }
 
-    const session = await ModelSession.open(values.model, {
-      provider: provider.data,
-      ...(weights ? { weights } : {}),
-      ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
-      log: (m) => process.stderr.write(`${m}\n`),
-    }).catch((error: unknown) => {
+    if (values.adapter === undefined && values['adapter-rank'] !== undefined) throw new UsageError('--adapter-rank only goes with --adapter.')
+    const adapterDir = values.adapter
+    const session = await ModelSession.open(
+      values.model,
+      {
+        provider: provider.data,
+        ...(weights ? { weights } : {}),
+        ...(values['cache-dir'] ? { cacheDir: values['cache-dir'] } : {}),
+        log: (m) => process.stderr.write(`${m}\n`),
+      },
+      adapterDir ? (config, base) => withAdapter(config, base, adapterDir, values['adapter-rank']) : undefined,
+    ).catch((error: unknown) => {
       if (error instanceof InsufficientMemoryError) throw new InsufficientMemoryError(error.estimate, error.availableBytes, error.fits, (p) => `pass --weights ${p}`)
       if (error instanceof PrequantizedPrecisionError) throw new UsageError(`--weights ${values.weights}: ${values.model}: ${error.message} (omit --weights, or pass --weights int4).`)
       throw error

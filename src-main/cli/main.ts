@@ -8,6 +8,7 @@ import { InsufficientMemoryError } from '../engine/generate/memory-estimate'
 import { ModelExportError } from '../engine/model/export'
 import { ModelImportError } from '../engine/model/import'
 import { PrequantizedConfigError } from '../engine/model/quant/prequantized-config'
+import { AdapterError } from '../engine/model/peft-adapter'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
 import { DatasetError } from '../engine/data'
@@ -17,13 +18,14 @@ import { MigrationError, StoreDiskFullError, StoreFileError, StoreOpenError, Sto
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
 import { quantizeCommand } from './quantize'
+import { mergeCommand } from './merge'
 import { serveCommand } from './serve'
 import { evalLossCommand, tuneCommand } from './tune'
 import { evalCommand } from './eval'
 import { exportJobCommand } from './export-job'
 import { isSystemError, systemErrorLine, wantsStack } from './system-error'
 
-const commands: Command[] = [serveCommand, generateCommand, quantizeCommand, tuneCommand, exportJobCommand, evalLossCommand, evalCommand]
+const commands: Command[] = [serveCommand, generateCommand, quantizeCommand, tuneCommand, exportJobCommand, evalLossCommand, evalCommand, mergeCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -81,6 +83,7 @@ export async function main(argv: string[]): Promise<number> {
       ModelExportError,
       PrequantizedConfigError,
       InsufficientMemoryError,
+      AdapterError,
       ConfigError,
       SafetensorsError,
       TokenizerFileError,

@@ -6,6 +6,8 @@ import { chatFormatterFor } from '../engine/tokenizer/chat-template'
 import { loadTokenizer } from '../engine/tokenizer/tokenizer'
 import { validationSource } from '../engine/train/data-source'
 import { runTuneJob, type TuneRequest } from '../engine/train/tune-job'
+import { loraDefaults, type AdapterKind } from '../engine/model/lora'
+import { adapterOptions, adapterUsage, withAdapter } from './adapter'
 import { parseExits } from '../engine/train/exits'
 import { checkSeqLen } from '../engine/train/sequence-length'
 import { Trainer, type TrainOptions } from '../engine/train/trainer'
@@ -60,8 +62,19 @@ export const tuneCommand: Command = {
   --provider ID           auto | cpu | cuda | dml | webgpu (default cpu)
   --json                  print one final object: history, val, out
 
-The tuned model is written to --out in Hugging Face layout with sorted.json;
-checkpoints live in DIR.checkpoints beside it.`,
+Adapters (the base stays frozen; only the adapter, and the final norm with --train-norm, train):
+  --adapter lora|dylora   train a LoRA adapter, or a DyLoRA one (each step trains rank b ≤ R,
+                          drawn from --seed and the step)
+  --lora-rank R           r, or DyLoRA's largest rank (default ${loraDefaults.rank})
+  --lora-alpha A          the adapter's product is scaled by A / rank (default ${loraDefaults.alpha})
+  --lora-dropout P        only 0 is supported (default 0)
+  --lora-targets LIST     decoder linear layers to adapt (default ${loraDefaults.targets})
+  --train-norm            also train the exits' shared final norm
+
+The tuned model is written to --out in Hugging Face layout with sorted.json
+(with --adapter: a PEFT adapter folder, adapter_config.json + adapter_model.safetensors
++ sorted.json; \`sorted merge\` makes a full model of it); checkpoints live in
+DIR.checkpoints beside it.`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -73,6 +86,12 @@ checkpoints live in DIR.checkpoints beside it.`,
         force: { type: 'boolean', default: false },
         provider: { type: 'string', default: 'cpu' },
         json: { type: 'boolean', default: false },
+        adapter: { type: 'string' },
+        'lora-rank': { type: 'string' },
+        'lora-alpha': { type: 'string' },
+        'lora-dropout': { type: 'string' },
+        'lora-targets': { type: 'string' },
+        'train-norm': { type: 'boolean' },
       },
     })
     const training = trainingRequestFrom(values)
@@ -81,7 +100,18 @@ checkpoints live in DIR.checkpoints beside it.`,
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
     if (values.force && !values.resume) throw new UsageError('--force only goes with --resume.')
     const say = (line: string) => process.stderr.write(`${line}\n`)
-    const request: TuneRequest = { ...training, outDir: values.out!, provider: provider.data }
+    if (values.adapter !== undefined && !['lora', 'dylora'].includes(values.adapter)) throw new UsageError(`--adapter must be lora or dylora (got "${values.adapter}").`)
+    const request: TuneRequest = {
+      ...training,
+      outDir: values.out!,
+      provider: provider.data,
+      ...(values.adapter !== undefined ? { adapter: values.adapter as AdapterKind } : {}),
+      ...(values['lora-rank'] !== undefined ? { loraRank: numberOption('lora-rank', values['lora-rank'], positiveInt, 'a positive whole number')! } : {}),
+      ...(values['lora-alpha'] !== undefined ? { loraAlpha: numberOption('lora-alpha', values['lora-alpha'], (n) => n > 0, 'a number > 0')! } : {}),
+      ...(values['lora-dropout'] !== undefined ? { loraDropout: numberOption('lora-dropout', values['lora-dropout'], (n) => n >= 0 && n < 1, 'in [0, 1)')! } : {}),
+      ...(values['lora-targets'] !== undefined ? { loraTargets: values['lora-targets'] } : {}),
+      ...(values['train-norm'] !== undefined ? { trainNorm: values['train-norm'] } : {}),
+    }
     const controller = new AbortController()
     const stop = () => controller.abort()
     process.once('SIGINT', stop)
@@ -138,7 +168,9 @@ checkpoints live in DIR.checkpoints beside it.`,
 export const evalLossCommand: Command = {
   name: 'eval-loss',
   summary: 'Mean token loss of every exit of a model on a dataset.',
-  usage: `sorted eval-loss --model DIR --data FILE [--exits SPEC] [--seq-len T] [--batch-size B] [--json]
+  usage: `sorted eval-loss --model DIR --data FILE [--exits SPEC] [--seq-len T] [--batch-size B] [--adapter DIR [--adapter-rank B]] [--json]
+
+${adapterUsage}
 
 --seq-len defaults to ${tuningDefaults.seqLen}, or the model's context when shorter.
 
@@ -154,6 +186,7 @@ Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ the
         'seq-len': { type: 'string' },
         'batch-size': { type: 'string', default: '4' },
         json: { type: 'boolean', default: false },
+        ...adapterOptions,
       },
     })
     if (!values.model || !values.data) throw new UsageError('--model and --data are required.')
@@ -176,7 +209,8 @@ Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ the
       schedule: 'constant', maxGradNorm: 0, seed: 0, evalEvery: 0, checkpointEvery: 0,
     }
     const source = validationSource(dataset.records, { batchSize, seqLen })!
-    const trainer = new Trainer(model.config, model.weights, options, source, source, '', {})
+    const weights = withAdapter(model.config, model.weights, values.adapter, values['adapter-rank'])
+    const trainer = new Trainer(model.config, weights, options, source, source, '', {})
     const result = (await trainer.evaluate())!
     await trainer.release()
     if (values.json) process.stdout.write(`${JSON.stringify(result.loss)}\n`)

@@ -130,6 +130,11 @@ export class TrainingService {
   }
 
   start(request: TuneRequestData): { runId: string } {
+    // An adapter run ends in a PEFT folder, which the library cannot list or load yet: `sorted tune --adapter` makes one.
+    if (request.adapter !== undefined) {
+      const message = 'adapter runs are not available in the app yet (the model library cannot hold an adapter); run `sorted tune --adapter` from the command line.'
+      throw new ApiError('invalid_params', `adapter: ${message}`, [{ path: 'adapter', message }])
+    }
     // Refused here, with the field named, rather than by the worker a moment later.
     const out = resolve(request.outDir)
     this.refuseHeldFolder(out)

@@ -1,6 +1,15 @@
 /**
  * Training throughput of soft, sortednet and sft on the same model and batch,
- * each mode in its own process so peak RSS is its own. Prints one JSON line.
+ * and of soft and sft with a LoRA adapter (rank 16, alpha 32, every decoder
+ * linear layer; the base frozen), each in its own process so peak RSS is its
+ * own. Prints one JSON line.
+ *
+ * BENCH_SHAPE=qwen2.5-0.5b instead runs SoFT + LoRA alone on the
+ * Qwen2.5-0.5B shape (24 layers, d 896, 14/2 heads, ffn 4864, vocab 151936,
+ * tied head; exits every 6; batch 1 × 512), for its peak RSS, under a
+ * watchdog that kills the child above 9 GB. BENCH_VARIANTS=soft,soft-lora
+ * runs only the variants named (the full-size full fine-tuning modes need
+ * about 12 GB each).
  *
  * FLOPs count matrix products: the body 3× its forward (forward, and the two
  * backward products), the fused LM head + cross-entropy 4× (its backward
@@ -8,10 +17,10 @@
  *
  * Run: npm run bench -- train      (BENCH_QUICK=1 for a small shape)
  */
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Graph } from '../../src-main/engine/onnx/graph'
 import { matmul } from '../../src-main/engine/onnx/ops/matmul'
@@ -23,13 +32,23 @@ import { parseExits } from '../../src-main/engine/train/exits'
 import { Trainer, type TrainMode } from '../../src-main/engine/train/trainer'
 
 const quick = process.env.BENCH_QUICK === '1'
-const shape = quick
-  ? { layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096, batch: 2, seq: 64, exits: 'every:2:from:2' }
-  : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
-const steps = quick ? 2 : 2
+const qwen = process.env.BENCH_SHAPE === 'qwen2.5-0.5b'
+const shape = qwen
+  ? { layers: 24, d: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936, batch: 1, seq: 512, exits: 'every:6:from:6' }
+  : quick
+    ? { layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096, batch: 2, seq: 64, exits: 'every:2:from:2' }
+    : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
+// Step 1 is warm-up and not timed: the Qwen shape times one step (minutes on a shared CPU).
+const steps = qwen ? 1 : 2
 const threads = availableParallelism()
+/** The watchdog's limit for the Qwen-shape child. */
+const rssLimitBytes = 9 * 1024 ** 3
 
-const config: ModelConfig = benchConfig(shape)
+/** The adapter of the `-lora` variants: PEFT's usual LLaMA recipe. */
+const lora = { kind: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[], trainNorm: false }
+type Variant = TrainMode | 'soft-lora' | 'sft-lora'
+
+const config: ModelConfig = { ...benchConfig(shape), tieWordEmbeddings: qwen }
 const exits = parseExits(shape.exits, shape.layers)
 const { d, heads: H, kvHeads: Hkv, ffn: F, vocab: V, batch: B, seq: T } = shape
 const D = d / H
@@ -45,15 +64,20 @@ const flops = (mode: TrainMode, sampledExit = exits[0]!) =>
 
 const randomArray = randomFiller(99)
 
-const weights = (): ModelWeights => benchWeights(config, randomArray)
+const weights = (): ModelWeights => {
+  const w = benchWeights(config, randomArray)
+  return config.tieWordEmbeddings ? { ...w, lmHead: undefined } : w
+}
 
-async function runMode(mode: TrainMode): Promise<void> {
+async function runMode(variant: Variant): Promise<void> {
+  const mode = variant.replace('-lora', '') as TrainMode
+  const adapter = variant.endsWith('-lora') ? lora : undefined
   const ids = BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 7919) % V))
   const source = { batchesPerEpoch: 1, batch: () => ({ inputIds: ids, labels: ids }) }
   const dir = mkdtempSync(join(tmpdir(), 'bench-train-'))
   const options = {
     mode, exits, batchSize: B, seqLen: T, gradAccum: 1, totalSteps: steps + 1, lr: 1e-5, weightDecay: 0.01, warmupSteps: 0,
-    schedule: 'constant' as const, maxGradNorm: 1, seed: 1, evalEvery: 0, checkpointEvery: 0,
+    schedule: 'constant' as const, maxGradNorm: 1, seed: 1, evalEvery: 0, checkpointEvery: 0, adapter,
   }
   const times: number[] = []
   const sampled: number[] = []
@@ -75,7 +99,7 @@ async function runMode(mode: TrainMode): Promise<void> {
   rmSync(dir, { recursive: true, force: true })
   const seconds = times.reduce((a, b) => a + b, 0) / times.length
   const stepFlops = mode === 'sortednet' ? sampled.slice(1).reduce((s, e) => s + flops(mode, e), 0) / (sampled.length - 1) : flops(mode)
-  console.log(JSON.stringify({ mode, step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
+  console.log(JSON.stringify({ mode: variant, step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
 }
 
 async function plainMatmulGflops(): Promise<number> {
@@ -89,29 +113,74 @@ async function plainMatmulGflops(): Promise<number> {
   return (2 * tokens * d * F * 15) / ((performance.now() - t) / 1000) / 1e9
 }
 
-const mode = process.argv[2] as TrainMode | undefined
-if (mode) await runMode(mode)
-else {
+/** The child's resident memory, from /proc (Linux); 0 where it cannot be read. */
+function rssBytes(pid: number): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'))
+    return line ? Number(line.split(/\s+/)[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** Runs one variant in a child, killing it if its RSS passes the limit; its JSON line, or why it stopped. */
+function watchedChild(self: string, variant: Variant): Promise<Record<string, unknown>> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', self, variant], { env: process.env })
+    let stdout = ''
+    let stderr = ''
+    let peak = 0
+    let killed = false
+    child.stdout.on('data', (c) => (stdout += String(c)))
+    child.stderr.on('data', (c) => (stderr += String(c)))
+    const watch = setInterval(() => {
+      peak = Math.max(peak, rssBytes(child.pid!))
+      if (peak > rssLimitBytes && !killed) {
+        killed = true
+        child.kill('SIGKILL')
+      }
+    }, 100)
+    child.on('exit', (code) => {
+      clearInterval(watch)
+      const watched_peak_rss_mb = Math.round(peak / 1024 ** 2)
+      if (killed) resolve({ mode: variant, killed: `RSS passed ${rssLimitBytes / 1024 ** 3} GiB`, watched_peak_rss_mb })
+      else if (code !== 0) resolve({ mode: variant, failed: stderr.trim().split('\n').slice(-3).join(' | '), watched_peak_rss_mb })
+      else resolve({ ...JSON.parse(stdout.trim().split('\n').at(-1)!), watched_peak_rss_mb })
+    })
+  })
+}
+
+const variant = process.argv[2] as Variant | undefined
+if (variant) await runMode(variant)
+else if (qwen) {
+  const result = await watchedChild(fileURLToPath(import.meta.url), 'soft-lora')
+  console.log(JSON.stringify({ bench: 'train', shape: { ...shape, exits, tied: true, adapter: lora }, ...result }))
+} else {
   const self = fileURLToPath(import.meta.url)
   const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number }> = {}
-  for (const m of ['sft', 'soft', 'sortednet'] as const) {
+  const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora']
+  const chosen = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]) : all
+  for (const m of all.filter((v) => chosen.includes(v))) {
     const child = spawnSync(process.execPath, ['--import', 'tsx', self, m], { encoding: 'utf8', env: process.env })
     if (child.status !== 0) throw new Error(`${m} failed:\n${child.stderr}`)
     results[m] = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
   }
   const matmulGflops = await plainMatmulGflops()
   const round = (x: number, n = 2) => +x.toFixed(n)
+  const ratio = (a: string, b: string, key: 'tokens_per_s' | 'step_seconds') => (results[a] && results[b] ? round(results[a][key] / results[b][key], 3) : null)
   console.log(
     JSON.stringify({
       bench: 'train',
       shape: { ...shape, exits },
       tokens_per_s: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.tokens_per_s, 1)])),
       step_seconds: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.step_seconds, 3)])),
-      soft_over_sft: round(results.soft!.step_seconds / results.sft!.step_seconds, 3),
+      soft_over_sft: ratio('soft', 'sft', 'step_seconds'),
+      // LoRA's speed-up over full fine-tuning, same mode and batch (tokens/s ratio).
+      lora_speedup: { soft: ratio('soft-lora', 'soft', 'tokens_per_s'), sft: ratio('sft-lora', 'sft', 'tokens_per_s') },
       flop_ratio: round(flops('soft') / flops('sft'), 3),
       gflops: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.gflops, 1)])),
       plain_matmul_gflops: round(matmulGflops, 1),
-      soft_fraction_of_matmul: round(results.soft!.gflops / matmulGflops, 3),
+      soft_fraction_of_matmul: results.soft ? round(results.soft.gflops / matmulGflops, 3) : null,
       peak_rss_mb: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, Math.round(r.peak_rss_mb)])),
       logits_mb_per_exit: round((4 * (tokens - B) * V) / 1e6, 1),
     }),

@@ -25,44 +25,56 @@ const tuneArgs = (out: string) => [
 ]
 
 describe('sorted tune', () => {
-  it('survives kill -9 at any moment: --resume ends with the same losses and weights', async () => {
-    const straight = await finish(tuneArgs(join(root, 'straight')))
-    expect(straight.code, straight.stderr).toBe(0)
-    const reference = JSON.parse(straight.stdout)
-    expect(reference.history).toHaveLength(6)
-    // It learns: every exit's training loss falls over the run.
-    for (const exit of ['1', '2', '3']) expect(reference.history[5].loss[exit]).toBeLessThan(reference.history[0].loss[exit])
-    expect(Object.keys(reference.val)).toEqual(['1', '2', '3'])
+  // A full run, and adapter runs (LoRA; DyLoRA, whose rank per step is drawn from the seed and the step), at a
+  // learning rate an adapter starting from B = 0 learns at in six steps (the later --lr wins).
+  const variants: [string, string[], string][] = [
+    ['', [], 'model.safetensors'],
+    [' (LoRA)', ['--lr', '3e-2', '--adapter', 'lora', '--lora-rank', '4', '--lora-alpha', '8'], 'adapter_model.safetensors'],
+    [' (DyLoRA)', ['--lr', '3e-2', '--adapter', 'dylora', '--lora-rank', '4', '--lora-alpha', '8', '--train-norm'], 'adapter_model.safetensors'],
+  ]
+  for (const [label, adapter, weightsFile] of variants) {
+    it(`survives kill -9 at any moment: --resume ends with the same losses and weights${label}`, async () => {
+      const args = (out: string) => [...tuneArgs(out), ...adapter]
+      const straightDir = join(root, `straight${label.replace(/\W/g, '')}`)
+      const straight = await finish(args(straightDir))
+      expect(straight.code, straight.stderr).toBe(0)
+      const reference = JSON.parse(straight.stdout)
+      expect(reference.history).toHaveLength(6)
+      // It learns: every exit's training loss falls over the run.
+      for (const exit of ['1', '2', '3']) expect(reference.history[5].loss[exit]).toBeLessThan(reference.history[0].loss[exit])
+      expect(Object.keys(reference.val)).toEqual(['1', '2', '3'])
 
-    const out = join(root, 'crashed')
-    const child = runCli(tuneArgs(out))
-    let stderr = ''
-    await new Promise<void>((resolve) => {
-      child.stderr?.on('data', (chunk) => {
-        stderr += chunk
-        if (stderr.includes('step 3/6')) {
-          child.kill('SIGKILL')
-          resolve()
-        }
+      const out = join(root, `crashed${label.replace(/\W/g, '')}`)
+      const child = runCli(args(out))
+      let stderr = ''
+      await new Promise<void>((resolve) => {
+        child.stderr?.on('data', (chunk) => {
+          stderr += chunk
+          if (stderr.includes('step 3/6')) {
+            child.kill('SIGKILL')
+            resolve()
+          }
+        })
       })
+      await new Promise((resolve) => child.once('exit', resolve))
+      const resumed = await finish([...args(out), '--resume'])
+      expect(resumed.code, resumed.stderr).toBe(0)
+      expect(resumed.stderr).toMatch(/resuming at step [1-3]/)
+      // The killed run could not let go of its folder: the resume takes it over, and says so.
+      expect(resumed.stderr).toContain(`warning: taking over ${out}.checkpoints/run.lock, left by sorted tune (pid ${child.pid}, since `)
+      const after = JSON.parse(resumed.stdout)
+      expect(after.history.map((h: { step: number }) => h.step)).toEqual([1, 2, 3, 4, 5, 6])
+      expect(after.history).toEqual(reference.history)
+      expect(after.val).toEqual(reference.val)
+      const a = readSafetensors(join(straightDir, weightsFile)).tensors
+      const b = readSafetensors(join(out, weightsFile)).tensors
+      expect([...b.keys()]).toEqual([...a.keys()])
+      for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data))
+      const sorted = JSON.parse(readFileSync(join(out, 'sorted.json'), 'utf8'))
+      expect(sorted.exits).toEqual([1, 2, 3])
+      expect(Object.keys(sorted.results)).toEqual(['1', '2', '3'])
     })
-    await new Promise((resolve) => child.once('exit', resolve))
-    const resumed = await finish([...tuneArgs(out), '--resume'])
-    expect(resumed.code, resumed.stderr).toBe(0)
-    expect(resumed.stderr).toMatch(/resuming at step [1-3]/)
-    // The killed run could not let go of its folder: the resume takes it over, and says so.
-    expect(resumed.stderr).toContain(`warning: taking over ${out}.checkpoints/run.lock, left by sorted tune (pid ${child.pid}, since `)
-    const after = JSON.parse(resumed.stdout)
-    expect(after.history.map((h: { step: number }) => h.step)).toEqual([1, 2, 3, 4, 5, 6])
-    expect(after.history).toEqual(reference.history)
-    expect(after.val).toEqual(reference.val)
-    const a = readSafetensors(join(root, 'straight', 'model.safetensors')).tensors
-    const b = readSafetensors(join(out, 'model.safetensors')).tensors
-    for (const [name, t] of a) expect(Array.from(b.get(name)!.data), name).toEqual(Array.from(t.data))
-    const sorted = JSON.parse(readFileSync(join(out, 'sorted.json'), 'utf8'))
-    expect(sorted.exits).toEqual([1, 2, 3])
-    expect(Object.keys(sorted.results)).toEqual(['1', '2', '3'])
-  })
+  }
 
   it('reports every malformed record with its line and field, and trains on nothing', async () => {
     const bad = join(root, 'bad.jsonl')

@@ -33,6 +33,18 @@ export const TuneRequest = z
     onError: z.enum(['stop', 'skip']).default(tuningDefaults.onError),
     checkpointEvery: z.number().int().nonnegative().default(tuningDefaults.checkpointEvery),
     evalEvery: z.number().int().nonnegative().default(tuningDefaults.evalEvery),
+    /** Train a low-rank adapter on the frozen base (absent: every weight trains); the lora* settings and trainNorm go with it. */
+    adapter: z.enum(['lora', 'dylora']).optional(),
+    /** LoRA's r, or DyLoRA's largest rank (default 16). */
+    loraRank: z.number().int().positive().optional(),
+    /** Scale numerator: the product is scaled by loraAlpha / rank (default 32). */
+    loraAlpha: z.number().positive().optional(),
+    /** Only 0 is supported. */
+    loraDropout: z.number().min(0).lt(1).optional(),
+    /** Comma-separated decoder linear layers: q,k,v,o,gate,up,down (the default). */
+    loraTargets: z.string().optional(),
+    /** Train the exits' shared final norm with the adapter. */
+    trainNorm: z.boolean().optional(),
   })
   .strict()
   .refine((r) => r.epochs === undefined || r.maxSteps === undefined, { message: 'give epochs or maxSteps, not both' })

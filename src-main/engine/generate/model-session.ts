@@ -4,9 +4,10 @@
  * The CLI uses it directly; the app uses it inside the engine worker.
  */
 import { basename } from 'node:path'
+import { AdapterError } from '../model/peft-adapter'
 import { freemem } from 'node:os'
 import { inspectModelFolder, loadModelFolder } from '../model/import'
-import type { ModelConfig } from '../model/types'
+import type { ModelConfig, ModelWeights } from '../model/types'
 import { isQuantized, weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
 import { createDecodeStream, loadTokenizer, type TextTokenizer } from '../tokenizer/tokenizer'
@@ -73,9 +74,11 @@ export class ModelSession {
    * Reads, compiles and loads the model. Before reading any weights, the
    * memory the model needs in the requested precision is estimated
    * (memory-estimate.ts) and the load refused with InsufficientMemoryError
-   * when it exceeds `availableMemory` (default os.freemem()).
+   * when it exceeds `availableMemory` (default os.freemem()). `adapt` changes
+   * the loaded weights before anything is compiled (a LoRA adapter merged in:
+   * cli/adapter.ts).
    */
-  static async open(dir: string, options: SessionOpenOptions = {}): Promise<ModelSession> {
+  static async open(dir: string, options: SessionOpenOptions = {}, adapt?: (config: ModelConfig, weights: ModelWeights) => ModelWeights): Promise<ModelSession> {
     const progress = options.onProgress
     const { config: headerConfig, prequantized } = inspectModelFolder(dir)
     const format = requestedFormat(prequantized?.method, options.weights)
@@ -87,7 +90,9 @@ export class ModelSession {
     }
     // On the CPU (where MatMulNBits always runs) each Linear is quantized as it is read, so the
     // whole fp32 model never sits in memory; other providers may fall back to fp32, which needs it.
-    const quantizeOnRead = provider === 'cpu' && !prequantized && isQuantized(format) && format.lmHead === 'int8'
+    // An adapter is merged into float weights, so a model given one is read whole in fp32 first.
+    const quantizeOnRead = provider === 'cpu' && !prequantized && isQuantized(format) && format.lmHead === 'int8' && !adapt
+    if (adapt && prequantized) throw new AdapterError(`${dir}: an adapter is merged into float weights, and this folder holds ${prequantized.method.toUpperCase()} packed weights; use the float model it was quantized from.`)
     const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), {
       prequantized: 'repack',
       ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}),
@@ -95,7 +100,7 @@ export class ModelSession {
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)
     // The session owns the weights it read: the runtime lets each graph's arrays go once loaded.
-    const runtime = await DynamicDepthRuntime.load(model.config, model.weights, {
+    const runtime = await DynamicDepthRuntime.load(model.config, adapt ? adapt(model.config, model.weights) : model.weights, {
       ...options,
       consumeWeights: true,
       onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),

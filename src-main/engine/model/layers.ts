@@ -22,16 +22,40 @@ export interface NBitsWeight {
   readonly accuracyLevel: 0 | 4
 }
 
-/** A Linear layer's weight: a float [in, out] tensor, or a quantized one. */
-export type LinearWeight = Tensor | NBitsWeight
+/**
+ * A frozen weight with a low-rank adapter beside it (LoRA, model/lora.ts):
+ * x·W + ((x·Aᵀ) ⊙ scale)·Bᵀ. `scale` [r] multiplies each rank's column:
+ * alpha/r everywhere for LoRA; alpha/b on the first b and 0 after them for a
+ * DyLoRA step of rank b, so the later rows of A and columns of B neither act
+ * nor get gradient.
+ */
+export interface LoraLinear {
+  readonly base: Tensor | NBitsWeight
+  /** [r, in] */
+  readonly a: Tensor
+  /** [out, r] */
+  readonly b: Tensor
+  /** [r] */
+  readonly scale: Tensor
+}
 
-/** x·W (+ bias) for either kind of weight. */
+/** A Linear layer's weight: a float [in, out] tensor, a quantized one, or either with an adapter. */
+export type LinearWeight = Tensor | NBitsWeight | LoraLinear
+
+/** x·W (+ bias) for any kind of weight. */
 export function linear(x: Tensor, weight: LinearWeight, bias?: Tensor): Tensor {
   if (weight instanceof Tensor) {
     const y = matmul(x, weight)
     return bias ? add(y, bias) : y
   }
+  if ('base' in weight) return add(linear(x, weight.base, bias), loraDelta(x, weight))
   return linearNBits(x, weight.name, weight.quantized, { accuracyLevel: weight.accuracyLevel, ...(bias ? { bias } : {}) })
+}
+
+/** The adapter's low-rank term ((x·Aᵀ) ⊙ scale)·Bᵀ: two thin products, never the [out, in] product B·A. */
+export function loraDelta(x: Tensor, adapter: Pick<LoraLinear, 'a' | 'b' | 'scale'>): Tensor {
+  const down = mul(matmul(x, transpose(adapter.a, [1, 0])), adapter.scale)
+  return matmul(down, transpose(adapter.b, [1, 0]))
 }
 
 /** x / sqrt(mean(x², last axis) + eps) · weight. */

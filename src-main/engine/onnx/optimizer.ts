@@ -160,6 +160,7 @@ export function adamw(
  *
  *   batch inputs       their own names (`batchInputs[].name`)
  *   parameter          `${name}`                      updated: `${name}.new`
+ *   frozen input       `${name}`                      never updated (no gradient, no moments)
  *   AdamW moments      `m.${name}`, `v.${name}`       updated: `m.${name}.new`, `v.${name}.new`
  *   gradient           `grad.${name}`                 ('gradients' outputs, 'apply' inputs)
  *   learning rate      `lr`    step t (from 1): `step`    (scalars, dtype `scalarDtype`)
@@ -208,7 +209,12 @@ export interface TrainStepOptions {
   params: readonly TensorSpec[]
   /** Needed by 'step' and 'gradients'. */
   batchInputs?: readonly TensorSpec[]
-  /** The forward pass; needed by 'step' and 'gradients'. Receives tensors keyed by spec name. */
+  /**
+   * Inputs the forward pass reads but never updates (a LoRA run's base weights): named as given,
+   * no gradient, no moments, no new value. 'step' and 'gradients' only.
+   */
+  frozen?: readonly TensorSpec[]
+  /** The forward pass; needed by 'step' and 'gradients'. Receives the parameters and frozen inputs keyed by spec name. */
   build?: (params: Record<string, Tensor>, batch: Record<string, Tensor>) => TrainStepOutputs
   /** AdamW settings; `noDecay` indexes `params`. */
   optimizer?: AdamWOptions
@@ -237,13 +243,14 @@ export function buildTrainStep(options: TrainStepOptions): TrainStepGraph {
   const batch: Record<string, Tensor> = {}
   if (mode !== 'apply') for (const s of batchInputs) batch[s.name] = graph.input(s.name, s.dtype, s.shape)
   const params = inputs(names.param)
+  const frozen = mode === 'apply' ? [] : (options.frozen ?? []).map((s) => [s.name, graph.input(s.name, s.dtype, s.shape)] as const)
   const state = mode === 'gradients' ? undefined : { m: inputs(names.m), v: inputs(names.v) }
   const scalars = mode === 'gradients' ? undefined : { lr: graph.input(names.lr, scalarDtype, []), step: graph.input(names.step, scalarDtype, []) }
 
   let grads = suppliedGrads
   if (mode !== 'apply') {
     if (!options.build) throw new GraphError('TrainStep', graph.name, `mode '${mode}' needs a build function`)
-    const { losses, objective } = graph.scope('forward', () => options.build!(Object.fromEntries(specs.map((s, i) => [s.name, params[i]!])), batch))
+    const { losses, objective } = graph.scope('forward', () => options.build!({ ...Object.fromEntries(frozen), ...Object.fromEntries(specs.map((s, i) => [s.name, params[i]!])) }, batch))
     grads = grad(objective, params)
     if (mode === 'gradients') grads.forEach((g, i) => graph.output(g, names.grad(specs[i]!.name)))
     for (const [key, loss] of Object.entries(losses)) graph.output(loss, names.loss(key))

@@ -14,7 +14,7 @@
  * proceeds at about {@link cpuFlopsPerSecond}.
  *
  * Memory: fp32 parameters, their gradients and AdamW's two moments
- * (16 bytes per parameter); activations kept for the backward pass
+ * (16 bytes per parameter; 4 for a frozen one of an adapter run); activations kept for the backward pass
  * (batch · seqLen · hidden · layers · {@link activationFactor} fp32 values);
  * attention scores and probabilities (batch · heads · seqLen² · layers · 2);
  * and the logits of every exit one graph computes (batch · seqLen · vocab ·
@@ -74,6 +74,11 @@ export interface EstimatePlan {
   validationBatches: number
   /** How many times the validation set is evaluated. */
   validations: number
+  /**
+   * Parameters the optimizer updates, when not every one (an adapter run: the base is frozen,
+   * so only these have gradients and AdamW moments); default all of them.
+   */
+  trainedParameters?: number
 }
 
 export interface RunEstimate {
@@ -120,8 +125,9 @@ export function estimateRun(shape: ModelShape, plan: EstimatePlan): RunEstimate 
   const validationFlops = plan.validations * plan.validationBatches * B * T * 2 * (P + head * (evaluatedExits - 1))
 
   const parameterBytes = P * bytesPerFloat
-  const gradientBytes = P * bytesPerFloat
-  const optimizerBytes = 2 * P * bytesPerFloat
+  const trained = plan.trainedParameters ?? P
+  const gradientBytes = trained * bytesPerFloat
+  const optimizerBytes = 2 * trained * bytesPerFloat
   const activationBytes = B * T * d * L * activationFactor * bytesPerFloat
   const attentionBytes = B * heads * T * T * L * 2 * bytesPerFloat
   const logitBytes = B * T * V * bytesPerFloat * graphExits

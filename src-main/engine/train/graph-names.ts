@@ -9,6 +9,8 @@
  *   batch              `input_ids`, `labels`          int64 [batchSize, seqLen]
  *   loss of exit e     `loss.<e>`                     mean token loss of the first e layers
  *   counted targets    `loss.tokens`                  what each mean divides by
+ *   adapter scale      `lora.scale`                   float [r]: alpha/r each (LoRA), or alpha/b on ranks < b
+ *                                                     and 0 after (a DyLoRA step of rank b)
  */
 import { trainStepNames } from '../onnx/optimizer'
 
@@ -24,4 +26,5 @@ export const graphNames = {
   labels: 'labels',
   exitLoss: (exit: number) => trainStepNames.loss(lossKeys.exit(exit)),
   tokens: trainStepNames.loss(lossKeys.tokens),
+  loraScale: 'lora.scale',
 } as const

@@ -11,6 +11,7 @@ import { totalmem } from 'node:os'
 import type { ModelConfig } from '../model/types'
 import { TuneSetupError, type SettingNamer } from './errors'
 import { estimateRun, modelShape } from './estimate'
+import { trainedTensors, type TrainedAdapter } from './sorted-graph'
 import type { TrainMode } from './trainer'
 
 const gib = 1024 ** 3
@@ -21,10 +22,13 @@ export interface BatchShape {
   exits: number[]
   batchSize: number
   seqLen: number
+  /** An adapter run's adapter: only it has gradients and optimizer state. */
+  adapter?: TrainedAdapter | undefined
 }
 
 export function checkMemory(config: ModelConfig, batch: BatchShape, name: SettingNamer, budgetBytes = totalmem()): void {
-  const estimate = estimateRun(modelShape(config), { ...batch, gradAccum: 1, steps: 0, validationBatches: 0, validations: 0 })
+  const trainedParameters = batch.adapter ? trainedTensors(config, batch.adapter).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0) : undefined
+  const estimate = estimateRun(modelShape(config), { ...batch, gradAccum: 1, steps: 0, validationBatches: 0, validations: 0, ...(trainedParameters !== undefined ? { trainedParameters } : {}) })
   if (estimate.memoryBytes <= budgetBytes) return
   const b = estimate.breakdown
   const model = b.parameterBytes + b.gradientBytes + b.optimizerBytes

@@ -15,6 +15,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join, resolve } from 'node:path'
 import { z } from 'zod'
 import { TuneSetupError, type SettingNamer } from './errors'
+import type { TrainedAdapter } from './sorted-graph'
 import type { TrainMode } from './trainer'
 
 export const RunSettings = z.object({
@@ -35,6 +36,11 @@ export const RunSettings = z.object({
   seed: z.number().int(),
   shuffle: z.boolean(),
   valSplit: z.number(),
+  /** The adapter trained (null: every weight); absent in records made before adapters existed, which were full runs. */
+  adapter: z
+    .object({ kind: z.enum(['lora', 'dylora']), rank: z.number().int(), alpha: z.number(), targets: z.array(z.string()), trainNorm: z.boolean() })
+    .nullable()
+    .default(null),
 })
 export type RunSettings = z.infer<typeof RunSettings>
 export type Setting = keyof RunSettings
@@ -58,6 +64,7 @@ export function settingsOf(
     lr: number; weightDecay: number; warmup: number; schedule: 'cosine' | 'constant'; maxGradNorm: number; seqLen: number; seed: number; shuffle: boolean; valSplit: number
   },
   exits: number[],
+  adapter?: TrainedAdapter,
 ): RunSettings {
   return {
     modelPath: resolve(request.modelPath),
@@ -77,6 +84,7 @@ export function settingsOf(
     seed: request.seed,
     shuffle: request.shuffle,
     valSplit: request.valSplit,
+    adapter: adapter ? { kind: adapter.kind, rank: adapter.rank, alpha: adapter.alpha, targets: [...adapter.targets], trainNorm: adapter.trainNorm } : null,
   }
 }
 
@@ -115,6 +123,10 @@ export function changedSettings(was: RunSettings, now: RunSettings): SettingChan
 function shown(value: unknown): string {
   if (value === null || value === undefined) return '(not set)'
   if (Array.isArray(value)) return value.join(',')
+  if (typeof value === 'object' && 'kind' in value) {
+    const a = value as NonNullable<RunSettings['adapter']>
+    return `${a.kind} (rank ${a.rank}, alpha ${a.alpha}, targets ${a.targets.join(',')}${a.trainNorm ? ', final norm trained' : ''})`
+  }
   return String(value)
 }
 

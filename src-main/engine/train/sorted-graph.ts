@@ -11,8 +11,15 @@
  * comes from graph-names.ts: `input_ids`, `labels`, `loss.<exit>`,
  * `loss.tokens` (counted targets), `objective`, updated `<name>.new`,
  * `m.<name>.new`, `v.<name>.new`, `gradNorm`, or `grad.<name>`.
+ *
+ * With an adapter (LoRA / DyLoRA), the trained parameters are the adapter's
+ * A and B (and the shared final norm when `trainNorm`); the base weights
+ * become frozen inputs under their own names, with no gradient and no
+ * optimizer state, and each adapted projection reads x·W + scale·(x·Aᵀ)·Bᵀ
+ * (model/layers.ts `LoraLinear`) with the per-rank scale fed as `lora.scale`.
  */
-import { decoderLayer, rmsNorm, type BlockWeights } from '../model/layers'
+import { decoderLayer, rmsNorm, type BlockWeights, type LinearWeight } from '../model/layers'
+import { loraSlots, type AdapterSpec } from '../model/lora'
 import { ropeTables } from '../model/rope'
 import type { ModelConfig } from '../model/types'
 import { layerSlots, outerSlots, weightSlots, type WeightSlot } from '../model/weight-map'
@@ -32,6 +39,20 @@ export interface SortedGraphOptions {
   seqLen: number
   mode: 'step' | 'gradients'
   optimizer?: AdamWOptions
+  /** Train a low-rank adapter on the frozen base instead of every weight. */
+  adapter?: TrainedAdapter | undefined
+}
+
+/** An adapter to train, and whether the exits' shared final norm trains with it. */
+export interface TrainedAdapter extends AdapterSpec {
+  trainNorm: boolean
+}
+
+/** A tensor the optimizer updates. */
+export interface TrainedTensor extends TensorSpec {
+  shape: number[]
+  /** Norm weights and biases are not decayed (the usual transformers Trainer rule); adapter matrices are. */
+  noDecay: boolean
 }
 
 export function parameterSpecs(config: ModelConfig): TensorSpec[] {
@@ -43,6 +64,25 @@ export function isNoDecay(slot: WeightSlot): boolean {
   return slot.role === 'norm' || slot.role === 'bias'
 }
 
+/** What the optimizer updates: every weight (full fine-tuning), or the adapter (+ the final norm with trainNorm). */
+export function trainedTensors(config: ModelConfig, adapter?: TrainedAdapter): TrainedTensor[] {
+  const slotTensor = (slot: WeightSlot): TrainedTensor => ({ name: slot.name, dtype: 'float32', shape: slot.shape, noDecay: isNoDecay(slot) })
+  if (!adapter) return weightSlots(config).map(slotTensor)
+  const tensors: TrainedTensor[] = loraSlots(config, adapter).map((s) => ({ name: s.name, dtype: 'float32', shape: s.shape, noDecay: false }))
+  if (adapter.trainNorm) tensors.push(slotTensor(outerSlots(config).norm))
+  return tensors
+}
+
+/** What the graphs read but never update: nothing (full fine-tuning), or the base weights and the adapter's per-rank scale. */
+export function frozenTensors(config: ModelConfig, adapter?: TrainedAdapter): TensorSpec[] {
+  if (!adapter) return []
+  const trained = new Set(trainedTensors(config, adapter).map((t) => t.name))
+  return [
+    ...parameterSpecs(config).filter((s) => !trained.has(s.name)),
+    { name: graphNames.loraScale, dtype: 'float32', shape: [adapter.rank] },
+  ]
+}
+
 /** Per-exit losses of one batch: Map exit → { loss, count }. */
 export function sortedLosses(
   graph: Graph,
@@ -51,6 +91,7 @@ export function sortedLosses(
   labels: Tensor,
   config: ModelConfig,
   exits: readonly number[],
+  adapter?: AdapterSpec,
 ): { losses: Map<number, Tensor>; count: Tensor } {
   const [B, T] = ids.shape as [number, number]
   const d = config.hiddenSize
@@ -68,6 +109,7 @@ export function sortedLosses(
   const head = p((outer.head ?? outer.embed).name)
   // Next-token targets: position t predicts label t+1.
   const targets = reshape(slice(labels, { starts: [1], ends: [T], axes: [1] }), [B * (T - 1)])
+  const adapted = new Map(adapter ? loraSlots(config, adapter).map((s) => [`${s.layer}.${s.field}.${s.part}`, s.name]) : [])
   const deepest = Math.max(...exits)
   const losses = new Map<number, Tensor>()
   let count: Tensor | undefined
@@ -75,9 +117,18 @@ export function sortedLosses(
   for (let l = 0; l < deepest; l++) {
     hidden = graph.scope(`layer_${l}`, () => {
       // Parameters keep HF's [out, in] layout (checkpoints and export read them so); the block wants x·W with W [in, out].
-      const w: Partial<BlockWeights> = {}
-      for (const slot of layerSlots(config, l)) w[slot.field] = slot.role === 'linear' ? transpose(p(slot.name), [1, 0]) : p(slot.name)
-      return decoderLayer(hidden, w as BlockWeights, blockConfig, cosT, sinT).hidden
+      const w: Record<string, LinearWeight> = {}
+      for (const slot of layerSlots(config, l)) {
+        if (slot.role !== 'linear') {
+          w[slot.field] = p(slot.name)
+          continue
+        }
+        const base = transpose(p(slot.name), [1, 0])
+        const a = adapted.get(`${l}.${slot.field}.A`)
+        const b = adapted.get(`${l}.${slot.field}.B`)
+        w[slot.field] = a && b ? { base, a: p(a), b: p(b), scale: p(graphNames.loraScale) } : base
+      }
+      return decoderLayer(hidden, w as unknown as BlockWeights, blockConfig, cosT, sinT).hidden
     })
     const exit = l + 1
     if (!exits.includes(exit)) continue
@@ -103,17 +154,17 @@ function batchSpecs(batchSize: number, seqLen: number): TensorSpec[] {
 export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGraph {
   const { config, exits, batchSize: B, seqLen: T } = options
   if (T < 2) throw new Error('seqLen must be at least 2 (a token and the one it predicts)')
-  const slots = weightSlots(config)
-  const specs = parameterSpecs(config)
+  const trained = trainedTensors(config, options.adapter)
   return buildTrainStep({
     mode: options.mode,
     name: `sorted-${options.mode}-${exits.join('_')}`,
-    params: specs,
+    params: trained,
+    frozen: frozenTensors(config, options.adapter),
     batchInputs: batchSpecs(B, T),
-    optimizer: { ...options.optimizer, noDecay: (index) => isNoDecay(slots[index]!) },
+    optimizer: { ...options.optimizer, noDecay: (index) => trained[index]!.noDecay },
     build: (params, batch) => {
       const ids = batch[graphNames.inputIds]!
-      const { losses, count } = sortedLosses(ids.graph, params, ids, batch[graphNames.labels]!, config, exits)
+      const { losses, count } = sortedLosses(ids.graph, params, ids, batch[graphNames.labels]!, config, exits, options.adapter)
       const perExit = [...losses.values()]
       const objective = div(sum(perExit), perExit.length)
       return { losses: { ...Object.fromEntries([...losses].map(([e, loss]) => [lossKeys.exit(e), loss])), [lossKeys.tokens]: count }, objective }
@@ -123,11 +174,12 @@ export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGra
 
 /** Forward only, for validation: each exit's mean token loss of one batch and its counted targets. */
 export function buildSortedEvaluationGraph(options: Omit<SortedGraphOptions, 'mode' | 'optimizer'>): Graph {
-  const { config, exits, batchSize: B, seqLen: T } = options
+  const { config, exits, batchSize: B, seqLen: T, adapter } = options
   const graph = new Graph('sorted-evaluate')
-  const params = Object.fromEntries(parameterSpecs(config).map((s) => [s.name, graph.input(graphNames.param(s.name), s.dtype, s.shape)]))
+  const specs = [...trainedTensors(config, adapter), ...frozenTensors(config, adapter)]
+  const params = Object.fromEntries(specs.map((s) => [s.name, graph.input(graphNames.param(s.name), s.dtype, s.shape)]))
   const [ids, labels] = batchSpecs(B, T).map((s) => graph.input(s.name, s.dtype, s.shape)) as [Tensor, Tensor]
-  const { losses, count } = sortedLosses(graph, params, ids, labels, config, exits)
+  const { losses, count } = sortedLosses(graph, params, ids, labels, config, exits, adapter)
   for (const [exit, loss] of losses) graph.output(loss, graphNames.exitLoss(exit))
   graph.output(count, graphNames.tokens)
   return graph

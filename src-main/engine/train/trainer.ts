@@ -9,9 +9,17 @@
  *    each sub-model's own truncated graph and averaging the two gradients
  *    (SortedNet's sampling with gradient accumulation).
  *
+ * With an adapter (options.adapter), the optimizer updates only the LoRA
+ * A and B matrices (and the shared final norm with trainNorm); the base
+ * weights are fed to every graph as frozen inputs and have no moments.
+ * DyLoRA draws each step's rank b uniformly in [1, R] from the same
+ * (seed, step) stream as SortedNet's exit (its next draw) and trains the
+ * truncated A[:b], B[:, :b] with scale alpha/b: every rank ≤ b gets gradient
+ * (the paper's plain update rule, not its "frozen" variant).
+ *
  * Everything a step depends on is derived from (seed, step): the batches
- * (micro-batch k = step·gradAccum + a), the sampled exits, the learning
- * rate. A checkpoint therefore needs only parameters, AdamW moments, the
+ * (micro-batch k = step·gradAccum + a), the sampled exits and rank, the
+ * learning rate. A checkpoint therefore needs only parameters, AdamW moments, the
  * step and the metric history, and a resumed run repeats the uninterrupted
  * one exactly. Gradient accumulation weights each micro-batch by its number
  * of counted targets, so the result equals one big batch's mean loss.
@@ -24,7 +32,8 @@
  */
 import { availableParallelism } from 'node:os'
 import type { ExecutionProviderPreference } from '../onnx/providers'
-import { weightOf, weightSlots, type WeightSlot } from '../model/weight-map'
+import { initialAdapter, loraScale, loraSlots } from '../model/lora'
+import { weightOf, weightSlots } from '../model/weight-map'
 import type { ModelConfig, ModelWeights } from '../model/types'
 import { mulberry32 } from '../data/random'
 import type { Graph } from '../onnx/graph'
@@ -35,7 +44,7 @@ import { readLatestCheckpoint, writeCheckpoint } from './checkpoint'
 import { CheckpointError, DivergedError } from './errors'
 import { graphNames as names } from './graph-names'
 import { learningRate, type ScheduleKind } from './schedule'
-import { buildSortedEvaluationGraph, buildSortedTrainGraph, isNoDecay, parameterSpecs } from './sorted-graph'
+import { buildSortedEvaluationGraph, buildSortedTrainGraph, frozenTensors, trainedTensors, type TrainedAdapter, type TrainedTensor } from './sorted-graph'
 
 export type TrainMode = 'soft' | 'sortednet' | 'sft'
 
@@ -70,6 +79,8 @@ export interface TrainOptions {
   evalEvery: number
   /** Checkpoint every N steps (0: only at the end and on cancel). */
   checkpointEvery: number
+  /** Train a LoRA / DyLoRA adapter on the frozen base; absent: every weight trains. */
+  adapter?: TrainedAdapter | undefined
 }
 
 export interface StepRecord {
@@ -87,6 +98,8 @@ export interface ValidationRecord {
   /** Mean token loss and perplexity per exit on the validation set. */
   loss: Record<string, number>
   perplexity: Record<string, number>
+  /** DyLoRA: mean token loss per rank (key) and exit (inner key); `loss` is the full rank's. */
+  lossByRank?: Record<string, Record<string, number>>
 }
 
 export interface RunState {
@@ -115,6 +128,8 @@ export interface TrainResult {
   step: number
   state: RunState
   weights: ModelWeights
+  /** The trained adapter's A and B by name (model/lora.ts), when an adapter was trained. */
+  adapter: Map<string, Float32Array> | undefined
 }
 
 interface Graphs {
@@ -152,8 +167,18 @@ function accumulate(sum: Float32Array | undefined, g: Float32Array, scale: numbe
   return sum
 }
 
+/** Validation ranks of a DyLoRA adapter of rank R: the powers of two below R, and R. */
+export function evaluatedRanks(rank: number): number[] {
+  const ranks: number[] = []
+  for (let b = 1; b < rank; b *= 2) ranks.push(b)
+  return [...ranks, rank]
+}
+
 export class Trainer {
-  private readonly slots: WeightSlot[]
+  /** The tensors the optimizer updates, in graph order. */
+  private readonly slots: TrainedTensor[]
+  /** Base weights an adapter run reads but never updates (shared with the caller's ModelWeights, not copied). */
+  private readonly frozen = new Map<string, { shape: number[]; data: Float32Array }>()
   private params = new Map<string, Float32Array>()
   private m = new Map<string, Float32Array>()
   private v = new Map<string, Float32Array>()
@@ -174,13 +199,24 @@ export class Trainer {
     private readonly hooks: TrainerHooks = {},
   ) {
     if (options.exits.at(-1) !== config.numLayers) throw new Error(`the exits must end with the full model (${config.numLayers})`)
-    this.slots = weightSlots(config)
-    for (const slot of this.slots) {
+    const adapter = options.adapter
+    this.slots = trainedTensors(config, adapter)
+    const fresh = adapter ? initialAdapter(config, adapter, options.seed) : new Map<string, Float32Array>()
+    const base = new Map<string, Float32Array>()
+    for (const slot of weightSlots(config)) {
       const data = weightOf(weights, slot)
       if (!data) throw new Error(`the model has no ${slot.name}`)
-      this.params.set(slot.name, Float32Array.from(data))
-      this.m.set(slot.name, new Float32Array(data.length))
-      this.v.set(slot.name, new Float32Array(data.length))
+      base.set(slot.name, data)
+    }
+    for (const slot of this.slots) {
+      const start = fresh.get(slot.name) ?? base.get(slot.name)!
+      this.params.set(slot.name, fresh.has(slot.name) ? start : Float32Array.from(start))
+      this.m.set(slot.name, new Float32Array(start.length))
+      this.v.set(slot.name, new Float32Array(start.length))
+    }
+    for (const spec of frozenTensors(config, adapter)) {
+      const data = base.get(spec.name)
+      if (data) this.frozen.set(spec.name, { shape: spec.shape as number[], data })
     }
   }
 
@@ -225,19 +261,31 @@ export class Trainer {
       return loaded.session
     }
     const { batchSize, seqLen } = this.options
-    const evaluate = await load(buildSortedEvaluationGraph({ config: this.config, exits: this.trainedExits(), batchSize, seqLen }))
+    const adapter = this.options.adapter
+    const evaluate = await load(buildSortedEvaluationGraph({ config: this.config, exits: this.trainedExits(), batchSize, seqLen, adapter }))
     const gradients = new Map<string, ort.InferenceSession>()
     const subsets = this.options.mode === 'sortednet' ? this.options.exits.map((e) => [e]) : [this.trainedExits()]
     for (const exits of subsets) {
-      gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients' }).graph))
+      gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients', adapter }).graph))
     }
-    const specs = parameterSpecs(this.config)
-    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, noDecay: (i: number) => isNoDecay(this.slots[i]!) }
-    return { gradients, apply: await load(buildTrainStep({ mode: 'apply', params: specs, optimizer }).graph), evaluate }
+    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, noDecay: (i: number) => this.slots[i]!.noDecay }
+    return { gradients, apply: await load(buildTrainStep({ mode: 'apply', params: this.slots, optimizer }).graph), evaluate }
   }
 
-  private paramFeeds(): Record<string, ort.Tensor> {
-    return Object.fromEntries(this.slots.map((s) => [names.param(s.name), tensor('float32', this.params.get(s.name)!, s.shape)]))
+  /**
+   * The trained parameters, the frozen base and (with an adapter) its per-rank scale at `rank`:
+   * alpha/rank on the first `rank` ranks, 0 on the rest (see model/layers.ts LoraLinear).
+   */
+  private paramFeeds(rank = this.options.adapter?.rank): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = Object.fromEntries(this.slots.map((s) => [names.param(s.name), tensor('float32', this.params.get(s.name)!, s.shape)]))
+    for (const [name, { shape, data }] of this.frozen) feeds[name] = tensor('float32', data, shape)
+    const adapter = this.options.adapter
+    if (adapter && rank !== undefined) {
+      const scale = new Float32Array(adapter.rank)
+      scale.fill(loraScale(adapter.alpha, rank), 0, rank)
+      feeds[names.loraScale] = tensor('float32', scale, [adapter.rank])
+    }
+    return feeds
   }
 
   private batchFeeds(batch: TrainingBatch): Record<string, ort.Tensor> {
@@ -271,14 +319,27 @@ export class Trainer {
     return this.train.batch(epoch, k % this.train.batchesPerEpoch)
   }
 
+  /** A step's random draws, from (seed, step) alone: the first picks SortedNet's exit, the second DyLoRA's rank. */
+  private stepDraws(step: number): { exit: number; rank: number } {
+    const draw = mulberry32(this.options.seed * 1_000_003 + step)
+    return { exit: draw(), rank: draw() }
+  }
+
   /** The sub-models a step trains: all configured (soft), the last (sft), or the last plus one drawn (sortednet). */
   exitsForStep(step: number): number[][] {
     if (this.options.mode !== 'sortednet') return [this.trainedExits()]
     const L = this.config.numLayers
     const others = this.options.exits.filter((e) => e !== L)
     if (others.length === 0) return [[L]]
-    const draw = mulberry32(this.options.seed * 1_000_003 + step)()
-    return [[others[Math.floor(draw * others.length)]!], [L]]
+    return [[others[Math.floor(this.stepDraws(step).exit * others.length)]!], [L]]
+  }
+
+  /** The adapter rank a step trains: R for LoRA, b uniform in [1, R] for DyLoRA; undefined without an adapter. */
+  rankForStep(step: number): number | undefined {
+    const adapter = this.options.adapter
+    if (!adapter) return undefined
+    if (adapter.kind === 'lora') return adapter.rank
+    return 1 + Math.floor(this.stepDraws(step).rank * adapter.rank)
   }
 
   /**
@@ -293,6 +354,7 @@ export class Trainer {
     const lr = learningRate(stepIndex, this.options.lr, this.options.warmupSteps, this.options.totalSteps, this.options.schedule)
     const started = performance.now()
     const subsets = this.exitsForStep(stepIndex)
+    const rank = this.rankForStep(stepIndex)
     const micro = Array.from({ length: this.options.gradAccum }, (_, a) => this.microBatch(stepIndex * this.options.gradAccum + a))
     const counts = micro.map((b) => countedTargets(b.labels, this.options.batchSize, this.options.seqLen))
     const counted = counts.reduce((a, b) => a + b, 0)
@@ -302,14 +364,15 @@ export class Trainer {
       const session = graphs.gradients.get(subsetKey(exits))!
       const lossSums = new Map<number, number>(exits.map((e) => [e, 0]))
       for (const [a, batch] of micro.entries()) {
-        const out = await session.run({ ...this.batchFeeds(batch), ...this.paramFeeds() })
+        const out = await session.run({ ...this.batchFeeds(batch), ...this.paramFeeds(rank) })
         const scale = counted ? counts[a]! / counted / subsets.length : 0
         for (const e of exits) lossSums.set(e, lossSums.get(e)! + Number(out[names.exitLoss(e)]!.data[0]) * counts[a]!)
         for (const s of this.slots) gradient.set(s.name, accumulate(gradient.get(s.name), out[names.grad(s.name)]!.data as Float32Array, scale))
       }
       for (const e of exits) loss[e] = counted ? lossSums.get(e)! / counted : 0
     }
-    const feeds: Record<string, ort.Tensor> = { ...this.paramFeeds(), ...this.optimizerFeeds(stepIndex + 1, lr) }
+    const feeds: Record<string, ort.Tensor> = { ...this.optimizerFeeds(stepIndex + 1, lr) }
+    for (const s of this.slots) feeds[names.param(s.name)] = tensor('float32', this.params.get(s.name)!, s.shape)
     for (const s of this.slots) feeds[names.grad(s.name)] = tensor('float32', gradient.get(s.name)!, s.shape)
     const gradNorm = this.takeUpdate(await graphs.apply.run(feeds))
     const seconds = (performance.now() - started) / 1000
@@ -318,14 +381,28 @@ export class Trainer {
     return { step: this.step, lr, loss, gradNorm, tokens: counted, tokensPerSecond: processed / seconds }
   }
 
-  /** Mean token loss per exit over the whole validation set (counted targets weighted equally). */
+  /**
+   * Mean token loss per exit over the whole validation set (counted targets weighted equally);
+   * for a DyLoRA adapter, also at each of evaluatedRanks (exits × ranks).
+   */
   async evaluate(source: BatchSource | undefined = this.validation): Promise<ValidationRecord | undefined> {
     if (!source || source.batchesPerEpoch === 0) return undefined
+    const adapter = this.options.adapter
+    const record = await this.evaluateAtRank(source, adapter?.rank)
+    if (adapter?.kind !== 'dylora') return record
+    const lossByRank: Record<string, Record<string, number>> = {}
+    for (const rank of evaluatedRanks(adapter.rank)) {
+      lossByRank[rank] = rank === adapter.rank ? record.loss : (await this.evaluateAtRank(source, rank)).loss
+    }
+    return { ...record, lossByRank }
+  }
+
+  private async evaluateAtRank(source: BatchSource, rank: number | undefined): Promise<ValidationRecord> {
     this.graphs ??= await this.compile()
     const sums = new Map<number, number>()
     let counted = 0
     for (let i = 0; i < source.batchesPerEpoch; i++) {
-      const out = await this.graphs.evaluate.run({ ...this.batchFeeds(source.batch(0, i)), ...this.paramFeeds() })
+      const out = await this.graphs.evaluate.run({ ...this.batchFeeds(source.batch(0, i)), ...this.paramFeeds(rank) })
       const n = Number(out[names.tokens]!.data[0])
       counted += n
       for (const e of this.trainedExits()) sums.set(e, (sums.get(e) ?? 0) + Number(out[names.exitLoss(e)]!.data[0]) * n)
@@ -374,7 +451,7 @@ export class Trainer {
     while (this.step < totalSteps) {
       if (signal?.aborted) {
         this.checkpoint()
-        return { finished: false, step: this.step, state: this.state, weights: this.weights() }
+        return { finished: false, step: this.step, state: this.state, weights: this.weights(), adapter: this.adapter() }
       }
       const record = await this.runStep(this.graphs)
       // Stop at once: every later step would be NaN too, and the export would fail hours later.
@@ -398,15 +475,23 @@ export class Trainer {
       this.hooks.onValidation?.(final)
     }
     this.checkpoint()
-    return { finished: true, step: this.step, state: this.state, weights: this.weights() }
+    return { finished: true, step: this.step, state: this.state, weights: this.weights(), adapter: this.adapter() }
   }
 
-  /** The current parameters as model weights (for export). */
+  /** The adapter's current A and B by name; undefined without an adapter. */
+  adapter(): Map<string, Float32Array> | undefined {
+    const adapter = this.options.adapter
+    if (!adapter) return undefined
+    return new Map(loraSlots(this.config, adapter).map((s) => [s.name, this.params.get(s.name)!]))
+  }
+
+  /** The current model weights (for export): the trained parameters, and the frozen base where an adapter run has one (unmerged). */
   weights(): ModelWeights {
     const layers = Array.from({ length: this.config.numLayers }, () => ({}) as Record<string, Float32Array>)
     const weights: Record<string, unknown> = { layers }
-    for (const slot of this.slots) {
-      const data = this.params.get(slot.name)!
+    for (const slot of weightSlots(this.config)) {
+      const data = this.params.get(slot.name) ?? this.frozen.get(slot.name)?.data
+      if (!data) throw new Error(`no value for ${slot.name}`)
       if (slot.layer === undefined) weights[slot.field] = data
       else layers[slot.layer]![slot.field] = data
     }

@@ -9,8 +9,11 @@ import { join, resolve } from 'node:path'
 import type { ExecutionProviderPreference } from '../onnx/providers'
 import { formatProblem, splitDataset, type DatasetStats, type ErrorPolicy } from '../data'
 import { exportModel } from '../model/export'
+import type { AdapterKind } from '../model/lora'
+import { writePeftAdapter } from '../model/peft-adapter'
+import { resolveAdapter } from './adapter-settings'
 import { loadModelFolder } from '../model/import'
-import type { ModelConfig } from '../model/types'
+import type { ModelConfig, SortedMetadata } from '../model/types'
 import { hasCheckpoints } from './checkpoint'
 import { trainingSource, validationSource } from './data-source'
 import { TrainingError, TuneSetupError, type SettingNamer } from './errors'
@@ -22,7 +25,7 @@ import { changedSettings, describeChanges, readRunRecord, runRecordFile, setting
 import type { ScheduleKind } from './schedule'
 import { checkSeqLen } from './sequence-length'
 import { openTuneData, plannedSteps } from './tune-data'
-import { Trainer, type RunState, type TrainerHooks, type TrainMode, type TrainOptions } from './trainer'
+import { evaluatedRanks, Trainer, type RunState, type TrainerHooks, type TrainMode, type TrainOptions, type TrainResult } from './trainer'
 
 export { TuneSetupError } from './errors'
 export type { SettingNamer } from './errors'
@@ -52,6 +55,13 @@ export interface TuneRequest {
   checkpointEvery: number
   evalEvery: number
   provider: ExecutionProviderPreference
+  /** Train a LoRA / DyLoRA adapter on the frozen base (adapter-settings.ts); absent: every weight trains. */
+  adapter?: AdapterKind | undefined
+  loraRank?: number | undefined
+  loraAlpha?: number | undefined
+  loraDropout?: number | undefined
+  loraTargets?: string | undefined
+  trainNorm?: boolean | undefined
 }
 
 export interface PreparedTune {
@@ -68,7 +78,7 @@ export interface TuneOutcome {
   finished: boolean
   step: number
   state: RunState
-  /** The exported model folder, when finished. */
+  /** The exported model folder (or PEFT adapter folder, for an adapter run), when finished. */
   out: string | undefined
 }
 
@@ -129,9 +139,10 @@ async function runInHeldFolder(
   } catch (error) {
     throw new TuneSetupError(`${name('exits')}: ${(error as Error).message}`, ['exits'])
   }
+  const adapter = resolveAdapter(request, name)
   // Before the data is read or a graph built: a batch that cannot fit is refused with its figures.
-  checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen }, name)
-  const settings = settingsOf(request, exits)
+  checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }, name)
+  const settings = settingsOf(request, exits, adapter)
   const record = resuming ? resumeRecord(checkpointDir, settings, options, name) : { settings, forced: [] }
 
   const { dataset } = openTuneData(request.modelPath, request.dataPath, { seqLen: request.seqLen, onError: request.onError, vocabSize: model.config.vocabSize })
@@ -168,6 +179,7 @@ async function runInHeldFolder(
     seed,
     evalEvery: request.evalEvery,
     checkpointEvery: request.checkpointEvery,
+    adapter,
   }
   const trainer = new Trainer(model.config, model.weights, trainOptions, trainSource, validationSource(validation, { batchSize, seqLen }), checkpointDir, {
     provider: request.provider,
@@ -205,19 +217,35 @@ async function runInHeldFolder(
     const results = Object.fromEntries(
       trained.map((e): [string, Record<string, number>] => [String(e), final ? { val_loss: final.loss[e]!, perplexity: final.perplexity[e]! } : {}]),
     )
-    exportModel(
-      {
-        config: model.config,
-        weights: result.weights,
-        sorted: { exits: trained, results, mode: request.mode, seed, base_model: resolve(request.modelPath), train: { ...trainOptions } },
-      },
-      out,
-      { tokenizerFrom: request.modelPath },
-    )
+    const sorted = { exits: trained, results, mode: request.mode, seed, base_model: resolve(request.modelPath), train: { ...trainOptions } }
+    if (adapter) writeAdapter(out, model.config, result, { ...sorted, ...adapterResults(adapter, result) })
+    else exportModel({ config: model.config, weights: result.weights, sorted }, out, { tokenizerFrom: request.modelPath })
     return { finished: true, step: result.step, state: result.state, out }
   } finally {
     await trainer.release()
   }
+}
+
+/** sorted.json's record of an adapter run: its settings, and for DyLoRA the validation loss per rank and exit. */
+function adapterResults(adapter: NonNullable<TrainOptions['adapter']>, result: TrainResult): Record<string, unknown> {
+  const final = result.state.validation.at(-1)
+  return {
+    adapter: { kind: adapter.kind, rank: adapter.rank, alpha: adapter.alpha, targets: adapter.targets, train_norm: adapter.trainNorm },
+    ...(adapter.kind === 'dylora' ? { ranks: evaluatedRanks(adapter.rank), results_by_rank: final?.lossByRank ?? {} } : {}),
+  }
+}
+
+/** The PEFT adapter folder of a finished adapter run (model/peft-adapter.ts). */
+function writeAdapter(out: string, config: ModelConfig, result: TrainResult, sorted: SortedMetadata): void {
+  const train = sorted.train as TrainOptions
+  const adapter = train.adapter!
+  writePeftAdapter(out, config, {
+    spec: adapter,
+    tensors: result.adapter!,
+    norm: adapter.trainNorm ? result.weights.norm : undefined,
+    baseModel: sorted.base_model as string,
+    sorted,
+  })
 }
 
 /**
@@ -255,5 +283,11 @@ export function resumeConflicts(request: Omit<TuneRequest, 'provider'>, numLayer
   } catch {
     return [{ setting: 'exits', was: saved.settings.exits, now: request.exits }]
   }
-  return changedSettings(saved.settings, settingsOf(request, exits))
+  let adapter
+  try {
+    adapter = resolveAdapter(request, (setting) => setting)
+  } catch {
+    return [{ setting: 'adapter', was: saved.settings.adapter, now: request.adapter }]
+  }
+  return changedSettings(saved.settings, settingsOf(request, exits, adapter))
 }

@@ -132,6 +132,12 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     expect(await backend.dispatch('runs.start', request('used', { maxSteps: 1 }))).toMatchObject({ ok: false, error: { issues: [{ path: 'outDir' }] } })
   })
 
+  it('refuses an adapter run (the library cannot hold an adapter yet), naming the field and the command that can', async () => {
+    const refused = await backend.dispatch('runs.start', request('out-adapter', { maxSteps: 1, adapter: 'lora' }))
+    expect(refused).toMatchObject({ ok: false, error: { issues: [{ path: 'adapter' }] } })
+    expect(JSON.stringify(refused)).toContain('sorted tune --adapter')
+  })
+
   it('removes a run with its checkpoints, keeping its model unless asked, and never while it runs', async () => {
     const { runId } = await call<{ runId: string }>('runs.start', request('out-remove', { maxSteps: 3 }))
     await expect(call('runs.remove', { runId })).rejects.toThrow('conflict')

@@ -47,6 +47,13 @@ describe('run estimate', () => {
     expect(e.memoryBytes).toBe(32_512)
   })
 
+  it('gives an adapter run gradients and AdamW moments for the adapter only, the frozen base its fp32 weights', () => {
+    // LoRA r 2 on every linear of both layers: per layer q/o 2·(8+8)·2, k/v 2·(8+4)·2, gate/up 2·(8+16)·2, down 2·(16+8)
+    const adapter = 2 * (2 * 2 * 16 + 2 * 2 * 12 + 3 * 2 * 24) // 496
+    const e = estimateRun(modelShape(config), { ...plan, trainedParameters: adapter })
+    expect(e.breakdown).toMatchObject({ parameterBytes: 5408, gradientBytes: adapter * 4, optimizerBytes: adapter * 8 })
+  })
+
   it('costs SortedNet the full model plus the average sampled sub-model, with one exit’s logits', () => {
     const e = estimateRun(modelShape(config), { ...plan, mode: 'sortednet' })
     // The 1-layer sub-model skips one layer: 1352 − 592 = 760 parameters.

@@ -1,0 +1,34 @@
+import { parseArgs } from 'node:util'
+import { exportModel } from '../engine/model/export'
+import { loadModelFolder } from '../engine/model/import'
+import { mergedWeights, readPeftAdapter } from '../engine/model/peft-adapter'
+import { UsageError, type Command } from './commands'
+import { numberOption, positiveInt } from './options'
+
+export const mergeCommand: Command = {
+  name: 'merge',
+  summary: 'Merge a LoRA / DyLoRA adapter into its base model: a plain Hugging Face folder.',
+  usage: `sorted merge --base DIR --adapter DIR --out DIR [--adapter-rank B]
+
+  --base DIR          the base model folder the adapter was trained on
+  --adapter DIR       a PEFT LoRA adapter folder (adapter_config.json + adapter_model.safetensors)
+  --out DIR           new or empty folder for the merged model (W + alpha/r · B·A), with the
+                      base's tokenizer and the adapter's sorted.json
+  --adapter-rank B    a DyLoRA adapter's rank to merge, 1..r (default r)`,
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      options: { base: { type: 'string' }, adapter: { type: 'string' }, out: { type: 'string' }, 'adapter-rank': { type: 'string' } },
+    })
+    for (const required of ['base', 'adapter', 'out'] as const) if (!values[required]) throw new UsageError(`--${required} is required.`)
+    const rank = numberOption('adapter-rank', values['adapter-rank'], positiveInt, 'a positive whole number')
+    const base = loadModelFolder(values.base!)
+    const adapter = readPeftAdapter(values.adapter!, base.config)
+    if (rank !== undefined && rank > adapter.spec.rank) throw new UsageError(`--adapter-rank ${rank} is above the adapter's r ${adapter.spec.rank} (${values.adapter}).`)
+    const weights = mergedWeights(base.config, base.weights, adapter, rank)
+    const result = exportModel({ config: base.config, weights, sorted: adapter.sorted }, values.out!, { tokenizerFrom: values.base! })
+    process.stderr.write(`wrote ${result.dir} (${result.files.join(', ')})\n`)
+    return 0
+  },
+}

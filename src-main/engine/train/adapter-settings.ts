@@ -1,0 +1,52 @@
+/**
+ * A tuning request's adapter settings (`adapter`, `loraRank`, `loraAlpha`,
+ * `loraDropout`, `loraTargets`, `trainNorm`), checked and resolved to the
+ * adapter the trainer trains, with defaults filled in. Errors name the
+ * setting through the caller's SettingNamer (`--lora-rank` on the CLI).
+ */
+import { LORA_TARGETS, loraDefaults, type AdapterKind, type LoraTarget } from '../model/lora'
+import { TuneSetupError, type SettingNamer } from './errors'
+import type { TrainedAdapter } from './sorted-graph'
+
+export interface AdapterRequest {
+  adapter?: AdapterKind | undefined
+  loraRank?: number | undefined
+  loraAlpha?: number | undefined
+  loraDropout?: number | undefined
+  loraTargets?: string | undefined
+  trainNorm?: boolean | undefined
+}
+
+const ADAPTER_SETTINGS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets', 'trainNorm'] as const
+
+/** `q,k,v` → ['q', 'k', 'v'], in the layer's order, each once. */
+export function parseTargets(text: string): LoraTarget[] {
+  const names = text.split(',').map((t) => t.trim()).filter((t) => t.length > 0)
+  if (names.length === 0) throw new Error(`give one or more of ${LORA_TARGETS.join(',')}`)
+  for (const name of names) if (!(LORA_TARGETS as readonly string[]).includes(name)) throw new Error(`"${name}" is not one of ${LORA_TARGETS.join(',')}`)
+  return LORA_TARGETS.filter((t) => names.includes(t))
+}
+
+/** The adapter a request trains, or undefined for full fine-tuning. */
+export function resolveAdapter(request: AdapterRequest, name: SettingNamer): TrainedAdapter | undefined {
+  if (!request.adapter) {
+    const stray = ADAPTER_SETTINGS.find((s) => request[s] !== undefined && request[s] !== false)
+    if (stray) throw new TuneSetupError(`${name(stray)} only applies to an adapter run: add ${name('adapter')} lora or dylora.`, [stray, 'adapter'])
+    return undefined
+  }
+  const rank = request.loraRank ?? loraDefaults.rank
+  if (!Number.isInteger(rank) || rank < 1) throw new TuneSetupError(`${name('loraRank')} must be a positive whole number (got ${rank}).`, ['loraRank'])
+  const alpha = request.loraAlpha ?? loraDefaults.alpha
+  if (!(alpha > 0)) throw new TuneSetupError(`${name('loraAlpha')} must be a number > 0 (got ${alpha}).`, ['loraAlpha'])
+  const dropout = request.loraDropout ?? loraDefaults.dropout
+  if (dropout !== 0) {
+    throw new TuneSetupError(`${name('loraDropout')} ${dropout}: only 0 is supported (adapter dropout is not implemented; the training graphs are deterministic).`, ['loraDropout'])
+  }
+  let targets: LoraTarget[]
+  try {
+    targets = parseTargets(request.loraTargets ?? loraDefaults.targets)
+  } catch (error) {
+    throw new TuneSetupError(`${name('loraTargets')}: ${(error as Error).message}.`, ['loraTargets'])
+  }
+  return { kind: request.adapter, rank, alpha, targets, trainNorm: request.trainNorm ?? false }
+}
