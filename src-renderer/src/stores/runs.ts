@@ -10,7 +10,7 @@
  */
 import { defineStore } from 'pinia'
 import { markRaw, onScopeDispose, reactive, ref } from 'vue'
-import type { RunCheckpoint, RunDetails, RunSummary, TuneRequest } from '../../../src-main/api/contract'
+import type { ExportedJob, RunCheckpoint, RunDetails, RunSummary, TuneRequest } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
@@ -45,6 +45,8 @@ export const useRunsStore = defineStore('runs', () => {
   const openError = ref<string | null>(null)
   /** Why cancelling or resuming a run failed (shown by its progress). */
   const actionError = ref<string | null>(null)
+  /** Why the last "Export as a multi-GPU job" was refused. */
+  const exportError = ref<string | null>(null)
   /** Why deleting a run failed (shown at its Delete button). */
   const removeError = ref<string | null>(null)
   const views = reactive(new Map<string, RunView>())
@@ -169,5 +171,12 @@ export const useRunsStore = defineStore('runs', () => {
     await Promise.all([load(), ...[...views.keys()].map((id) => read(id).catch(() => {}))])
   }
 
-  return { runs, listError, listLoaded, openError, actionError, removeError, views, load, open, start, cancel, resume, remove, reload }
+  /** Writes a run as a PyTorch job folder (runs.exportJob); null, with exportError saying why, when refused. */
+  async function exportJob(runId: string, jobDir: string): Promise<ExportedJob | null> {
+    let job: ExportedJob | null = null
+    await attempt(exportError, async () => (job = await api.call('runs.exportJob', { runId, jobDir })))
+    return job
+  }
+
+  return { runs, listError, listLoaded, openError, actionError, removeError, exportError, views, load, open, start, cancel, resume, remove, reload, exportJob }
 })
