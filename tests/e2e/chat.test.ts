@@ -64,7 +64,7 @@ describe('chat in browser mode', () => {
   })
 
   it('imports a model folder with progress and chats with it', async () => {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click()
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models', exact: true }).click()
     await page.getByTestId('import-path').fill(tinyModel)
     await page.getByTestId('import-button').click()
     await page.getByTestId('model-tiny-chat').waitFor({ timeout: 60_000 })
@@ -103,7 +103,7 @@ describe('chat in browser mode', () => {
     const bad = join(root, 'not-a-model')
     mkdirSync(bad)
     writeFileSync(join(bad, 'config.json'), '{ "model_type": "llama", ')
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click()
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models', exact: true }).click()
     await page.getByTestId('import-path').fill(bad)
     await page.getByTestId('import-button').click()
     const error = page.getByTestId('import-error')

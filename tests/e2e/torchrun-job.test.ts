@@ -145,7 +145,7 @@ describe('sorted export-job → torchrun', () => {
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } })
       await page.goto(app.url)
-      await page.getByRole('link', { name: 'Models' }).click()
+      await page.getByRole('link', { name: 'Models', exact: true }).click()
       await page.getByTestId('import-path').fill(output)
       await page.getByTestId('import-button').click()
       await page.getByTestId('model-output').waitFor(slow)
