@@ -3,6 +3,7 @@
  * bundled model: Exact gives the full model's answer word for word, marks
  * the drafts the full model accepted, and shows the acceptance rate and the
  * speed-up over full depth. Reached with the keyboard, as the slider's other stops are.
+ * The Auto stop answers with the τ saved in chat settings.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -84,6 +85,24 @@ describe('the Exact stop in chat', () => {
     // The choice is the chat's: it is still on Exact after a reload.
     await page.reload()
     await expect.poll(() => page.getByTestId('budget-caption').textContent(), { timeout: 60_000 }).toContain('Exact')
+    expect(errors).toEqual([])
+  })
+
+  it('the Auto stop answers with the τ from chat settings: τ 0 takes every token from the first exit', async () => {
+    await page.getByRole('button', { name: 'Chat settings' }).click()
+    await page.getByTestId('auto-tau').fill('0')
+    await page.getByRole('button', { name: 'Save' }).click()
+    const slider = page.getByTestId('budget-slider')
+    await slider.focus()
+    await slider.press('End')
+    await expect.poll(() => page.getByTestId('budget-caption').textContent()).toContain('Auto')
+    await assistantReplies().last().getByTestId('regenerate').click()
+    const mode = assistantReplies().last().getByTestId('reply-mode')
+    await mode.waitFor({ timeout: 60_000 })
+    expect(await mode.textContent()).toBe('Auto')
+    const exits = await assistantReplies().last().locator('[data-exit]').evaluateAll((spans) => spans.map((s) => s.getAttribute('data-exit')))
+    expect(new Set(exits)).toEqual(new Set(['1']))
+    expect(await assistantReplies().last().getByTestId('acceptance').count()).toBe(0)
     expect(errors).toEqual([])
   })
 })
