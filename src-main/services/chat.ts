@@ -28,6 +28,8 @@ interface PendingReply {
   startExit: number
   /** Characters each streamed token wrote, in order. */
   lengths: number[]
+  /** Exact mode: the indexes of the tokens that were drafted shallow and accepted by the full model. */
+  drafted: number[]
 }
 
 export interface ChatServiceDeps {
@@ -145,10 +147,17 @@ export class ChatService {
     const chat = this.chat(chatId)
     const model = this.modelOf(chat)
     const settings = ChatSettingsSchema.parse(chat.settings)
-    const startExit = Math.min(exitOverride ?? settings.exit ?? model.numLayers, model.numLayers)
+    // A regeneration at a given exit is a fixed-exit reply; otherwise the chat's mode (Exact/Auto) when it has one.
+    const mode = exitOverride === undefined ? settings.mode : undefined
+    const replySettings: ChatSettings = mode === undefined ? withoutMode(settings) : settings
+    const startExit = mode === undefined ? Math.min(exitOverride ?? settings.exit ?? model.numLayers, model.numLayers) : model.numLayers
     const messages = this.conversation(chat, this.store.chats.messages(chatId))
-    const { generationId } = this.queue.submit({ messages, exit: startExit, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling }, { modelPath: model.path, weights: { precision: model.precision } })
-    this.pending.set(generationId, { chatId, settings, startExit, lengths: [] })
+    const decoding = mode === undefined ? { exit: startExit } : { mode, ...(mode === 'auto' && settings.autoTau !== undefined ? { autoTau: settings.autoTau } : {}) }
+    const { generationId } = this.queue.submit(
+      { messages, ...decoding, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling },
+      { modelPath: model.path, weights: { precision: model.precision } },
+    )
+    this.pending.set(generationId, { chatId, settings: replySettings, startExit, lengths: [], drafted: [] })
     return { generationId }
   }
 
@@ -159,7 +168,10 @@ export class ChatService {
   }
 
   private onToken(token: GenerationToken): void {
-    this.pending.get(token.generationId)?.lengths.push(token.text.length)
+    const reply = this.pending.get(token.generationId)
+    if (!reply) return
+    reply.lengths.push(token.text.length)
+    if (token.drafted) reply.drafted.push(token.index)
   }
 
   private onDone(done: GenerationDone): void {
@@ -177,7 +189,7 @@ export class ChatService {
       exit: reply.startExit,
       tokenExits: done.exits,
       tokenLengths: fitLengths(reply.lengths, done.exits.length, done.text.length),
-      settings: { ...reply.settings, finishReason: done.finishReason } as JsonObject,
+      settings: { ...reply.settings, finishReason: done.finishReason, ...acceptance(done, reply.drafted) } as JsonObject,
       tokensPerSecond: done.decodeTokensPerSecond,
     })
     this.bus.emit('chat.replyDone', {
@@ -209,6 +221,18 @@ export function fitLengths(lengths: readonly number[], tokens: number, textLengt
   }
   if (excess < 0 && fitted.length > 0) fitted[fitted.length - 1] = fitted[fitted.length - 1]! - excess
   return fitted
+}
+
+/** The settings of a fixed-exit reply: no decoding mode. */
+function withoutMode(settings: ChatSettings): ChatSettings {
+  const { mode: _mode, autoTau: _autoTau, ...rest } = settings
+  return rest
+}
+
+/** What an Exact reply stores about its drafts: the counts the engine reported and which tokens were accepted drafts. */
+function acceptance(done: GenerationDone, drafted: readonly number[]): Record<string, unknown> {
+  if (done.drafted === undefined) return {}
+  return { drafted: done.drafted, accepted: done.accepted ?? 0, draftedTokens: drafted.filter((i) => i < done.exits.length) }
 }
 
 function titleFrom(content: string): string {

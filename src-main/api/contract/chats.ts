@@ -3,13 +3,17 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Sampling } from './engine'
+import { DecodingMode, Sampling } from './engine'
 
 /** How a chat's replies are generated; saved with the chat and with every reply. */
 export const ChatSettings = z
   .object({
     /** The budget: the exit (layer count) replies start at; the full model when absent. */
     exit: z.number().int().positive().optional(),
+    /** Exact or Auto decoding instead of the fixed exit (the budget slider's last two stops). */
+    mode: DecodingMode.optional(),
+    /** Auto mode's confidence threshold (top-token probability); the engine's default 0.5 when absent. */
+    autoTau: z.number().min(0).max(1).optional(),
     maxNewTokens: z.number().int().positive().max(8192).default(256),
     sampling: Sampling.default({ temperature: 0 }),
   })
@@ -38,7 +42,10 @@ export const ChatMessageRecord = z.object({
   /** The exit of every generated token, and how many characters of content each wrote. */
   tokenExits: z.array(z.number().int()).nullable(),
   tokenLengths: z.array(z.number().int()).nullable(),
-  /** The settings the reply was generated with (ChatSettings plus the finish reason). */
+  /**
+   * The settings the reply was generated with: ChatSettings plus the finish reason, and in Exact mode
+   * `drafted`, `accepted` (counts) and `draftedTokens` (the indexes of the drafted tokens the full model accepted).
+   */
   settings: z.record(z.string(), z.unknown()),
   tokensPerSecond: z.number().nullable(),
   createdAt: z.number(),

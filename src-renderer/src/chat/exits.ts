@@ -9,31 +9,34 @@ import type { ModelSummary } from '../../../src-main/api/contract'
 export interface ExitRun {
   text: string
   exit: number
+  /** Exact mode: drafted at a shallow exit and accepted by the full model (absent otherwise). */
+  drafted?: true
 }
 
 /**
  * Consecutive tokens with the same exit joined into one run. `lengths` says
  * how many characters of `text` each token wrote (they may fall short of the
  * text's end, e.g. for an older message: the rest is one run at the last exit).
+ * `drafted` holds the indexes of accepted drafts (Exact mode): they form runs of their own.
  */
-export function exitRuns(text: string, exits: readonly number[], lengths: readonly number[]): ExitRun[] {
+export function exitRuns(text: string, exits: readonly number[], lengths: readonly number[], drafted: ReadonlySet<number> = new Set()): ExitRun[] {
   const runs: ExitRun[] = []
   let at = 0
   exits.forEach((exit, i) => {
     const length = lengths[i] ?? 0
-    appendToRuns(runs, text.slice(at, at + length), exit)
+    appendToRuns(runs, text.slice(at, at + length), exit, drafted.has(i))
     at += length
   })
   if (at < text.length) appendToRuns(runs, text.slice(at), exits.at(-1) ?? 0)
   return runs
 }
 
-/** Adds one token's text to `runs`: it extends the last run when the exit is the same. */
-export function appendToRuns(runs: ExitRun[], text: string, exit: number): void {
+/** Adds one token's text to `runs`: it extends the last run when the exit (and whether it was an accepted draft) is the same. */
+export function appendToRuns(runs: ExitRun[], text: string, exit: number, drafted = false): void {
   if (!text) return
   const last = runs.at(-1)
-  if (last && last.exit === exit) last.text += text
-  else runs.push({ text, exit })
+  if (last && last.exit === exit && (last.drafted ?? false) === drafted) last.text += text
+  else runs.push(drafted ? { text, exit, drafted } : { text, exit })
 }
 
 /** How many tokens each exit produced, deepest exit first. */

@@ -4,13 +4,15 @@
  * (the transport replays those that came before the id did): tokens as
  * `generation.token` (each with the exit that produced it), then the stored
  * reply, which replaces the stream, as `chat.replyDone`. Moving the budget while an answer streams sends
- * `engine.setExit`, which takes effect from the next token.
+ * `engine.setExit`, which takes effect from the next token. Choosing Exact or
+ * Auto applies to the next reply only: the engine cannot switch a running
+ * answer into a mode (setExit only leaves one).
  * Tokens reach the stream's reactive state through a FrameQueue: once per
  * frame, not once per token.
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, ref } from 'vue'
-import type { ChatMessageRecord, ChatSettings, ChatSummary, EngineStatus, EventPayload, WeightPrecision } from '../../../src-main/api/contract'
+import type { ChatMessageRecord, ChatSettings, ChatSummary, DecodingMode, EngineStatus, EventPayload, WeightPrecision } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
@@ -20,6 +22,8 @@ import { FrameQueue } from '../streaming/frame-queue'
 export interface StreamedToken {
   text: string
   exit: number
+  /** Exact mode: a shallow draft the full model accepted. */
+  drafted?: boolean
 }
 
 export interface Stream {
@@ -54,7 +58,7 @@ export const useChatStore = defineStore('chat', () => {
   const arriving = new FrameQueue<StreamedToken & { at: number }>((tokens) => {
     const s = stream.value
     if (!s) return
-    for (const t of tokens) appendToRuns(s.runs, t.text, t.exit)
+    for (const t of tokens) appendToRuns(s.runs, t.text, t.exit, t.drafted ?? false)
     s.tokenCount += tokens.length
     s.lastTokenAt = tokens.at(-1)!.at
   })
@@ -177,7 +181,7 @@ export const useChatStore = defineStore('chat', () => {
     if (!s) return
     s.generationId = generationId
     unfollow = api.follow(generationId, {
-      'generation.token': (token) => show([{ text: token.text, exit: token.exit }], performance.now()),
+      'generation.token': (token) => show([{ text: token.text, exit: token.exit, drafted: token.drafted ?? false }], performance.now()),
       'chat.replyDone': (done) => {
         endStream()
         land(done)
@@ -232,7 +236,7 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
-  /** The budget for the following replies, and for the answer streaming now from its next token. */
+  /** The budget for the following replies, and for the answer streaming now from its next token (leaving Exact/Auto mode). */
   async function setBudget(exit: number): Promise<void> {
     const s = stream.value
     if (s?.generationId) {
@@ -242,7 +246,15 @@ export const useChatStore = defineStore('chat', () => {
         // The answer ended just now; the saved budget below still applies to the next one.
       }
     }
-    if (current.value) await configure({ settings: { ...current.value.settings, exit } })
+    if (current.value) {
+      const { mode: _mode, ...settings } = current.value.settings
+      await configure({ settings: { ...settings, exit } })
+    }
+  }
+
+  /** Exact or Auto mode for the following replies; an answer streaming now keeps its exit (the engine cannot enter a mode mid-answer). */
+  async function setMode(mode: DecodingMode): Promise<void> {
+    if (current.value) await configure({ settings: { ...current.value.settings, mode } })
   }
 
   return {
@@ -267,5 +279,6 @@ export const useChatStore = defineStore('chat', () => {
     regenerate,
     stop,
     setBudget,
+    setMode,
   }
 })

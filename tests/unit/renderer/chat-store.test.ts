@@ -65,6 +65,34 @@ describe('chat store streaming', () => {
     expect(store.messages).toEqual([userMessage])
   })
 
+  it('marks accepted drafts in the streamed runs; Exact applies to the next reply while an exit also moves the running one', async () => {
+    const fake = client()
+      .handle('chats.send', () => ({ generationId: 'g1', message: userMessage }))
+      .handle('engine.setExit', () => ({}))
+      .handle('chats.configure', (params) => ({ chat: { ...chat, settings: (params as { settings: ChatSummary['settings'] }).settings } }))
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.create()
+    await store.send('hi')
+    fake.emit('generation.token', { ...token('g1', 0, 'A', 8), drafted: true })
+    fake.emit('generation.token', { ...token('g1', 1, 'B', 8), drafted: true })
+    fake.emit('generation.token', token('g1', 2, 'C', 8))
+    vi.advanceTimersByTime(20)
+    expect(store.stream?.runs).toEqual([
+      { text: 'AB', exit: 8, drafted: true },
+      { text: 'C', exit: 8 },
+    ])
+
+    await store.setMode('exact')
+    expect(fake.calls.some((c) => c.method === 'engine.setExit')).toBe(false)
+    expect(store.current?.settings.mode).toBe('exact')
+
+    await store.setBudget(4)
+    expect(fake.calls.filter((c) => c.method === 'engine.setExit').map((c) => c.params)).toEqual([{ generationId: 'g1', exit: 4 }])
+    expect(store.current?.settings.mode).toBeUndefined()
+    expect(store.current?.settings.exit).toBe(4)
+  })
+
   it('drops tokens still waiting for a frame when the stored reply arrives', async () => {
     const fake = client().handle('chats.send', () => ({ generationId: 'g1', message: userMessage }))
     piniaWith(fake)

@@ -193,6 +193,54 @@ describe('chats', { timeout: 60_000 }, () => {
   })
 })
 
+describe('chats in Exact and Auto mode', { timeout: 60_000 }, () => {
+  type Reply = { content: string; tokenExits: number[]; exit: number; settings: Record<string, unknown> }
+  async function answer(settings: Record<string, unknown>, regenerateAt?: number): Promise<Reply> {
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { maxNewTokens: 12, ...settings } })
+    let done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: 'Define river' })
+    let { message } = await done
+    if (regenerateAt !== undefined) {
+      done = replyDone(chat.id)
+      await call('chats.regenerate', { chatId: chat.id, messageId: (message as unknown as { id: string }).id, exit: regenerateAt })
+      message = (await done).message
+    }
+    return message as unknown as Reply
+  }
+
+  it('an Exact chat answers exactly as the full model and stores its acceptance and which tokens were accepted drafts', async () => {
+    const full = await answer({})
+    const exact = await answer({ mode: 'exact' })
+    expect(exact.content).toBe(full.content)
+    expect(exact.tokenExits.every((e) => e === 4)).toBe(true)
+    expect(exact.settings).toMatchObject({ mode: 'exact', finishReason: full.settings.finishReason })
+    const { drafted, accepted, draftedTokens } = exact.settings as { drafted: number; accepted: number; draftedTokens: number[] }
+    expect(drafted).toBeGreaterThan(0)
+    expect(accepted).toBeLessThanOrEqual(drafted)
+    expect(draftedTokens).toHaveLength(accepted)
+    expect(draftedTokens.every((i) => i >= 0 && i < exact.tokenExits.length)).toBe(true)
+  })
+
+  it('an Auto chat passes its τ and stores it with the reply; regenerating at an exit leaves the mode out', async () => {
+    const auto = await answer({ mode: 'auto', autoTau: 0 })
+    // τ 0: the first exit is always confident enough.
+    expect(auto.tokenExits.every((e) => e === 1)).toBe(true)
+    expect(auto.settings).toMatchObject({ mode: 'auto', autoTau: 0 })
+    expect(auto.settings.drafted).toBeUndefined()
+
+    const fixed = await answer({ mode: 'exact' }, 2)
+    expect(fixed.exit).toBe(2)
+    expect(fixed.tokenExits.every((e) => e === 2)).toBe(true)
+    expect(fixed.settings.mode).toBeUndefined()
+  })
+
+  it('refuses a mode that is not Exact or Auto, naming the field', async () => {
+    const outcome = await backend.dispatch('chats.create', { settings: { mode: 'fast' } })
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'invalid_params' } })
+    if (!outcome.ok) expect(outcome.error.message).toContain('mode')
+  })
+})
+
 describe('a model\'s precision', { timeout: 60_000 }, () => {
   it('lists each precision with its weight memory from config.json, fp32 until chosen', async () => {
     const { models } = await call<{ models: ModelSummary[] }>('models.list')
