@@ -42,7 +42,9 @@ export interface JobRequest {
   modelPath: string
   dataPath: string
   mode: TrainMode
+  /** all | 2,4,6 | every:N:from:M */
   exits: string
+  /** Exactly one of epochs and maxSteps; neither means one epoch. */
   epochs?: number | undefined
   maxSteps?: number | undefined
   batchSize: number

@@ -7,11 +7,11 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { ExecutionProviderPreference } from '../onnx/providers'
-import { formatProblem, splitDataset, type DatasetStats, type ErrorPolicy } from '../data'
+import { formatProblem, splitDataset, type DatasetStats } from '../data'
 import { exportModel } from '../model/export'
-import type { AdapterKind } from '../model/lora'
 import { writePeftAdapter } from '../model/peft-adapter'
-import { resolveAdapter } from './adapter-settings'
+import { resolveAdapter, type AdapterRequest } from './adapter-settings'
+import type { JobRequest } from './job'
 import { loadModelFolder } from '../model/import'
 import type { ModelConfig, SortedMetadata } from '../model/types'
 import { hasCheckpoints } from './checkpoint'
@@ -22,46 +22,22 @@ import { checkMemory } from './memory-budget'
 import { prepareOutputFolders } from './output-folder'
 import { acquireRunLock } from './run-lock'
 import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord, type SettingChange } from './run-settings'
-import type { ScheduleKind } from './schedule'
 import { checkSeqLen } from './sequence-length'
 import { openTuneData, plannedSteps } from './tune-data'
-import { evaluatedRanks, Trainer, type RunState, type TrainerHooks, type TrainMode, type TrainOptions, type TrainResult } from './trainer'
+import { evaluatedRanks, Trainer, type RunState, type TrainerHooks, type TrainOptions, type TrainResult } from './trainer'
 
 export { TuneSetupError } from './errors'
 export type { SettingNamer } from './errors'
 
-export interface TuneRequest {
-  modelPath: string
-  dataPath: string
+/**
+ * A local tuning run: what a job trains (JobRequest, job.ts: model, data,
+ * mode, exits and every training setting), where the tuned model goes, the
+ * execution provider, and the adapter to train, if any (adapter-settings.ts;
+ * absent: every weight trains).
+ */
+export interface TuneRequest extends JobRequest, AdapterRequest {
   outDir: string
-  mode: TrainMode
-  /** all | 2,4,6 | every:N:from:M */
-  exits: string
-  /** Exactly one of epochs and maxSteps; neither means one epoch. */
-  epochs?: number
-  maxSteps?: number
-  batchSize: number
-  gradAccum: number
-  lr: number
-  weightDecay: number
-  warmup: number
-  schedule: ScheduleKind
-  maxGradNorm: number
-  seqLen: number
-  seed: number
-  shuffle: boolean
-  valSplit: number
-  onError: ErrorPolicy
-  checkpointEvery: number
-  evalEvery: number
   provider: ExecutionProviderPreference
-  /** Train a LoRA / DyLoRA adapter on the frozen base (adapter-settings.ts); absent: every weight trains. */
-  adapter?: AdapterKind | undefined
-  loraRank?: number | undefined
-  loraAlpha?: number | undefined
-  loraDropout?: number | undefined
-  loraTargets?: string | undefined
-  trainNorm?: boolean | undefined
 }
 
 export interface PreparedTune {
