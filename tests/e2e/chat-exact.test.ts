@@ -97,9 +97,10 @@ describe('the Exact stop in chat', () => {
     await slider.press('End')
     await expect.poll(() => page.getByTestId('budget-caption').textContent()).toContain('Auto')
     await assistantReplies().last().getByTestId('regenerate').click()
+    // Until the new reply replaces it, the last reply is still the Exact one: wait for the Auto reply itself.
     const mode = assistantReplies().last().getByTestId('reply-mode')
-    await mode.waitFor({ timeout: 60_000 })
-    expect(await mode.textContent()).toBe('Auto')
+    await expect.poll(() => mode.textContent(), { timeout: 60_000 }).toBe('Auto')
+    await expect.poll(() => assistantReplies().last().getByTestId('regenerate').isEnabled(), { timeout: 60_000 }).toBe(true)
     const exits = await assistantReplies().last().locator('[data-exit]').evaluateAll((spans) => spans.map((s) => s.getAttribute('data-exit')))
     expect(new Set(exits)).toEqual(new Set(['1']))
     expect(await assistantReplies().last().getByTestId('acceptance').count()).toBe(0)

@@ -51,7 +51,8 @@ async function open(url: string): Promise<{ page: Page; errors: string[] }> {
   return { page, errors }
 }
 
-const slow = { timeout: 60_000 }
+// A hang guard, not a speed check: a 400-step run on a busy two-core machine can take minutes.
+const slow = { timeout: 180_000 }
 
 async function chooseModel(page: Page): Promise<void> {
   await page.getByRole('link', { name: 'Fine-tune' }).click()
