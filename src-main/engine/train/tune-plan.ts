@@ -26,7 +26,8 @@ export interface TunePlan {
   largest_batch?: number
 }
 
-const mb = (bytes: number) => Math.round(bytes / 1e6)
+/** Megabytes (10⁶ bytes), to 0.1 MB: a small model's whole plan can be a few MB. */
+const mb = (bytes: number) => Math.round(bytes / 1e5) / 10
 
 export function planTune(request: Omit<TuneRequest, 'outDir' | 'provider'>, name: SettingNamer, budgetBytes = totalmem()): TunePlan {
   const { config } = inspectModelFolder(request.modelPath)
