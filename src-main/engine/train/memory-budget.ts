@@ -64,3 +64,27 @@ export function checkMemory(config: ModelConfig, batch: BatchShape, name: Settin
     ['batchSize', 'seqLen'],
   )
 }
+
+/** The planner's verdict on a step, as the app's runs.estimate returns it. */
+export interface RunMemory {
+  peakBytes: number
+  /** The budget the peak is held to: this machine's physical memory (a GPU's own memory is not read). */
+  availableBytes: number
+  fits: boolean
+  /** When it does not fit: what would, naming the settings as `name` does. */
+  proposal?: string | undefined
+  trainableParameters: number
+  breakdown: { weightBytes: number; trainingStateBytes: number; activationBytes: number; arenaBytes: number; runtimeBytes: number }
+}
+
+export function runMemory(config: ModelConfig, batch: BatchShape, name: SettingNamer, budgetBytes = totalmem()): RunMemory {
+  const fit = fitMemory(config, batch, budgetBytes)
+  return {
+    peakBytes: fit.plan.memory.peakBytes,
+    availableBytes: budgetBytes,
+    fits: fit.fits,
+    ...(fit.fits ? {} : { proposal: proposal(fit, batch, name) }),
+    trainableParameters: fit.plan.trainableParameters,
+    breakdown: fit.plan.memory.breakdown,
+  }
+}
