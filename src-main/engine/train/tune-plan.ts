@@ -26,8 +26,8 @@ export interface TunePlan {
   largest_batch?: number
 }
 
-/** Megabytes (10⁶ bytes), to 0.1 MB: a small model's whole plan can be a few MB. */
-const mb = (bytes: number) => Math.round(bytes / 1e5) / 10
+/** MiB (as the train bench's peak_rss_mb, so a prediction and a measurement compare directly), to 0.1: a small model's plan is a few MiB. */
+const mb = (bytes: number) => Math.round((bytes / 1024 ** 2) * 10) / 10
 
 export function planTune(request: Omit<TuneRequest, 'outDir' | 'provider'>, name: SettingNamer, budgetBytes = totalmem()): TunePlan {
   const { config } = inspectModelFolder(request.modelPath)
