@@ -185,7 +185,7 @@ function printPlan(request: TuneRequest, json: boolean): number {
   }
   const b = plan.breakdown_mb
   process.stdout.write(
-    `predicted peak ${plan.predicted_peak_mb} MB of ${plan.available_mb} MB (weights ${b.weights}, gradients and optimizer ${b.training_state}, ` +
+    `predicted peak ${plan.predicted_peak_mb} MiB of ${plan.available_mb} MiB (weights ${b.weights}, gradients and optimizer ${b.training_state}, ` +
       `activations ${b.activations}, arena ${b.arena}, runtime ${b.runtime})\n` +
       `predicted step ${plan.predicted_step_s} s; ${plan.trainable_params} of ${plan.parameters} parameters train\n` +
       (plan.fits ? 'fits\n' : `does not fit: ${plan.proposal}\n`),

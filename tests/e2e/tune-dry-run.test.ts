@@ -34,6 +34,21 @@ describe('sorted tune --dry-run', () => {
     expect(lora.predicted_peak_mb).toBeLessThan(plan.predicted_peak_mb as number)
   })
 
+  it('a plan over this machine\'s memory: fits false, with the largest batch that fits, still exit 0', async () => {
+    const huge = await finish(['tune', '--model', modelDir, '--data', data, '--mode', 'soft', '--out', out, '--seq-len', '32', '--batch-size', '100000000', '--dry-run', '--json'])
+    expect(huge.code).toBe(0)
+    const plan = JSON.parse(huge.stdout) as { fits: boolean; largest_batch: number; proposal: string }
+    expect(plan.fits).toBe(false)
+    expect(plan.largest_batch).toBeGreaterThan(0)
+    expect(plan.proposal).toBe(`--batch-size ${plan.largest_batch} fits (--grad-accum keeps the effective batch).`)
+  })
+
+  it('without --json, says the plan in three lines', async () => {
+    const plain = await dryRun()
+    expect(plain.code).toBe(0)
+    expect(plain.stdout).toMatch(/^predicted peak [\d.]+ MiB of [\d.]+ MiB \(weights [\d.]+, gradients and optimizer [\d.]+, activations [\d.]+, arena [\d.]+, runtime [\d.]+\)\npredicted step [\d.e-]+ s; \d+ of \d+ parameters train\nfits\n$/)
+  })
+
   it('names the flag of a setting that cannot be planned, in one line', async () => {
     const bad = await dryRun('--exits', '99')
     expect(bad.code).not.toBe(0)
