@@ -6,6 +6,7 @@ import { chatFormatterFor } from '../engine/tokenizer/chat-template'
 import { loadTokenizer } from '../engine/tokenizer/tokenizer'
 import { validationSource } from '../engine/train/data-source'
 import { runTuneJob, type TuneRequest } from '../engine/train/tune-job'
+import { planTune } from '../engine/train/tune-plan'
 import { loraDefaults, type AdapterKind } from '../engine/model/lora'
 import { adapterOptions, adapterUsage, withAdapter } from './adapter'
 import { parseExits } from '../engine/train/exits'
@@ -61,6 +62,9 @@ export const tuneCommand: Command = {
                           (recorded in DIR.checkpoints/run.json)
   --provider ID           auto | cpu | cuda | dml | webgpu (default cpu)
   --json                  print one final object: history, val, out
+  --dry-run               print the plan (predicted peak memory, step time, trainable
+                          parameters; what fits when it does not) and exit, reading only
+                          the model's config and touching nothing; with --json as one object
 
 Adapters (the base stays frozen; only the adapter, and the final norm with --train-norm, train):
   --adapter lora|dylora   train a LoRA adapter, or a DyLoRA one (each step trains rank b ≤ R,
@@ -86,6 +90,7 @@ DIR.checkpoints beside it.`,
         force: { type: 'boolean', default: false },
         provider: { type: 'string', default: 'cpu' },
         json: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
         adapter: { type: 'string' },
         'lora-rank': { type: 'string' },
         'lora-alpha': { type: 'string' },
@@ -112,6 +117,7 @@ DIR.checkpoints beside it.`,
       ...(values['lora-targets'] !== undefined ? { loraTargets: values['lora-targets'] } : {}),
       ...(values['train-norm'] !== undefined ? { trainNorm: values['train-norm'] } : {}),
     }
+    if (values['dry-run']) return printPlan(request, values.json)
     const controller = new AbortController()
     const stop = () => controller.abort()
     process.once('SIGINT', stop)
@@ -163,6 +169,28 @@ DIR.checkpoints beside it.`,
     }
     return 0
   },
+}
+
+/** --dry-run: the memory planner's figures for this request, then exit 0. */
+function printPlan(request: TuneRequest, json: boolean): number {
+  let plan
+  try {
+    plan = planTune(request, flagOf)
+  } catch (error) {
+    throw asUsageError(error)
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(plan)}\n`)
+    return 0
+  }
+  const b = plan.breakdown_mb
+  process.stdout.write(
+    `predicted peak ${plan.predicted_peak_mb} MiB of ${plan.available_mb} MiB (weights ${b.weights}, gradients and optimizer ${b.training_state}, ` +
+      `activations ${b.activations}, arena ${b.arena}, runtime ${b.runtime})\n` +
+      `predicted step ${plan.predicted_step_s} s; ${plan.trainable_params} of ${plan.parameters} parameters train\n` +
+      (plan.fits ? 'fits\n' : `does not fit: ${plan.proposal}\n`),
+  )
+  return 0
 }
 
 export const evalLossCommand: Command = {

@@ -12,6 +12,7 @@ import type * as pandalm from '../engine/judge/pandalm'
 import type * as preview from '../engine/train/dataset-preview'
 import type * as tuneJob from '../engine/train/tune-job'
 import type * as jobExport from '../engine/train/job-export'
+import type * as memoryBudget from '../engine/train/memory-budget'
 import type * as providers from '../engine/onnx/providers'
 import type * as quant from '../engine/model/quant/linear'
 import type * as weights from '../engine/model/weight-format'
@@ -32,6 +33,7 @@ export type EngineTypesMatchContract = [
   Holds<Same<contender.Contender, contract.Contender>>,
   Holds<Same<pandalm.Verdict, contract.Verdict>>,
   Holds<Same<jobExport.ExportedJob, contract.ExportedJob>>,
+  Holds<Same<memoryBudget.RunMemory, contract.RunMemory>>,
   // The contract's request, its defaults filled in, is the engine's job less
   // the execution provider, which the app's setting supplies.
   Holds<Same<Omit<tuneJob.TuneRequest, 'provider'>, contract.MethodParams<'runs.start'>>>,

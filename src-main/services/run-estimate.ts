@@ -1,14 +1,18 @@
 /**
  * runs.estimate: the time and memory of a run before it starts. The dataset
  * is counted by the same worker preview the wizard shows (kept, so asking
- * again is free), split and batched by the job's own rules, and the figures
- * come from engine/train/estimate.ts.
+ * again is free), split and batched by the job's own rules; the time comes
+ * from engine/train/estimate.ts and the memory from the planner
+ * (engine/train/memory-budget.ts), the figures `sorted tune --dry-run` prints.
  */
 import type { z } from 'zod'
 import type { RunEstimate, TuneRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { estimateRun, modelShape } from '../engine/train/estimate'
+import { resolveAdapter } from '../engine/train/adapter-settings'
+import { TuneSetupError } from '../engine/train/errors'
 import { parseExits } from '../engine/train/exits'
+import { runMemory } from '../engine/train/memory-budget'
 import { plannedSteps, plannedValidations, splitSizes } from '../engine/train/tune-data'
 import type { DatasetService } from './datasets'
 import { modelConfigOf } from './model-inspect'
@@ -24,6 +28,13 @@ export async function estimateTune(request: z.output<typeof TuneRequest>, datase
     exits = parseExits(request.exits, config.numLayers)
   } catch (error) {
     throw invalid('exits', (error as Error).message)
+  }
+  let adapter
+  try {
+    adapter = resolveAdapter(request, (setting) => setting)
+  } catch (error) {
+    if (!(error instanceof TuneSetupError)) throw error
+    throw invalid(error.settings[0] ?? 'adapter', error.message)
   }
   const preview = await datasets.preview({ modelPath: request.modelPath, dataPath: request.dataPath, seqLen: request.seqLen, limit: 0 })
   if (!preview.stats) throw invalid('dataPath', preview.fatal ?? 'nothing to train on')
@@ -47,5 +58,6 @@ export async function estimateTune(request: z.output<typeof TuneRequest>, datase
     validationBatches,
     validations: validationBatches > 0 ? plannedValidations(steps, request.evalEvery) : 0,
   })
-  return { ...estimate, trainRecords: split.train, validationRecords: split.validation, parameters: shape.parameters }
+  const memory = runMemory(config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }, (setting) => setting)
+  return { ...estimate, memoryBytes: memory.peakBytes, memory, trainRecords: split.train, validationRecords: split.validation, parameters: shape.parameters }
 }

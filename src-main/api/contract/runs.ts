@@ -130,6 +130,25 @@ export const RunDetails = z.object({
 })
 export type RunDetails = z.infer<typeof RunDetails>
 
+/** The memory planner's verdict on one training step (engine/train/memory-budget.ts). */
+export const RunMemory = z.object({
+  peakBytes: z.number(),
+  /** This machine's physical memory, which the peak is held to. */
+  availableBytes: z.number(),
+  fits: z.boolean(),
+  /** When it does not fit: the largest batch, or the adapter, that would. */
+  proposal: z.string().optional(),
+  trainableParameters: z.number().int(),
+  breakdown: z.object({
+    weightBytes: z.number(),
+    trainingStateBytes: z.number(),
+    activationBytes: z.number(),
+    arenaBytes: z.number(),
+    runtimeBytes: z.number(),
+  }),
+})
+export type RunMemory = z.infer<typeof RunMemory>
+
 export const RunEstimate = z.object({
   steps: z.number().int(),
   /** Token positions per optimizer step (batch × seqLen × gradAccum, padding included). */
@@ -139,6 +158,8 @@ export const RunEstimate = z.object({
   trainRecords: z.number().int(),
   validationRecords: z.number().int(),
   parameters: z.number().int(),
+  /** The predicted peak of a step (memoryBytes is its peakBytes). */
+  memory: RunMemory,
   breakdown: z.object({
     trainFlops: z.number(),
     validationFlops: z.number(),

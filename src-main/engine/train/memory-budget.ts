@@ -1,41 +1,90 @@
 /**
- * Refuses, before anything is allocated, a run whose batch cannot fit in
- * this machine's memory: `--batch-size 100000` used to be killed by the
- * kernel at 24 GB, minutes in, with no word of why. The need is
- * estimate.ts's (parameters, gradients, AdamW moments, activations,
- * attention, logits); the budget is the machine's physical memory. The
- * estimate is rough, so the budget is generous: a run refused here could
- * not have run, rather than every run that might be tight.
+ * Refuses, before anything is allocated, a run whose step cannot fit in the
+ * memory there is: `--batch-size 100000` used to be killed by the kernel at
+ * 24 GB, minutes in, with no word of why. The need is the memory planner's
+ * predicted peak (run-plan.ts); the refusal proposes what would fit: the
+ * largest batch at this sequence length, or else a LoRA adapter.
  */
 import { totalmem } from 'node:os'
 import type { ModelConfig } from '../model/types'
 import { TuneSetupError, type SettingNamer } from './errors'
-import { estimateRun, modelShape } from './estimate'
-import { trainedTensors, type TrainedAdapter } from './sorted-graph'
-import type { TrainMode } from './trainer'
+import { planStep, type StepPlan, type StepShape } from './run-plan'
 
 const gib = 1024 ** 3
-const inGiB = (bytes: number) => `${(bytes / gib).toFixed(bytes < 10 * gib ? 1 : 0)} GiB`
+export const inGiB = (bytes: number) => `${(bytes / gib).toFixed(bytes < 10 * gib ? 1 : 0)} GiB`
 
-export interface BatchShape {
-  mode: TrainMode
-  exits: number[]
-  batchSize: number
-  seqLen: number
-  /** An adapter run's adapter: only it has gradients and optimizer state. */
-  adapter?: TrainedAdapter | undefined
+export type BatchShape = StepShape
+
+/** The adapter proposed to a full fine-tuning run that does not fit: PEFT's usual recipe. */
+export const proposedAdapter = { kind: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[], trainNorm: false }
+
+export interface MemoryFit {
+  plan: StepPlan
+  fits: boolean
+  /** When it does not fit: the largest batch size that does at this sequence length (0: none). */
+  largestBatch?: number
+  /** When no batch fits and the run trains every weight: whether a LoRA r16 adapter at batch 1 would. */
+  adapterFits?: boolean
+}
+
+/** The predicted peak of `batch`, and what would fit `budgetBytes` when it does not. */
+export function fitMemory(config: ModelConfig, batch: BatchShape, budgetBytes: number): MemoryFit {
+  const plan = planStep(config, batch)
+  if (plan.memory.peakBytes <= budgetBytes) return { plan, fits: true }
+  const fitsAt = (batchSize: number) => planStep(config, { ...batch, batchSize }).memory.peakBytes <= budgetBytes
+  // The peak grows with the batch, so the largest batch that fits is found by bisection.
+  let low = 0
+  let high = batch.batchSize
+  while (high - low > 1) {
+    const mid = Math.floor((low + high) / 2)
+    if (fitsAt(mid)) low = mid
+    else high = mid
+  }
+  if (low === 0 && fitsAt(1)) low = 1
+  const fit: MemoryFit = { plan, fits: false, largestBatch: low }
+  if (low === 0 && !batch.adapter) fit.adapterFits = planStep(config, { ...batch, batchSize: 1, adapter: proposedAdapter }).memory.peakBytes <= budgetBytes
+  return fit
+}
+
+/** The one-line proposal for a plan that does not fit. */
+export function proposal(fit: MemoryFit, batch: BatchShape, name: SettingNamer): string {
+  if (fit.largestBatch) return `${name('batchSize')} ${fit.largestBatch} fits (${name('gradAccum')} keeps the effective batch).`
+  if (fit.adapterFits) return `No batch fits with every weight trained; a LoRA adapter (${name('adapter')} lora, rank 16) at ${name('batchSize')} 1 fits.`
+  return `Not even ${name('batchSize')} 1 fits; lower ${name('seqLen')} (now ${batch.seqLen}) or use a smaller model.`
 }
 
 export function checkMemory(config: ModelConfig, batch: BatchShape, name: SettingNamer, budgetBytes = totalmem()): void {
-  const trainedParameters = batch.adapter ? trainedTensors(config, batch.adapter).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0) : undefined
-  const estimate = estimateRun(modelShape(config), { ...batch, gradAccum: 1, steps: 0, validationBatches: 0, validations: 0, ...(trainedParameters !== undefined ? { trainedParameters } : {}) })
-  if (estimate.memoryBytes <= budgetBytes) return
-  const b = estimate.breakdown
-  const model = b.parameterBytes + b.gradientBytes + b.optimizerBytes
+  const fit = fitMemory(config, batch, budgetBytes)
+  if (fit.fits) return
+  const b = fit.plan.memory.breakdown
   throw new TuneSetupError(
-    `${name('batchSize')} ${batch.batchSize} with ${name('seqLen')} ${batch.seqLen} needs about ${inGiB(estimate.memoryBytes)} ` +
-      `(model and optimizer ${inGiB(model)}, activations ${inGiB(b.activationBytes)}, attention ${inGiB(b.attentionBytes)}, logits ${inGiB(b.logitBytes)}), ` +
-      `more than this machine's ${inGiB(budgetBytes)} of memory. Lower ${name('batchSize')} or ${name('seqLen')}; ${name('gradAccum')} keeps the effective batch.`,
+    `${name('batchSize')} ${batch.batchSize} with ${name('seqLen')} ${batch.seqLen} needs about ${inGiB(fit.plan.memory.peakBytes)} ` +
+      `(weights ${inGiB(b.weightBytes)}, gradients and optimizer ${inGiB(b.trainingStateBytes)}, activations kept for the backward ${inGiB(b.activationBytes + b.arenaBytes)}), ` +
+      `more than this machine's ${inGiB(budgetBytes)} of memory. ${proposal(fit, batch, name)}`,
     ['batchSize', 'seqLen'],
   )
+}
+
+/** The planner's verdict on a step, as the app's runs.estimate returns it. */
+export interface RunMemory {
+  peakBytes: number
+  /** The budget the peak is held to: this machine's physical memory (a GPU's own memory is not read). */
+  availableBytes: number
+  fits: boolean
+  /** When it does not fit: what would, naming the settings as `name` does. */
+  proposal?: string | undefined
+  trainableParameters: number
+  breakdown: { weightBytes: number; trainingStateBytes: number; activationBytes: number; arenaBytes: number; runtimeBytes: number }
+}
+
+export function runMemory(config: ModelConfig, batch: BatchShape, name: SettingNamer, budgetBytes = totalmem()): RunMemory {
+  const fit = fitMemory(config, batch, budgetBytes)
+  return {
+    peakBytes: fit.plan.memory.peakBytes,
+    availableBytes: budgetBytes,
+    fits: fit.fits,
+    ...(fit.fits ? {} : { proposal: proposal(fit, batch, name) }),
+    trainableParameters: fit.plan.trainableParameters,
+    breakdown: fit.plan.memory.breakdown,
+  }
 }

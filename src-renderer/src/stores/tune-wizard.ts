@@ -68,6 +68,13 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
   const estimate = ref<RunEstimate | null>(null)
   const estimateError = ref<string | null>(null)
   const estimateLoading = ref(false)
+  /** Why this plan cannot start: its predicted peak is above the machine's memory (with what would fit); null when it fits or is not yet estimated. */
+  const memoryRefusal = computed(() => {
+    const memory = estimate.value?.memory
+    if (!memory || memory.fits) return null
+    const gb = (bytes: number) => `${(bytes / 1024 ** 3).toFixed(1)} GiB`
+    return `This plan needs about ${gb(memory.peakBytes)} at its peak, more than this machine's ${gb(memory.availableBytes)}. ${memory.proposal ?? ''}`.trim()
+  })
 
   // (4, 5) the run
   const runId = ref<string | null>(null)
@@ -192,6 +199,11 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
 
   /** Starts the run; resolves to its id, or null with startError set. */
   async function start(startRun: (request: TuneRequest) => Promise<string>): Promise<string | null> {
+    // A plan the memory planner says cannot fit is refused here, before hours of work are lost to the kernel's OOM killer.
+    if (memoryRefusal.value) {
+      startError.value = memoryRefusal.value
+      return null
+    }
     starting.value = true
     startError.value = null
     try {
@@ -222,7 +234,7 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
 
   return {
     step, modelPath, model, modelError, modelLoading, dataPath, preview, previewError, previewLoading, previewLimit, skipBadRecords, uploading, uploadError,
-    mode, exits, duration, hyper, outDir, estimate, estimateError, estimateLoading, runId, startError, starting, datasetUsable,
+    mode, exits, duration, hyper, outDir, estimate, estimateError, estimateLoading, memoryRefusal, runId, startError, starting, datasetUsable,
     inspectModel, loadPreview, uploadDataset, ensureOutDir, request, refreshEstimate, start, showRun, again,
   }
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { DatasetPreview, ModelFolderShape } from '../../../src-main/api/contract'
+import type { DatasetPreview, ModelFolderShape, RunEstimate } from '../../../src-main/api/contract'
 import { useTuneWizardStore } from '../../../src-renderer/src/stores/tune-wizard'
 import { deferred, FakeClient, piniaWith } from './fake-client'
 
@@ -75,5 +75,35 @@ describe('tuning wizard store', () => {
     expect(await wizard.uploadDataset(file('big.jsonl', 50 * 1024 * 1024))).toBeNull()
     expect(wizard.uploadError).toMatch(/^big\.jsonl is .*; uploads are limited to .* Type the file's path instead/)
     expect(client.calls.filter((c) => c.method === 'datasets.upload')).toHaveLength(1)
+  })
+})
+
+describe('the memory plan in the wizard', () => {
+  const estimate = (fits: boolean): RunEstimate => ({
+    steps: 10, tokensPerStep: 512, seconds: 60, memoryBytes: 30 * 1024 ** 3, trainRecords: 9, validationRecords: 1, parameters: 1000,
+    memory: {
+      peakBytes: 30 * 1024 ** 3, availableBytes: 24 * 1024 ** 3, fits, trainableParameters: 1000,
+      ...(fits ? {} : { proposal: 'batchSize 2 fits (gradAccum keeps the effective batch).' }),
+      breakdown: { weightBytes: 1, trainingStateBytes: 1, activationBytes: 1, arenaBytes: 1, runtimeBytes: 1 },
+    },
+    breakdown: { trainFlops: 1, validationFlops: 0, flopsPerSecond: 1, parameterBytes: 1, gradientBytes: 1, optimizerBytes: 1, activationBytes: 1, attentionBytes: 1, logitBytes: 1 },
+  })
+
+  it('refuses to start a plan over the machine\'s memory, saying what fits, and starts one that fits', async () => {
+    const wizard = storeWith(new FakeClient())
+    const started: string[] = []
+    const startRun = async (request: { outDir: string }) => {
+      started.push(request.outDir)
+      return 'run-1'
+    }
+    wizard.outDir = '/out'
+    wizard.estimate = estimate(false)
+    expect(await wizard.start(startRun)).toBeNull()
+    expect(started).toEqual([])
+    expect(wizard.startError).toBe("This plan needs about 30.0 GiB at its peak, more than this machine's 24.0 GiB. batchSize 2 fits (gradAccum keeps the effective batch).")
+    wizard.estimate = estimate(true)
+    expect(wizard.memoryRefusal).toBeNull()
+    expect(await wizard.start(startRun)).toBe('run-1')
+    expect(started).toEqual(['/out'])
   })
 })

@@ -1,12 +1,15 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { DatasetPreview, RunDetails, RunEstimate } from '../../../src-main/api/contract'
+import { tuningDefaults, type DatasetPreview, type RunDetails, type RunEstimate } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { maxUploadBytes } from '../../../src-main/services/datasets'
 import { acquireRunLock } from '../../../src-main/engine/train/run-lock'
 import { checkpointDirOf } from '../../../src-main/engine/train/tune-job'
+import { loadModelFolder } from '../../../src-main/engine/model/import'
+import { parseExits } from '../../../src-main/engine/train/exits'
+import { planStep } from '../../../src-main/engine/train/run-plan'
 import { openStore } from '../../../src-main/store'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
 import { sourceWorker } from '../../fixtures/workers'
@@ -93,6 +96,20 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     const { run } = await call<RunDetails>('runs.get', { runId })
     expect(run.totalSteps).toBe(estimate.steps)
     expect(await backend.dispatch('runs.estimate', { ...tune, exits: '7' })).toMatchObject({ ok: false, error: { issues: [{ path: 'exits' }] } })
+  })
+
+  it('estimates memory with the planner `sorted tune --dry-run` uses, and says what fits when the plan does not', async () => {
+    const tune = request('out-planned', { batchSize: 3 })
+    const estimate = await call<RunEstimate>('runs.estimate', tune)
+    const config = loadModelFolder(modelDir).config
+    const step = { mode: 'soft' as const, exits: parseExits(tuningDefaults.exits, config.numLayers), batchSize: 3, seqLen: tune.seqLen }
+    expect(estimate.memoryBytes).toBe(planStep(config, step).memory.peakBytes)
+    expect(estimate.memory).toMatchObject({ peakBytes: estimate.memoryBytes, availableBytes: totalmem(), fits: true, trainableParameters: estimate.parameters })
+    const lora = await call<RunEstimate>('runs.estimate', { ...tune, adapter: 'lora', loraRank: 2 })
+    expect(lora.memory.trainableParameters).toBeLessThan(estimate.parameters)
+    const huge = await call<RunEstimate>('runs.estimate', { ...tune, batchSize: 1_000_000 })
+    expect(huge.memory.fits).toBe(false)
+    expect(huge.memory.proposal).toMatch(/^batchSize \d+ fits \(gradAccum keeps the effective batch\)\.$/)
   })
 
   it('details a completed run (curves, checkpoints, output) and registers the tuned model with its exits', async () => {

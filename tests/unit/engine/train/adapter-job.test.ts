@@ -6,8 +6,8 @@ import { loraSlots } from '../../../../src-main/engine/model/lora'
 import { AdapterError, readPeftAdapter, writePeftAdapter } from '../../../../src-main/engine/model/peft-adapter'
 import { readSafetensors } from '../../../../src-main/engine/model/safetensors'
 import { TuneSetupError } from '../../../../src-main/engine/train/errors'
-import { estimateRun, modelShape } from '../../../../src-main/engine/train/estimate'
 import { checkMemory } from '../../../../src-main/engine/train/memory-budget'
+import { planStep } from '../../../../src-main/engine/train/run-plan'
 import { checkpointDirOf, runTuneJob, type TuneRequest } from '../../../../src-main/engine/train/tune-job'
 import { tuneJobFixture } from './tune-job-fixture'
 
@@ -98,7 +98,7 @@ describe('the memory check before an adapter run', () => {
   it('counts gradients and optimizer state for the adapter only: a batch refused for full fine-tuning can fit with LoRA', () => {
     const config = loadModelFolder(modelDir).config
     const batch = { mode: 'soft' as const, exits: [1, 2, 3], batchSize: 2, seqLen: 64 }
-    const full = estimateRun(modelShape(config), { ...batch, gradAccum: 1, steps: 0, validationBatches: 0, validations: 0 }).memoryBytes
+    const full = planStep(config, batch).memory.peakBytes
     const budget = full - 1
     expect(() => checkMemory(config, batch, (s) => s, budget)).toThrow(TuneSetupError)
     expect(() => checkMemory(config, { ...batch, adapter: { kind: 'lora', rank: 2, alpha: 4, targets: ['q', 'v'], trainNorm: false } }, (s) => s, budget)).not.toThrow()

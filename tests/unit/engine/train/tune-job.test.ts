@@ -40,7 +40,7 @@ describe('a tune job refuses what cannot run, before loading or training anythin
 
   it('a batch too large for this machine\'s memory, before the data is even read', async () => {
     const error = await refusal(request({ batchSize: 1_000_000, seqLen: 256, dataPath: join(root, 'not-read.jsonl') }))
-    expect(error.message).toMatch(/^batchSize 1000000 with seqLen 256 needs about \d+ GiB \(model and optimizer .*\), more than this machine's [\d.]+ GiB of memory\./)
+    expect(error.message).toMatch(/^batchSize 1000000 with seqLen 256 needs about \d+ GiB \(weights .*\), more than this machine's [\d.]+ GiB of memory\. batchSize \d+ fits \(gradAccum keeps the effective batch\)\.$/)
     expect(error.settings).toEqual(['batchSize', 'seqLen'])
   })
 

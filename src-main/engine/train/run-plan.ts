@@ -1,0 +1,50 @@
+/**
+ * The plan of one training step, before anything is allocated: its predicted
+ * peak memory (memory-plan.ts over the tensors counted on the graph by
+ * saved-activations.ts), its predicted time (estimate.ts), and how many
+ * parameters it trains. `sorted tune --dry-run`, the run memory check and
+ * the app's runs.estimate all read these same figures.
+ */
+import type { ModelConfig } from '../model/types'
+import { estimateRun, modelShape } from './estimate'
+import { planMemory, type MemoryPlan } from './memory-plan'
+import { savedActivationBytes } from './saved-activations'
+import { trainedTensors, type TrainedAdapter } from './sorted-graph'
+import type { TrainMode } from './trainer'
+
+export interface StepShape {
+  mode: TrainMode
+  /** Configured exits, ascending, ending with the full model. */
+  exits: number[]
+  batchSize: number
+  seqLen: number
+  adapter?: TrainedAdapter | undefined
+}
+
+export interface StepPlan {
+  memory: MemoryPlan
+  /** One optimizer step of one micro-batch, at the CPU rate estimate.ts assumes. */
+  stepSeconds: number
+  parameters: number
+  trainableParameters: number
+}
+
+/** How many exits one training graph computes: all (soft), the last (sft), the last and one drawn (sortednet). */
+export function graphExitCount(mode: TrainMode, exits: number[]): number {
+  if (mode === 'soft') return exits.length
+  if (mode === 'sortednet') return Math.min(2, exits.length)
+  return 1
+}
+
+export function trainableParameterCount(config: ModelConfig, adapter?: TrainedAdapter): number {
+  return trainedTensors(config, adapter).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0)
+}
+
+export function planStep(config: ModelConfig, step: StepShape): StepPlan {
+  const shape = modelShape(config)
+  const trainableParameters = trainableParameterCount(config, step.adapter)
+  const saved = savedActivationBytes(config, { batchSize: step.batchSize, seqLen: step.seqLen, graphExits: graphExitCount(step.mode, step.exits), adapter: step.adapter })
+  const memory = planMemory({ parameters: shape.parameters, trainedParameters: trainableParameters, savedActivationBytes: saved })
+  const time = estimateRun(shape, { mode: step.mode, exits: step.exits, batchSize: step.batchSize, seqLen: step.seqLen, gradAccum: 1, steps: 1, validationBatches: 0, validations: 0, trainedParameters: trainableParameters })
+  return { memory, stepSeconds: time.seconds, parameters: shape.parameters, trainableParameters }
+}

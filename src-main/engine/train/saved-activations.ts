@@ -1,0 +1,58 @@
+/**
+ * The bytes of forward tensors the training graph keeps for its backward
+ * pass: every output of a forward node that a backward node reads (the
+ * activations, and the transposed weights the weight-gradient products use).
+ * They are read off the graph itself rather than guessed per operator, so a
+ * change to the model's graph changes the figure with it.
+ *
+ * Building the graph of a 24-layer model takes most of a second; every layer
+ * is the same and every extra exit adds the same head pass, so the count is
+ * taken on 1- and 2-layer graphs of the same width, batch and adapter and
+ * scaled: saved(L, k exits) = saved(1 layer) + (L − 1) · layer + (k − 1) · exit.
+ * (Checked against the full graph in tests/unit/memory-plan.test.ts.)
+ */
+import type { DType } from '../onnx/dtype'
+import type { Graph } from '../onnx/graph'
+import type { ModelConfig } from '../model/types'
+import { buildSortedTrainGraph, type TrainedAdapter } from './sorted-graph'
+
+const dtypeBytes: Record<DType, number> = { float32: 4, float64: 8, float16: 2, int64: 8, int32: 4, bool: 1, uint8: 1 }
+
+/** Sum of the forward tensors (named under the `forward` scope) a later node reads. */
+export function graphSavedBytes(graph: Graph): number {
+  const forward = (name: string) => name.startsWith('forward/')
+  const seen = new Set<string>()
+  let total = 0
+  for (const node of graph.nodes) {
+    if (forward(node.name)) continue
+    for (const tensor of node.inputs) {
+      if (!tensor?.producer || !forward(tensor.producer.name) || seen.has(tensor.name)) continue
+      seen.add(tensor.name)
+      const elements = tensor.shape.reduce<number>((n, dim) => n * (typeof dim === 'number' ? dim : Number.NaN), 1)
+      total += elements * dtypeBytes[tensor.dtype]
+    }
+  }
+  return total
+}
+
+export interface SavedShape {
+  batchSize: number
+  seqLen: number
+  /** How many exits one training graph computes (soft: all; sft: 1; sortednet: 2 when there is more than one exit). */
+  graphExits: number
+  adapter?: TrainedAdapter | undefined
+}
+
+function savedOf(config: ModelConfig, layers: number, exits: number[], shape: SavedShape): number {
+  const small = { ...config, numLayers: layers }
+  const { graph } = buildSortedTrainGraph({ config: small, exits, batchSize: shape.batchSize, seqLen: shape.seqLen, mode: 'step', adapter: shape.adapter })
+  return graphSavedBytes(graph)
+}
+
+export function savedActivationBytes(config: ModelConfig, shape: SavedShape): number {
+  const one = savedOf(config, 1, [1], shape)
+  const two = savedOf(config, 2, [2], shape)
+  const layer = two - one
+  const exit = shape.graphExits > 1 ? savedOf(config, 2, [1, 2], shape) - two : 0
+  return one + (config.numLayers - 1) * layer + (shape.graphExits - 1) * exit
+}

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest'
+import { parseConfig } from '../../../../src-main/engine/model/config'
+import { Graph } from '../../../../src-main/engine/onnx/graph'
+import { add, mul } from '../../../../src-main/engine/onnx/ops/basic'
+import { matmul } from '../../../../src-main/engine/onnx/ops/matmul'
+import { arenaFactor, fullTrainingBytes, planMemory, runtimeBytes } from '../../../../src-main/engine/train/memory-plan'
+import { fitMemory } from '../../../../src-main/engine/train/memory-budget'
+import { planStep } from '../../../../src-main/engine/train/run-plan'
+import { graphSavedBytes, savedActivationBytes } from '../../../../src-main/engine/train/saved-activations'
+import { buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
+import { benchConfig } from '../../../bench/shapes'
+
+const lora16: TrainedAdapter = { kind: 'lora', rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], trainNorm: false }
+
+describe('the memory planner arithmetic', () => {
+  it('adds weights for every parameter, 28 bytes of training state per trained one, the saved tensors, the arena and the runtime', () => {
+    const plan = planMemory({ parameters: 1000, trainedParameters: 100, savedActivationBytes: 2000 })
+    expect(plan.breakdown).toEqual({ weightBytes: 4000, trainingStateBytes: 2800, activationBytes: 2000, arenaBytes: 2000 * arenaFactor, runtimeBytes })
+    expect(plan.peakBytes).toBe(4000 + 2800 + 2000 + 2000 * 0.385 + 160e6)
+  })
+
+  it('adds the full-training overhead only when every weight trains', () => {
+    const full = planMemory({ parameters: 1000, trainedParameters: 1000, savedActivationBytes: 0 })
+    expect(full.breakdown.runtimeBytes).toBe(runtimeBytes + fullTrainingBytes)
+    expect(full.peakBytes).toBe(4000 + 28_000 + 160e6 + 100e6)
+  })
+})
+
+describe('the tensors the backward keeps, read off the graph', () => {
+  it('counts each forward tensor a backward node reads once, and nothing the forward alone reads', () => {
+    const graph = new Graph('hand')
+    const x = graph.input('x', 'float32', [2, 3])
+    const w = graph.input('w', 'float32', [3, 5])
+    const { h, y } = graph.scope('forward', () => {
+      const h = matmul(x, w) // [2, 5]: read by the backward twice, counted once
+      const unused = mul(h, 2) // [2, 5]: read by the forward only
+      return { h, y: add(unused, 1) }
+    })
+    graph.scope('backward', () => add(mul(h, y), h))
+    // h and y, 10 floats each; the graph inputs x and w are weights and batch, not activations.
+    expect(graphSavedBytes(graph)).toBe(2 * 10 * 4)
+  })
+
+  const tiny = parseConfig(
+    {
+      architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 64, hidden_size: 32, intermediate_size: 48,
+      num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, rms_norm_eps: 1e-5, tie_word_embeddings: false,
+    },
+    'config.json',
+  )
+  const whole = (exits: number[], adapter?: TrainedAdapter) =>
+    graphSavedBytes(buildSortedTrainGraph({ config: tiny, exits, batchSize: 2, seqLen: 8, mode: 'step', adapter }).graph)
+
+  it('scaled from 1- and 2-layer graphs, equals the count on the whole graph (full, SoFT exits, LoRA)', () => {
+    expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 1 })).toBe(whole([4]))
+    expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 3 })).toBe(whole([2, 3, 4]))
+    expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 2, adapter: lora16 })).toBe(whole([2, 4], lora16))
+  })
+})
+
+describe('predicted peaks against the peak RSS (MiB) measured by tests/bench/train.bench.ts (README, "train" rows)', () => {
+  const bench = benchConfig({ layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 })
+  const qwen = { ...benchConfig({ layers: 24, d: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936 }), tieWordEmbeddings: true }
+  const quick = benchConfig({ layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096 })
+  const cases = [
+    { name: 'd1024 full SFT 4×256', config: bench, step: { mode: 'sft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 11_969 },
+    { name: 'd1024 full SoFT 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 12_262 },
+    { name: 'd1024 SoFT + LoRA r16 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: lora16 }, measuredMib: 5_294 },
+    { name: 'Qwen2.5-0.5B SoFT + LoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: lora16 }, measuredMib: 7_269 },
+    { name: 'quick full SoFT 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64 }, measuredMib: 446 },
+    { name: 'quick SoFT + LoRA r16 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64, adapter: lora16 }, measuredMib: 215 },
+  ]
+  for (const { name, config, step, measuredMib } of cases) {
+    it(`${name}: within ±20 % of ${measuredMib} MiB`, () => {
+      const predictedMib = planStep(config, step).memory.peakBytes / 1024 ** 2
+      expect(Math.abs(predictedMib / measuredMib - 1)).toBeLessThanOrEqual(0.2)
+    })
+  }
+})
+
+describe('what fits when a plan does not', () => {
+  const bench = benchConfig({ layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 })
+  const step = { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 16, seqLen: 256 }
+
+  it('proposes the largest batch whose predicted peak is within the budget', () => {
+    const at = (batchSize: number) => planStep(bench, { ...step, batchSize }).memory.peakBytes
+    const fit = fitMemory(bench, step, at(6) + 1)
+    expect(fit.fits).toBe(false)
+    expect(fit.largestBatch).toBe(6)
+  })
+
+  it('proposes a LoRA adapter when no batch of a full fine-tuning run fits', () => {
+    const fit = fitMemory(bench, step, 8e9) // full fine-tuning of 246 M parameters alone needs 7.9 GB
+    expect(fit.largestBatch).toBe(0)
+    expect(fit.adapterFits).toBe(true)
+  })
+})
