@@ -27,6 +27,13 @@ port.listen(ToTrainingWorker, (message) => {
           post({ type: 'step', step, totalSteps, loss: record.loss, lr: record.lr, gradNorm: record.gradNorm, tokensPerSecond: record.tokensPerSecond, etaSeconds }),
         onValidation: (v) => post({ type: 'validation', step: v.step, loss: v.loss, perplexity: v.perplexity }),
         onCheckpoint: (step, path) => post({ type: 'checkpoint', step, path }),
+        // The service stores by upsert: steps it already has are replaced by the same figures, lost ones come back.
+        onRestored: (state, totalSteps) => {
+          for (const record of state.history) {
+            post({ type: 'step', step: record.step, totalSteps, loss: record.loss, lr: record.lr, gradNorm: record.gradNorm, tokensPerSecond: record.tokensPerSecond, etaSeconds: 0 })
+          }
+          for (const v of state.validation) post({ type: 'validation', step: v.step, loss: v.loss, perplexity: v.perplexity })
+        },
       },
     },
   ).then(

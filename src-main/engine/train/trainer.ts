@@ -121,6 +121,13 @@ export interface TrainerHooks {
   onStep?: (progress: TrainProgress) => void
   onValidation?: (record: ValidationRecord) => void
   onCheckpoint?: (step: number, path: string) => void
+  /**
+   * A checkpoint was restored, with the history of the steps it holds: a
+   * caller that stores metrics as they come may have lost the last of them
+   * with its process (a checkpoint can reach the disk before its steps'
+   * reports reach a store), so they are handed over once more.
+   */
+  onRestored?: (state: RunState, totalSteps: number) => void
 }
 
 export interface TrainResult {
@@ -240,6 +247,7 @@ export class Trainer {
       history: checkpoint.state.history.filter((r) => r.step <= this.step),
       validation: checkpoint.state.validation.filter((r) => r.step <= this.step),
     }
+    this.hooks.onRestored?.(this.state, this.options.totalSteps)
     return this.step
   }
 
