@@ -30,6 +30,8 @@ interface PendingReply {
   lengths: number[]
   /** Exact mode: the indexes of the tokens that were drafted shallow and accepted by the full model. */
   drafted: number[]
+  /** The oldest messages left out so the conversation fits the model's context (0: none). */
+  droppedMessages: number
 }
 
 export interface ChatServiceDeps {
@@ -107,17 +109,27 @@ export class ChatService {
     const chat = this.chat(chatId)
     this.refuseIfReplying(chatId)
     const conversation = this.conversation(chat, [...this.store.chats.messages(chatId), { role: 'user', content }])
-    const model = this.modelOf(chat)
-    try {
-      await this.queue.withModel(model.path, () => this.engine.measure(conversation), { precision: model.precision })
-    } catch (error) {
-      if (!(error instanceof PromptError)) throw error
-      throw new ApiError('invalid_params', `content: ${error.message}`, [{ path: 'content', message: error.message }])
-    }
+    const droppedMessages = await this.measure(chat, conversation, 'content')
     const message = this.store.chats.appendMessage(chatId, { role: 'user', content })
     if (chat.title === NEW_CHAT_TITLE && this.store.chats.messages(chatId).length === 1) this.store.chats.rename(chatId, titleFrom(content))
-    const { generationId } = await this.reply(chatId)
+    const { generationId } = await this.reply(chatId, undefined, droppedMessages)
     return { generationId, message: record(message) }
+  }
+
+  /**
+   * How many of the oldest messages the engine leaves out so the conversation
+   * fits the chat model's context; a conversation that cannot fit even then
+   * is refused as invalid_params naming `field`.
+   */
+  private async measure(chat: Chat, conversation: ChatMessage[], field: string): Promise<number> {
+    const model = this.modelOf(chat)
+    try {
+      const fit = await this.queue.withModel(model.path, () => this.engine.measure(conversation), { precision: model.precision })
+      return fit.droppedMessages
+    } catch (error) {
+      if (!(error instanceof PromptError)) throw error
+      throw new ApiError('invalid_params', `${field}: ${error.message}`, [{ path: field, message: error.message }])
+    }
   }
 
   /** Drops the answer and what follows, then answers again (at `exit` when given, else the chat's budget). */
@@ -126,8 +138,12 @@ export class ChatService {
     this.refuseIfReplying(chatId)
     const answer = this.store.chats.messages(chatId).find((m) => m.id === messageId)
     if (!answer || answer.role !== 'assistant') throw new ApiError('not_found', `No answer ${messageId} in this chat.`)
+    // Measured before the answer goes: a conversation that no longer fits (another model) keeps its answer.
+    const chat = this.chat(chatId)
+    const before = this.store.chats.messages(chatId).filter((m) => m.position < answer.position)
+    const droppedMessages = await this.measure(chat, this.conversation(chat, before), 'messageId')
     this.store.chats.truncate(chatId, answer.position)
-    return this.reply(chatId, exit)
+    return this.reply(chatId, exit, droppedMessages)
   }
 
   private modelOf(chat: Chat): ModelSummary {
@@ -143,7 +159,7 @@ export class ChatService {
     ]
   }
 
-  private async reply(chatId: string, exitOverride?: number): Promise<{ generationId: string }> {
+  private async reply(chatId: string, exitOverride: number | undefined, droppedMessages: number): Promise<{ generationId: string }> {
     const chat = this.chat(chatId)
     const model = this.modelOf(chat)
     const settings = ChatSettingsSchema.parse(chat.settings)
@@ -157,7 +173,7 @@ export class ChatService {
       { messages, ...decoding, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling },
       { modelPath: model.path, weights: { precision: model.precision } },
     )
-    this.pending.set(generationId, { chatId, settings: replySettings, startExit, lengths: [], drafted: [] })
+    this.pending.set(generationId, { chatId, settings: replySettings, startExit, lengths: [], drafted: [], droppedMessages })
     return { generationId }
   }
 
@@ -189,7 +205,12 @@ export class ChatService {
       exit: reply.startExit,
       tokenExits: done.exits,
       tokenLengths: fitLengths(reply.lengths, done.exits.length, done.text.length),
-      settings: { ...reply.settings, finishReason: done.finishReason, ...acceptance(done, reply.drafted) } as JsonObject,
+      settings: {
+        ...reply.settings,
+        finishReason: done.finishReason,
+        ...acceptance(done, reply.drafted),
+        ...(reply.droppedMessages > 0 ? { droppedMessages: reply.droppedMessages } : {}),
+      } as JsonObject,
       tokensPerSecond: done.decodeTokensPerSecond,
     })
     this.bus.emit('chat.replyDone', {

@@ -53,6 +53,11 @@ export function replyAcceptance(settings: Record<string, unknown>): ReplyAccepta
   return { drafted, accepted, rate: drafted > 0 ? accepted / drafted : undefined, tokens }
 }
 
+/** How many of the oldest messages were left out so the conversation fit the model's context (0: none). */
+export function replyDroppedMessages(settings: Record<string, unknown>): number {
+  return typeof settings.droppedMessages === 'number' && settings.droppedMessages > 0 ? settings.droppedMessages : 0
+}
+
 /** The decoding mode a reply was made in, from its stored settings. */
 export function replyMode(settings: Record<string, unknown>): DecodingMode | undefined {
   return settings.mode === 'exact' || settings.mode === 'auto' ? settings.mode : undefined

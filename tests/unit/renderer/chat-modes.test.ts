@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { exitRuns } from '../../../src-renderer/src/chat/exits'
-import { budgetIndex, budgetPositions, replyAcceptance, replyMode, speedupOverFull } from '../../../src-renderer/src/chat/modes'
+import { budgetIndex, budgetPositions, replyAcceptance, replyDroppedMessages, replyMode, speedupOverFull } from '../../../src-renderer/src/chat/modes'
 
 describe('the budget slider\'s positions', () => {
   it('puts Exact and Auto after the exits, only where the engine offers them', () => {
@@ -41,5 +41,13 @@ describe('what a stored reply says about Exact mode', () => {
     expect(speedupOverFull(600, model)).toBeCloseTo(1.5)
     expect(speedupOverFull(600, { numLayers: 8, results: {} })).toBeUndefined()
     expect(speedupOverFull(null, model)).toBeUndefined()
+  })
+})
+
+describe('replyDroppedMessages', () => {
+  it('reads how many oldest messages a reply left out, 0 when none or unreadable', () => {
+    expect(replyDroppedMessages({ droppedMessages: 2 })).toBe(2)
+    expect(replyDroppedMessages({})).toBe(0)
+    expect(replyDroppedMessages({ droppedMessages: 'two' })).toBe(0)
   })
 })

@@ -191,6 +191,23 @@ describe('chats', { timeout: 60_000 }, () => {
     await call('chats.send', { chatId: chat.id, content: 'Hello' })
     expect((await done).message?.content).toBeTypeOf('string')
   })
+
+  it('leaves the oldest turns out of a conversation longer than the context, and says how many on the reply', async () => {
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { settings: { maxNewTokens: 4 } })
+    const words = (from: number) => Array.from({ length: 150 }, (_, i) => `word${from + i}`).join(' ')
+    let done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: words(0) })
+    const first = (await done).message as unknown as { settings: Record<string, unknown> }
+    expect(first.settings.droppedMessages).toBeUndefined()
+    done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: words(100) })
+    const second = (await done).message as unknown as { id: string; settings: Record<string, unknown> }
+    // The first question and its answer no longer fit beside the second question in 256 tokens.
+    expect(second.settings.droppedMessages).toBe(2)
+    done = replyDone(chat.id)
+    await call('chats.regenerate', { chatId: chat.id, messageId: second.id })
+    expect(((await done).message as unknown as { settings: Record<string, unknown> }).settings.droppedMessages).toBe(2)
+  })
 })
 
 describe('chats in Exact and Auto mode', { timeout: 60_000 }, () => {
