@@ -1,3 +1,7 @@
+import type { ModelConfig } from '../model/types'
+import { TuneSetupError, type SettingNamer } from './errors'
+import { checkSeqLen } from './sequence-length'
+
 /**
  * Which sub-models a run trains: exits are layer counts 1..L.
  *   "all"                every layer
@@ -26,4 +30,18 @@ export function parseExits(spec: string, numLayers: number): number[] {
     })
   }
   return [...new Set([...exits, numLayers])].sort((a, b) => a - b)
+}
+
+/**
+ * A request's exits against the model, as every run, plan and job checks
+ * them: the sequence length within the context, the exits parsed; a
+ * TuneSetupError naming the setting (through `name`) otherwise.
+ */
+export function requestedExits(config: ModelConfig, request: { exits: string; seqLen: number }, name: SettingNamer): number[] {
+  checkSeqLen(config, request.seqLen, name)
+  try {
+    return parseExits(request.exits, config.numLayers)
+  } catch (error) {
+    throw new TuneSetupError(`${name('exits')}: ${(error as Error).message}`, ['exits'])
+  }
 }

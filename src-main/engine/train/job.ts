@@ -25,9 +25,8 @@ import { inspectModelFolder, TOKENIZER_FILES } from '../model/import'
 import type { ModelConfig } from '../model/types'
 import { trainingSource } from './data-source'
 import { TuneSetupError, type SettingNamer } from './errors'
-import { parseExits } from './exits'
+import { requestedExits } from './exits'
 import type { ScheduleKind } from './schedule'
-import { checkSeqLen } from './sequence-length'
 import { openTuneData, plannedSteps } from './tune-data'
 import type { TrainMode } from './trainer'
 
@@ -123,13 +122,7 @@ export function prepareJob(request: JobRequest, app: { name: string; version: st
   if (request.epochs !== undefined && request.maxSteps !== undefined) throw new TuneSetupError(`give ${name('epochs')} or ${name('maxSteps')}, not both.`, ['epochs', 'maxSteps'])
   const modelDir = resolve(request.modelPath)
   const { config } = inspectModelFolder(modelDir)
-  checkSeqLen(config, request.seqLen, name)
-  let exits: number[]
-  try {
-    exits = parseExits(request.exits, config.numLayers)
-  } catch (error) {
-    throw new TuneSetupError(`${name('exits')}: ${(error as Error).message}`, ['exits'])
-  }
+  const exits = requestedExits(config, request, name)
   const { dataset, template } = openTuneData(modelDir, request.dataPath, { seqLen: request.seqLen, onError: request.onError, vocabSize: config.vocabSize })
   const warnings = [...dataset.warnings]
   for (const skipped of dataset.skipped) for (const problem of skipped.problems) warnings.push(`skipped ${formatProblem(problem)}`)

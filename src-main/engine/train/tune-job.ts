@@ -17,12 +17,11 @@ import type { ModelConfig, SortedMetadata } from '../model/types'
 import { hasCheckpoints } from './checkpoint'
 import { trainingSource, validationSource } from './data-source'
 import { TrainingError, TuneSetupError, type SettingNamer } from './errors'
-import { parseExits } from './exits'
+import { parseExits, requestedExits } from './exits'
 import { checkMemory } from './memory-budget'
 import { prepareOutputFolders } from './output-folder'
 import { acquireRunLock } from './run-lock'
 import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord, type SettingChange } from './run-settings'
-import { checkSeqLen } from './sequence-length'
 import { openTuneData, plannedSteps } from './tune-data'
 import { evaluatedRanks, Trainer, type RunState, type TrainerHooks, type TrainOptions, type TrainResult } from './trainer'
 
@@ -108,13 +107,7 @@ async function runInHeldFolder(
   if (existsSync(out) && readdirSync(out).length > 0) throw new TuneSetupError(`${name('outDir')} ${out} is not empty; give a new or empty folder for the tuned model.`, ['outDir'])
 
   const model = loadModelFolder(request.modelPath)
-  checkSeqLen(model.config, request.seqLen, name)
-  let exits: number[]
-  try {
-    exits = parseExits(request.exits, model.config.numLayers)
-  } catch (error) {
-    throw new TuneSetupError(`${name('exits')}: ${(error as Error).message}`, ['exits'])
-  }
+  const exits = requestedExits(model.config, request, name)
   const adapter = resolveAdapter(request, name)
   // Before the data is read or a graph built: a batch that cannot fit is refused with its figures.
   checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }, name)

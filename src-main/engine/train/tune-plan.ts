@@ -6,10 +6,9 @@
 import { totalmem } from 'node:os'
 import { inspectModelFolder } from '../model/import'
 import { resolveAdapter } from './adapter-settings'
-import { TuneSetupError, type SettingNamer } from './errors'
-import { parseExits } from './exits'
+import type { SettingNamer } from './errors'
+import { requestedExits } from './exits'
 import { fitMemory, proposal } from './memory-budget'
-import { checkSeqLen } from './sequence-length'
 import type { TuneRequest } from './tune-job'
 
 export interface TunePlan {
@@ -31,13 +30,7 @@ const mb = (bytes: number) => Math.round((bytes / 1024 ** 2) * 10) / 10
 
 export function planTune(request: Omit<TuneRequest, 'outDir' | 'provider'>, name: SettingNamer, budgetBytes = totalmem()): TunePlan {
   const { config } = inspectModelFolder(request.modelPath)
-  checkSeqLen(config, request.seqLen, name)
-  let exits: number[]
-  try {
-    exits = parseExits(request.exits, config.numLayers)
-  } catch (error) {
-    throw new TuneSetupError(`${name('exits')}: ${(error as Error).message}`, ['exits'])
-  }
+  const exits = requestedExits(config, request, name)
   const batch = { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter: resolveAdapter(request, name) }
   const fit = fitMemory(config, batch, budgetBytes)
   const b = fit.plan.memory.breakdown
