@@ -15,7 +15,7 @@ import { inspectModelFolder, loadModelFolder, ModelImportError } from '../../../
 import { PrequantizedConfigError } from '../../../../src-main/engine/model/quant/prequantized-config'
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../../../src-main/engine/model/safetensors'
 import { tinyConfig, tinyWeights } from './random-model'
-import { referenceLogits } from './reference'
+import { closeness, referenceLogits } from './reference'
 import { writePrequantizedFolder, type FixtureOptions } from './prequantized-folder'
 
 const root = mkdtempSync(join(tmpdir(), 'sorted-prequantized-'))
@@ -29,16 +29,6 @@ const prompt = [5, 17, 3, 42, 8, 11]
 function folder(options: FixtureOptions): { dir: string; reference: ReturnType<typeof writePrequantizedFolder>['reference'] } {
   const dir = join(root, `m${folders++}`)
   return { dir, reference: writePrequantizedFolder(dir, config, floats, options).reference }
-}
-
-function closeness(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let scale = 1
-  let worst = 0
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!))
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!))
-  }
-  return worst / scale
 }
 
 async function logitsAtEveryStep(runtime: DynamicDepthRuntime, exit: number): Promise<Float32Array[]> {

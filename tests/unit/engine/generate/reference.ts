@@ -90,3 +90,14 @@ export function argmax(values: ArrayLike<number>): number {
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i
   return best
 }
+
+/** Max |a − b| relative to the largest reference value (at least 1). */
+export function closeness(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let scale = 1
+  let worst = 0
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]!))
+    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!))
+  }
+  return worst / scale
+}

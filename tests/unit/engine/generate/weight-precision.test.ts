@@ -15,20 +15,9 @@ import { dequantizeLinear, quantizeLinear } from '../../../../src-main/engine/mo
 import type { ModelConfig, ModelWeights } from '../../../../src-main/engine/model/types'
 import { layerSlots, outerSlots, weightOf } from '../../../../src-main/engine/model/weight-map'
 import { tinyConfig, tinyWeights, type TinyShape } from './random-model'
-import { referenceLogits } from './reference'
+import { closeness, referenceLogits } from './reference'
 
 const prompt = [5, 17, 3, 42, 8, 11]
-
-/** Max |a − b| relative to the largest reference logit. */
-function closeness(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let scale = 1
-  let worst = 0
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]!))
-    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!))
-  }
-  return worst / scale
-}
 
 /** W → dequantize(quantize(W)) for every weight the graphs quantize: decoder linears at `bits`, the LM head at 8 bits. */
 function roundTripped(config: ModelConfig, weights: ModelWeights, bits: 4 | 8, blockSize: 32 | 64 | 128): ModelWeights {
