@@ -5,50 +5,27 @@
  * speed-up over full depth. Reached with the keyboard, as the slider's other stops are.
  * The Auto stop answers with the τ saved in chat settings.
  */
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, screenshot, serve, type ServedApp } from './harness'
+import { describe, expect, it } from 'vitest'
+import { screenshot, servedPage } from './harness'
 
-const root = mkdtempSync(join(tmpdir(), 'sorted-chat-exact-'))
-let browser: Browser
-let app: ServedApp
-let page: Page
-const errors: string[] = []
+const served = servedPage('sorted-chat-exact-')
+const errors = served.errors
 
-beforeAll(async () => {
-  browser = await launchChromium()
-  app = await serve(join(root, 'data'))
-  page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
-  page.on('pageerror', (error) => errors.push(error.message))
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text())
-  })
-})
-
-afterAll(async () => {
-  await browser?.close()
-  await app?.stop()
-  rmSync(root, { recursive: true, force: true })
-})
-
-const assistantReplies = () => page.getByTestId('message-assistant')
+const assistantReplies = () => served.page.getByTestId('message-assistant')
 const replyText = async () => (await assistantReplies().last().locator('.runs').textContent()) ?? ''
 
 describe('the Exact stop in chat', () => {
   it('answers exactly as the full model does, and shows its acceptance and speed-up', async () => {
-    await page.goto(app.url)
-    await expect.poll(() => page.getByTestId('model-picker').locator('option:checked').textContent(), { timeout: 30_000 }).toContain('dictionary-soft')
-    const slider = page.getByTestId('budget-slider')
+    await served.page.goto(served.app.url)
+    await expect.poll(() => served.page.getByTestId('model-picker').locator('option:checked').textContent(), { timeout: 30_000 }).toContain('dictionary-soft')
+    const slider = served.page.getByTestId('budget-slider')
     // Once the engine has the model: its 8 exits, then Exact and Auto.
     await expect.poll(() => slider.getAttribute('max'), { timeout: 60_000 }).toBe('9')
-    expect(await page.getByTestId('budget-caption').textContent()).toContain('8 of 8 layers')
+    expect(await served.page.getByTestId('budget-caption').textContent()).toContain('8 of 8 layers')
 
     // The full model's answer (temperature 0 is the chat's default).
-    await page.getByTestId('composer').fill('Define the word river.')
-    await page.getByTestId('composer').press('Enter')
+    await served.page.getByTestId('composer').fill('Define the word river.')
+    await served.page.getByTestId('composer').press('Enter')
     await assistantReplies().first().waitFor({ timeout: 60_000 })
     const full = await replyText()
     expect(full.trim().length).toBeGreaterThan(0)
@@ -57,9 +34,9 @@ describe('the Exact stop in chat', () => {
     // End is Auto, one step back is Exact.
     await slider.focus()
     await slider.press('End')
-    await expect.poll(() => page.getByTestId('budget-caption').textContent()).toContain('Auto')
+    await expect.poll(() => served.page.getByTestId('budget-caption').textContent()).toContain('Auto')
     await slider.press('ArrowLeft')
-    await expect.poll(() => page.getByTestId('budget-caption').textContent()).toContain('Exact')
+    await expect.poll(() => served.page.getByTestId('budget-caption').textContent()).toContain('Exact')
     expect(await slider.getAttribute('aria-valuetext')).toContain('Exact')
 
     // The same question again, at the Exact stop.
@@ -80,22 +57,22 @@ describe('the Exact stop in chat', () => {
     expect(new Set(exits)).toEqual(new Set(['8']))
     // The bundled model's sorted.json measures full depth, so the speed-up is a figure.
     expect(await assistantReplies().last().getByTestId('speedup').textContent()).toMatch(/^\d+\.\d\d× full depth$/)
-    await screenshot(page, 'chat-exact')
+    await screenshot(served.page, 'chat-exact')
 
     // The choice is the chat's: it is still on Exact after a reload.
-    await page.reload()
-    await expect.poll(() => page.getByTestId('budget-caption').textContent(), { timeout: 60_000 }).toContain('Exact')
+    await served.page.reload()
+    await expect.poll(() => served.page.getByTestId('budget-caption').textContent(), { timeout: 60_000 }).toContain('Exact')
     expect(errors).toEqual([])
   })
 
   it('the Auto stop answers with the τ from chat settings: τ 0 takes every token from the first exit', async () => {
-    await page.getByRole('button', { name: 'Chat settings' }).click()
-    await page.getByTestId('auto-tau').fill('0')
-    await page.getByRole('button', { name: 'Save' }).click()
-    const slider = page.getByTestId('budget-slider')
+    await served.page.getByRole('button', { name: 'Chat settings' }).click()
+    await served.page.getByTestId('auto-tau').fill('0')
+    await served.page.getByRole('button', { name: 'Save' }).click()
+    const slider = served.page.getByTestId('budget-slider')
     await slider.focus()
     await slider.press('End')
-    await expect.poll(() => page.getByTestId('budget-caption').textContent()).toContain('Auto')
+    await expect.poll(() => served.page.getByTestId('budget-caption').textContent()).toContain('Auto')
     await assistantReplies().last().getByTestId('regenerate').click()
     // Until the new reply replaces it, the last reply is still the Exact one: wait for the Auto reply itself.
     const mode = assistantReplies().last().getByTestId('reply-mode')

@@ -3,9 +3,11 @@
  * Chromium through playwright-core. Run `npm run build` first (npm test does).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 
 export const repoRoot = new URL('../..', import.meta.url).pathname
 export const artifactsDir = join(repoRoot, 'test-artifacts', 'e2e')
@@ -85,4 +87,40 @@ export async function launchChromium(): Promise<Browser> {
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(artifactsDir, { recursive: true })
   await page.screenshot({ path: join(artifactsDir, `${name}.png`), fullPage: true })
+}
+
+/**
+ * A test file's app and page: `sorted serve` on a fresh data folder and one
+ * Chromium page whose errors (uncaught, console) are collected, started
+ * before the file's tests and stopped after them.
+ */
+export function servedPage(prefix: string): { readonly app: ServedApp; readonly page: Page; readonly errors: string[] } {
+  const root = mkdtempSync(join(tmpdir(), prefix))
+  let browser: Browser | undefined
+  let app: ServedApp | undefined
+  let page: Page | undefined
+  const errors: string[] = []
+  beforeAll(async () => {
+    browser = await launchChromium()
+    app = await serve(join(root, 'data'))
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } })
+    page.on('pageerror', (error) => errors.push(error.message))
+    page.on('console', (message) => {
+      if (message.type() === 'error') errors.push(message.text())
+    })
+  })
+  afterAll(async () => {
+    await browser?.close()
+    await app?.stop()
+    rmSync(root, { recursive: true, force: true })
+  })
+  return {
+    get app() {
+      return app!
+    },
+    get page() {
+      return page!
+    },
+    errors,
+  }
 }
