@@ -69,6 +69,7 @@ describe('the Exact stop in chat', () => {
     await served.page.getByRole('button', { name: 'Chat settings' }).click()
     await served.page.getByTestId('auto-tau').fill('0')
     await served.page.getByRole('button', { name: 'Save' }).click()
+    await expect.poll(() => served.page.getByRole('form', { name: 'Chat settings' }).count(), { timeout: 30_000 }).toBe(0)
     const slider = served.page.getByTestId('budget-slider')
     await slider.focus()
     await slider.press('End')

@@ -156,10 +156,24 @@ export const useChatStore = defineStore('chat', () => {
     if (ok) await loadList()
   }
 
-  async function configure(change: { modelId?: string; systemPrompt?: string; settings?: ChatSettings }): Promise<void> {
-    const chatId = current.value?.id
-    if (!chatId) return
-    await attempt(error, async () => (current.value = (await api.call('chats.configure', { chatId, ...change })).chat))
+  /**
+   * Changes to the open chat go one at a time, each computed from the chat as
+   * the previous change left it: the settings panel's Save and a slider move
+   * made right after it both land (the second would otherwise resend the
+   * settings from before the first, undoing it).
+   */
+  let configuring: Promise<void> = Promise.resolve()
+  type SettingsChange = ChatSettings | ((latest: ChatSettings) => ChatSettings)
+  function configure(change: { modelId?: string; systemPrompt?: string; settings?: SettingsChange }): Promise<void> {
+    const next = configuring.then(async () => {
+      const chat = current.value
+      if (!chat) return
+      const { settings, ...rest } = change
+      const resolved = typeof settings === 'function' ? settings(chat.settings) : settings
+      await attempt(error, async () => (current.value = (await api.call('chats.configure', { chatId: chat.id, ...rest, ...(resolved ? { settings: resolved } : {}) })).chat))
+    })
+    configuring = next
+    return next
   }
 
   function startStream(chatId: string): Stream {
@@ -246,15 +260,17 @@ export const useChatStore = defineStore('chat', () => {
         // The answer ended just now; the saved budget below still applies to the next one.
       }
     }
-    if (current.value) {
-      const { mode: _mode, ...settings } = current.value.settings
-      await configure({ settings: { ...settings, exit } })
-    }
+    await configure({
+      settings: (latest) => {
+        const { mode: _mode, ...settings } = latest
+        return { ...settings, exit }
+      },
+    })
   }
 
   /** Exact or Auto mode for the following replies; an answer streaming now keeps its exit (the engine cannot enter a mode mid-answer). */
   async function setMode(mode: DecodingMode): Promise<void> {
-    if (current.value) await configure({ settings: { ...current.value.settings, mode } })
+    await configure({ settings: (latest) => ({ ...latest, mode }) })
   }
 
   return {

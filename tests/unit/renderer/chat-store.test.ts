@@ -93,6 +93,33 @@ describe('chat store streaming', () => {
     expect(store.current?.settings.exit).toBe(4)
   })
 
+  it('a slider move made while the settings panel is still saving keeps what the panel saved', async () => {
+    const answers: Array<ReturnType<typeof deferred<{ chat: ChatSummary }>>> = []
+    const fake = client().handle('chats.configure', () => {
+      const answer = deferred<{ chat: ChatSummary }>()
+      answers.push(answer)
+      return answer.promise
+    })
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.create()
+    const saving = store.configure({ settings: (latest) => ({ ...latest, autoTau: 0 }) })
+    const moving = store.setMode('auto')
+    await vi.advanceTimersByTimeAsync(0)
+    // The second change waits for the first one's answer and builds on it.
+    expect(answers).toHaveLength(1)
+    const saved = (fake.calls.at(-1)!.params as { settings: ChatSummary['settings'] }).settings
+    answers[0]!.resolve({ chat: { ...chat, settings: saved } })
+    await saving
+    await vi.advanceTimersByTimeAsync(0)
+    expect(answers).toHaveLength(2)
+    const moved = (fake.calls.at(-1)!.params as { settings: ChatSummary['settings'] }).settings
+    expect(moved).toMatchObject({ autoTau: 0, mode: 'auto' })
+    answers[1]!.resolve({ chat: { ...chat, settings: moved } })
+    await moving
+    expect(store.current?.settings).toMatchObject({ autoTau: 0, mode: 'auto' })
+  })
+
   it('drops tokens still waiting for a frame when the stored reply arrives', async () => {
     const fake = client().handle('chats.send', () => ({ generationId: 'g1', message: userMessage }))
     piniaWith(fake)
