@@ -142,6 +142,7 @@ ${adapterUsage}
 
     if (values.adapter === undefined && values['adapter-rank'] !== undefined) throw new UsageError('--adapter-rank only goes with --adapter.')
     const adapterDir = values.adapter
+    const loadStarted = performance.now()
     const session = await ModelSession.open(
       values.model,
       {
@@ -156,6 +157,7 @@ ${adapterUsage}
       if (error instanceof PrequantizedPrecisionError) throw new UsageError(`--weights ${values.weights}: ${values.model}: ${error.message} (omit --weights, or pass --weights int4).`)
       throw error
     })
+    const loadMs = performance.now() - loadStarted
     try {
       if ('prompt' in input && !session.info.hasTokenizer) {
         throw new UsageError(`${values.model} has no tokenizer (tokenizer.json): give the prompt as --prompt-ids.`)
@@ -194,6 +196,7 @@ ${adapterUsage}
             tokens: result.tokens,
             text: result.text,
             exits: result.exits,
+            load_ms: +loadMs.toFixed(1),
             prefill_ms: +result.prefillMs.toFixed(2),
             decode_tokens_per_s: +decodeTokensPerSecond.toFixed(2),
             finish_reason: result.finishReason,

@@ -5,8 +5,11 @@
  *
  * Writes a random model folder in the decode bench's shape (F16 on disk;
  * LOAD_RSS_SHAPE=llama1b for Llama-3.2-1B's shape, untied, about 2.5 GB on
- * disk), then runs the CLI once per precision in a child whose peak is read
- * from /proc/<pid>/status (VmHWM). A watchdog kills a child above
+ * disk), then runs the CLI (16 new tokens) three times per precision, each
+ * in a child whose peak is read from /proc/<pid>/status (VmHWM): without a
+ * graph cache, then with `--cache-dir` twice (the first run compiles and
+ * keeps the graphs, the second loads them), with the load time, time to the
+ * first token and decode speed the CLI reports. A watchdog kills a child above
  * LOAD_RSS_LIMIT_MB (default 8000) so it cannot exhaust a shared machine.
  */
 import { spawn } from 'node:child_process'
@@ -26,6 +29,7 @@ const shapes = {
 const shapeName = (process.env.LOAD_RSS_SHAPE ?? 'decode') as keyof typeof shapes
 const limitMb = Number(process.env.LOAD_RSS_LIMIT_MB ?? 8000)
 const precisions = (process.env.LOAD_RSS_WEIGHTS ?? 'int4,fp32').split(',') as WeightPrecision[]
+const newTokens = 16
 const root = fileURLToPath(new URL('../..', import.meta.url))
 
 function statusKb(pid: number, field: string): number | undefined {
@@ -38,12 +42,15 @@ function statusKb(pid: number, field: string): number | undefined {
 }
 
 /** Runs the CLI; resolves with its peak RSS (MB) and exit code, killing it above the limit. */
-function runCli(args: string[]): Promise<{ peakMb: number; code: number | null; killed: boolean; stderr: string }> {
+function runCli(args: string[]): Promise<{ peakMb: number; code: number | null; killed: boolean; stderr: string; stdout: string; wallMs: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin/sorted.mjs'), ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    const started = performance.now()
+    const child = spawn(process.execPath, [join(root, 'bin/sorted.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     let peakKb = 0
     let killed = false
     let stderr = ''
+    let stdout = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
     const watch = setInterval(() => {
       peakKb = Math.max(peakKb, statusKb(child.pid!, 'VmHWM') ?? 0)
@@ -54,7 +61,7 @@ function runCli(args: string[]): Promise<{ peakMb: number; code: number | null; 
     }, 50)
     child.on('exit', (code) => {
       clearInterval(watch)
-      resolve({ peakMb: Math.round(peakKb / 1024), code, killed, stderr: stderr.trim().split('\n').slice(-2).join(' | ') })
+      resolve({ peakMb: Math.round(peakKb / 1024), code, killed, stderr: stderr.trim().split('\n').slice(-2).join(' | '), stdout, wallMs: Math.round(performance.now() - started) })
     })
   })
 }
@@ -66,9 +73,24 @@ try {
   exportModel({ config, weights: benchWeights(config, randomFiller(12345)) }, join(dir, 'model'), { dtype: 'F16' })
   const results: Record<string, unknown> = {}
   for (const precision of precisions) {
-    const run = await runCli(['generate', '--model', join(dir, 'model'), '--prompt-ids', '1,2,3', '--max-new-tokens', '2', '--weights', precision, '--json'])
     const weightsMb = Math.round(weightBytes(config, precision, 32) / 2 ** 20)
-    results[precision] = { peak_rss_mb: run.peakMb, runtime_weights_mb: weightsMb, peak_over_weights: Number((run.peakMb / weightsMb).toFixed(2)), exit_code: run.code, killed_by_watchdog: run.killed, ...(run.code ? { stderr: run.stderr } : {}) }
+    const cacheDir = join(dir, `cache-${precision}`)
+    // Without a cache, then twice with one: the first compiles (and quantizes) and keeps the graphs, the second reads them.
+    const runs: Record<string, unknown> = {}
+    for (const [name, extra] of [['uncached', []], ['cache_first', ['--cache-dir', cacheDir]], ['cache_second', ['--cache-dir', cacheDir]]] as const) {
+      const run = await runCli(['generate', '--model', join(dir, 'model'), '--prompt-ids', '1,2,3', '--max-new-tokens', String(newTokens), '--weights', precision, '--json', ...extra])
+      const out = run.code === 0 ? (JSON.parse(run.stdout) as { load_ms: number; prefill_ms: number; decode_tokens_per_s: number }) : undefined
+      runs[name] = {
+        peak_rss_mb: run.peakMb,
+        peak_over_weights: Number((run.peakMb / weightsMb).toFixed(2)),
+        wall_ms: run.wallMs,
+        ...(out ? { load_ms: Math.round(out.load_ms), first_token_ms: Math.round(out.load_ms + out.prefill_ms), decode_tokens_per_s: out.decode_tokens_per_s } : {}),
+        exit_code: run.code,
+        killed_by_watchdog: run.killed,
+        ...(run.code ? { stderr: run.stderr } : {}),
+      }
+    }
+    results[precision] = { runtime_weights_mb: weightsMb, ...runs }
   }
   process.stdout.write(`${JSON.stringify({ bench: 'load-rss', shape: shapeName, limit_mb: limitMb, results })}\n`)
 } finally {

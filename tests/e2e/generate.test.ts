@@ -86,7 +86,7 @@ describe('sorted generate', () => {
     // A second run reads the quantized graphs from the cache and answers the same.
     const cached = await finish(args('--weights', 'int4', '--block-size', '64', '--cache-dir', cacheDir))
     expect(JSON.parse(cached.stdout).tokens).toEqual(out.tokens)
-    expect(readdirSync(cacheDir)).toHaveLength(4) // outer + 3 layers
+    expect(readdirSync(cacheDir)).toHaveLength(1) // one entry: the model in int4, block 64
     const int8 = JSON.parse((await finish(args('--weights', 'int8'))).stdout)
     expect(int8).toMatchObject({ weights: 'int8', block_size: 32, lm_head: 'int8' })
     expect(JSON.parse((await finish(args())).stdout)).toMatchObject({ weights: 'fp32' })

@@ -16,7 +16,8 @@ import { generate, type Depth, type GenerateResult, type GeneratedToken } from '
 import { promptIds, type PromptInput } from './prompt'
 import type { SamplingOptions } from './sampling'
 import { checkMemory } from './memory-estimate'
-import { DynamicDepthRuntime, requestedFormat, type RuntimeOptions } from './runtime'
+import { ModelGraphCache } from './model-graph-cache'
+import { DynamicDepthRuntime, requestedFormat, settleTarget, type RuntimeOptions, type RuntimeTarget } from './runtime'
 import { DynamicSequence } from './sequence'
 import type { SpeculativeOptions } from './speculative'
 import { decodingModesFor, type DecodingMode } from './modes'
@@ -59,6 +60,61 @@ export interface SessionOpenOptions extends RuntimeOptions {
   availableMemory?: number
 }
 
+/**
+ * The runtime of `dir`'s model on `target`: from the graph cache when it
+ * holds the folder unchanged, else read and compiled (and kept in the cache
+ * when there is one).
+ */
+async function loadRuntime(
+  dir: string,
+  config: ModelConfig,
+  target: RuntimeTarget,
+  options: SessionOpenOptions,
+  prequantized: 'gptq' | 'awq' | undefined,
+  adapt: ((config: ModelConfig, weights: ModelWeights) => ModelWeights) | undefined,
+): Promise<DynamicDepthRuntime> {
+  const cache = options.cacheDir && !adapt ? new ModelGraphCache(options.cacheDir, options.log) : undefined
+  if (!cache) return compileFolder(dir, target, options, prequantized, adapt)
+  const key = cache.key(dir, config, target, prequantized)
+  const cached = cache.find(key, config.numLayers)
+  if (cached) {
+    try {
+      return await DynamicDepthRuntime.loadCompiled(config, cached, target, options)
+    } catch (error) {
+      cache.discard(key, (error as Error).message.split('\n')[0]!)
+    }
+  }
+  return cache.write(key, { folder: dir, target }, (saveGraphsIn) => compileFolder(dir, target, { ...options, saveGraphsIn }, prequantized, adapt))
+}
+
+/** Reads the folder's weights and compiles them into a runtime. */
+async function compileFolder(
+  dir: string,
+  target: RuntimeTarget,
+  options: SessionOpenOptions & { saveGraphsIn?: string },
+  prequantized: 'gptq' | 'awq' | undefined,
+  adapt: ((config: ModelConfig, weights: ModelWeights) => ModelWeights) | undefined,
+): Promise<DynamicDepthRuntime> {
+  const progress = options.onProgress
+  const { format } = target
+  // On the CPU (where MatMulNBits always runs) each Linear is quantized as it is read, so the
+  // whole fp32 model never sits in memory; other providers may fall back to fp32, which needs it.
+  // An adapter is merged into float weights, so a model given one is read whole in fp32 first;
+  // a GPTQ/AWQ checkpoint is packed already.
+  const quantizeOnRead = target.provider === 'cpu' && !prequantized && isQuantized(format) && format.lmHead === 'int8' && !adapt
+  const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), {
+    prequantized: 'repack',
+    ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}),
+  })
+  // The runtime takes the weights it is given: each graph's arrays are let go once loaded.
+  return DynamicDepthRuntime.load(model.config, adapt ? adapt(model.config, model.weights) : model.weights, {
+    ...options,
+    target,
+    consumeWeights: true,
+    onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),
+  })
+}
+
 export class ModelSession {
   private constructor(
     readonly info: ModelInfo,
@@ -74,45 +130,34 @@ export class ModelSession {
    * Reads, compiles and loads the model. Before reading any weights, the
    * memory the model needs in the requested precision is estimated
    * (memory-estimate.ts) and the load refused with InsufficientMemoryError
-   * when it exceeds `availableMemory` (default os.freemem()). `adapt` changes
-   * the loaded weights before anything is compiled (a LoRA adapter merged in:
-   * cli/adapter.ts).
+   * when it exceeds `availableMemory` (default os.freemem()). With
+   * `cacheDir`, the compiled graphs are kept there (model-graph-cache.ts) and
+   * a later load of the unchanged folder reads them instead of the weights.
+   * `adapt` changes the loaded weights before anything is compiled (a LoRA
+   * adapter merged in: cli/adapter.ts); such a model is compiled every time.
    */
   static async open(dir: string, options: SessionOpenOptions = {}, adapt?: (config: ModelConfig, weights: ModelWeights) => ModelWeights): Promise<ModelSession> {
-    const progress = options.onProgress
-    const { config: headerConfig, prequantized } = inspectModelFolder(dir)
+    const { config, sorted, prequantized } = inspectModelFolder(dir)
     const format = requestedFormat(prequantized?.method, options.weights)
     const provider = options.provider ?? 'cpu'
     if (provider === 'cpu' || provider === 'auto') {
-      checkMemory(headerConfig, format.precision, format.blockSize, options.availableMemory ?? freemem(), prequantized)
+      checkMemory(config, format.precision, format.blockSize, options.availableMemory ?? freemem(), prequantized)
     } else {
       options.log?.(`memory check skipped: the ${provider} provider holds the weights in GPU memory, whose size Node cannot read`)
     }
-    // On the CPU (where MatMulNBits always runs) each Linear is quantized as it is read, so the
-    // whole fp32 model never sits in memory; other providers may fall back to fp32, which needs it.
-    // An adapter is merged into float weights, so a model given one is read whole in fp32 first.
-    const quantizeOnRead = provider === 'cpu' && !prequantized && isQuantized(format) && format.lmHead === 'int8' && !adapt
     if (adapt && prequantized) throw new AdapterError(`${dir}: an adapter is merged into float weights, and this folder holds ${prequantized.method.toUpperCase()} packed weights; use the float model it was quantized from.`)
-    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), {
-      prequantized: 'repack',
-      ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}),
-    })
+    const target = await settleTarget(format, options)
     const tokenizer = loadTokenizer(dir)
     const formatter = chatFormatterFor(dir, tokenizer)
-    // The session owns the weights it read: the runtime lets each graph's arrays go once loaded.
-    const runtime = await DynamicDepthRuntime.load(model.config, adapt ? adapt(model.config, model.weights) : model.weights, {
-      ...options,
-      consumeWeights: true,
-      onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),
-    })
-    const L = model.config.numLayers
+    const runtime = await loadRuntime(dir, config, target, options, prequantized?.method, adapt)
+    const L = config.numLayers
     const info: ModelInfo = {
       path: dir,
       name: basename(dir),
-      architecture: model.config.hfArchitecture,
+      architecture: config.hfArchitecture,
       numLayers: L,
-      contextLength: contextLength(model.config),
-      exits: model.sorted?.exits ?? Array.from({ length: L }, (_, i) => i + 1),
+      contextLength: contextLength(config),
+      exits: sorted?.exits ?? Array.from({ length: L }, (_, i) => i + 1),
       hasTokenizer: tokenizer !== undefined,
       hasChatTemplate: formatter !== undefined,
       provider: runtime.provider,
@@ -121,8 +166,8 @@ export class ModelSession {
       weightsFallbackReason: runtime.weightsFallbackReason,
       modes: decodingModesFor(L),
     }
-    const draftExit = model.sorted?.['draft_exit']
-    return new ModelSession(info, model.config, runtime, tokenizer, formatter, Number.isInteger(draftExit) ? (draftExit as number) : undefined)
+    const draftExit = sorted?.['draft_exit']
+    return new ModelSession(info, config, runtime, tokenizer, formatter, Number.isInteger(draftExit) ? (draftExit as number) : undefined)
   }
 
   /**

@@ -5,8 +5,8 @@
  * sequence.ts. Every graph holds its weights in the model's weight format
  * (model/weight-format.ts); what runs them does not depend on it.
  */
+import { join } from 'node:path'
 import type { ExecutionProviderPreference } from '../onnx/providers'
-import { CompiledGraphCache } from '../onnx/cache'
 import { contribOpSupported, settleProvider } from '../onnx/contrib'
 import type { Graph } from '../onnx/graph'
 import { matmulNBitsProbe } from '../onnx/ops/contrib'
@@ -14,12 +14,12 @@ import { toModelProto } from '../onnx/serialize'
 import { loadSession, ort, tensor, type LoadedSession, type ProviderId, type SessionOptions } from '../onnx/session'
 import { buildLayerGraph, buildOuterGraph } from '../model/graphs'
 import type { ModelConfig, ModelWeights } from '../model/types'
-import { describeFormat, FP32_WEIGHTS, formatTag, isQuantized, weightFormat, type WeightFormat } from '../model/weight-format'
+import { describeFormat, FP32_WEIGHTS, isQuantized, weightFormat, type WeightFormat } from '../model/weight-format'
 
 export interface RuntimeOptions {
   provider?: ExecutionProviderPreference
   intraOpThreads?: number
-  /** Folder for optimised graphs (cache.ts); none: optimise at every load. */
+  /** Folder for compiled graphs (model-graph-cache.ts, used by ModelSession); none: compile at every load. */
   cacheDir?: string
   log?: (message: string) => void
   onProgress?: (fraction: number, message: string) => void
@@ -40,22 +40,39 @@ export interface LayerResult {
   presentV: ort.Tensor
 }
 
+/** Where a model will run and in what weight format: settled before anything is read. */
+export interface RuntimeTarget {
+  provider: ProviderId
+  /** The format the graphs will hold: the one asked for, or fp32 when the provider cannot run MatMulNBits. */
+  format: WeightFormat
+  /** Why the provider is not the one asked for; undefined when it is. */
+  providerFallback: string | undefined
+  /** Why the weights are not in the format asked for; undefined when they are. */
+  weightsFallbackReason: string | undefined
+}
+
 /**
- * The format the graphs will hold: `requested`, or fp32 when the provider the
- * model lands on cannot run MatMulNBits (a contrib op, so probed there first).
- * Pins `sessionOptions.provider` to that provider when it had to settle it.
+ * Settles the provider (probing it when it is not the CPU) and the format the
+ * graphs will hold there: `requested`, or fp32 when that provider cannot run
+ * MatMulNBits (a contrib op, so probed there first).
  */
-async function usableFormat(
-  requested: WeightFormat,
-  sessionOptions: SessionOptions & { provider: ExecutionProviderPreference },
-): Promise<{ format: WeightFormat; weightsFallbackReason: string | undefined; providerFallback: string | undefined }> {
-  if (!isQuantized(requested)) return { format: requested, weightsFallbackReason: undefined, providerFallback: undefined }
-  const settled = await settleProvider(sessionOptions)
-  sessionOptions.provider = settled.provider
-  if (await contribOpSupported(matmulNBitsProbe, settled.provider)) return { format: requested, weightsFallbackReason: undefined, providerFallback: settled.fallbackReason }
+export async function settleTarget(requested: WeightFormat, options: Pick<RuntimeOptions, 'provider' | 'log'> = {}): Promise<RuntimeTarget> {
+  const settled = await settleProvider({ provider: options.provider ?? 'cpu', ...(options.log ? { log: options.log } : {}) })
+  const base = { provider: settled.provider, providerFallback: settled.fallbackReason }
+  if (!isQuantized(requested) || (await contribOpSupported(matmulNBitsProbe, settled.provider))) return { ...base, format: requested, weightsFallbackReason: undefined }
   const reason = `${requested.precision} weights need ONNX Runtime's MatMulNBits, which the ${settled.provider} provider does not run: loaded in fp32`
-  sessionOptions.log?.(reason)
-  return { format: FP32_WEIGHTS, weightsFallbackReason: reason, providerFallback: settled.fallbackReason }
+  options.log?.(reason)
+  return { ...base, format: FP32_WEIGHTS, weightsFallbackReason: reason }
+}
+
+/** The graphs of a model with `numLayers` layers, by the names their files carry in a graph folder. */
+export function graphNames(numLayers: number): string[] {
+  return ['outer', ...Array.from({ length: numLayers }, (_, i) => `layer_${i}`)]
+}
+
+/** A compiled graph's file in a graph folder; its large initializers lie beside it in `<name>.data`. */
+export function graphFile(dir: string, name: string): { model: string; externalData: string } {
+  return { model: join(dir, `${name}.onnx`), externalData: `${name}.data` }
 }
 
 /** A precision asked for that a pre-quantized (GPTQ/AWQ) checkpoint cannot be loaded in. */
@@ -90,6 +107,20 @@ function hasPackedLayers(weights: ModelWeights): boolean {
   return weights.lmHeadPacked !== undefined || weights.layers.some((layer) => layer.prequantized !== undefined && Object.keys(layer.prequantized).length > 0)
 }
 
+/** Session options every graph of a model runs with, pinned to the settled provider. */
+function runtimeSessionOptions(options: RuntimeOptions, target: RuntimeTarget): SessionOptions {
+  return {
+    provider: target.provider,
+    // One session per layer runs in turn: with ONNX Runtime's CPU arena each
+    // would keep its own peak (a long prompt's attention buffers) for good,
+    // L + 1 times over. Without it, memory goes back after every pass; decoding
+    // is as fast (measured on the bundled model).
+    memoryArena: false,
+    ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  }
+}
+
 export class DynamicDepthRuntime {
   private constructor(
     readonly config: ModelConfig,
@@ -105,60 +136,61 @@ export class DynamicDepthRuntime {
 
   /**
    * Compiles and loads every graph. The weights end up inside ONNX Runtime;
-   * callers can drop their own copy afterwards.
+   * callers can drop their own copy afterwards. With `saveGraphsIn`, every
+   * optimised graph is also written there (graphFile), for loadCompiled.
    */
-  static async load(config: ModelConfig, weights: ModelWeights, options: RuntimeOptions = {}): Promise<DynamicDepthRuntime> {
-    const cache = options.cacheDir ? new CompiledGraphCache(options.cacheDir, options.log) : undefined
-    const sessionOptions: SessionOptions & { provider: ExecutionProviderPreference } = {
-      provider: options.provider ?? 'cpu',
-      // One session per layer runs in turn: with ONNX Runtime's CPU arena each
-      // would keep its own peak (a long prompt's attention buffers) for good,
-      // L + 1 times over. Without it, memory goes back after every pass; decoding
-      // is as fast (measured on the bundled model).
-      memoryArena: false,
-      ...(options.intraOpThreads ? { intraOpThreads: options.intraOpThreads } : {}),
-      ...(options.log ? { log: options.log } : {}),
-    }
-    const { format, weightsFallbackReason, providerFallback } = await usableFormat(requestedFormat(weights.prequantized, options.weights), sessionOptions)
+  static async load(config: ModelConfig, weights: ModelWeights, options: RuntimeOptions & { target?: RuntimeTarget; saveGraphsIn?: string } = {}): Promise<DynamicDepthRuntime> {
+    const target = options.target ?? (await settleTarget(requestedFormat(weights.prequantized, options.weights), options))
+    const { format } = target
     // Packed weights have no float copy to fall back to.
-    const packed = hasPackedLayers(weights)
-    if (packed && weightsFallbackReason) throw new Error(`${weights.prequantized?.toUpperCase() ?? 'quantized'} model: ${weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
-    const label = isQuantized(format) ? ` (${format.precision})` : ''
-    const progress = options.onProgress ?? (() => {})
-    /** Loads one graph; a quantized one is built (quantizing its weights) only when the cache has no copy. */
-    const load = (what: string, fraction: number, graphIn: (format: WeightFormat) => Graph): Promise<LoadedSession> => {
-      progress(fraction, `Compiling ${what}${label}`)
-      if (!isQuantized(format)) {
-        const bytes = toModelProto(graphIn(format))
-        return cache ? cache.load(bytes, sessionOptions) : loadSession(bytes, sessionOptions)
-      }
-      const quantized = () => {
-        progress(fraction, `Quantizing ${what} to ${describeFormat(format)}`)
-        return toModelProto(graphIn(format))
-      }
-      if (!cache) return loadSession(quantized(), sessionOptions)
-      // Packed weights (pre-quantized, or quantized while reading) have no fp32 graph: the packed graph is its own key.
-      if (packed) return cache.load(quantized(), sessionOptions)
-      // Keyed by the fp32 graph (which shows any change to the weights or the graph code) plus the format.
-      return cache.load(toModelProto(graphIn(FP32_WEIGHTS)), sessionOptions, { tag: formatTag(format), build: quantized })
+    if (hasPackedLayers(weights) && target.weightsFallbackReason) {
+      throw new Error(`${weights.prequantized?.toUpperCase() ?? 'quantized'} model: ${target.weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
     }
-    const total = config.numLayers + 1
-    const outer = await load('embedding and head', 0, (f) => buildOuterGraph(config, weights, f))
+    const sessionOptions = runtimeSessionOptions(options, target)
+    const progress = options.onProgress ?? (() => {})
+    const names = graphNames(config.numLayers)
+    const load = (index: number, what: string, graph: Graph): Promise<LoadedSession> => {
+      progress(index / names.length, isQuantized(format) ? `Compiling ${what} in ${describeFormat(format)}` : `Compiling ${what}`)
+      const file = options.saveGraphsIn ? graphFile(options.saveGraphsIn, names[index]!) : undefined
+      return loadSession(toModelProto(graph), { ...sessionOptions, ...(file ? { optimizedModelFilePath: file.model, optimizedModelExternalData: file.externalData } : {}) })
+    }
+    const outer = await load(0, 'embedding and head', buildOuterGraph(config, weights, format))
     if (options.consumeWeights) {
       weights.embed = new Float32Array(0)
       weights.lmHead = undefined
       delete weights.lmHeadPacked
     }
-    // Every layer runs where the first graph settled: no per-layer retries of a missing provider.
-    sessionOptions.provider = outer.provider
     const layers: ort.InferenceSession[] = []
     for (let i = 0; i < config.numLayers; i++) {
-      layers.push((await load(`layer ${i + 1} of ${config.numLayers}`, (i + 1) / total, (f) => buildLayerGraph(config, weights.layers[i]!, i, f))).session)
+      layers.push((await load(i + 1, `layer ${i + 1} of ${config.numLayers}`, buildLayerGraph(config, weights.layers[i]!, i, format))).session)
       if (options.consumeWeights) weights.layers[i] = consumedLayer()
     }
     progress(1, 'Ready')
-    const fallbackReason = providerFallback ?? outer.fallbackReason
-    return new DynamicDepthRuntime(config, outer.session, layers, outer.provider, fallbackReason, format, weightsFallbackReason)
+    return new DynamicDepthRuntime(config, outer.session, layers, target.provider, target.providerFallback ?? outer.fallbackReason, format, target.weightsFallbackReason)
+  }
+
+  /**
+   * Loads graphs that `load` compiled and saved in `dir` (graphFile names),
+   * without optimising them again. Throws when a file is missing or damaged;
+   * nothing is kept loaded then.
+   */
+  static async loadCompiled(config: ModelConfig, dir: string, target: RuntimeTarget, options: RuntimeOptions = {}): Promise<DynamicDepthRuntime> {
+    const sessionOptions: SessionOptions = { ...runtimeSessionOptions(options, target), optimization: 'disabled' }
+    const progress = options.onProgress ?? (() => {})
+    const names = graphNames(config.numLayers)
+    const sessions: ort.InferenceSession[] = []
+    try {
+      for (const [index, name] of names.entries()) {
+        progress(index / names.length, `Loading compiled ${index === 0 ? 'embedding and head' : `layer ${index} of ${config.numLayers}`}`)
+        sessions.push((await loadSession(graphFile(dir, name).model, sessionOptions)).session)
+      }
+    } catch (error) {
+      await Promise.all(sessions.map((s) => s.release()))
+      throw error
+    }
+    progress(1, 'Ready')
+    const [outer, ...layers] = sessions
+    return new DynamicDepthRuntime(config, outer!, layers, target.provider, target.providerFallback, target.format, target.weightsFallbackReason)
   }
 
   get numLayers(): number {

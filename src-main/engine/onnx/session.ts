@@ -15,10 +15,16 @@ export interface SessionOptions {
   interOpThreads?: number
   /** Told when a requested provider cannot be used. */
   log?: (message: string) => void
-  /** ONNX Runtime graph optimisation; 'disabled' for graphs optimised already (see cache.ts). */
+  /** ONNX Runtime graph optimisation; 'disabled' for graphs optimised already (generate/model-graph-cache.ts). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all'
   /** Where ONNX Runtime saves the optimised model. */
   optimizedModelFilePath?: string
+  /**
+   * With optimizedModelFilePath: the file, beside the model, that takes its
+   * initializers (over 1 KiB), so a model over protobuf's 2 GB limit can be
+   * saved and a later load reads the weights straight from it.
+   */
+  optimizedModelExternalData?: string
   /**
    * Keep ONNX Runtime's CPU memory arena (default true). A process running
    * several large graphs in turn (training: a step graph per sub-model, an
@@ -48,12 +54,20 @@ export async function loadSession(model: Uint8Array | string, options: SessionOp
   const candidates = preference === 'auto' ? autoProviderOrder() : preference === 'cpu' ? ['cpu' as const] : [preference, 'cpu' as const]
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: options.optimization ?? 'all',
-    // Warnings (e.g. "optimised model is hardware specific", which cache.ts accounts for) are noise to users.
+    // Warnings (e.g. "optimised model is hardware specific", which generate/model-graph-cache.ts accounts for) are noise to users.
     logSeverityLevel: 3,
     // Every session has its own intra-op thread pool. Spinning workers of one
     // session's pool steal the cores the next session (the next layer) needs,
     // and a model runs many sessions back to back.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: '0' },
+        inter_op: { allow_spinning: '0' },
+        ...(options.optimizedModelExternalData
+          ? { optimized_model_external_initializers_file_name: options.optimizedModelExternalData, optimized_model_external_initializers_min_size_in_bytes: '1024' }
+          : {}),
+      },
+    },
     ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
     ...(options.memoryArena === false ? { enableCpuMemArena: false } : {}),
     ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),

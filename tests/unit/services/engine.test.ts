@@ -193,7 +193,7 @@ describe('engine service (worker thread)', () => {
       expect(status).toMatchObject({ state: 'ready', model: { weights: { precision: 'int4', blockSize: 64, lmHead: 'int8' } } })
       expect(status.model).not.toHaveProperty('weightsFallbackReason')
       const messages = events.slice(seen).filter((e) => e.event === 'engine.status').map((e) => (e.payload as { message?: string }).message)
-      expect(messages).toContain('Quantizing layer 3 of 3 to int4 (block 64, LM head int8)')
+      expect(messages).toContain('Compiling layer 3 of 3 in int4 (block 64, LM head int8)')
       const { generationId } = (await call('engine.generate', { promptIds: [3, 1, 4], maxNewTokens: 4, exit: 2 })) as { generationId: string }
       expect(await finished(generationId)).toMatchObject({ finishReason: 'length', exits: [2, 2, 2, 2] })
     })

@@ -1,14 +1,11 @@
 /**
  * Inference in int8 and int4 weights: the quantized graphs compute what their
  * quantized weights say (checked against the naive reference), int8 stays
- * close to fp32, the chosen format is reported, and quantizing happens once
- * per model and format when a graph cache is given.
+ * close to fp32, and the chosen format is reported. (Quantizing once per model
+ * and format: model-graph-cache.test.ts.)
  * (Exactness under budget changes per precision: dynamic-depth.test.ts.)
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DynamicDepthRuntime, type RuntimeOptions } from '../../../../src-main/engine/generate/runtime'
 import { DynamicSequence } from '../../../../src-main/engine/generate/sequence'
 import { dequantizeLinear, quantizeLinear } from '../../../../src-main/engine/model/quant/blockwise'
@@ -129,40 +126,5 @@ describe('the weight format a runtime reports', () => {
     expect(runtime.fallbackReason).toMatch(/^cuda is unavailable/)
     expect(runtime.weights.precision).toBe('int8')
     await runtime.release()
-  })
-})
-
-describe('quantizing once per model and format (compiled-graph cache)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'quant-cache-'))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  const config = tinyConfig({ layers: 2, hidden: 64, vocab: 64, intermediate: 96 })
-  const weights = tinyWeights(config, 6)
-
-  async function loadWith(precision: 'fp32' | 'int8' | 'int4', blockSize: 32 | 64 = 32) {
-    const messages: string[] = []
-    const runtime = await loaded(config, weights, { cacheDir: dir, weights: { precision, blockSize }, onProgress: (_f, m) => messages.push(m) })
-    const { logits } = await new DynamicSequence(runtime).advance(prompt, 2)
-    await runtime.release()
-    return { messages, logits }
-  }
-
-  it('shows quantizing as loading progress, then loads later copies without quantizing again', async () => {
-    const first = await loadWith('int4')
-    expect(first.messages).toContain('Quantizing embedding and head to int4 (block 32, LM head int8)')
-    expect(first.messages).toContain('Quantizing layer 2 of 2 to int4 (block 32, LM head int8)')
-    const entries = readdirSync(dir).length
-    const second = await loadWith('int4')
-    expect(second.messages.filter((m) => m.startsWith('Quantizing'))).toEqual([])
-    expect(second.logits).toEqual(first.logits)
-    expect(readdirSync(dir)).toHaveLength(entries)
-  })
-
-  it('keeps one entry per graph for every precision and block size', async () => {
-    const before = readdirSync(dir).length
-    await loadWith('int8')
-    await loadWith('int4', 64)
-    await loadWith('fp32')
-    // outer + 2 layers each time: nothing was shared with the int4/block-32 entries.
-    expect(readdirSync(dir).length).toBe(before + 3 * (config.numLayers + 1))
   })
 })
