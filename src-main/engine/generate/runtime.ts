@@ -5,12 +5,13 @@
  * sequence.ts. Every graph holds its weights in the model's weight format
  * (model/weight-format.ts); what runs them does not depend on it.
  */
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ExecutionProviderPreference } from '../onnx/providers'
 import { contribOpSupported, settleProvider } from '../onnx/contrib'
 import type { Graph } from '../onnx/graph'
 import { matmulNBitsProbe } from '../onnx/ops/contrib'
-import { toModelProto } from '../onnx/serialize'
+import { toModelProto, writeModelFile } from '../onnx/serialize'
 import { loadSession, ort, tensor, type LoadedSession, type ProviderId, type SessionOptions } from '../onnx/session'
 import { buildLayerGraph, buildOuterGraph } from '../model/graphs'
 import type { ModelConfig, ModelWeights } from '../model/types'
@@ -25,8 +26,9 @@ export interface RuntimeOptions {
   onProgress?: (fraction: number, message: string) => void
   /**
    * The caller hands `weights` over: each graph's arrays are let go as soon as
-   * ONNX Runtime holds its copy, so the load never holds both copies of the
-   * whole model. The arrays are emptied; only for a caller that drops them.
+   * the graph is serialized (before ONNX Runtime reads it), so the load never
+   * holds two copies of the whole model. The arrays are emptied; only for a
+   * caller that drops them.
    */
   consumeWeights?: boolean
   /** Weight precision and block size; default fp32. */
@@ -149,21 +151,40 @@ export class DynamicDepthRuntime {
     const sessionOptions = runtimeSessionOptions(options, target)
     const progress = options.onProgress ?? (() => {})
     const names = graphNames(config.numLayers)
-    const load = (index: number, what: string, graph: Graph): Promise<LoadedSession> => {
+    /**
+     * Builds graph `index`, lets its arrays go once they are serialized (with
+     * consumeWeights) and loads it. When saving, the graph goes to disk with
+     * its weights in external data and ONNX Runtime reads it from there: the
+     * weights are never in memory as a serialized copy too, and a graph over
+     * protobuf's 2 GB limit loads.
+     */
+    const load = async (index: number, what: string, build: () => Graph, consume: () => void): Promise<LoadedSession> => {
       progress(index / names.length, isQuantized(format) ? `Compiling ${what} in ${describeFormat(format)}` : `Compiling ${what}`)
-      const file = options.saveGraphsIn ? graphFile(options.saveGraphsIn, names[index]!) : undefined
-      return loadSession(toModelProto(graph), { ...sessionOptions, ...(file ? { optimizedModelFilePath: file.model, optimizedModelExternalData: file.externalData } : {}) })
+      if (!options.saveGraphsIn) {
+        const bytes = toModelProto(build())
+        if (options.consumeWeights) consume()
+        return loadSession(bytes, sessionOptions)
+      }
+      const saved = graphFile(options.saveGraphsIn, names[index]!)
+      const source = graphFile(options.saveGraphsIn, `${names[index]!}.source`)
+      writeModelFile(build(), source.model, source.externalData)
+      if (options.consumeWeights) consume()
+      try {
+        return await loadSession(source.model, { ...sessionOptions, optimizedModelFilePath: saved.model, optimizedModelExternalData: saved.externalData })
+      } finally {
+        rmSync(source.model, { force: true })
+        rmSync(join(options.saveGraphsIn, source.externalData), { force: true })
+      }
     }
-    const outer = await load(0, 'embedding and head', buildOuterGraph(config, weights, format))
-    if (options.consumeWeights) {
+    const outer = await load(0, 'embedding and head', () => buildOuterGraph(config, weights, format), () => {
       weights.embed = new Float32Array(0)
       weights.lmHead = undefined
       delete weights.lmHeadPacked
-    }
+    })
     const layers: ort.InferenceSession[] = []
     for (let i = 0; i < config.numLayers; i++) {
-      layers.push((await load(i + 1, `layer ${i + 1} of ${config.numLayers}`, buildLayerGraph(config, weights.layers[i]!, i, format))).session)
-      if (options.consumeWeights) weights.layers[i] = consumedLayer()
+      const loaded = await load(i + 1, `layer ${i + 1} of ${config.numLayers}`, () => buildLayerGraph(config, weights.layers[i]!, i, format), () => (weights.layers[i] = consumedLayer()))
+      layers.push(loaded.session)
     }
     progress(1, 'Ready')
     return new DynamicDepthRuntime(config, outer.session, layers, target.provider, target.providerFallback ?? outer.fallbackReason, format, target.weightsFallbackReason)

@@ -6,6 +6,8 @@
  * num_outputs; ONNX Runtime 1.30 implements all of it on CPU, CUDA and
  * DirectML. IR version 8 is the one that goes with opset 18.
  */
+import { closeSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import { basename, dirname, join } from 'node:path'
 import type { onnx as OnnxTypes } from 'onnx-proto'
 import { onnx } from './proto'
 import { onnxDataType, type AnyTypedArray } from './dtype'
@@ -43,8 +45,42 @@ function rawBytes(data: AnyTypedArray): Uint8Array {
 }
 
 export interface SerializeOptions {
-  /** Tensors to expose as outputs in addition to `graph.outputs`. */
   docString?: string
+  /**
+   * Where initializers of at least `minBytes` (default 1 KiB) go instead of
+   * the model bytes: written to the file `path`, which the model names
+   * relative to its own folder (ONNX's external data), so a model file over
+   * protobuf's 2 GB limit is possible and no second copy of the weights is
+   * made in memory.
+   */
+  externalData?: { path: string; minBytes?: number }
+}
+
+/** Offsets in an external data file are multiples of this (64 KiB: Windows' allocation granularity, a multiple of every page size), so ONNX Runtime can map the file. */
+const EXTERNAL_DATA_ALIGNMENT = 65536
+
+/** Writes each large initializer to `path` and answers the TensorProto fields that point at it. */
+function externalDataWriter(path: string, minBytes: number): { place(data: AnyTypedArray): Partial<OnnxTypes.ITensorProto> | undefined; close(): void } {
+  const fd = openSync(path, 'w')
+  let end = 0
+  return {
+    place(data) {
+      if (data.byteLength < minBytes) return undefined
+      const offset = Math.ceil(end / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT
+      const bytes = rawBytes(data)
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written, offset + written)
+      end = offset + bytes.length
+      return {
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: basename(path) },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(bytes.length) },
+        ],
+      }
+    },
+    close: () => closeSync(fd),
+  }
 }
 
 /**
@@ -66,6 +102,23 @@ export function liveNodes(graph: Graph): Node[] {
 }
 
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint8Array {
+  const external = options.externalData ? externalDataWriter(options.externalData.path, options.externalData.minBytes ?? 1024) : undefined
+  try {
+    return encodeModel(graph, options, (data) => external?.place(data))
+  } finally {
+    external?.close()
+  }
+}
+
+/**
+ * Writes `graph` as the model file `modelPath` with its large initializers in
+ * `dataFile` beside it (see SerializeOptions.externalData).
+ */
+export function writeModelFile(graph: Graph, modelPath: string, dataFile: string): void {
+  writeFileSync(modelPath, toModelProto(graph, { externalData: { path: join(dirname(modelPath), dataFile) } }))
+}
+
+function encodeModel(graph: Graph, options: SerializeOptions, placeExternally: (data: AnyTypedArray) => Partial<OnnxTypes.ITensorProto> | undefined): Uint8Array {
   if (graph.outputs.length === 0) throw new Error(`graph ${graph.name} has no outputs`)
   const nodes = liveNodes(graph)
   const used = new Set<Tensor>(graph.outputs)
@@ -83,12 +136,14 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): Uint
       name: graph.name,
       input: graph.inputs.map(valueInfo),
       output: graph.outputs.map(valueInfo),
-      initializer: graph.initializers.filter(({ tensor }) => used.has(tensor)).map(({ tensor, data }) => ({
-        name: tensor.name,
-        dataType: onnxDataType[tensor.dtype],
-        dims: tensor.shape as number[],
-        rawData: rawBytes(data),
-      })),
+      initializer: graph.initializers
+        .filter(({ tensor }) => used.has(tensor))
+        .map(({ tensor, data }) => ({
+          name: tensor.name,
+          dataType: onnxDataType[tensor.dtype],
+          dims: tensor.shape as number[],
+          ...(placeExternally(data) ?? { rawData: rawBytes(data) }),
+        })),
       node: nodes.map((node) => ({
         name: node.name,
         opType: node.def.type,

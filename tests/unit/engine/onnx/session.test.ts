@@ -1,10 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it, vi } from 'vitest'
 import { Graph } from '../../../../src-main/engine/onnx/graph'
 import { add, mul } from '../../../../src-main/engine/onnx/ops/basic'
-import { toModelProto } from '../../../../src-main/engine/onnx/serialize'
+import { toModelProto, writeModelFile } from '../../../../src-main/engine/onnx/serialize'
 import { autoProviderOrder, loadSession, tensor } from '../../../../src-main/engine/onnx/session'
 
 const dir = mkdtempSync(join(tmpdir(), 'saved-graph-'))
@@ -69,5 +69,28 @@ describe('saving an optimised graph', () => {
     const saved = await loadSession(file, { provider: 'cpu', optimization: 'disabled' })
     const x = Array.from({ length: 1024 }, (_, i) => i / 1024)
     expect(await run(saved.session, x)).toEqual(await run(original.session, x))
+  })
+})
+
+describe('writing a graph with external data', () => {
+  it('puts initializers of 1 KiB and more in the data file at aligned offsets, and ONNX Runtime computes the same from it', async () => {
+    const sub = join(dir, 'external')
+    mkdirSync(sub)
+    const g = new Graph('external')
+    const x = g.input('x', 'float32', [1024])
+    const w = g.constant(Float32Array.from({ length: 1024 }, (_, i) => 1 + i / 1024), 'float32', [1024], 'w')
+    const v = g.constant(Float32Array.from({ length: 1024 }, (_, i) => -i / 512), 'float32', [1024], 'v')
+    const small = g.constant(Float32Array.from([0.5]), 'float32', [1], 'small')
+    g.output(add(mul(add(mul(x, w), v), small), 1), 'y')
+    writeModelFile(g, join(sub, 'm.onnx'), 'm.data')
+    // Two 4 KiB initializers; the second starts at the next 64 KiB boundary. The 4-byte one stays inline.
+    expect(statSync(join(sub, 'm.data')).size).toBe(65536 + 4096)
+    const fromFile = await loadSession(join(sub, 'm.onnx'), { provider: 'cpu' })
+    const inMemory = await loadSession(toModelProto(g), { provider: 'cpu' })
+    const values = Array.from({ length: 1024 }, (_, i) => Math.sin(i))
+    const expected = values.map((xi, i) => ((xi * (1 + i / 1024) - i / 512) * 0.5 + 1))
+    const got = await run(fromFile.session, values)
+    expect(got).toEqual(await run(inMemory.session, values))
+    got.forEach((y, i) => expect(y).toBeCloseTo(expected[i]!, 4))
   })
 })
