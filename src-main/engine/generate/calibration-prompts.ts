@@ -13,7 +13,7 @@
  * tokenizer gets fixed token ids, since no text can be encoded for it.
  */
 import { readFileSync } from 'node:fs'
-import { readEvalSet } from '../data/eval-set'
+import { readEvalSet, type EvalSetItem } from '../data/eval-set'
 import { DatasetError } from '../data/errors'
 import type { PromptInput } from './prompt'
 
@@ -51,7 +51,7 @@ export function readCalibrationPrompts(file: string): CalibrationPrompt[] {
   const first = filled[0]!.line.trimStart()[0]
   if (first === '{' || first === '[') {
     // The evaluation-set reader validates every record, naming file, line (or index) and field.
-    const { items } = readEvalSet(file)
+    const items = promptRecords(file)
     const array = text.trimStart().startsWith('[')
     return items.map((item, i) => ({
       text: item.input ? `${item.instruction}\n\n${item.input}` : item.instruction,
@@ -60,6 +60,16 @@ export function readCalibrationPrompts(file: string): CalibrationPrompt[] {
     }))
   }
   return filled.map(({ line, number }) => ({ text: line, at: `${file}:${number}` }))
+}
+
+/** The evaluation-set reader's items, its problems reported as the prompts file's. */
+function promptRecords(file: string): EvalSetItem[] {
+  try {
+    return readEvalSet(file).items
+  } catch (error) {
+    if (!(error instanceof DatasetError) || error.problems.length === 0) throw error
+    throw new DatasetError(`${file}: ${error.total} problem${error.total === 1 ? '' : 's'} in the prompts file`, error.problems, error.total)
+  }
 }
 
 /** Token ids standing in for text when the model has no tokenizer: fixed, spread over the vocabulary. */

@@ -49,6 +49,7 @@ describe('readCalibrationPrompts', () => {
       throw new Error('accepted')
     })()
     expect(error).toBeInstanceOf(DatasetError)
+    expect(error.message.split('\n')[0]).toBe(`${path}: 2 problems in the prompts file`)
     expect(error.message).toContain(`${path}:2: field "instruction":`)
     expect(error.message).toContain(`${path}:3: not valid JSON`)
   })
