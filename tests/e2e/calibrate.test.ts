@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { updateSortedFile } from '../../src-main/engine/model/sorted-file'
+import { writeRandomModel } from '../fixtures/fixtures'
 import { mountSmallDisk, type SmallDisk } from '../fixtures/small-disk'
 import { finish, repoRoot } from './harness'
 
@@ -107,6 +108,28 @@ describe('sorted calibrate', () => {
     expect(flag.code).toBe(2)
     expect(flag.stderr).toContain('--max-new-tokens must be a whole number in 2..1024 (got "1").')
     expect(readFileSync(join(model, 'sorted.json'), 'utf8')).toBe(before)
+  })
+
+  it('calibrates a model without a tokenizer or sorted.json on fixed ids, giving it a sorted.json; refuses a one-layer model', async () => {
+    const shape = { architecture: 'llama' as const, hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 40, dtype: 'F32' as const, seed: 5, config: { eos_token_id: 2000 } }
+    const idsOnly = join(root, 'ids-only')
+    writeRandomModel(idsOnly, { ...shape, layers: 3 })
+    const result = await finish(['calibrate', '--model', idsOnly, '--max-new-tokens', '6', '--json'])
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    const out = JSON.parse(result.stdout)
+    expect(out.exits.map((m: { exit: number }) => m.exit)).toEqual([1, 2])
+    expect(sortedJson(idsOnly)).toMatchObject({ exits: [1, 2, 3], draft_exit: out.draft_exit })
+    const withText = await finish(['calibrate', '--model', idsOnly, '--prompts', promptsFile])
+    expect(withText.code).toBe(2)
+    expect(withText.stderr).toContain(`--prompts: ${idsOnly} has no tokenizer (tokenizer.json) to encode text with`)
+
+    const oneLayer = join(root, 'one-layer')
+    writeRandomModel(oneLayer, { ...shape, layers: 1 })
+    const refused = await finish(['calibrate', '--model', oneLayer])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr).toContain(`${oneLayer} offers no exit below its full depth (1): Exact mode has no exit to draft with.`)
+    expect(readdirSync(oneLayer)).not.toContain('sorted.json')
   })
 
   it('refuses a read-only model folder in one line, before measuring, leaving sorted.json as it was', async () => {
