@@ -14,7 +14,7 @@ import { numberOption, positiveInt } from './options'
 import { adapterOptions, adapterUsage, withAdapter } from './adapter'
 
 /** --weights and --block-size → the engine's weights request; undefined = the model's default (fp32, or int4 for a GPTQ/AWQ folder). */
-function parseWeights(weights: string | undefined, blockSize: string | undefined): WeightsRequest | undefined {
+export function parseWeights(weights: string | undefined, blockSize: string | undefined): WeightsRequest | undefined {
   if (weights === undefined) {
     if (blockSize !== undefined) throw new UsageError('--block-size applies to int8 and int4 weights only: give --weights int8 or int4 with it.')
     return undefined

@@ -9,6 +9,8 @@ import { ModelExportError } from '../engine/model/export'
 import { ModelImportError } from '../engine/model/import'
 import { PrequantizedConfigError } from '../engine/model/quant/prequantized-config'
 import { AdapterError } from '../engine/model/peft-adapter'
+import { SortedFileWriteError } from '../engine/model/sorted-file'
+import { DraftCalibrationError } from '../engine/generate/draft-calibration'
 import { SafetensorsError } from '../engine/model/safetensors'
 import { TokenizerFileError } from '../engine/tokenizer/files'
 import { DatasetError } from '../engine/data'
@@ -17,6 +19,7 @@ import { UnusableFolderError } from '../base/writable-folder'
 import { MigrationError, StoreDiskFullError, StoreFileError, StoreOpenError, StoreVersionError } from '../store'
 import { UsageError, type Command } from './commands'
 import { generateCommand } from './generate'
+import { calibrateCommand } from './calibrate'
 import { quantizeCommand } from './quantize'
 import { mergeCommand } from './merge'
 import { serveCommand } from './serve'
@@ -25,7 +28,7 @@ import { evalCommand } from './eval'
 import { exportJobCommand } from './export-job'
 import { isSystemError, systemErrorLine, wantsStack } from './system-error'
 
-const commands: Command[] = [serveCommand, generateCommand, quantizeCommand, tuneCommand, exportJobCommand, evalLossCommand, evalCommand, mergeCommand]
+const commands: Command[] = [serveCommand, generateCommand, calibrateCommand, quantizeCommand, tuneCommand, exportJobCommand, evalLossCommand, evalCommand, mergeCommand]
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length))
@@ -84,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
       PrequantizedConfigError,
       InsufficientMemoryError,
       AdapterError,
+      SortedFileWriteError,
+      DraftCalibrationError,
       ConfigError,
       SafetensorsError,
       TokenizerFileError,

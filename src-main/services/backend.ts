@@ -22,6 +22,7 @@ import { ReadyMadeSets } from './evaluations/ready-made-sets'
 import { evaluationResults } from './evaluations/results'
 import { listVotes, pairOutputs, recordVote } from './evaluations/human-votes'
 import { ModelLibrary } from './model-library'
+import { ModelCalibration } from './model-calibration'
 import { ChatService } from './chat'
 import { GenerationQueue } from './generation-queue'
 import { LocalApiService } from './local-api'
@@ -105,6 +106,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
   const engine = new EngineService({ bus, workers, cacheDir, provider })
   const library = new ModelLibrary({ store, bus, workers, cacheDir, provider, bundledDir: options.bundledModelsDir, log: logLine })
   library.registerBundled()
+  const calibration = new ModelCalibration({ store, bus, workers, cacheDir, provider })
   // Every generation and load takes its turn here: the chat, engine.* and the HTTP API.
   const queue = new GenerationQueue({ engine, bus, maxWaiting: options.apiQueueLimit ?? 16 })
   const chats = new ChatService({ store, bus, engine, queue, library })
@@ -189,6 +191,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
       return {}
     },
     'models.export': ({ modelId, to }) => library.export(modelId, to),
+    'models.calibrate': ({ modelId }) => calibration.calibrate(modelId),
     'chats.list': ({ search }) => ({ chats: chats.list(search) }),
     'chats.create': (request) => ({ chat: chats.create(request) }),
     'chats.get': ({ chatId }) => chats.get(chatId),

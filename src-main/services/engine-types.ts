@@ -17,6 +17,7 @@ import type * as providers from '../engine/onnx/providers'
 import type * as quant from '../engine/model/quant/linear'
 import type * as weights from '../engine/model/weight-format'
 import type * as modes from '../engine/generate/modes'
+import type * as draftCalibration from '../engine/generate/draft-calibration'
 
 /** True only when A and B are the same type (not merely assignable either way). */
 export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false
@@ -38,6 +39,8 @@ export type EngineTypesMatchContract = [
   // the execution provider, which the app's setting supplies.
   Holds<Same<Omit<tuneJob.TuneRequest, 'provider'>, contract.MethodParams<'runs.start'>>>,
   Holds<Same<quant.QuantizationSettings, contract.WeightsRequest>>,
+  Holds<Same<draftCalibration.DraftCalibration, contract.DraftCalibration>>,
+  Holds<Same<draftCalibration.DraftExitMeasurement, contract.DraftExitMeasurement>>,
   Holds<Same<weights.WeightsInfo, contract.LoadedWeights>>,
   Holds<Same<modes.DecodingMode, contract.DecodingMode>>,
 ]

@@ -4,7 +4,7 @@
  * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
-import { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
+import { ChatMessage, DraftCalibration, EngineStatus, LoadedWeights, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
 
 export const ToWorker = z.discriminatedUnion('type', [
   z.object({
@@ -21,6 +21,8 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('cancel'), generationId: z.string() }),
   /** How a conversation fits the loaded model's context, without generating (answered at once, not queued). */
   z.object({ type: z.literal('measure'), requestId: z.string(), messages: z.array(ChatMessage).min(1) }),
+  /** Measures Exact mode at every draft exit of the loaded model on the built-in prompts (queued like a generation). */
+  z.object({ type: z.literal('calibrate') }),
 ])
 export type ToWorker = z.input<typeof ToWorker>
 
@@ -38,5 +40,8 @@ export const FromWorker = z.discriminatedUnion('type', [
     /** Anything else (no model loaded, no tokenizer). */
     error: z.string().optional(),
   }),
+  z.object({ type: z.literal('calibrationProgress'), progress: z.number().min(0).max(1), message: z.string() }),
+  /** The calibration, and the precision it was measured in; or why there is none. */
+  z.object({ type: z.literal('calibrated'), calibration: DraftCalibration.optional(), weights: LoadedWeights.optional(), error: z.string().optional() }),
 ])
 export type FromWorker = z.infer<typeof FromWorker>

@@ -8,6 +8,8 @@ import type { z } from 'zod'
 import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
+import { builtInCalibrationPrompts, calibrationInputs } from '../engine/generate/calibration-prompts'
+import { calibrateDraftExit } from '../engine/generate/draft-calibration'
 import type { Depth } from '../engine/generate/generate'
 import { DEFAULT_AUTO_TAU, type DecodingMode } from '../engine/generate/modes'
 import type { PromptInput } from '../engine/generate/prompt'
@@ -132,6 +134,24 @@ function measure(messages: readonly ChatMessage[]): { fit?: { promptTokens: numb
   }
 }
 
+/** Measures the loaded model's draft exits on the built-in prompts; the service writes what it chooses. */
+async function calibrate(): Promise<void> {
+  if (!session) {
+    post({ type: 'calibrated', error: 'No model is loaded: load one first.' })
+    return
+  }
+  try {
+    const prompts = calibrationInputs(builtInCalibrationPrompts(), { ...session.info, vocabSize: session.config.vocabSize })
+    const calibration = await calibrateDraftExit(session, {
+      prompts,
+      onProgress: ({ fraction, message }) => post({ type: 'calibrationProgress', progress: fraction, message }),
+    })
+    post({ type: 'calibrated', calibration, weights: session.info.weights })
+  } catch (error) {
+    post({ type: 'calibrated', error: (error as Error).message })
+  }
+}
+
 port.listen(ToWorker, (message) => {
   switch (message.type) {
     case 'load':
@@ -161,6 +181,9 @@ port.listen(ToWorker, (message) => {
     }
     case 'cancel':
       running.get(message.generationId)?.controller.abort()
+      break
+    case 'calibrate':
+      enqueue(calibrate)
       break
     case 'measure': {
       // Not queued behind generations (it only tokenizes), but after any load still to come.

@@ -75,6 +75,43 @@ export const ModelImportProgress = z.object({
 
 const ModelRef = z.object({ modelId: z.string().min(1) }).strict()
 
+/** Exact mode drafted at one exit, as a calibration measured it (engine/generate/draft-calibration.ts). */
+export const DraftExitMeasurement = z.object({
+  exit: z.number().int().positive(),
+  /** Decode tokens/s of greedy Exact answers drafted at this exit. */
+  tokensPerS: z.number().nonnegative(),
+  /** tokensPerS ÷ full depth's. */
+  speedup: z.number().nonnegative(),
+  /** Drafts the full model accepted ÷ drafts made. */
+  acceptanceRate: z.number().min(0).max(1),
+  drafted: z.number().int().nonnegative(),
+  accepted: z.number().int().nonnegative(),
+  /** Every answer token-identical to full depth's. */
+  matchesFullDepth: z.boolean(),
+})
+export type DraftExitMeasurement = z.infer<typeof DraftExitMeasurement>
+
+export const DraftCalibration = z.object({
+  fullDepthTokensPerS: z.number().nonnegative(),
+  decodedTokens: z.number().int().nonnegative(),
+  exits: z.array(DraftExitMeasurement),
+  /** The fastest exit: the model's draft_exit from now on. */
+  chosenExit: z.number().int().positive(),
+  /** Whether it is faster than full depth (else Exact costs speed on this model and machine). */
+  beatsFullDepth: z.boolean(),
+  prompts: z.number().int().positive(),
+  maxNewTokens: z.number().int().positive(),
+  tries: z.number().int().positive(),
+})
+export type DraftCalibration = z.infer<typeof DraftCalibration>
+
+export const ModelCalibrationProgress = z.object({
+  modelId: z.string(),
+  /** 0..1 through loading and measuring. */
+  progress: z.number().min(0).max(1),
+  message: z.string(),
+})
+
 export const modelsMethods = {
   /** Reads a model folder's config (and sorted.json) without loading weights: name, layers, exits. */
   'models.inspect': { request: z.object({ path: z.string().min(1) }).strict(), response: ModelFolderShape },
@@ -89,12 +126,19 @@ export const modelsMethods = {
   'models.setPrecision': { request: ModelRef.extend({ precision: WeightPrecision }).strict(), response: z.object({ model: ModelSummary }) },
   /** Removes an imported or trained model from the library (its files stay on disk); bundled models cannot be removed. */
   'models.remove': { request: ModelRef, response: z.object({}) },
+  /**
+   * Measures Exact mode at every draft exit of an imported or trained model (in its engine worker of
+   * its own, progress as models.calibrationProgress) and writes the fastest as draft_exit, with the
+   * figures, into its sorted.json. Bundled models are refused: their folder ships with the app.
+   */
+  'models.calibrate': { request: ModelRef, response: z.object({ calibration: DraftCalibration, written: z.string() }) },
   /** Copies the model's folder to `to`, which must not exist yet. */
   'models.export': { request: ModelRef.extend({ to: z.string().min(1) }).strict(), response: z.object({ path: z.string() }) },
 } as const
 
 export const modelsEvents = {
   'models.importProgress': ModelImportProgress,
+  'models.calibrationProgress': ModelCalibrationProgress,
   /** The model library changed (import, removal, a run's new model). */
   'models.changed': z.object({}),
 } as const

@@ -5,8 +5,8 @@
  * that offer folders to compare.
  */
 import { defineStore } from 'pinia'
-import { onScopeDispose, ref } from 'vue'
-import type { ModelFolderShape, ModelSummary, WeightPrecision } from '../../../src-main/api/contract'
+import { onScopeDispose, ref, toRef } from 'vue'
+import type { DraftCalibration, ModelFolderShape, ModelSummary, WeightPrecision } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
@@ -19,6 +19,15 @@ export interface ImportState {
   running: boolean
 }
 
+/** A model's "Calibrate Exact": its progress, then the exit chosen (or why it failed). */
+export interface CalibrationState {
+  progress: number
+  message: string
+  error: string | null
+  running: boolean
+  calibration: DraftCalibration | null
+}
+
 /** A folder's shape, or why it could not be read (each picker shows its own folder's reason). */
 export type FolderReading = { model: ModelFolderShape; error: null } | { model: null; error: string }
 
@@ -29,6 +38,8 @@ export const useModelsStore = defineStore('models', () => {
   /** Why the last removal or export failed. */
   const actionError = ref<string | null>(null)
   const importing = ref<ImportState | null>(null)
+  /** Per model id, its latest calibration in this window. */
+  const calibrations = ref<Record<string, CalibrationState>>({})
   /** Folders read with readFolder, newest last. */
   const folders = ref<ModelFolderShape[]>([])
   /** Reads in flight by path, so two pickers asking for one folder share one read. */
@@ -44,6 +55,26 @@ export const useModelsStore = defineStore('models', () => {
       if (importing.value?.running && importing.value.path === p.path) Object.assign(importing.value, { progress: p.progress, message: p.message })
     }),
   )
+
+  onScopeDispose(
+    api.on('models.calibrationProgress', (p) => {
+      const state = calibrations.value[p.modelId]
+      if (state?.running) Object.assign(state, { progress: p.progress, message: p.message })
+    }),
+  )
+
+  /**
+   * Measures Exact mode at every draft exit of the model and stores the fastest in its sorted.json;
+   * resolves to the calibration, or null with the model's calibration state saying why not.
+   */
+  async function calibrate(modelId: string): Promise<DraftCalibration | null> {
+    calibrations.value[modelId] = { progress: 0, message: 'Starting', error: null, running: true, calibration: null }
+    const state = calibrations.value[modelId]!
+    let calibration: DraftCalibration | null = null
+    await attempt(toRef(state, 'error'), async () => (calibration = (await api.call('models.calibrate', { modelId })).calibration))
+    Object.assign(state, { running: false, calibration, ...(calibration ? { progress: 1 } : {}) })
+    return calibration
+  }
 
   /** Resolves to the new model (kept in `precision`, default fp32), or null with `importing.error` set. */
   async function importFolder(path: string, precision: WeightPrecision = 'fp32'): Promise<ModelSummary | null> {
@@ -102,5 +133,5 @@ export const useModelsStore = defineStore('models', () => {
 
   const byId = (id: string | null | undefined) => models.value.find((m) => m.id === id)
 
-  return { models, loadError, actionError, importing, folders, load, importFolder, setPrecision, remove, exportTo, readFolder, byId }
+  return { models, loadError, actionError, importing, calibrations, folders, load, importFolder, calibrate, setPrecision, remove, exportTo, readFolder, byId }
 })

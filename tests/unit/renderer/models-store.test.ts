@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { ModelFolderShape, ModelSummary } from '../../../src-main/api/contract'
+import type { DraftCalibration, ModelFolderShape, ModelSummary } from '../../../src-main/api/contract'
 import { ClientError } from '../../../src-renderer/src/api/client'
 import { useModelCatalog } from '../../../src-renderer/src/composables/model-catalog'
 import { useModelsStore } from '../../../src-renderer/src/stores/models'
@@ -72,5 +72,29 @@ describe('models store', () => {
     piniaWith(client)
     await useModelsStore().importFolder('/models/tiny', 'int4')
     expect(client.calls.find((c) => c.method === 'models.import')?.params).toEqual({ path: '/models/tiny', precision: 'int4' })
+  })
+
+  it('shows a calibration\'s progress while it runs, then the exit it chose, or why it failed', async () => {
+    const answer = deferred<{ calibration: DraftCalibration; written: string }>()
+    const client = new FakeClient().handle('models.calibrate', () => answer.promise)
+    piniaWith(client)
+    const store = useModelsStore()
+    const running = store.calibrate('m')
+    expect(store.calibrations['m']).toMatchObject({ running: true, progress: 0, error: null, calibration: null })
+    client.emit('models.calibrationProgress', { modelId: 'm', progress: 0.4, message: 'try 2/3: exit 1, prompt 1/6' })
+    client.emit('models.calibrationProgress', { modelId: 'other', progress: 0.9, message: 'not this one' })
+    expect(store.calibrations['m']).toMatchObject({ running: true, progress: 0.4, message: 'try 2/3: exit 1, prompt 1/6' })
+    const calibration: DraftCalibration = {
+      fullDepthTokensPerS: 400, decodedTokens: 90, chosenExit: 2, beatsFullDepth: true, prompts: 6, maxNewTokens: 32, tries: 3,
+      exits: [{ exit: 2, tokensPerS: 420, speedup: 1.05, acceptanceRate: 0.6, drafted: 50, accepted: 30, matchesFullDepth: true }],
+    }
+    answer.resolve({ calibration, written: '/models/tiny/sorted.json' })
+    expect(await running).toEqual(calibration)
+    expect(store.calibrations['m']).toMatchObject({ running: false, progress: 1, error: null, calibration })
+    expect(client.calls.find((c) => c.method === 'models.calibrate')?.params).toEqual({ modelId: 'm' })
+
+    client.handle('models.calibrate', refused('"tiny" ships with the app.'))
+    expect(await store.calibrate('m')).toBeNull()
+    expect(store.calibrations['m']).toMatchObject({ running: false, error: '"tiny" ships with the app.', calibration: null })
   })
 })
