@@ -42,23 +42,27 @@ export interface ContenderAtExit {
   exit: number
   /** Absent: fp32. */
   precision?: WeightPrecision | undefined
-  /** The block size its int8/int4 weights ran at (absent for fp32). */
+  /** The block size asked for with int8/int4 weights; absent: the default (32), or a GPTQ/AWQ folder's own. */
   blockSize?: number | undefined
   /** Absent: answered at `exit`. */
   mode?: ContenderMode | undefined
 }
 
+/** The block size int8/int4 weights get when none is asked for (weight-format.ts). */
+const DEFAULT_BLOCK_SIZE = 32
+
 /**
  * What sets a contender's answers apart from the fp32 answers at its exit:
  * nothing for those (so they stay what every earlier evaluation recorded),
- * else its weights and block size, and its mode. Recorded answers are found
- * by this together with the model, the exit and the decoding.
+ * else its weights (`weights`, as the compare view records them) and a block
+ * size other than the default, and its mode. Recorded answers are found by
+ * this together with the model, the exit and the decoding.
  */
 export function answerVariant(contender: ContenderAtExit): Record<string, string | number> {
   const variant: Record<string, string | number> = {}
   if (contender.precision !== undefined && contender.precision !== 'fp32') {
     variant['weights'] = contender.precision
-    if (contender.blockSize !== undefined) variant['blockSize'] = contender.blockSize
+    if (contender.blockSize !== undefined && contender.blockSize !== DEFAULT_BLOCK_SIZE) variant['blockSize'] = contender.blockSize
   }
   if (contender.mode?.kind === 'exact') variant['mode'] = 'exact'
   if (contender.mode?.kind === 'auto') Object.assign(variant, { mode: 'auto', tau: contender.mode.tau })

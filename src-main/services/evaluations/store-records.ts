@@ -21,7 +21,7 @@ import {
   type EvaluationProgressInfo,
   type EvaluationResult,
 } from '../../engine/judge/batch'
-import type { Contender, ContenderAtExit } from '../../engine/judge/contender'
+import { answerVariant, type ContenderAtExit, type ContenderRun } from '../../engine/judge/contender'
 import type { JudgeVerdict, Verdict } from '../../engine/judge/pandalm'
 import type { EvalItem, Store } from '../../store'
 import { registerModelFolder, storedContender } from '../model-registry'
@@ -55,8 +55,8 @@ export interface EvaluationJob {
   /** A file to import (or find imported), or a stored set: exactly one. */
   setPath?: string | undefined
   setId?: string | undefined
-  a: Contender
-  b: Contender
+  a: ContenderRun
+  b: ContenderRun
   /** 'reference' or 'pandalm:<model folder>'. */
   judge: string
   matrix: boolean
@@ -79,7 +79,13 @@ export function prepareEvaluation(store: Store, job: EvaluationJob): BatchJob {
   }
 }
 
-/** An evaluation's answers and verdicts in the database (generations and comparisons), for one decoding. */
+/**
+ * An evaluation's answers and verdicts in the database (generations and
+ * comparisons), for one decoding. A contender in int8/int4 weights or in
+ * Exact/Auto mode (the CLI's) records its answers with that added to the
+ * decoding (answerVariant), so they are never taken for fp32 answers at the
+ * same exit, nor those for them.
+ */
 export class StoreRecords implements BatchRecords {
   private readonly decoding: Decoding & Record<string, unknown>
 
@@ -90,8 +96,12 @@ export class StoreRecords implements BatchRecords {
     this.decoding = { ...decoding }
   }
 
+  private decodingOf(contender: ContenderAtExit): Decoding & Record<string, unknown> {
+    return { ...this.decoding, ...answerVariant(contender) }
+  }
+
   private generation(item: BatchItem, contender: ContenderAtExit) {
-    return this.store.evals.findGeneration(item.id, storedContender(this.store, contender), this.decoding)
+    return this.store.evals.findGeneration(item.id, storedContender(this.store, contender), this.decodingOf(contender))
   }
 
   answer(item: BatchItem, contender: ContenderAtExit): Answer | undefined {
@@ -100,7 +110,7 @@ export class StoreRecords implements BatchRecords {
   }
 
   recordAnswer(item: BatchItem, contender: ContenderAtExit, answer: Answer): void {
-    this.store.evals.recordGeneration({ evalItemId: item.id, ...storedContender(this.store, contender), decoding: this.decoding, ...answer })
+    this.store.evals.recordGeneration({ evalItemId: item.id, ...storedContender(this.store, contender), decoding: this.decodingOf(contender), ...answer })
   }
 
   verdicts(item: BatchItem, a: ContenderAtExit, b: ContenderAtExit, judge: string): { ab: Verdict; ba: Verdict } | undefined {

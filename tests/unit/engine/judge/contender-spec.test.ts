@@ -45,8 +45,11 @@ describe('contenderLabel and answerVariant', () => {
     expect(contenderLabel({ modelPath: 'm', exit: 4, mode: { kind: 'auto', tau: 0.7 } })).toBe('m@auto:0.7')
     expect(answerVariant({ modelPath: 'm', exit: 4 })).toEqual({})
     expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'fp32' })).toEqual({})
+    // As the compare view records an int4 answer: the default block size is not spelled out.
+    expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'int4' })).toEqual({ weights: 'int4' })
+    expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'int4', blockSize: 32 })).toEqual({ weights: 'int4' })
     expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'int4', blockSize: 64 })).toEqual({ weights: 'int4', blockSize: 64 })
     expect(answerVariant({ modelPath: 'm', exit: 4, mode: { kind: 'exact' } })).toEqual({ mode: 'exact' })
-    expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'int8', blockSize: 32, mode: { kind: 'auto', tau: 0.5 } })).toEqual({ weights: 'int8', blockSize: 32, mode: 'auto', tau: 0.5 })
+    expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'int8', blockSize: 128, mode: { kind: 'auto', tau: 0.5 } })).toEqual({ weights: 'int8', blockSize: 128, mode: 'auto', tau: 0.5 })
   })
 })
