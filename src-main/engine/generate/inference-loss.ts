@@ -44,6 +44,27 @@ function crossEntropy(logits: Float32Array, vocabSize: number, row: number, targ
 }
 
 /**
+ * The LM head's rows are independent, so only the positions that predict a
+ * scored token go through it, HEAD_ROWS at a time: a long prompt costs no
+ * head work, and the logits held at once stay HEAD_ROWS × vocabulary.
+ */
+const HEAD_ROWS = 64
+
+/** Σ cross-entropy of the tokens at `targets`, each predicted by the hidden state one position before it. */
+async function scoredLoss(runtime: DynamicDepthRuntime, hidden: Float32Array, targets: readonly number[], labels: readonly number[]): Promise<number> {
+  const { hiddenSize: d, vocabSize } = runtime.config
+  let sum = 0
+  for (let start = 0; start < targets.length; start += HEAD_ROWS) {
+    const chunk = targets.slice(start, start + HEAD_ROWS)
+    const rows = new Float32Array(chunk.length * d)
+    chunk.forEach((t, i) => rows.set(hidden.subarray((t - 1) * d, t * d), i * d))
+    const logits = await runtime.head(rows)
+    chunk.forEach((t, i) => (sum += crossEntropy(logits, vocabSize, i, labels[t]!)))
+  }
+  return sum
+}
+
+/**
  * Mean response-token loss at each of `exits` (layer counts, 1..L) over
  * `records`: position t − 1 predicts token t, and tokens labelled −100 (the
  * prompt) are not scored, as in training. `onRecord` reports progress.
@@ -73,10 +94,7 @@ export async function inferenceLoss(
       for (let layer = 0; layer < deepest; layer++) {
         hidden = (await runtime.layer(layer, hidden, empty, empty, cos, sin)).hidden
         if (!wanted.has(layer + 1)) continue
-        const logits = await runtime.head(hidden)
-        let sum = 0
-        for (const t of targets) sum += crossEntropy(logits, config.vocabSize, t - 1, labels[t]!)
-        sums.set(layer + 1, sums.get(layer + 1)! + sum)
+        sums.set(layer + 1, sums.get(layer + 1)! + (await scoredLoss(runtime, hidden, targets, labels)))
       }
       scored += targets.length
     }

@@ -16,7 +16,8 @@ import { tinyConfig, tinyWeights } from './random-model'
 
 const config = tinyConfig({ layers: 3, vocab: 64, hidden: 64, heads: 4, kvHeads: 2, intermediate: 96 })
 const exits = [1, 2, 3]
-const seqLen = 24
+// Long enough for records whose scored positions span several of inferenceLoss's head chunks (64 rows).
+const seqLen = 160
 
 /** Records of random ids of varied length whose first few tokens are prompt (labelled −100, not scored). */
 function randomRecords(count: number, seed: number): TokenizedRecord[] {
