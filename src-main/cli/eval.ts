@@ -57,7 +57,7 @@ function sideJson(side: ContenderReport): Record<string, unknown> {
 /** One line per side for people: `a: m@exact, int4 (block 32): Exact, drafted at exit 1, acceptance 0.812 (4 new answers)`. */
 function sideLine(name: string, side: ContenderReport): string {
   const weights = side.weights.blockSize ? `${side.weights.precision} (block ${side.weights.blockSize})` : side.weights.precision
-  const measured = (x: number | null | undefined, digits: number) => (typeof x === 'number' ? x.toFixed(digits) : 'not measured: every answer was recorded before')
+  const measured = (x: number | null | undefined, digits: number) => (typeof x === 'number' ? x.toFixed(digits) : 'n/a')
   const mode =
     side.mode === 'exact'
       ? `Exact, drafted at exit ${side.draftExit}, acceptance ${measured(side.acceptanceRate, 3)}`

@@ -124,6 +124,9 @@ describe('sorted eval', () => {
     expect(out.contenders.a).toMatchObject({ label: `${modelA}@exact`, weights: 'fp32', mode: 'exact', draft_exit: 1, answers_generated: 4 })
     expect(out.contenders.a.acceptance_rate).toBeGreaterThanOrEqual(0)
     expect(out.contenders.a.acceptance_rate).toBeLessThanOrEqual(1)
+    // A rerun reuses the recorded answers and reports the same figures (each answer is recorded with its own).
+    const again = JSON.parse((await finish(args(`${modelA}@exact`))).stdout)
+    expect(again.contenders.a).toEqual({ ...out.contenders.a, answers_generated: 0 })
     // Exact answers are the full model's greedy answers, recorded apart from them.
     const store = openStore(join(modesDir, 'sorted.db'))
     const [evalSet] = store.evals.sets()

@@ -45,6 +45,16 @@ export interface Answer {
   output: string
   /** Decode speed; null when too few tokens were decoded to time. */
   tokensPerSecond: number | null
+  /** What decoding measured on it; absent on answers recorded without it. */
+  stats?: AnswerStats | undefined
+}
+
+/** One answer's tokens, the drafted and accepted ones of Exact mode, and the sum of the exits that chose its tokens (Auto's mean exit). */
+export interface AnswerStats {
+  tokens: number
+  drafted: number
+  accepted: number
+  exitSum: number
 }
 
 /**
@@ -98,9 +108,9 @@ export interface EvaluationResult {
 }
 
 /**
- * How a contender ran. Acceptance rate and mean exit are measured on the
- * answers this run generated (`generated`); answers found recorded carry no
- * such figures, so they are null when every answer was reused.
+ * How a contender ran. Acceptance rate and mean exit are over all its
+ * answers on the set, the ones made in this run and the ones found recorded
+ * (each is recorded with its figures), so a rerun reports the same.
  */
 export interface ContenderReport {
   /** As in the rows: `folder@exit`, `folder@exact`, `folder@auto:TAU`; a matrix's A is its folder. */
@@ -113,6 +123,7 @@ export interface ContenderReport {
   draftExit?: number
   /** Auto: the threshold. */
   tau?: number
+  /** Answers made in this run (the rest were found recorded). */
   generated: number
   /** Exact: accepted ÷ drafted tokens. */
   acceptanceRate?: number | null
@@ -195,8 +206,6 @@ export async function runBatchEvaluation(
     // when A and B are one model run alike): both outputs would be one recorded output.
     const contendersOfA = exitsOfA.map((exit) => settled(job.a, sa, exit)).filter((a) => sameKey(a) !== sameKey(contenderB))
     if (contendersOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${contenderLabel(contenderB)}): choose another exit, model, mode or weights.`)
-    const statsB = new ModeStats()
-    const statsA = new ModeStats()
 
     // Work units: B's answers, then per exit of A its answers and its judgements.
     const n = items.length
@@ -221,16 +230,18 @@ export async function runBatchEvaluation(
     onProgress({ setId, stage: 'starting', done: 0, total: n, overallDone, overallTotal, etaSeconds: null })
 
     estimate.restart()
-    await answerAll(records, items, contenderB, sb, decoding, statsB, reporter(`answers of ${contenderLabel(contenderB)}`, 'answer'))
+    const generatedB = await answerAll(records, items, contenderB, sb, decoding, reporter(`answers of ${contenderLabel(contenderB)}`, 'answer'))
     const rows: EvaluationResult['rows'] = []
+    let generatedA = 0
     for (const contenderA of contendersOfA) {
       const labelA = contenderLabel(contenderA)
-      await answerAll(records, items, contenderA, sa, decoding, statsA, reporter(`answers of ${labelA}`, 'answer'))
+      generatedA += await answerAll(records, items, contenderA, sa, decoding, reporter(`answers of ${labelA}`, 'answer'))
       const result = await judgeAll(records, items, contenderA, contenderB, judge, reporter(`judging ${labelA.slice(contenderA.modelPath.length)}`, 'judge'))
       rows.push({ exit: contenderA.exit, ...result, tokensPerSecond: meanSpeed(records, items, contenderA) })
     }
-    const reportA = report(job.matrix ? { modelPath: job.a.modelPath } : contendersOfA[0]!, job.a, sa, statsA)
-    return { setId, work, judge: judge.name, b: contenderLabel(contenderB), rows, contenders: { a: reportA, b: report(contenderB, job.b, sb, statsB) } }
+    const reportA = report(job.matrix ? { modelPath: job.a.modelPath } : contendersOfA[0]!, job.a, sa, generatedA, modeStats(records, items, contendersOfA))
+    const reportB = report(contenderB, job.b, sb, generatedB, modeStats(records, items, [contenderB]))
+    return { setId, work, judge: judge.name, b: contenderLabel(contenderB), rows, contenders: { a: reportA, b: reportB } }
   } finally {
     for (const s of sessions.values()) await s.release()
   }
@@ -261,31 +272,41 @@ function sameKey(c: ContenderAtExit): string {
   return JSON.stringify([resolve(c.modelPath), c.exit, answerVariant(c)])
 }
 
-/** Exact's drafted and accepted tokens and Auto's exits, summed over the answers a contender generated. */
-class ModeStats {
-  generated = 0
-  drafted = 0
-  accepted = 0
-  tokens = 0
-  exitSum = 0
-
-  add(result: GenerateResult): void {
-    this.generated++
-    this.drafted += result.drafted
-    this.accepted += result.accepted
-    this.tokens += result.exits.length
-    for (const exit of result.exits) this.exitSum += exit
-  }
+/** What decoding measured on one answer. */
+function answerStats(result: GenerateResult): AnswerStats {
+  return { tokens: result.exits.length, drafted: result.drafted, accepted: result.accepted, exitSum: result.exits.reduce((sum, exit) => sum + exit, 0) }
 }
 
-function report(contender: { modelPath: string; exit?: number; mode?: ContenderAtExit['mode'] }, run: ContenderRun, session: ModelSession, stats: ModeStats): ContenderReport {
+/** Exact's drafted and accepted tokens and Auto's exits, summed over the recorded answers of `contenders` that carry them. */
+function modeStats(records: BatchRecords, items: readonly BatchItem[], contenders: readonly ContenderAtExit[]): AnswerStats {
+  const total: AnswerStats = { tokens: 0, drafted: 0, accepted: 0, exitSum: 0 }
+  for (const contender of contenders) {
+    for (const item of items) {
+      const stats = records.answer(item, contender)?.stats
+      if (!stats) continue
+      total.tokens += stats.tokens
+      total.drafted += stats.drafted
+      total.accepted += stats.accepted
+      total.exitSum += stats.exitSum
+    }
+  }
+  return total
+}
+
+function report(
+  contender: { modelPath: string; exit?: number; mode?: ContenderAtExit['mode'] },
+  run: ContenderRun,
+  session: ModelSession,
+  generated: number,
+  stats: AnswerStats,
+): ContenderReport {
   const mode = run.mode?.kind ?? 'exit'
   return {
     label: contenderLabel(contender),
     weights: session.info.weights,
     ...(session.info.weightsFallbackReason ? { weightsFallbackReason: session.info.weightsFallbackReason } : {}),
     mode,
-    generated: stats.generated,
+    generated,
     ...(mode === 'exact' ? { draftExit: session.defaultDraftExit, acceptanceRate: stats.drafted ? stats.accepted / stats.drafted : null } : {}),
     ...(run.mode?.kind === 'auto' ? { tau: run.mode.tau, meanExit: stats.tokens ? stats.exitSum / stats.tokens : null } : {}),
   }
@@ -293,7 +314,7 @@ function report(contender: { modelPath: string; exit?: number; mode?: ContenderA
 
 /**
  * The contender answers every item it has no recorded answer for; `onProgress` says per item whether it was worked.
- * Answers are greedy (batchDecoding), so Exact's answer is the full model's greedy answer.
+ * Answers are greedy (batchDecoding), so Exact's answer is the full model's greedy answer. Returns how many it made.
  */
 async function answerAll(
   records: BatchRecords,
@@ -301,9 +322,9 @@ async function answerAll(
   contender: ContenderAtExit,
   session: ModelSession,
   decoding: Decoding,
-  stats: ModeStats,
   onProgress: (done: number, total: number, worked: boolean) => void,
-): Promise<void> {
+): Promise<number> {
+  let generated = 0
   const mode = contender.mode
   const exitAt = (): Depth => (mode?.kind === 'exact' ? 'exact' : mode?.kind === 'auto' ? { auto: mode.tau } : contender.exit)
   for (const [i, item] of items.entries()) {
@@ -316,15 +337,17 @@ async function answerAll(
         exitAt,
         ...(mode?.kind === 'exact' ? { speculative: { draftExit: session.defaultDraftExit } } : {}),
       })
-      stats.add(result)
+      generated++
       const decoded = Math.max(0, result.tokens.length - 1)
       records.recordAnswer(item, contender, {
         output: result.text.trim(),
         tokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : null,
+        stats: answerStats(result),
       })
     }
     onProgress(i + 1, items.length, missing)
   }
+  return generated
 }
 
 function answerOf(records: BatchRecords, item: BatchItem, contender: ContenderAtExit): Answer {

@@ -14,6 +14,7 @@ import {
   EvaluationSetupError,
   runBatchEvaluation,
   type Answer,
+  type AnswerStats,
   type BatchItem,
   type BatchJob,
   type BatchRecords,
@@ -106,11 +107,20 @@ export class StoreRecords implements BatchRecords {
 
   answer(item: BatchItem, contender: ContenderAtExit): Answer | undefined {
     const found = this.generation(item, contender)
-    return found && { output: found.output, tokensPerSecond: found.tokensPerSecond }
+    if (!found) return undefined
+    const stats = found.stats ? answerStatsOf(found.stats) : undefined
+    return { output: found.output, tokensPerSecond: found.tokensPerSecond, ...(stats ? { stats } : {}) }
   }
 
   recordAnswer(item: BatchItem, contender: ContenderAtExit, answer: Answer): void {
-    this.store.evals.recordGeneration({ evalItemId: item.id, ...storedContender(this.store, contender), decoding: this.decodingOf(contender), ...answer })
+    const { stats, ...rest } = answer
+    this.store.evals.recordGeneration({
+      evalItemId: item.id,
+      ...storedContender(this.store, contender),
+      decoding: this.decodingOf(contender),
+      ...rest,
+      stats: stats ? { ...stats } : null,
+    })
   }
 
   verdicts(item: BatchItem, a: ContenderAtExit, b: ContenderAtExit, judge: string): { ab: Verdict; ba: Verdict } | undefined {
@@ -127,6 +137,14 @@ export class StoreRecords implements BatchRecords {
     if (!ga || !gb) throw new Error(`item ${item.idx}: a verdict on answers that were never stored`)
     this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge, ...verdicts })
   }
+}
+
+/** A recorded answer's stats as the engine reads them; undefined when the stored object lacks a figure (it is then not counted). */
+function answerStatsOf(json: Record<string, unknown>): AnswerStats | undefined {
+  const { tokens, drafted, accepted, exitSum } = json
+  const counts = [tokens, drafted, accepted, exitSum]
+  if (!counts.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) return undefined
+  return { tokens: tokens as number, drafted: drafted as number, accepted: accepted as number, exitSum: exitSum as number }
 }
 
 /** What is already recorded for an evaluation's two models, as a worker gets it at start. */
