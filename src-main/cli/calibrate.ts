@@ -14,7 +14,7 @@ import { ModelSession } from '../engine/generate/model-session'
 import { PrequantizedPrecisionError } from '../engine/generate/runtime'
 import { readSortedFile } from '../engine/model/sorted-file'
 import { UsageError, type Command } from './commands'
-import { parseWeights } from './generate'
+import { parseWeights } from './weights-flags'
 import { numberOption, positiveInt } from './options'
 
 /** Longer answers only make the calibration slower: 32 tokens already hold several draft rounds. */

@@ -1,32 +1,16 @@
 import { parseArgs } from 'node:util'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
-import { InsufficientMemoryError } from '../engine/generate/memory-estimate'
-import { PrequantizedPrecisionError } from '../engine/generate/runtime'
 import { fixedExit, parseBudgetSchedule } from '../engine/generate/schedule'
 import type { SamplingOptions } from '../engine/generate/sampling'
 import type { Depth } from '../engine/generate/generate'
 import type { PromptInput } from '../engine/generate/prompt'
-import { ExecutionProviderPreference, QuantBlockSize, WeightPrecision, type WeightsRequest } from '../api/contract'
+import { ExecutionProviderPreference } from '../api/contract'
 import { UsageError, type Command } from './commands'
 import { flagError, flagOf } from './flags'
 import { numberOption, positiveInt } from './options'
 import { adapterOptions, adapterUsage, withAdapter } from './adapter'
-
-/** --weights and --block-size → the engine's weights request; undefined = the model's default (fp32, or int4 for a GPTQ/AWQ folder). */
-export function parseWeights(weights: string | undefined, blockSize: string | undefined): WeightsRequest | undefined {
-  if (weights === undefined) {
-    if (blockSize !== undefined) throw new UsageError('--block-size applies to int8 and int4 weights only: give --weights int8 or int4 with it.')
-    return undefined
-  }
-  const precision = WeightPrecision.safeParse(weights)
-  if (!precision.success) throw new UsageError(`--weights must be one of ${WeightPrecision.options.join(', ')} (got "${weights}").`)
-  if (blockSize === undefined) return { precision: precision.data }
-  if (precision.data === 'fp32') throw new UsageError('--block-size applies to int8 and int4 weights only (--weights is fp32).')
-  const block = QuantBlockSize.safeParse(Number(blockSize))
-  if (!/^\d+$/.test(blockSize) || !block.success) throw new UsageError(`--block-size must be 32, 64 or 128 (got "${blockSize}").`)
-  return { precision: precision.data, blockSize: block.data }
-}
+import { parseWeights, weightsOpenError } from './weights-flags'
 
 /** The longest draft --draft-tokens takes: more is never accepted in practice, and each costs a shallow pass. */
 const MAX_DRAFT_TOKENS = 64
@@ -153,9 +137,7 @@ ${adapterUsage}
       },
       adapterDir ? (config, base) => withAdapter(config, base, adapterDir, values['adapter-rank']) : undefined,
     ).catch((error: unknown) => {
-      if (error instanceof InsufficientMemoryError) throw new InsufficientMemoryError(error.estimate, error.availableBytes, error.fits, (p) => `pass --weights ${p}`)
-      if (error instanceof PrequantizedPrecisionError) throw new UsageError(`--weights ${values.weights}: ${values.model}: ${error.message} (omit --weights, or pass --weights int4).`)
-      throw error
+      throw weightsOpenError(error, '--weights', values.weights, values.model!)
     })
     const loadMs = performance.now() - loadStarted
     try {

@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util'
-import { ExecutionProviderPreference, tuningDefaults } from '../api/contract'
+import { ExecutionProviderPreference, tuningDefaults, type WeightPrecision, type WeightsRequest } from '../api/contract'
+import { inferenceLoss, NoScoredTokensError } from '../engine/generate/inference-loss'
+import { ModelSession } from '../engine/generate/model-session'
+import { PrequantizedPrecisionError } from '../engine/generate/runtime'
 import { formatProblem, loadDataset, type ErrorPolicy } from '../engine/data'
 import { inspectModelFolder, loadModelFolder } from '../engine/model/import'
-import { chatFormatterFor } from '../engine/tokenizer/chat-template'
-import { loadTokenizer } from '../engine/tokenizer/tokenizer'
+import { chatFormatterFor, type ChatFormatter } from '../engine/tokenizer/chat-template'
+import { loadTokenizer, type TextTokenizer } from '../engine/tokenizer/tokenizer'
 import { validationSource } from '../engine/train/data-source'
 import { runTuneJob, type TuneRequest } from '../engine/train/tune-job'
 import { planTune } from '../engine/train/tune-plan'
@@ -16,22 +19,28 @@ import { UsageError, type Command } from './commands'
 import { asUsageError, flagError, flagOf } from './flags'
 import { numberOption, positiveInt } from './options'
 import { seqLenFor, trainingFlagOptions, trainingRequestFrom } from './tune-flags'
+import { parseWeights, weightsOpenError } from './weights-flags'
 
 /** Model, tokenizer, template and dataset, as both `tune` and `eval-loss` read them. */
 function loadInputs(modelDir: string, dataFile: string, seqLen: number, onError: ErrorPolicy) {
   const model = loadModelFolder(modelDir)
   const tokenizer = loadTokenizer(modelDir)
   const formatter = chatFormatterFor(modelDir, tokenizer)
+  return { model, dataset: readDataset(dataFile, seqLen, onError, model.config.vocabSize, tokenizer, formatter) }
+}
+
+/** The dataset tokenized for a model, its warnings and skipped records said on stderr. */
+function readDataset(dataFile: string, seqLen: number, onError: ErrorPolicy, vocabSize: number, tokenizer: TextTokenizer | undefined, formatter: ChatFormatter | undefined) {
   const dataset = loadDataset(dataFile, {
     seqLen,
     onError,
-    vocabSize: model.config.vocabSize,
+    vocabSize,
     ...(tokenizer ? { tokenizer } : {}),
     ...(formatter ? { formatter } : {}),
   })
   for (const warning of dataset.warnings) process.stderr.write(`warning: ${warning}\n`)
   for (const skipped of dataset.skipped) for (const problem of skipped.problems) process.stderr.write(`skipped ${formatProblem(problem)}\n`)
-  return { model, dataset }
+  return dataset
 }
 
 export const tuneCommand: Command = {
@@ -195,14 +204,19 @@ function printPlan(request: TuneRequest, json: boolean): number {
 
 export const evalLossCommand: Command = {
   name: 'eval-loss',
-  summary: 'Mean token loss of every exit of a model on a dataset.',
-  usage: `sorted eval-loss --model DIR --data FILE [--exits SPEC] [--seq-len T] [--batch-size B] [--adapter DIR [--adapter-rank B]] [--json]
+  summary: 'Mean token loss of every exit of a model on a dataset, in fp32 or int8/int4 weights.',
+  usage: `sorted eval-loss --model DIR --data FILE [--exits SPEC] [--seq-len T] [--batch-size B] [--weights P [--block-size B]] [--adapter DIR [--adapter-rank B]] [--json]
 
+  --weights P       fp32 (default): the training graph's evaluation, batched (--batch-size B, default 4).
+                    int8 | int4: the inference graphs generation runs, in those weights (one record
+                    per pass). A GPTQ/AWQ folder runs int4 in its own packing.
+  --block-size B    32 (default) | 64 | 128, with int8 or int4
 ${adapterUsage}
 
 --seq-len defaults to ${tuningDefaults.seqLen}, or the model's context when shorter.
 
-Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ their number.`,
+Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ their number.
+--json prints {weights, graph: training|inference, loss, perplexity} (block_size and lm_head when quantized).`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -213,36 +227,114 @@ Loss per exit = Σ token cross-entropy over the dataset's response tokens ÷ the
         exits: { type: 'string', default: 'all' },
         'seq-len': { type: 'string' },
         'batch-size': { type: 'string', default: '4' },
+        weights: { type: 'string' },
+        'block-size': { type: 'string' },
         json: { type: 'boolean', default: false },
         ...adapterOptions,
       },
     })
     if (!values.model || !values.data) throw new UsageError('--model and --data are required.')
-    const seqLen = seqLenFor(values['seq-len'], values.model)
+    const modelDir = values.model
+    const seqLen = seqLenFor(values['seq-len'], modelDir)
     const batchSize = numberOption('batch-size', values['batch-size'], positiveInt, 'a positive whole number')!
+    const weights = parseWeights(values.weights, values['block-size'])
+    let header: ReturnType<typeof inspectModelFolder>
     try {
-      checkSeqLen(inspectModelFolder(values.model).config, seqLen, flagOf)
+      header = inspectModelFolder(modelDir)
+      checkSeqLen(header.config, seqLen, flagOf)
     } catch (error) {
       throw asUsageError(error)
     }
-    const { model, dataset } = loadInputs(values.model, values.data, seqLen, 'stop')
-    let exits: number[]
-    try {
-      exits = parseExits(values.exits, model.config.numLayers)
-    } catch (error) {
-      throw flagError('exits', error)
+    if (header.prequantized && weights?.precision === 'fp32') throw weightsOpenError(new PrequantizedPrecisionError(header.prequantized.method, 'fp32'), '--weights', values.weights, modelDir)
+    // The training graph holds fp32 weights only: any other precision (and a GPTQ/AWQ folder, int4 by default) runs the inference graphs.
+    const report =
+      (weights && weights.precision !== 'fp32') || (header.prequantized && !weights)
+        ? await inferencePathLoss(modelDir, values.data, seqLen, values.exits, weights, values.weights, values.adapter, values['adapter-rank'])
+        : await trainingGraphLoss(modelDir, values.data, seqLen, values.exits, batchSize, values.adapter, values['adapter-rank'])
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(report)}\n`)
+    } else {
+      process.stdout.write(`weights ${report.weights}${report.block_size ? ` (block ${report.block_size}, LM head ${report.lm_head})` : ''}, ${report.graph} graph${report.graph === 'inference' ? 's' : ''}\n`)
+      for (const e of Object.keys(report.loss)) process.stdout.write(`exit ${e}: loss ${report.loss[e]!.toFixed(4)}  perplexity ${report.perplexity[e]!.toFixed(2)}\n`)
     }
-    const options: TrainOptions = {
-      mode: 'soft', exits, batchSize, seqLen, gradAccum: 1, totalSteps: 0, lr: 0, weightDecay: 0, warmupSteps: 0,
-      schedule: 'constant', maxGradNorm: 0, seed: 0, evalEvery: 0, checkpointEvery: 0,
-    }
-    const source = validationSource(dataset.records, { batchSize, seqLen })!
-    const weights = withAdapter(model.config, model.weights, values.adapter, values['adapter-rank'])
-    const trainer = new Trainer(model.config, weights, options, source, source, '', {})
-    const result = (await trainer.evaluate())!
-    await trainer.release()
-    if (values.json) process.stdout.write(`${JSON.stringify(result.loss)}\n`)
-    else for (const e of exits) process.stdout.write(`exit ${e}: loss ${result.loss[e]!.toFixed(4)}  perplexity ${result.perplexity[e]!.toFixed(2)}\n`)
     return 0
   },
+}
+
+/** What eval-loss reports: per-exit loss and perplexity, and the weights and graph that computed them. */
+interface EvalLossReport {
+  weights: WeightPrecision
+  block_size?: number
+  lm_head?: string
+  weights_fallback_reason?: string
+  graph: 'training' | 'inference'
+  loss: Record<string, number>
+  perplexity: Record<string, number>
+}
+
+function exitsOf(spec: string, numLayers: number): number[] {
+  try {
+    return parseExits(spec, numLayers)
+  } catch (error) {
+    throw flagError('exits', error)
+  }
+}
+
+/** fp32: the training graph's evaluation (batched, padded to --seq-len), as validation during tuning computes it. */
+async function trainingGraphLoss(modelDir: string, dataFile: string, seqLen: number, exitSpec: string, batchSize: number, adapter: string | undefined, adapterRank: string | undefined): Promise<EvalLossReport> {
+  const { model, dataset } = loadInputs(modelDir, dataFile, seqLen, 'stop')
+  const exits = exitsOf(exitSpec, model.config.numLayers)
+  const options: TrainOptions = {
+    mode: 'soft', exits, batchSize, seqLen, gradAccum: 1, totalSteps: 0, lr: 0, weightDecay: 0, warmupSteps: 0,
+    schedule: 'constant', maxGradNorm: 0, seed: 0, evalEvery: 0, checkpointEvery: 0,
+  }
+  const source = validationSource(dataset.records, { batchSize, seqLen })!
+  const weights = withAdapter(model.config, model.weights, adapter, adapterRank)
+  const trainer = new Trainer(model.config, weights, options, source, source, '', {})
+  try {
+    const result = (await trainer.evaluate())!
+    return { weights: 'fp32', graph: 'training', loss: result.loss, perplexity: result.perplexity }
+  } finally {
+    await trainer.release()
+  }
+}
+
+/** int8/int4: the inference graphs in those weights (engine/generate/inference-loss.ts), loaded as generate loads them. */
+async function inferencePathLoss(
+  modelDir: string,
+  dataFile: string,
+  seqLen: number,
+  exitSpec: string,
+  weights: WeightsRequest | undefined,
+  weightsFlag: string | undefined,
+  adapter: string | undefined,
+  adapterRank: string | undefined,
+): Promise<EvalLossReport> {
+  const exits = exitsOf(exitSpec, inspectModelFolder(modelDir).config.numLayers)
+  const session = await ModelSession.open(
+    modelDir,
+    { ...(weights ? { weights } : {}), log: (m) => process.stderr.write(`${m}\n`) },
+    adapter ? (config, base) => withAdapter(config, base, adapter, adapterRank) : undefined,
+  ).catch((error: unknown) => {
+    throw weightsOpenError(error, '--weights', weightsFlag, modelDir)
+  })
+  try {
+    const dataset = readDataset(dataFile, seqLen, 'stop', session.config.vocabSize, session.tokenizer, session.formatter)
+    const result = await inferenceLoss(session.runtime, dataset.records, exits, (done, total) => {
+      if (done === total || done % 20 === 0) process.stderr.write(`records: ${done}/${total}\n`)
+    }).catch((error: unknown) => {
+      throw error instanceof NoScoredTokensError ? new UsageError(`--data ${dataFile}: ${error.message}.`) : error
+    })
+    const info = session.info.weights
+    return {
+      weights: info.precision,
+      ...(info.blockSize ? { block_size: info.blockSize, lm_head: info.lmHead } : {}),
+      ...(session.info.weightsFallbackReason ? { weights_fallback_reason: session.info.weightsFallbackReason } : {}),
+      graph: 'inference',
+      loss: result.loss,
+      perplexity: result.perplexity,
+    }
+  } finally {
+    await session.release()
+  }
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto'
 import type { Database, Statement, Transaction } from 'better-sqlite3'
 import type { Clock } from './clock'
 import { NotFoundError } from './errors'
-import { decodeJson, encodeCanonicalJson, type JsonObject } from './json'
+import { decodeJson, decodeJsonOrNull, encodeCanonicalJson, type JsonObject } from './json'
 import { prepareReturning, type WriteReturning } from './returning'
 
 export interface EvalSet {
@@ -54,6 +54,8 @@ export interface Generation extends StoredContender {
   decoding: JsonObject
   output: string
   tokensPerSecond: number | null
+  /** What decoding measured on it beside speed (e.g. Exact's accepted drafts); null when nothing was. */
+  stats: JsonObject | null
   createdAt: number
 }
 
@@ -62,6 +64,7 @@ export interface NewGeneration extends StoredContender {
   decoding: JsonObject
   output: string
   tokensPerSecond?: number | null
+  stats?: JsonObject | null
 }
 
 /** PandaLM's answer: '1' the first response shown is better, '2' the second, or 'Tie' (checked equal to the contract's in services/store-types.ts). */
@@ -139,6 +142,7 @@ interface GenerationRow {
   decoding: string
   output: string
   tokens_per_second: number | null
+  stats: string | null
   created_at: number
 }
 
@@ -200,6 +204,7 @@ function toGeneration(row: GenerationRow): Generation {
     decoding: decodeJson<JsonObject>(row.decoding),
     output: row.output,
     tokensPerSecond: row.tokens_per_second,
+    stats: decodeJsonOrNull<JsonObject>(row.stats),
     createdAt: row.created_at,
   }
 }
@@ -258,8 +263,8 @@ export class EvalRepository {
     this.#items = db.prepare<[string], EvalItemRow>('SELECT * FROM eval_items WHERE eval_set_id = ? ORDER BY idx')
 
     this.#insertGeneration = db.prepare<GenerationRow>(
-      `INSERT INTO generations (id, eval_item_id, model_id, exit, decoding, output, tokens_per_second, created_at)
-       VALUES (@id, @eval_item_id, @model_id, @exit, @decoding, @output, @tokens_per_second, @created_at)
+      `INSERT INTO generations (id, eval_item_id, model_id, exit, decoding, output, tokens_per_second, stats, created_at)
+       VALUES (@id, @eval_item_id, @model_id, @exit, @decoding, @output, @tokens_per_second, @stats, @created_at)
        ON CONFLICT (eval_item_id, model_id, exit, decoding) DO NOTHING`,
     )
     this.#findGeneration = db.prepare<GenerationKey, GenerationRow>(
@@ -367,6 +372,7 @@ export class EvalRepository {
         id: randomUUID(),
         output: generation.output,
         tokens_per_second: generation.tokensPerSecond ?? null,
+        stats: generation.stats ? encodeCanonicalJson(generation.stats, 'stats') : null,
         created_at: this.#now(),
       })
       return toGeneration(this.#findGeneration.get(key)!)

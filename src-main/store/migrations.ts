@@ -205,8 +205,17 @@ const modelPrecision = /* sql */ `
 ALTER TABLE models ADD COLUMN precision TEXT NOT NULL DEFAULT 'fp32' CHECK (precision IN ('fp32', 'int8', 'int4'));
 `
 
+// What decoding measured on an evaluation answer beside its speed (Exact's
+// drafted and accepted tokens, Auto's exits), so a rerun that reuses the
+// answer reports the same figures; NULL where nothing was measured.
+const generationStats = /* sql */ `
+ALTER TABLE generations ADD COLUMN stats TEXT
+  CHECK (stats IS NULL OR (json_valid(stats) AND json_type(stats) = 'object'));
+`
+
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'message token lengths', sql: messageTokenLengths },
   { version: 3, name: 'model precision', sql: modelPrecision },
+  { version: 4, name: 'generation stats', sql: generationStats },
 ]

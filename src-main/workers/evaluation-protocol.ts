@@ -10,7 +10,9 @@ import { CancelJob } from './worker-envelope'
 
 /** A contender with its exit settled, as answers are recorded (the engine's ContenderAtExit). */
 const ContenderAtExit = Contender.required({ exit: true })
-const Answer = z.object({ output: z.string(), tokensPerSecond: z.number().nullable() })
+/** What decoding measured on an answer (the engine's AnswerStats), stored with it. */
+const AnswerStats = z.object({ tokens: z.number().nonnegative(), drafted: z.number().nonnegative(), accepted: z.number().nonnegative(), exitSum: z.number().nonnegative() })
+const Answer = z.object({ output: z.string(), tokensPerSecond: z.number().nullable(), stats: AnswerStats.optional() })
 const JudgeVerdict = z.object({ verdict: Verdict, reason: z.string(), reference: z.string() })
 
 export const StartEvaluation = z.object({

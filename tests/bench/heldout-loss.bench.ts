@@ -11,9 +11,9 @@
  */
 import { join } from 'node:path'
 import { loadDataset } from '../../src-main/engine/data'
+import { inferenceLoss } from '../../src-main/engine/generate/inference-loss'
 import { DynamicDepthRuntime } from '../../src-main/engine/generate/runtime'
 import { loadModelFolder } from '../../src-main/engine/model/import'
-import { ropeTables } from '../../src-main/engine/model/rope'
 import { weightFormat, type WeightFormat } from '../../src-main/engine/model/weight-format'
 import { chatFormatterFor } from '../../src-main/engine/tokenizer/chat-template'
 import { loadTokenizer } from '../../src-main/engine/tokenizer/tokenizer'
@@ -38,39 +38,15 @@ const { records } = loadDataset(dataFile, {
 })
 const { config } = model
 
-/** Σ −log softmax(logits)[target] over one row of [n, V] logits. */
-function crossEntropy(logits: Float32Array, row: number, target: number): number {
-  const V = config.vocabSize
-  let max = -Infinity
-  for (let v = 0; v < V; v++) max = Math.max(max, logits[row * V + v]!)
-  let sum = 0
-  for (let v = 0; v < V; v++) sum += Math.exp(logits[row * V + v]! - max)
-  return Math.log(sum) + max - logits[row * V + target]!
-}
-
-/** Mean response-token loss at each exit, through the inference graphs (one full pass per record, no cache). */
-async function inferenceLoss(format: WeightFormat): Promise<Record<number, number>> {
+/** Mean response-token loss at each exit, through the inference graphs in `format` (engine/generate/inference-loss.ts). */
+async function inferenceLossIn(format: WeightFormat): Promise<Record<number, number>> {
   const runtime = await DynamicDepthRuntime.load(config, model.weights, { weights: format })
-  const sums = new Map<number, number>()
-  let counted = 0
-  for (const { inputIds, labels } of records) {
-    const n = inputIds.length
-    const { cos, sin } = ropeTables(config, 0, n)
-    let hidden = await runtime.embed(inputIds)
-    const empty = runtime.emptyCache()
-    for (let layer = 0; layer < Math.max(...exits); layer++) {
-      hidden = (await runtime.layer(layer, hidden, empty, empty, cos, sin)).hidden
-      if (!exits.includes(layer + 1)) continue
-      const logits = await runtime.head(hidden)
-      let sum = 0
-      // Position t − 1 predicts token t; prompt tokens are labelled −100.
-      for (let t = 1; t < n; t++) if (labels[t]! !== -100) sum += crossEntropy(logits, t - 1, labels[t]!)
-      sums.set(layer + 1, (sums.get(layer + 1) ?? 0) + sum)
-    }
-    for (let t = 1; t < n; t++) if (labels[t]! !== -100) counted++
+  try {
+    const { loss } = await inferenceLoss(runtime, records, exits)
+    return Object.fromEntries(exits.map((e) => [e, loss[e]!]))
+  } finally {
+    await runtime.release()
   }
-  await runtime.release()
-  return Object.fromEntries(exits.map((e) => [e, sums.get(e)! / counted]))
 }
 
 /** The same loss through the training graph's evaluation (`sorted eval-loss`). */
@@ -96,7 +72,7 @@ const variants: Record<string, WeightFormat> = {
 }
 const round = (x: number) => +x.toFixed(4)
 const losses: Record<string, Record<number, number>> = {}
-for (const [name, format] of Object.entries(variants)) losses[name] = await inferenceLoss(format)
+for (const [name, format] of Object.entries(variants)) losses[name] = await inferenceLossIn(format)
 const training = await trainingGraphLoss()
 console.log(
   JSON.stringify({

@@ -206,8 +206,28 @@ describe('sorted tune', () => {
   it('eval-loss prints the mean loss of every exit', async () => {
     const result = await finish(['eval-loss', '--model', modelDir, '--data', data, '--seq-len', '64', '--json'])
     expect(result.code, result.stderr).toBe(0)
-    const losses = JSON.parse(result.stdout)
-    expect(Object.keys(losses)).toEqual(['1', '2', '3'])
-    for (const value of Object.values(losses)) expect(value).toBeGreaterThan(0)
+    const out = JSON.parse(result.stdout)
+    expect(out).toMatchObject({ weights: 'fp32', graph: 'training' })
+    expect(Object.keys(out.loss)).toEqual(['1', '2', '3'])
+    for (const value of Object.values(out.loss)) expect(value).toBeGreaterThan(0)
+  })
+
+  it('eval-loss --weights int8 measures through the inference graphs in int8, close to the fp32 training graph', async () => {
+    const fp32 = JSON.parse((await finish(['eval-loss', '--model', modelDir, '--data', data, '--seq-len', '64', '--json'])).stdout)
+    const result = await finish(['eval-loss', '--model', modelDir, '--data', data, '--seq-len', '64', '--weights', 'int8', '--json'])
+    expect(result.code, result.stderr).toBe(0)
+    const int8 = JSON.parse(result.stdout)
+    expect(int8).toMatchObject({ weights: 'int8', block_size: 32, lm_head: 'int8', graph: 'inference' })
+    expect(Object.keys(int8.loss)).toEqual(['1', '2', '3'])
+    for (const exit of ['1', '2', '3']) {
+      expect(Math.abs(int8.loss[exit] - fp32.loss[exit])).toBeLessThan(0.05)
+      expect(int8.perplexity[exit]).toBeCloseTo(Math.exp(int8.loss[exit]), 6)
+    }
+    const human = await finish(['eval-loss', '--model', modelDir, '--data', data, '--seq-len', '64', '--weights', 'int4', '--block-size', '64', '--exits', '2'])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toMatch(/^weights int4 \(block 64, LM head int8\), inference graphs\nexit 2: loss [\d.]+ {2}perplexity [\d.]+\nexit 3: loss/)
+    const refused = await finish(['eval-loss', '--model', modelDir, '--data', data, '--weights', 'int3'])
+    expect(refused.code).toBe(2)
+    expect(refused.stderr.split('\n')[0]).toBe('sorted eval-loss: --weights must be one of fp32, int8, int4 (got "int3").')
   })
 })

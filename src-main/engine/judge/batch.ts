@@ -10,8 +10,10 @@
  * reports each answer and verdict to the evaluation service, which stores it.
  */
 import { resolve } from 'node:path'
+import type { Depth, GenerateResult } from '../generate/generate'
 import { ModelSession } from '../generate/model-session'
-import type { Contender, ContenderAtExit } from './contender'
+import type { WeightsInfo } from '../model/weight-format'
+import { answerVariant, contenderLabel, type ContenderAtExit, type ContenderRun } from './contender'
 import { createModelJudge, PANDALM_DECODING } from './model-judge'
 import type { JudgeVerdict, Verdict } from './pandalm'
 import { referenceJudge } from './reference'
@@ -43,6 +45,16 @@ export interface Answer {
   output: string
   /** Decode speed; null when too few tokens were decoded to time. */
   tokensPerSecond: number | null
+  /** What decoding measured on it; absent on answers recorded without it. */
+  stats?: AnswerStats | undefined
+}
+
+/** One answer's tokens, the drafted and accepted ones of Exact mode, and the sum of the exits that chose its tokens (Auto's mean exit). */
+export interface AnswerStats {
+  tokens: number
+  drafted: number
+  accepted: number
+  exitSum: number
 }
 
 /**
@@ -68,8 +80,8 @@ export interface PairJudge {
 export interface BatchJob {
   setId: string
   items: BatchItem[]
-  a: Contender
-  b: Contender
+  a: ContenderRun
+  b: ContenderRun
   /** 'reference' or 'pandalm:<model folder>'. */
   judge: string
   matrix: boolean
@@ -88,9 +100,35 @@ export interface EvaluationResult {
   setId: string
   work: EvaluationWork
   judge: string
-  /** The full label of B, `folder@exit`. */
+  /** The full label of B: `folder@exit`, `folder@exact`, `folder@auto:TAU`. */
   b: string
   rows: (Tally & { exit: number; tokensPerSecond: number })[]
+  /** How each side ran: its weights and decoding mode. */
+  contenders: { a: ContenderReport; b: ContenderReport }
+}
+
+/**
+ * How a contender ran. Acceptance rate and mean exit are over all its
+ * answers on the set, the ones made in this run and the ones found recorded
+ * (each is recorded with its figures), so a rerun reports the same.
+ */
+export interface ContenderReport {
+  /** As in the rows: `folder@exit`, `folder@exact`, `folder@auto:TAU`; a matrix's A is its folder. */
+  label: string
+  /** The weights it ran in: the ones asked for, a GPTQ/AWQ folder's int4, or fp32 where the provider could not run them. */
+  weights: WeightsInfo
+  weightsFallbackReason?: string
+  mode: 'exit' | 'exact' | 'auto'
+  /** Exact: the exit that drafted. */
+  draftExit?: number
+  /** Auto: the threshold. */
+  tau?: number
+  /** Answers made in this run (the rest were found recorded). */
+  generated: number
+  /** Exact: accepted ÷ drafted tokens. */
+  acceptanceRate?: number | null
+  /** Auto: the mean exit that chose each token. */
+  meanExit?: number | null
 }
 
 /** A request that cannot run as given (the user's to fix). */
@@ -130,9 +168,12 @@ export async function runBatchEvaluation(
   const { setId, items } = job
   if (items.length === 0) throw new EvaluationSetupError('the evaluation set has no items.')
   const sessions = new Map<string, ModelSession>()
-  const session = async (path: string) => {
-    let s = sessions.get(path)
-    if (!s) sessions.set(path, (s = await ModelSession.open(path)))
+  // One session per folder and weights: a side in int4 and a side in fp32 of one folder are two models.
+  const session = async (path: string, contender: ContenderRun = { modelPath: path }) => {
+    const weights = contender.precision ? { precision: contender.precision, ...(contender.blockSize ? { blockSize: contender.blockSize } : {}) } : undefined
+    const key = JSON.stringify([resolve(path), weights ?? null])
+    let s = sessions.get(key)
+    if (!s) sessions.set(key, (s = await ModelSession.open(path, weights ? { weights } : {})))
     return s
   }
   try {
@@ -155,25 +196,26 @@ export async function runBatchEvaluation(
       judge = { name: `pandalm:${judgeSession.info.name}`, judge: (item, r1, r2) => model.judge({ instruction: item.instruction, input: item.input, response1: r1, response2: r2 }) }
     } else throw new EvaluationSetupError(`the judge must be reference or pandalm:DIR (got "${job.judge}").`)
 
+    if (job.matrix && job.a.mode) throw new EvaluationSetupError('a matrix judges every exit of A: give A without a mode.')
     const decoding = batchDecoding(job.maxNewTokens)
-    const sb = await session(job.b.modelPath)
-    const contenderB: ContenderAtExit = { modelPath: job.b.modelPath, exit: job.b.exit ?? sb.info.numLayers }
-    const sa = await session(job.a.modelPath)
+    const sb = await session(job.b.modelPath, job.b)
+    const contenderB = settled(job.b, sb, job.b.exit ?? sb.info.numLayers)
+    const sa = await session(job.a.modelPath, job.a)
+    const exitsOfA = job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]
     // A contender is not judged against itself (B's own exit in A's matrix
-    // when A and B are one model): both outputs would be one recorded output.
-    const sameModel = resolve(job.a.modelPath) === resolve(job.b.modelPath)
-    const exitsOfA = (job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]).filter((exit) => !(sameModel && exit === contenderB.exit))
-    if (exitsOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${job.b.modelPath}@${contenderB.exit}): choose another exit or model.`)
+    // when A and B are one model run alike): both outputs would be one recorded output.
+    const contendersOfA = exitsOfA.map((exit) => settled(job.a, sa, exit)).filter((a) => sameKey(a) !== sameKey(contenderB))
+    if (contendersOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${contenderLabel(contenderB)}): choose another exit, model, mode or weights.`)
 
     // Work units: B's answers, then per exit of A its answers and its judgements.
     const n = items.length
-    const overallTotal = n * (1 + 2 * exitsOfA.length)
+    const overallTotal = n * (1 + 2 * contendersOfA.length)
     let overallDone = 0
     let judgedSoFar = 0
     const work: EvaluationWork = { answersGenerated: 0, answersReused: 0, judgementsMade: 0, judgementsReused: 0 }
     const estimate = new WorkEstimate<'answer' | 'judge'>()
     const remaining = () => {
-      const judgementsLeft = n * exitsOfA.length - judgedSoFar
+      const judgementsLeft = n * contendersOfA.length - judgedSoFar
       return { answer: overallTotal - overallDone - judgementsLeft, judge: judgementsLeft }
     }
     const reporter = (stage: string, kind: 'answer' | 'judge') => (done: number, total: number, worked: boolean) => {
@@ -188,21 +230,92 @@ export async function runBatchEvaluation(
     onProgress({ setId, stage: 'starting', done: 0, total: n, overallDone, overallTotal, etaSeconds: null })
 
     estimate.restart()
-    await answerAll(records, items, contenderB, sb, decoding, reporter(`answers of ${job.b.modelPath}@${contenderB.exit}`, 'answer'))
+    const generatedB = await answerAll(records, items, contenderB, sb, decoding, reporter(`answers of ${contenderLabel(contenderB)}`, 'answer'))
     const rows: EvaluationResult['rows'] = []
-    for (const exit of exitsOfA) {
-      const contenderA: ContenderAtExit = { modelPath: job.a.modelPath, exit }
-      await answerAll(records, items, contenderA, sa, decoding, reporter(`answers of ${job.a.modelPath}@${exit}`, 'answer'))
-      const result = await judgeAll(records, items, contenderA, contenderB, judge, reporter(`judging @${exit}`, 'judge'))
-      rows.push({ exit, ...result, tokensPerSecond: meanSpeed(records, items, contenderA) })
+    let generatedA = 0
+    for (const contenderA of contendersOfA) {
+      const labelA = contenderLabel(contenderA)
+      generatedA += await answerAll(records, items, contenderA, sa, decoding, reporter(`answers of ${labelA}`, 'answer'))
+      const result = await judgeAll(records, items, contenderA, contenderB, judge, reporter(`judging ${labelA.slice(contenderA.modelPath.length)}`, 'judge'))
+      rows.push({ exit: contenderA.exit, ...result, tokensPerSecond: meanSpeed(records, items, contenderA) })
     }
-    return { setId, work, judge: judge.name, b: `${job.b.modelPath}@${contenderB.exit}`, rows }
+    const reportA = report(job.matrix ? { modelPath: job.a.modelPath } : contendersOfA[0]!, job.a, sa, generatedA, modeStats(records, items, contendersOfA))
+    const reportB = report(contenderB, job.b, sb, generatedB, modeStats(records, items, [contenderB]))
+    return { setId, work, judge: judge.name, b: contenderLabel(contenderB), rows, contenders: { a: reportA, b: reportB } }
   } finally {
     for (const s of sessions.values()) await s.release()
   }
 }
 
-/** The contender answers every item it has no recorded answer for; `onProgress` says per item whether it was worked. */
+/**
+ * The contender as its answers are recorded: its exit (the full depth in a
+ * mode), the weights its session actually holds, and its mode. A mode needs
+ * an exit below the full depth to draft or stop at.
+ */
+function settled(run: ContenderRun, session: ModelSession, exit: number): ContenderAtExit {
+  const { weights } = session.info
+  if (run.mode && !session.info.modes.includes(run.mode.kind)) {
+    const name = run.mode.kind === 'exact' ? 'Exact' : 'Auto'
+    throw new EvaluationSetupError(`${contenderLabel({ ...run, exit })}: ${name} mode needs a model of at least 2 layers (${run.modelPath} has ${session.info.numLayers}).`)
+  }
+  return {
+    modelPath: run.modelPath,
+    exit: run.mode ? session.info.numLayers : exit,
+    precision: weights.precision,
+    ...(weights.precision !== 'fp32' && run.blockSize ? { blockSize: run.blockSize } : {}),
+    ...(run.mode ? { mode: run.mode } : {}),
+  }
+}
+
+/** What makes two contenders the same one (the same recorded answers). */
+function sameKey(c: ContenderAtExit): string {
+  return JSON.stringify([resolve(c.modelPath), c.exit, answerVariant(c)])
+}
+
+/** What decoding measured on one answer. */
+function answerStats(result: GenerateResult): AnswerStats {
+  return { tokens: result.exits.length, drafted: result.drafted, accepted: result.accepted, exitSum: result.exits.reduce((sum, exit) => sum + exit, 0) }
+}
+
+/** Exact's drafted and accepted tokens and Auto's exits, summed over the recorded answers of `contenders` that carry them. */
+function modeStats(records: BatchRecords, items: readonly BatchItem[], contenders: readonly ContenderAtExit[]): AnswerStats {
+  const total: AnswerStats = { tokens: 0, drafted: 0, accepted: 0, exitSum: 0 }
+  for (const contender of contenders) {
+    for (const item of items) {
+      const stats = records.answer(item, contender)?.stats
+      if (!stats) continue
+      total.tokens += stats.tokens
+      total.drafted += stats.drafted
+      total.accepted += stats.accepted
+      total.exitSum += stats.exitSum
+    }
+  }
+  return total
+}
+
+function report(
+  contender: { modelPath: string; exit?: number; mode?: ContenderAtExit['mode'] },
+  run: ContenderRun,
+  session: ModelSession,
+  generated: number,
+  stats: AnswerStats,
+): ContenderReport {
+  const mode = run.mode?.kind ?? 'exit'
+  return {
+    label: contenderLabel(contender),
+    weights: session.info.weights,
+    ...(session.info.weightsFallbackReason ? { weightsFallbackReason: session.info.weightsFallbackReason } : {}),
+    mode,
+    generated,
+    ...(mode === 'exact' ? { draftExit: session.defaultDraftExit, acceptanceRate: stats.drafted ? stats.accepted / stats.drafted : null } : {}),
+    ...(run.mode?.kind === 'auto' ? { tau: run.mode.tau, meanExit: stats.tokens ? stats.exitSum / stats.tokens : null } : {}),
+  }
+}
+
+/**
+ * The contender answers every item it has no recorded answer for; `onProgress` says per item whether it was worked.
+ * Answers are greedy (batchDecoding), so Exact's answer is the full model's greedy answer. Returns how many it made.
+ */
 async function answerAll(
   records: BatchRecords,
   items: readonly BatchItem[],
@@ -210,25 +323,36 @@ async function answerAll(
   session: ModelSession,
   decoding: Decoding,
   onProgress: (done: number, total: number, worked: boolean) => void,
-): Promise<void> {
+): Promise<number> {
+  let generated = 0
+  const mode = contender.mode
+  const exitAt = (): Depth => (mode?.kind === 'exact' ? 'exact' : mode?.kind === 'auto' ? { auto: mode.tau } : contender.exit)
   for (const [i, item] of items.entries()) {
     const missing = !records.answer(item, contender)
     if (missing) {
       const content = item.input ? `${item.instruction}\n\n${item.input}` : item.instruction
-      const result = await session.generate({ input: { messages: [{ role: 'user', content }] }, maxNewTokens: decoding.maxNewTokens, exitAt: () => contender.exit })
+      const result = await session.generate({
+        input: { messages: [{ role: 'user', content }] },
+        maxNewTokens: decoding.maxNewTokens,
+        exitAt,
+        ...(mode?.kind === 'exact' ? { speculative: { draftExit: session.defaultDraftExit } } : {}),
+      })
+      generated++
       const decoded = Math.max(0, result.tokens.length - 1)
       records.recordAnswer(item, contender, {
         output: result.text.trim(),
         tokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : null,
+        stats: answerStats(result),
       })
     }
     onProgress(i + 1, items.length, missing)
   }
+  return generated
 }
 
 function answerOf(records: BatchRecords, item: BatchItem, contender: ContenderAtExit): Answer {
   const found = records.answer(item, contender)
-  if (!found) throw new Error(`no output of ${contender.modelPath}@${contender.exit} for item ${item.idx}: generate first`)
+  if (!found) throw new Error(`no output of ${contenderLabel(contender)} for item ${item.idx}: generate first`)
   return found
 }
 

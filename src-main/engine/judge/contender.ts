@@ -3,8 +3,13 @@
  * `Contender` schema (requests of evaluations and compare) is checked equal
  * to this type in services/engine-types.ts; a contender as stored (a
  * registered model's id at an exit) is the store's `StoredContender`.
+ *
+ * The CLI's `sorted eval` also runs contenders in a decoding mode (Exact or
+ * Auto, `ContenderRun`) and at a quantization block size; the app's requests
+ * have neither, so those stay out of the contract's type.
  */
 
+import type { UserBlockSize } from '../model/weight-format'
 import type { WeightPrecision } from '../model/quant/linear'
 
 /** A model folder, optionally cut at an exit (a layer count; no exit means the full model), in a weight precision (default fp32). */
@@ -14,10 +19,60 @@ export interface Contender {
   precision?: WeightPrecision | undefined
 }
 
+/**
+ * How a contender decodes instead of at a fixed exit: Exact (self-speculative
+ * decoding: the full model's greedy tokens, drafted at a shallow exit) or
+ * Auto (per token, the first of the model's exits whose top token is at
+ * least `tau` probable, else the full model).
+ */
+export type ContenderMode = { kind: 'exact' } | { kind: 'auto'; tau: number }
+
+/** A contender as a batch evaluation runs it: also, optionally, a decoding mode and a block size for int8/int4 weights. */
+export interface ContenderRun extends Contender {
+  /** Absent: at its exit. With a mode, `exit` is absent (the mode picks the depth per token). */
+  mode?: ContenderMode | undefined
+  /** With int8/int4 `precision`; absent: the engine's default (32), or a GPTQ/AWQ folder's own. */
+  blockSize?: UserBlockSize | undefined
+}
+
 /** A contender with its exit settled (the full model's is its layer count): how answers are found and recorded. */
 export interface ContenderAtExit {
   modelPath: string
+  /** In Exact and Auto modes: the model's layer count. */
   exit: number
   /** Absent: fp32. */
   precision?: WeightPrecision | undefined
+  /** The block size asked for with int8/int4 weights; absent: the default (32), or a GPTQ/AWQ folder's own. */
+  blockSize?: number | undefined
+  /** Absent: answered at `exit`. */
+  mode?: ContenderMode | undefined
+}
+
+/** The block size int8/int4 weights get when none is asked for (weight-format.ts). */
+const DEFAULT_BLOCK_SIZE = 32
+
+/**
+ * What sets a contender's answers apart from the fp32 answers at its exit:
+ * nothing for those (so they stay what every earlier evaluation recorded),
+ * else its weights (`weights`, as the compare view records them) and a block
+ * size other than the default, and its mode. Recorded answers are found by
+ * this together with the model, the exit and the decoding.
+ */
+export function answerVariant(contender: ContenderAtExit): Record<string, string | number> {
+  const variant: Record<string, string | number> = {}
+  if (contender.precision !== undefined && contender.precision !== 'fp32') {
+    variant['weights'] = contender.precision
+    if (contender.blockSize !== undefined && contender.blockSize !== DEFAULT_BLOCK_SIZE) variant['blockSize'] = contender.blockSize
+  }
+  if (contender.mode?.kind === 'exact') variant['mode'] = 'exact'
+  if (contender.mode?.kind === 'auto') Object.assign(variant, { mode: 'auto', tau: contender.mode.tau })
+  return variant
+}
+
+/** `folder@exit`, `folder@exact`, `folder@auto:0.8`: how a contender is named in output (the form `sorted eval` reads). */
+export function contenderLabel(contender: { modelPath: string; exit?: number | undefined; mode?: ContenderMode | undefined }): string {
+  const { modelPath, mode, exit } = contender
+  if (mode?.kind === 'exact') return `${modelPath}@exact`
+  if (mode?.kind === 'auto') return `${modelPath}@auto:${mode.tau}`
+  return exit === undefined ? modelPath : `${modelPath}@${exit}`
 }

@@ -14,6 +14,7 @@ import {
   EvaluationSetupError,
   runBatchEvaluation,
   type Answer,
+  type AnswerStats,
   type BatchItem,
   type BatchJob,
   type BatchRecords,
@@ -21,7 +22,7 @@ import {
   type EvaluationProgressInfo,
   type EvaluationResult,
 } from '../../engine/judge/batch'
-import type { Contender, ContenderAtExit } from '../../engine/judge/contender'
+import { answerVariant, type ContenderAtExit, type ContenderRun } from '../../engine/judge/contender'
 import type { JudgeVerdict, Verdict } from '../../engine/judge/pandalm'
 import type { EvalItem, Store } from '../../store'
 import { registerModelFolder, storedContender } from '../model-registry'
@@ -55,8 +56,8 @@ export interface EvaluationJob {
   /** A file to import (or find imported), or a stored set: exactly one. */
   setPath?: string | undefined
   setId?: string | undefined
-  a: Contender
-  b: Contender
+  a: ContenderRun
+  b: ContenderRun
   /** 'reference' or 'pandalm:<model folder>'. */
   judge: string
   matrix: boolean
@@ -79,7 +80,13 @@ export function prepareEvaluation(store: Store, job: EvaluationJob): BatchJob {
   }
 }
 
-/** An evaluation's answers and verdicts in the database (generations and comparisons), for one decoding. */
+/**
+ * An evaluation's answers and verdicts in the database (generations and
+ * comparisons), for one decoding. A contender in int8/int4 weights or in
+ * Exact/Auto mode (the CLI's) records its answers with that added to the
+ * decoding (answerVariant), so they are never taken for fp32 answers at the
+ * same exit, nor those for them.
+ */
 export class StoreRecords implements BatchRecords {
   private readonly decoding: Decoding & Record<string, unknown>
 
@@ -90,17 +97,30 @@ export class StoreRecords implements BatchRecords {
     this.decoding = { ...decoding }
   }
 
+  private decodingOf(contender: ContenderAtExit): Decoding & Record<string, unknown> {
+    return { ...this.decoding, ...answerVariant(contender) }
+  }
+
   private generation(item: BatchItem, contender: ContenderAtExit) {
-    return this.store.evals.findGeneration(item.id, storedContender(this.store, contender), this.decoding)
+    return this.store.evals.findGeneration(item.id, storedContender(this.store, contender), this.decodingOf(contender))
   }
 
   answer(item: BatchItem, contender: ContenderAtExit): Answer | undefined {
     const found = this.generation(item, contender)
-    return found && { output: found.output, tokensPerSecond: found.tokensPerSecond }
+    if (!found) return undefined
+    const stats = found.stats ? answerStatsOf(found.stats) : undefined
+    return { output: found.output, tokensPerSecond: found.tokensPerSecond, ...(stats ? { stats } : {}) }
   }
 
   recordAnswer(item: BatchItem, contender: ContenderAtExit, answer: Answer): void {
-    this.store.evals.recordGeneration({ evalItemId: item.id, ...storedContender(this.store, contender), decoding: this.decoding, ...answer })
+    const { stats, ...rest } = answer
+    this.store.evals.recordGeneration({
+      evalItemId: item.id,
+      ...storedContender(this.store, contender),
+      decoding: this.decodingOf(contender),
+      ...rest,
+      stats: stats ? { ...stats } : null,
+    })
   }
 
   verdicts(item: BatchItem, a: ContenderAtExit, b: ContenderAtExit, judge: string): { ab: Verdict; ba: Verdict } | undefined {
@@ -117,6 +137,14 @@ export class StoreRecords implements BatchRecords {
     if (!ga || !gb) throw new Error(`item ${item.idx}: a verdict on answers that were never stored`)
     this.store.evals.recordComparison({ generationAId: ga.id, generationBId: gb.id, judge, ...verdicts })
   }
+}
+
+/** A recorded answer's stats as the engine reads them; undefined when the stored object lacks a figure (it is then not counted). */
+function answerStatsOf(json: Record<string, unknown>): AnswerStats | undefined {
+  const { tokens, drafted, accepted, exitSum } = json
+  const counts = [tokens, drafted, accepted, exitSum]
+  if (!counts.every((n) => typeof n === 'number' && Number.isFinite(n) && n >= 0)) return undefined
+  return { tokens: tokens as number, drafted: drafted as number, accepted: accepted as number, exitSum: exitSum as number }
 }
 
 /** What is already recorded for an evaluation's two models, as a worker gets it at start. */

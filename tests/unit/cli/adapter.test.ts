@@ -65,6 +65,12 @@ describe('sorted tune --adapter, merge, and running an adapter', () => {
     expect(viaAdapter.code).toBe(0)
     expect(JSON.parse(viaAdapter.stdout)).toEqual(JSON.parse(viaMerged.stdout))
     expect(JSON.parse(viaAdapter.stdout)).not.toEqual(JSON.parse(base.stdout))
+    // In int8 too: the adapter is merged into the fp32 weights, which are then quantized as the merged folder's are.
+    const int8 = ['--data', data, '--seq-len', '32', '--weights', 'int8', '--json']
+    const int8ViaAdapter = await sorted('eval-loss', '--model', modelDir, '--adapter', adapterDir, '--adapter-rank', '2', ...int8)
+    expect(int8ViaAdapter.code).toBe(0)
+    expect(JSON.parse(int8ViaAdapter.stdout)).toMatchObject({ weights: 'int8', graph: 'inference' })
+    expect(JSON.parse(int8ViaAdapter.stdout)).toEqual(JSON.parse((await sorted('eval-loss', '--model', mergedDir, ...int8)).stdout))
     const generateArgs = ['--prompt-ids', '5,6,7', '--max-new-tokens', '6', '--json']
     const generatedViaAdapter = await sorted('generate', '--model', modelDir, '--adapter', adapterDir, '--adapter-rank', '2', ...generateArgs)
     const generatedViaMerged = await sorted('generate', '--model', mergedDir, ...generateArgs)

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import {
   NotFoundError,
+  migrate,
+  migrations,
   type EvalItem,
   type Generation,
   type JsonObject,
@@ -9,7 +11,8 @@ import {
   type Store,
   type Verdict,
 } from '../../../src-main/store'
-import { addModel, manualClock, memoryStore } from './helpers'
+import Database from 'better-sqlite3'
+import { addModel, manualClock, memoryStore, open, tempDbPath } from './helpers'
 
 const items: NewEvalItem[] = [
   { instruction: 'Name a primary colour.', reference: 'Red.' },
@@ -93,6 +96,33 @@ describe('EvalRepository generations', () => {
 
     expect(generation).toMatchObject({ evalItemId: first.id, modelId: model.id, exit: 4, decoding: greedy, output: 'Blue.' })
     expect(store.evals.generations(first.id)).toEqual([generation])
+    expect(generation.stats).toBeNull()
+  })
+
+  it('keeps what decoding measured on an output (stats), found again with it', () => {
+    const store = memoryStore()
+    const { first, model } = evalFixture(store)
+    const stats = { tokens: 6, drafted: 5, accepted: 4, exitSum: 18 }
+    const exact = { ...greedy, mode: 'exact' }
+    store.evals.recordGeneration({ evalItemId: first.id, modelId: model.id, exit: 4, decoding: exact, output: 'Blue.', stats })
+    expect(store.evals.findGeneration(first.id, { modelId: model.id, exit: 4 }, exact)?.stats).toEqual(stats)
+  })
+
+  it('a database from before generation stats gains the column: its outputs have none', () => {
+    const path = tempDbPath()
+    const older = new Database(path)
+    migrate(older, migrations.filter((m) => m.name !== 'generation stats'), path)
+    older.exec(`
+      INSERT INTO models (id, name, architecture, path, source, num_layers, created_at, updated_at) VALUES ('m', 'old', 'llama', '/models/old', 'imported', 2, 1, 1);
+      INSERT INTO eval_sets (id, name, format, item_count, created_at) VALUES ('s', 'set', 'jsonl', 1, 1);
+      INSERT INTO eval_items (id, eval_set_id, idx, instruction, input, reference) VALUES ('i', 's', 0, 'say hi', '', NULL);
+      INSERT INTO generations (id, eval_item_id, model_id, exit, decoding, output, tokens_per_second, created_at) VALUES ('g', 'i', 'm', 2, '{}', 'hi', NULL, 1);
+    `)
+    older.close()
+
+    const newer = open(path)
+
+    expect(newer.evals.generations('i').map((g) => [g.output, g.stats])).toEqual([['hi', null]])
   })
 
   it('keeps the first output when a rerun records the same item, contender and decoding again', () => {

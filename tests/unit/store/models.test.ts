@@ -133,7 +133,9 @@ describe('ModelsRepository', () => {
     it('a database from before precisions gains the column: its models are fp32', () => {
       const path = tempDbPath()
       const older = new Database(path)
-      migrate(older, migrations.filter((m) => m.name !== 'model precision'), path)
+      // Every migration before the one that added precisions (later ones build on it).
+      const precisions = migrations.find((m) => m.name === 'model precision')!.version
+      migrate(older, migrations.filter((m) => m.version < precisions), path)
       older
         .prepare("INSERT INTO models (id, name, architecture, path, source, num_layers, created_at, updated_at) VALUES ('m', 'old', 'llama', '/models/old', 'imported', 2, 1, 1)")
         .run()
