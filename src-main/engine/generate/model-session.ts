@@ -6,7 +6,7 @@
 import { basename } from 'node:path'
 import { AdapterError } from '../model/peft-adapter'
 import { freemem } from 'node:os'
-import { inspectModelFolder, loadModelFolder } from '../model/import'
+import { inspectModelFolder, loadModelFolder, openModelFolder } from '../model/import'
 import type { ModelConfig, ModelWeights } from '../model/types'
 import { isQuantized, weightsInfo, type WeightsInfo } from '../model/weight-format'
 import { chatFormatterFor, type ChatFormatter } from '../tokenizer/chat-template'
@@ -102,17 +102,20 @@ async function compileFolder(
   // An adapter is merged into float weights, so a model given one is read whole in fp32 first;
   // a GPTQ/AWQ checkpoint is packed already.
   const quantizeOnRead = target.provider === 'cpu' && !prequantized && isQuantized(format) && format.lmHead === 'int8' && !adapt
-  const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), {
-    prequantized: 'repack',
-    ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}),
-  })
-  // The runtime takes the weights it is given: each graph's arrays are let go once loaded.
-  return DynamicDepthRuntime.load(model.config, adapt ? adapt(model.config, model.weights) : model.weights, {
-    ...options,
-    target,
-    consumeWeights: true,
-    onProgress: (f, message) => progress?.(0.3 + f * 0.7, message),
-  })
+  const readOptions = { prequantized: 'repack' as const, ...(quantizeOnRead ? { quantize: { precision: format.precision, blockSize: format.blockSize } } : {}) }
+  if (adapt) {
+    // The adapter is merged into the whole model's float weights, so they are read first.
+    const model = loadModelFolder(dir, (f, message) => progress?.(f * 0.3, message), readOptions)
+    return DynamicDepthRuntime.load(model.config, adapt(model.config, model.weights), { ...options, target, consumeWeights: true, onProgress: (f, message) => progress?.(0.3 + f * 0.7, message) })
+  }
+  // Each part is read right before its graph is built and let go once the graph is serialized:
+  // outside ONNX Runtime, the load holds one layer (or the embedding and head) at a time.
+  const reader = openModelFolder(dir, undefined, readOptions)
+  try {
+    return await DynamicDepthRuntime.load(reader.config, reader.weights, { ...options, target, reader: { ...reader, packs: quantizeOnRead }, consumeWeights: true })
+  } finally {
+    reader.close()
+  }
 }
 
 export class ModelSession {

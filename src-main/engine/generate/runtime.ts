@@ -109,6 +109,19 @@ function hasPackedLayers(weights: ModelWeights): boolean {
   return weights.lmHeadPacked !== undefined || weights.layers.some((layer) => layer.prequantized !== undefined && Object.keys(layer.prequantized).length > 0)
 }
 
+/**
+ * Fills the `weights` given to DynamicDepthRuntime.load part by part, right
+ * before the graph that needs the part is built (model/import.ts's
+ * ModelFolderReader): with consumeWeights, at most one graph's weights are
+ * in memory outside ONNX Runtime at any time.
+ */
+export interface WeightReader {
+  readOuter(): void
+  readLayer(index: number): void
+  /** True when the parts it reads are packed (pre-quantized, or quantized as read). */
+  packs?: boolean
+}
+
 /** Session options every graph of a model runs with, pinned to the settled provider. */
 function runtimeSessionOptions(options: RuntimeOptions, target: RuntimeTarget): SessionOptions {
   return {
@@ -138,14 +151,15 @@ export class DynamicDepthRuntime {
 
   /**
    * Compiles and loads every graph. The weights end up inside ONNX Runtime;
-   * callers can drop their own copy afterwards. With `saveGraphsIn`, every
+   * callers can drop their own copy afterwards. With `reader`, `weights` is
+   * filled part by part as the graphs are built. With `saveGraphsIn`, every
    * optimised graph is also written there (graphFile), for loadCompiled.
    */
-  static async load(config: ModelConfig, weights: ModelWeights, options: RuntimeOptions & { target?: RuntimeTarget; saveGraphsIn?: string } = {}): Promise<DynamicDepthRuntime> {
+  static async load(config: ModelConfig, weights: ModelWeights, options: RuntimeOptions & { target?: RuntimeTarget; saveGraphsIn?: string; reader?: WeightReader } = {}): Promise<DynamicDepthRuntime> {
     const target = options.target ?? (await settleTarget(requestedFormat(weights.prequantized, options.weights), options))
     const { format } = target
-    // Packed weights have no float copy to fall back to.
-    if (hasPackedLayers(weights) && target.weightsFallbackReason) {
+    // Packed weights have no float copy to fall back to (with a reader, packing happens as parts are read).
+    if ((hasPackedLayers(weights) || weights.prequantized !== undefined || (options.reader?.packs ?? false)) && target.weightsFallbackReason) {
       throw new Error(`${weights.prequantized?.toUpperCase() ?? 'quantized'} model: ${target.weightsFallbackReason.replace(/: loaded in fp32$/, '')}; it cannot run on this provider`)
     }
     const sessionOptions = runtimeSessionOptions(options, target)
@@ -176,14 +190,15 @@ export class DynamicDepthRuntime {
         rmSync(join(options.saveGraphsIn, source.externalData), { force: true })
       }
     }
-    const outer = await load(0, 'embedding and head', () => buildOuterGraph(config, weights, format), () => {
+    const reader = options.reader
+    const outer = await load(0, 'embedding and head', () => (reader?.readOuter(), buildOuterGraph(config, weights, format)), () => {
       weights.embed = new Float32Array(0)
       weights.lmHead = undefined
       delete weights.lmHeadPacked
     })
     const layers: ort.InferenceSession[] = []
     for (let i = 0; i < config.numLayers; i++) {
-      const loaded = await load(i + 1, `layer ${i + 1} of ${config.numLayers}`, () => buildLayerGraph(config, weights.layers[i]!, i, format), () => (weights.layers[i] = consumedLayer()))
+      const loaded = await load(i + 1, `layer ${i + 1} of ${config.numLayers}`, () => (reader?.readLayer(i), buildLayerGraph(config, weights.layers[i]!, i, format)), () => (weights.layers[i] = consumedLayer()))
       layers.push(loaded.session)
     }
     progress(1, 'Ready')

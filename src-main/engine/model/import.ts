@@ -329,62 +329,107 @@ export interface LoadFolderOptions {
 }
 
 /**
- * Loads a Hugging Face model folder. `onProgress` gets the fraction of weight
- * bytes read so far (0..1) and what is being read. Throws ConfigError,
- * SafetensorsError or ModelImportError, each naming the file (and the tensor).
+ * A model folder opened for reading part by part: the config, sorted.json
+ * and the weight files' headers are read and checked at once; tensors are
+ * read into `weights` when asked for, so a caller that hands each part on
+ * (the runtime, compiling one graph at a time) never holds the whole model.
  */
-export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void, options: LoadFolderOptions = {}): LoadedModel {
+export interface ModelFolderReader {
+  readonly dir: string
+  readonly config: ModelConfig
+  /** What has been read so far; parts not read yet hold empty arrays. */
+  readonly weights: ModelWeights
+  readonly sorted: SortedMetadata | undefined
+  readonly tokenizerFiles: string[]
+  /** Reads the embedding, the final norm and the LM head. */
+  readOuter(): void
+  /** Reads decoder layer `index`. */
+  readLayer(index: number): void
+  /** Closes the weight files. */
+  close(): void
+}
+
+/**
+ * Opens a Hugging Face model folder (see ModelFolderReader). `onProgress`
+ * gets the fraction of weight bytes read so far (0..1) and what is being
+ * read. Throws ConfigError, SafetensorsError or ModelImportError, each naming
+ * the file (and the tensor), when opening or when reading a part.
+ */
+export function openModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void, options: LoadFolderOptions = {}): ModelFolderReader {
   const { config, configFile, quant } = readFolderConfig(dir)
   if (quant && options.quantize) throw new ModelImportError(configFile, undefined, 'holds pre-quantized weights: they are not quantized again')
   if (quant && options.prequantized !== 'repack') {
     throw new ModelImportError(configFile, undefined, `holds ${quant.method.toUpperCase()} 4-bit weights (quantization_config): they load for generation only, not as float weights`)
   }
+  const sortedFile = join(dir, SORTED_FILE)
+  const sorted = existsSync(sortedFile) ? parseSortedMetadata(readJson(sortedFile), sortedFile, config.numLayers) : undefined
+  const tokenizerFiles = TOKENIZER_FILES.filter((name) => existsSync(join(dir, name)))
   onProgress?.(0, 'reading headers')
   const { opened, holder, slots, packed, totalBytes } = openCheckedWeights(dir, configFile, config, quant)
-  try {
-    // Every layer of a pre-quantized checkpoint gets a (maybe empty) `prequantized`: graphs.ts keeps its other Linears fp32.
-    const layers = Array.from({ length: config.numLayers }, (): LayerWeights => (quant ? { ...emptyLayer(), prequantized: {} } : emptyLayer()))
-    const weights: ModelWeights = { embed: new Float32Array(0), layers, norm: new Float32Array(0), lmHead: undefined, ...(quant ? { prequantized: quant.method } : {}) }
-    let doneBytes = 0
-    for (const slot of slots) {
-      const specs = packed.get(slot.name)
-      if (specs && quant && slot.layer !== undefined) {
-        onProgress?.(totalBytes === 0 ? 0 : doneBytes / totalBytes, `repacking ${slot.name.replace(/\.weight$/, '')}`)
-        const layer = layers[slot.layer]!
-        try {
-          layer.prequantized![slot.field as LinearField] = readPrequantizedLinear(slot, specs, quant, (name) => holder.get(name))
-        } catch (error) {
-          if (error instanceof QuantizationError) throw new ModelImportError(holder.get(specs[0]!.name)!.file, undefined, error.message)
-          throw error
-        }
-        for (const spec of specs) {
-          const info = holder.get(spec.name)?.info(spec.name)
-          if (info) doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
-        }
-        continue
-      }
-      const st = holder.get(slot.name) as SafetensorsFile
-      onProgress?.(totalBytes === 0 ? 0 : doneBytes / totalBytes, `reading ${slot.name}`)
-      const data = st.read(slot.name)
-      // A NaN or infinity in a weight makes every logit NaN: generation would emit token 0 forever.
-      const bad = firstNonFinite(data)
-      if (bad >= 0) throw new ModelImportError(st.file, slot.name, `value ${bad} is ${data[bad]}: the checkpoint is corrupt (or was saved after training diverged)`)
-      const quantized = slot.role === 'linear' && options.quantize ? quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, options.quantize) : undefined
-      if (quantized && slot.layer !== undefined) (layers[slot.layer]!.prequantized ??= {})[slot.field as LinearField] = quantized
-      // The graphs hold the LM head int8 whenever the layers are quantized (weight-format.ts): the fp32 head is never needed.
-      else if (slot.role === 'head' && options.quantize && options.quantize.precision !== 'fp32') {
-        weights.lmHeadPacked = quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, { precision: 'int8', blockSize: options.quantize.blockSize ?? 32 })
-      } else setWeight(weights, slot, data)
-      const info = st.info(slot.name)
-      doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
-    }
+  // Every layer of a pre-quantized checkpoint gets a (maybe empty) `prequantized`: graphs.ts keeps its other Linears fp32.
+  const layers = Array.from({ length: config.numLayers }, (): LayerWeights => (quant ? { ...emptyLayer(), prequantized: {} } : emptyLayer()))
+  const weights: ModelWeights = { embed: new Float32Array(0), layers, norm: new Float32Array(0), lmHead: undefined, ...(quant ? { prequantized: quant.method } : {}) }
+  let doneBytes = 0
+  const progress = (message: string) => onProgress?.(totalBytes === 0 ? 0 : doneBytes / totalBytes, message)
 
-    const sortedFile = join(dir, SORTED_FILE)
-    const sorted = existsSync(sortedFile) ? parseSortedMetadata(readJson(sortedFile), sortedFile, config.numLayers) : undefined
-    const tokenizerFiles = TOKENIZER_FILES.filter((name) => existsSync(join(dir, name)))
+  function readSlot(slot: WeightSlot): void {
+    const specs = packed.get(slot.name)
+    if (specs && quant && slot.layer !== undefined) {
+      progress(`repacking ${slot.name.replace(/\.weight$/, '')}`)
+      const layer = layers[slot.layer]!
+      try {
+        layer.prequantized![slot.field as LinearField] = readPrequantizedLinear(slot, specs, quant, (name) => holder.get(name))
+      } catch (error) {
+        if (error instanceof QuantizationError) throw new ModelImportError(holder.get(specs[0]!.name)!.file, undefined, error.message)
+        throw error
+      }
+      for (const spec of specs) {
+        const info = holder.get(spec.name)?.info(spec.name)
+        if (info) doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
+      }
+      return
+    }
+    const st = holder.get(slot.name) as SafetensorsFile
+    progress(`reading ${slot.name}`)
+    const data = st.read(slot.name)
+    // A NaN or infinity in a weight makes every logit NaN: generation would emit token 0 forever.
+    const bad = firstNonFinite(data)
+    if (bad >= 0) throw new ModelImportError(st.file, slot.name, `value ${bad} is ${data[bad]}: the checkpoint is corrupt (or was saved after training diverged)`)
+    const quantized = slot.role === 'linear' && options.quantize ? quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, options.quantize) : undefined
+    if (quantized && slot.layer !== undefined) (layers[slot.layer]!.prequantized ??= {})[slot.field as LinearField] = quantized
+    // The graphs hold the LM head int8 whenever the layers are quantized (weight-format.ts): the fp32 head is never needed.
+    else if (slot.role === 'head' && options.quantize && options.quantize.precision !== 'fp32') {
+      weights.lmHeadPacked = quantizeForPrecision(data, slot.shape[0]!, slot.shape[1]!, { precision: 'int8', blockSize: options.quantize.blockSize ?? 32 })
+    } else setWeight(weights, slot, data)
+    const info = st.info(slot.name)
+    doneBytes += info.dataOffsets[1] - info.dataOffsets[0]
+  }
+
+  return {
+    dir,
+    config,
+    weights,
+    sorted,
+    tokenizerFiles,
+    readOuter: () => slots.filter((slot) => slot.layer === undefined).forEach(readSlot),
+    readLayer: (index) => slots.filter((slot) => slot.layer === index).forEach(readSlot),
+    close: () => opened.forEach((st) => st.close()),
+  }
+}
+
+/**
+ * Loads a whole Hugging Face model folder (openModelFolder, every part
+ * read). Throws ConfigError, SafetensorsError or ModelImportError, each
+ * naming the file (and the tensor).
+ */
+export function loadModelFolder(dir: string, onProgress?: (fraction: number, message: string) => void, options: LoadFolderOptions = {}): LoadedModel {
+  const reader = openModelFolder(dir, onProgress, options)
+  try {
+    reader.readOuter()
+    for (let i = 0; i < reader.config.numLayers; i++) reader.readLayer(i)
     onProgress?.(1, 'loaded')
-    return { dir, config, weights, tokenizerFiles, sorted }
+    return { dir, config: reader.config, weights: reader.weights, tokenizerFiles: reader.tokenizerFiles, sorted: reader.sorted }
   } finally {
-    for (const st of opened) st.close()
+    reader.close()
   }
 }

@@ -11,6 +11,7 @@ import { ModelGraphCache } from '../../../../src-main/engine/generate/model-grap
 import { ModelSession } from '../../../../src-main/engine/generate/model-session'
 import { settleTarget } from '../../../../src-main/engine/generate/runtime'
 import { exportModel } from '../../../../src-main/engine/model/export'
+import { readSafetensors, writeSafetensors } from '../../../../src-main/engine/model/safetensors'
 import { weightFormat, type WeightPrecision } from '../../../../src-main/engine/model/weight-format'
 import { tinyConfig, tinyWeights } from './random-model'
 
@@ -154,5 +155,18 @@ describe('the compiled-graph cache', () => {
     expect(cache.key(modelFolder('keys-copy', 7), config, int4)).not.toBe(key)
     utimesSync(weightsFile(dir), new Date(), new Date(Date.now() + 10_000))
     expect(cache.key(dir, config, int4)).not.toBe(key)
+  })
+})
+
+describe('a load that fails part way', () => {
+  it('names the broken tensor of a late layer and keeps no cache entry', async () => {
+    const dir = modelFolder('late-nan', 8)
+    const file = weightsFile(dir)
+    const { tensors } = readSafetensors(file)
+    const name = 'model.layers.1.mlp.up_proj.weight'
+    writeSafetensors(file, [...tensors].map(([n, t]) => ({ name: n, shape: t.shape, data: n === name ? t.data.map((x, i) => (i === 3 ? Number.NaN : x)) : t.data })), { dtype: 'F32' })
+    const cacheDir = join(root, 'cache-late-nan')
+    await expect(ModelSession.open(dir, { cacheDir, weights: { precision: 'int4' } })).rejects.toThrow(`tensor "${name}": value 3 is NaN`)
+    expect(readdirSync(cacheDir)).toEqual([])
   })
 })

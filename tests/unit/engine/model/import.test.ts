@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../../../src-main/engine/model/config'
-import { inspectModelFolder, loadModelFolder, ModelImportError } from '../../../../src-main/engine/model/import'
+import { inspectModelFolder, loadModelFolder, ModelImportError, openModelFolder } from '../../../../src-main/engine/model/import'
 import { readSafetensors, SafetensorsError, writeSafetensors, type FloatTensorToWrite } from '../../../../src-main/engine/model/safetensors'
 import type { Architecture, LoadedModel } from '../../../../src-main/engine/model/types'
 import type { LayerField } from '../../../../src-main/engine/model/weight-map'
@@ -383,5 +383,44 @@ describe('inspectModelFolder checks the config against the weight headers, readi
 
   it('a healthy folder', () => {
     expect(inspectModelFolder(fixture().dir).config.numLayers).toBe(2)
+  })
+})
+
+describe('openModelFolder reads a model part by part', () => {
+  it('reads nothing but headers when opened, then exactly the part asked for, equal to the whole load', () => {
+    const model = fixture({ layers: 3 })
+    const whole = loadModelFolder(model.dir)
+    const reader = openModelFolder(model.dir)
+    try {
+      expect(reader.config.numLayers).toBe(3)
+      expect(reader.weights.embed.length).toBe(0)
+      expect(reader.weights.layers.every((layer) => layer.q.length === 0)).toBe(true)
+      reader.readLayer(1)
+      expect(reader.weights.layers.map((layer) => layer.q.length > 0)).toEqual([false, true, false])
+      expect(reader.weights.layers[1]).toEqual(whole.weights.layers[1])
+      expect(reader.weights.embed.length).toBe(0)
+      reader.readOuter()
+      expect(reader.weights.embed).toEqual(whole.weights.embed)
+      expect(reader.weights.norm).toEqual(whole.weights.norm)
+      expect(reader.weights.lmHead).toEqual(whole.weights.lmHead)
+      expect(reader.weights.layers[0]!.q.length).toBe(0)
+    } finally {
+      reader.close()
+    }
+  })
+
+  it('a corrupt tensor in a part is found when that part is read, naming it', () => {
+    const model = fixture()
+    const file = join(model.dir, 'model.safetensors')
+    const name = 'model.layers.1.mlp.down_proj.weight'
+    rewrite(file, (list) => list.map((t) => (t.name === name ? { ...t, data: t.data.map((x, i) => (i === 2 ? Number.NaN : x)) } : t)))
+    const reader = openModelFolder(model.dir)
+    try {
+      reader.readOuter()
+      reader.readLayer(0)
+      expect(() => reader.readLayer(1)).toThrow(`${file}: tensor "${name}": value 2 is NaN`)
+    } finally {
+      reader.close()
+    }
   })
 })
