@@ -136,17 +136,29 @@ export function quantizeLinear(weight: Float32Array, n: number, k: number, optio
   const maxCode = (1 << bits) - 1
   const padByte = bits === 8 ? zp : zp | (zp << 4)
   const f = Math.fround
+  /**
+   * The code of value v: round(v·reciprocal + zp) in float32 arithmetic as in
+   * ORT, so the codes match its quantizer's, clamped to [0, maxCode]. The
+   * sum is a float32 number, so adding 0.5 in double precision is exact and
+   * floor(y + 0.5) is Math.round(y) (ties up); `| 0` truncates instead of
+   * flooring, which differs only below 0, where the clamp gives 0 either way.
+   * (This loop runs once per weight of a model: written for speed.)
+   */
+  const codeOf = (v: number, reciprocal: number): number => {
+    const c = (f(f(v * reciprocal) + zp) + 0.5) | 0
+    return c < 0 ? 0 : c > maxCode ? maxCode : c
+  }
   for (let row = 0; row < n; row++) {
     const rowStart = row * k
     for (let block = 0; block < kBlocks; block++) {
-      const begin = block * blockSize
-      const end = Math.min(begin + blockSize, k)
+      const begin = rowStart + block * blockSize
+      const end = Math.min(begin + blockSize, rowStart + k)
       // The value of largest magnitude, keeping its sign (ORT's range2scale).
       let signedMax = 0
       let absMax = 0
       for (let i = begin; i < end; i++) {
-        const v = weight[rowStart + i]!
-        const a = Math.abs(v)
+        const v = weight[i]!
+        const a = v < 0 ? -v : v
         // NaN compares false with everything, so test each value, not only the maximum.
         if (!(a <= Number.MAX_VALUE)) throw new QuantizationError(`quantize: row ${row}, block ${block} holds a non-finite value (${v})`)
         if (a > absMax) {
@@ -156,14 +168,18 @@ export function quantizeLinear(weight: Float32Array, n: number, k: number, optio
       }
       const scale = f(-signedMax / zp)
       scales[row * kBlocks + block] = scale
-      // float32 arithmetic as in ORT, so the codes match its quantizer's.
       const reciprocal = scale !== 0 ? f(1 / scale) : 0
-      const offset = (row * kBlocks + block) * blob
-      if (end - begin < blockSize) b.fill(padByte, offset, offset + blob)
-      for (let i = begin; i < end; i++) {
-        const code = Math.min(maxCode, Math.max(0, Math.round(f(f(weight[rowStart + i]! * reciprocal) + zp))))
-        writeCode(b, offset, i - begin, bits, code)
+      let at = (row * kBlocks + block) * blob
+      if (end - begin < blockSize) b.fill(padByte, at, at + blob)
+      if (bits === 8) {
+        for (let i = begin; i < end; i++) b[at++] = codeOf(weight[i]!, reciprocal)
+        continue
       }
+      // Two 4-bit codes a byte, the first in the low nibble.
+      let i = begin
+      for (; i + 1 < end; i += 2) b[at++] = codeOf(weight[i]!, reciprocal) | (codeOf(weight[i + 1]!, reciprocal) << 4)
+      // An odd last code keeps the padding's high nibble.
+      if (i < end) b[at] = (b[at]! & 0xf0) | codeOf(weight[i]!, reciprocal)
     }
   }
   return { n, k, bits, blockSize, b, scales, zeroPoints: undefined }

@@ -75,6 +75,21 @@ describe('block-wise symmetric quantization (MatMulNBits layout)', () => {
     expect(Array.from(dequantizeLinear(q).subarray(0, 4))).toEqual([256, -254, -0, -2])
   })
 
+  it('rounds exact halves up as the reference does (ties land on .5 codes), in both bit widths', () => {
+    for (const bits of [4, 8] as QuantBits[]) {
+      const zp = 2 ** (bits - 1)
+      // The largest magnitude is −zp, so the scale is 1 and each value plus zp is its unrounded code.
+      const row = new Float32Array(32)
+      row.set([-zp, 0.5, -0.5, 1.5, -1.5, zp - 1.5, -zp + 0.5, 2.5, -2.5, 0.49999997, -0.49999997, zp - 0.5])
+      const q = quantizeLinear(row, 1, 32, { bits, blockSize: 32 })
+      expect(Array.from(q.scales)).toEqual([1])
+      const ref = referenceCodes(row, 1, 32, bits, 32)
+      expect(Array.from({ length: 32 }, (_, col) => codeInB(q.b, 0, col, 32, bits, 32))).toEqual(ref.codes[0])
+      // 0.5 → zp + 1 and −0.5 → zp: halves go up.
+      expect([codeInB(q.b, 0, 1, 32, bits, 32), codeInB(q.b, 0, 2, 32, bits, 32)]).toEqual([zp + 1, zp])
+    }
+  })
+
   for (const bits of [4, 8] as QuantBits[]) {
     for (const blockSize of [32, 64, 128] as BlockSize[]) {
       for (const k of [256, 200, 37]) {
