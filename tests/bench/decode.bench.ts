@@ -20,9 +20,11 @@ import { DynamicDepthRuntime } from '../../src-main/engine/generate/runtime'
 import { DynamicSequence } from '../../src-main/engine/generate/sequence'
 import { argmax } from '../../src-main/engine/generate/sampling'
 import { buildMonolithicGraph } from '../../src-main/engine/model/graphs'
+import { linear } from '../../src-main/engine/model/layers'
+import { quantizeLinear } from '../../src-main/engine/model/quant/blockwise'
 import { ropeTables } from '../../src-main/engine/model/rope'
 import type { ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
-import { weightFormat, type WeightFormat } from '../../src-main/engine/model/weight-format'
+import { isQuantized, weightFormat, type WeightFormat } from '../../src-main/engine/model/weight-format'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 import { Graph } from '../../src-main/engine/onnx/graph'
 import { matmul } from '../../src-main/engine/onnx/ops/matmul'
@@ -118,6 +120,41 @@ async function gemvBandwidth(): Promise<number> {
   return (4 * K * N) / seconds
 }
 
+/**
+ * Bytes/s of a plain MatMulNBits matrix–vector product in `format`'s
+ * precision over the same [K, N] as gemvBandwidth (packed codes and scales
+ * read per call): what a quantized model's decoding can at best approach.
+ */
+async function nbitsGemvBandwidth(format: WeightFormat): Promise<number> {
+  const [K, N] = [d, 4 * V]
+  const bits = format.precision === 'int4' ? 4 : 8
+  const quantized = quantizeLinear(randomArray(K * N, 0.01), N, K, { bits, blockSize: format.blockSize })
+  const g = new Graph('gemv-nbits', new Set(['MatMulNBits']))
+  g.output(linear(g.input('x', 'float32', [1, K]), { quantized, name: 'w', accuracyLevel: format.accuracyLevel }), 'y')
+  const { session } = await loadSession(toModelProto(g), threads)
+  const feeds = { x: tensor('float32', randomArray(K, 1), [1, K]) }
+  for (let i = 0; i < 3; i++) await session.run(feeds)
+  const repeats = 50
+  const t = performance.now()
+  for (let i = 0; i < repeats; i++) await session.run(feeds)
+  const seconds = (performance.now() - t) / 1000 / repeats
+  await session.release()
+  return packedBytes(N, K, bits, format.blockSize) / seconds
+}
+
+/** Bytes of a [rows, cols] weight in MatMulNBits form: the codes and a float32 scale per block. */
+const packedBytes = (rows: number, cols: number, bits: number, blockSize: number) => rows * Math.ceil(cols / blockSize) * ((blockSize * bits) / 8 + 4)
+
+/** Weight bytes a decoded token reads at `exit` in `format` (norms are negligible, the embedding row too). */
+function formatBytesPerToken(format: WeightFormat, exit: number): number {
+  if (!isQuantized(format)) return bytesPerToken(exit)
+  const bits = format.precision === 'int4' ? 4 : 8
+  const b = format.blockSize
+  const layer = 2 * packedBytes(H * D, d, bits, b) + 2 * packedBytes(Hkv * D, d, bits, b) + 2 * packedBytes(F, d, bits, b) + packedBytes(d, F, bits, b)
+  const head = format.lmHead === 'int8' ? packedBytes(V, d, 8, b) : headBytes
+  return exit * layer + head
+}
+
 /** The variants of the weights dimension: precision, and the LM head's precision. */
 const VARIANTS: Record<string, WeightFormat> = {
   fp32: weightFormat({ precision: 'fp32' }),
@@ -129,6 +166,12 @@ const VARIANTS: Record<string, WeightFormat> = {
 
 interface VariantResult {
   load_s: number
+  /** Half-depth over full-depth tokens/s, and the ratio of the weight bytes a token reads at each (its ideal). */
+  speedup_half: number
+  ideal_half: number
+  /** A plain GEMV's bandwidth in this precision, and the share of it full-depth decoding reaches. */
+  gemv_bandwidth_gb_s: number
+  bandwidth_fraction: number
   decode_tokens_per_s_full: number
   decode_tokens_per_s_half: number
   prefill_tokens_per_s_full: number
@@ -154,8 +197,14 @@ async function runVariant(name: string): Promise<void> {
   const half = await best(config.numLayers / 2)
   const rssMb = process.memoryUsage().rss / 2 ** 20
   await runtime.release()
+  const bandwidth = isQuantized(format) ? await nbitsGemvBandwidth(format) : await gemvBandwidth()
+  const L = config.numLayers
   const result: VariantResult = {
     load_s: +loadS.toFixed(2),
+    speedup_half: +(half.decodeTps / full.decodeTps).toFixed(3),
+    ideal_half: +(formatBytesPerToken(format, L) / formatBytesPerToken(format, L / 2)).toFixed(3),
+    gemv_bandwidth_gb_s: +(bandwidth / 1e9).toFixed(2),
+    bandwidth_fraction: +((formatBytesPerToken(format, L) * full.decodeTps) / bandwidth).toFixed(3),
     decode_tokens_per_s_full: +full.decodeTps.toFixed(2),
     decode_tokens_per_s_half: +half.decodeTps.toFixed(2),
     prefill_tokens_per_s_full: +full.prefillTps.toFixed(1),
