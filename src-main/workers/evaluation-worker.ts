@@ -7,7 +7,7 @@
  */
 import { resolve } from 'node:path'
 import { runBatchEvaluation, type Answer, type BatchRecords } from '../engine/judge/batch'
-import type { ContenderAtExit } from '../engine/judge/contender'
+import { answerVariant, type ContenderAtExit } from '../engine/judge/contender'
 import type { Verdict } from '../engine/judge/pandalm'
 import { ToEvaluationWorker, type FromEvaluationWorker, type StartEvaluation } from './evaluation-protocol'
 import { openWorkerPort } from './worker-port'
@@ -17,7 +17,8 @@ const post = port.post
 const controller = new AbortController()
 let started = false
 
-const key = (itemId: string, c: ContenderAtExit) => `${itemId}|${resolve(c.modelPath)}@${c.exit}`
+/** One answer's key: its item, folder and exit, and its weights and mode (an int4 or Exact answer is never taken for the fp32 one at that exit). */
+const key = (itemId: string, c: ContenderAtExit) => JSON.stringify([itemId, resolve(c.modelPath), c.exit, answerVariant(c)])
 
 /** What is recorded, kept in memory: the start message's, plus each new record, which is reported for the service to store. */
 function reportingRecords(recorded: StartEvaluation['recorded']): BatchRecords {
