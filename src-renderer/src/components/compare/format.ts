@@ -22,3 +22,17 @@ export function formatEta(seconds: number | null): string {
   if (minutes < 60) return `about ${minutes} min left`
   return `about ${Math.floor(minutes / 60)} h ${minutes % 60} min left`
 }
+
+/**
+ * What a mode measured, in words: `Exact · acceptance 81%`, `Auto τ 0.5 · mean exit 2.4`;
+ * empty for a fixed exit. A figure that was not measured reads "n/a".
+ */
+export function formatModeFigures(c: {
+  mode: { kind: 'exact' } | { kind: 'auto'; tau: number } | null
+  acceptanceRate?: number | null | undefined
+  meanExit?: number | null | undefined
+}): string {
+  if (c.mode?.kind === 'exact') return `Exact · acceptance ${typeof c.acceptanceRate === 'number' ? `${Math.round(c.acceptanceRate * 100)}%` : 'n/a'}`
+  if (c.mode?.kind === 'auto') return `Auto τ ${c.mode.tau} · mean exit ${typeof c.meanExit === 'number' ? c.meanExit.toFixed(1) : 'n/a'}`
+  return ''
+}
