@@ -110,7 +110,7 @@ describe('batch evaluation page', () => {
     await matrix.waitFor({ timeout: 30_000 })
     const rows = matrix.locator('tbody tr')
     expect(await rows.count()).toBe(3)
-    expect(await rows.locator('th').allTextContents()).toEqual(['1', '2', '3'])
+    expect(await rows.locator('th').allTextContents()).toEqual(['@1', '@2', '@3'])
     // W / L / T of N, then the score.
     for (const cell of await rows.locator('td:nth-child(3)').allTextContents()) expect(cell.trim()).toMatch(/^[\d.]+ \/ [\d.]+ \/ [\d.]+ of 3\s*[+-]?\d\.\d{3}$/)
     expect(await matrix.locator('thead').textContent()).toContain('vs b@3')
@@ -131,7 +131,7 @@ describe('batch evaluation page', () => {
     await expectChartDrawn(page)
     await shows.selectOption({ label: 'a · judge human · 4 new tokens' })
     const human = page.getByTestId('results-matrix').locator('tbody tr')
-    expect(await human.locator('th').allTextContents()).toEqual(['1'])
+    expect(await human.locator('th').allTextContents()).toEqual(['@1'])
     expect((await human.locator('td:nth-child(3)').textContent())?.trim()).toMatch(/^0 \/ 0 \/ 1 of 1\s*0\.000$/)
     expect(errors).toEqual([])
     await page.close()
