@@ -211,7 +211,8 @@ export const VoteRequest = z
   .refine((r) => r.firstGenerationId !== r.secondGenerationId, { message: 'an output cannot be compared with itself', path: ['secondGenerationId'] })
 export type VoteRequest = z.input<typeof VoteRequest>
 
-export const VotedOutput = ContenderRef.extend({
+/** An output a person voted on, with the contender (weights and mode included) that wrote it. */
+export const VotedOutput = ResultContender.extend({
   generationId: z.string(),
   output: z.string(),
   tokensPerSecond: z.number().nullable(),

@@ -123,6 +123,7 @@ function toVote(store: Store, c: Comparison & { evalSetId: string }): Vote {
       modelName: model?.name ?? g.modelId,
       modelPath: model?.path ?? '',
       exit: g.exit,
+      ...answerVariantOf(g.decoding),
       output: g.output,
       tokensPerSecond: g.tokensPerSecond,
     }

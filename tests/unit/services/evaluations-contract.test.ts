@@ -298,7 +298,7 @@ describe('the compare view through the contract', { timeout: 120_000 }, () => {
     expect(a.generationId).not.toBe(b.generationId)
     // Both answers are kept, so a vote between them means int4 against fp32.
     const { vote } = await call<{ vote: Vote }>(backend, 'evaluations.vote', { firstGenerationId: a.generationId, secondGenerationId: b.generationId, verdict: 'Tie' })
-    expect(vote).toMatchObject({ a: { exit: 3 }, b: { exit: 3 } })
+    expect(vote).toMatchObject({ a: { exit: 3, precision: 'int4', mode: null }, b: { exit: 3, precision: 'fp32', mode: null } })
     const same = await backend.dispatch('compare.generate', { prompt: 'x', a: { modelPath: modelA, precision: 'int8' }, b: { modelPath: modelA, precision: 'int8' } })
     expect(same).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'b.exit' }] } })
   })
