@@ -6,7 +6,8 @@
  * stopped. The worker never opens the database.
  */
 import { resolve } from 'node:path'
-import { runBatchEvaluation, type Answer, type BatchRecords } from '../engine/judge/batch'
+import type { EvaluationSide } from '../api/contract'
+import { runBatchEvaluation, type Answer, type BatchRecords, type ContenderReport } from '../engine/judge/batch'
 import { answerVariant, type ContenderAtExit } from '../engine/judge/contender'
 import type { Verdict } from '../engine/judge/pandalm'
 import { ToEvaluationWorker, type FromEvaluationWorker, type StartEvaluation } from './evaluation-protocol'
@@ -38,9 +39,32 @@ function reportingRecords(recorded: StartEvaluation['recorded']): BatchRecords {
   }
 }
 
+/** A side's report as the done event carries it. */
+function side(report: ContenderReport): EvaluationSide {
+  return {
+    label: report.label,
+    precision: report.weights.precision,
+    ...(report.weightsFallbackReason ? { weightsFallbackReason: report.weightsFallbackReason } : {}),
+    mode: report.mode,
+    ...(report.tau !== undefined ? { tau: report.tau } : {}),
+    ...(report.acceptanceRate !== undefined ? { acceptanceRate: report.acceptanceRate } : {}),
+    ...(report.meanExit !== undefined ? { meanExit: report.meanExit } : {}),
+    generated: report.generated,
+  }
+}
+
 function start({ job, recorded }: StartEvaluation): void {
   runBatchEvaluation(job, reportingRecords(recorded), (progress) => post({ type: 'progress', ...progress }), controller.signal).then(
-    (result) => post({ type: 'done', ok: true, setId: result.setId, judge: result.judge, rows: result.rows, work: result.work }),
+    (result) =>
+      post({
+        type: 'done',
+        ok: true,
+        setId: result.setId,
+        judge: result.judge,
+        rows: result.rows,
+        work: result.work,
+        contenders: { a: side(result.contenders.a), b: side(result.contenders.b) },
+      }),
     (error: unknown) =>
       controller.signal.aborted
         ? post({ type: 'done', ok: false, cancelled: true, error: 'cancelled', rows: [] })

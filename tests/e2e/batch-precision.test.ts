@@ -53,12 +53,12 @@ describe('batch evaluation across precisions and modes', () => {
 
     await pick(page, 'Contender B (the opponent)', '8', 'fp32')
     await pick(page, 'Contender A', '4', 'int4')
-    expect(await run(page)).toContain('6 answers generated (0 reused), 3 pairs judged (0 reused)')
+    expect(await run(page)).toContain('6 answers generated (0 reused), 3 pairs judged (0 reused). A: int4 weights. B: fp32 weights.')
     // fp32 at the same exit is another contender: its answers are made, B's reused.
     await pick(page, 'Contender A', '4', 'fp32')
     expect(await run(page)).toContain('3 answers generated (3 reused), 3 pairs judged (0 reused)')
     await pick(page, 'Contender A', 'exact', 'int4')
-    expect(await run(page)).toContain('3 answers generated (3 reused), 3 pairs judged (0 reused)')
+    expect(await run(page)).toMatch(/3 answers generated \(3 reused\), 3 pairs judged \(0 reused\)\. A: int4 weights, Exact · acceptance (\d+%|n\/a)\./)
 
     const matrix = page.getByTestId('results-matrix')
     await expect.poll(() => matrix.locator('tbody th').allTextContents(), { timeout: 30_000 }).toEqual(['@4', '@4 int4', '@exact int4'])

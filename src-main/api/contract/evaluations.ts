@@ -57,6 +57,23 @@ export const EvaluationWork = z.object({
   judgementsReused: z.number().int().nonnegative(),
 })
 
+/** How one side of a finished evaluation ran: the weights it ran in (fp32 where the provider could not run the ones asked for, with why) and its mode's figures. */
+export const EvaluationSide = z.object({
+  /** `folder@exit`, `folder@exact`, `folder@auto:TAU` (a matrix's A: its folder). */
+  label: z.string(),
+  precision: WeightPrecision,
+  weightsFallbackReason: z.string().optional(),
+  mode: z.enum(['exit', 'exact', 'auto']),
+  tau: z.number().optional(),
+  /** Exact: accepted ÷ drafted tokens over all of its answers on the set. */
+  acceptanceRate: z.number().nullable().optional(),
+  /** Auto: the mean exit per token over all of its answers on the set. */
+  meanExit: z.number().nullable().optional(),
+  /** Answers this run made (the rest were found recorded). */
+  generated: z.number().int().nonnegative(),
+})
+export type EvaluationSide = z.infer<typeof EvaluationSide>
+
 export const EvaluationDone = z.object({
   evaluationId: z.string(),
   ok: z.boolean(),
@@ -69,6 +86,8 @@ export const EvaluationDone = z.object({
   rows: z.array(EvaluationRow),
   /** What this run generated and judged, and what it reused from the database (a resume reuses what was stored). */
   work: EvaluationWork.optional(),
+  /** How each side ran (on success). */
+  contenders: z.object({ a: EvaluationSide, b: EvaluationSide }).optional(),
 })
 export type EvaluationDone = z.infer<typeof EvaluationDone>
 

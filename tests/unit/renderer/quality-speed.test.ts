@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { ResultMatrix } from '../../../src-main/api/contract'
 import { contenderLabel } from '../../../src-renderer/src/components/compare/contender'
+import { formatSide } from '../../../src-renderer/src/components/compare/format'
 import { qualitySpeedSeries, SHAPES } from '../../../src-renderer/src/components/compare/quality-speed'
 
 const cell = (score: number) => ({ wins: 1, losses: 0, ties: 0, n: 1, score })
@@ -51,5 +52,11 @@ describe('quality-vs-speed series', () => {
     expect(contenderLabel({ modelName: 'dictionary-soft', exit: 8, precision: 'fp32', mode: { kind: 'exact' } })).toBe('dictionary-soft@exact')
     expect(contenderLabel({ modelName: 'm', exit: 8, precision: 'int8', mode: { kind: 'auto', tau: 0.5 } })).toBe('m@auto:0.5 int8')
     expect(contenderLabel({ modelName: 'm', exit: 4, precision: 'int4', blockSize: 64, mode: null })).toBe('m@4 int4 (block 64)')
+  })
+
+  it('says how each side of a finished evaluation ran: weights (and why they fell back), Exact’s acceptance, Auto’s mean exit', () => {
+    expect(formatSide('A', { precision: 'int4', mode: 'exact', acceptanceRate: 0.66 })).toBe('A: int4 weights, Exact · acceptance 66%.')
+    expect(formatSide('A', { precision: 'fp32', mode: 'auto', tau: 0.5, meanExit: 5.86 })).toBe('A: fp32 weights, Auto τ 0.5 · mean exit 5.9.')
+    expect(formatSide('B', { precision: 'fp32', weightsFallbackReason: 'the provider cannot run int4', mode: 'exit' })).toBe('B: fp32 weights (the provider cannot run int4).')
   })
 })

@@ -74,6 +74,7 @@ describe('evaluation service (worker thread)', { timeout: 60_000 }, () => {
     const int4 = { setPath: set, a: { modelPath: modelA, exit: 2, precision: 'int4' }, b: { modelPath: modelA, exit: 3 }, maxNewTokens: 5 }
     const first = await evaluate(int4)
     expect(first.done).toMatchObject({ ok: true, rows: [{ exit: 2, n: 3 }], work: { answersGenerated: 6, answersReused: 0, judgementsMade: 3 } })
+    expect(first.done.contenders).toMatchObject({ a: { precision: 'int4', mode: 'exit', generated: 3 }, b: { precision: 'fp32', mode: 'exit', generated: 3 } })
     const again = await evaluate(int4)
     expect(again.done.work).toEqual({ answersGenerated: 0, answersReused: 6, judgementsMade: 0, judgementsReused: 3 })
     // fp32 at exit 2 is another contender: its answers are made, B's reused.
@@ -97,6 +98,7 @@ describe('evaluation service (worker thread)', { timeout: 60_000 }, () => {
     expect((await evaluate(exact)).done.work).toEqual({ answersGenerated: 0, answersReused: 6, judgementsMade: 0, judgementsReused: 3 })
     const auto = await evaluate({ ...exact, a: { modelPath: modelA, mode: { kind: 'auto', tau: 0.5 } } })
     expect(auto.done.work).toEqual({ answersGenerated: 3, answersReused: 3, judgementsMade: 3, judgementsReused: 0 })
+    expect(auto.done.contenders?.a).toMatchObject({ mode: 'auto', tau: 0.5, meanExit: expect.any(Number), generated: 3 })
 
     const outcome = await backend.dispatch('evaluations.results', { setId: auto.done.setId })
     if (!outcome.ok) throw new Error(outcome.error.message)

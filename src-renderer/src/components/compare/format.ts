@@ -36,3 +36,24 @@ export function formatModeFigures(c: {
   if (c.mode?.kind === 'auto') return `Auto τ ${c.mode.tau} · mean exit ${typeof c.meanExit === 'number' ? c.meanExit.toFixed(1) : 'n/a'}`
   return ''
 }
+
+/**
+ * How a side of a finished evaluation ran, in a sentence: `A: int4 weights,
+ * Exact · acceptance 66%.`; with the reason when its weights fell back to fp32.
+ */
+export function formatSide(
+  name: string,
+  side: {
+    precision: string
+    weightsFallbackReason?: string | undefined
+    mode: 'exit' | 'exact' | 'auto'
+    tau?: number | undefined
+    acceptanceRate?: number | null | undefined
+    meanExit?: number | null | undefined
+  },
+): string {
+  const mode = side.mode === 'exact' ? { kind: 'exact' as const } : side.mode === 'auto' ? { kind: 'auto' as const, tau: side.tau ?? 0 } : null
+  const figures = formatModeFigures({ mode, acceptanceRate: side.acceptanceRate, meanExit: side.meanExit })
+  const fallback = side.weightsFallbackReason ? ` (${side.weightsFallbackReason})` : ''
+  return `${name}: ${side.precision} weights${fallback}${figures ? `, ${figures}` : ''}.`
+}
