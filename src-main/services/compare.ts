@@ -11,7 +11,7 @@ import { resolve } from 'node:path'
 import type { z } from 'zod'
 import type { CompareDone, CompareRequest, CompareSide, ExecutionProviderPreference } from '../api/contract'
 import { ApiError } from '../api/errors'
-import type { Contender, ContenderAtExit } from '../engine/judge/contender'
+import { answerVariant, contenderLabel, type Contender, type ContenderAtExit } from '../engine/judge/contender'
 import type { EvalItem, Store } from '../store'
 import { FromCompareWorker, type ToCompareWorker } from '../workers/compare-protocol'
 import { appendCompareItem } from './evaluations/sets'
@@ -67,8 +67,8 @@ export class CompareService {
       b: this.contender(request.b, 'b'),
     }
     const { a, b } = contenders
-    if (a.modelPath === b.modelPath && a.exit === b.exit && (a.precision ?? 'fp32') === (b.precision ?? 'fp32')) {
-      throw new ApiError('invalid_params', `A and B are the same contender (${a.modelPath}@${a.exit}): choose another exit, precision or model.`, [
+    if (a.modelPath === b.modelPath && a.exit === b.exit && JSON.stringify(answerVariant(a)) === JSON.stringify(answerVariant(b))) {
+      throw new ApiError('invalid_params', `A and B are the same contender (${contenderLabel(a)}): choose another exit, mode, precision or model.`, [
         { path: 'b.exit', message: 'same contender as a' },
       ])
     }
@@ -103,6 +103,10 @@ export class CompareService {
   }
 
   private contender(c: Contender, field: 'a' | 'b'): ContenderAtExit {
+    if (c.mode && c.exit !== undefined) {
+      const message = `give no exit with ${c.mode.kind === 'exact' ? 'Exact' : 'Auto'} mode (it picks the depth per token)`
+      throw new ApiError('invalid_params', `${field}.exit: ${message}.`, [{ path: `${field}.exit`, message }])
+    }
     const model = inspectModel(c.modelPath, `${field}.modelPath`)
     const exit = c.exit ?? model.numLayers
     if (exit > model.numLayers) {
@@ -111,7 +115,12 @@ export class CompareService {
       ])
     }
     // fp32 is the default and is left out, so an fp32 answer is recorded exactly as before precisions existed.
-    return { modelPath: resolve(c.modelPath), exit, ...(c.precision && c.precision !== 'fp32' ? { precision: c.precision } : {}) }
+    return {
+      modelPath: resolve(c.modelPath),
+      exit,
+      ...(c.precision && c.precision !== 'fp32' ? { precision: c.precision } : {}),
+      ...(c.mode ? { mode: c.mode } : {}),
+    }
   }
 
   private receive(message: FromCompareWorker): void {
@@ -127,15 +136,15 @@ export class CompareService {
         break
       }
       case 'done': {
-        const { type: _, ...done } = message
-        this.finished(done)
+        const { type: _, stats, ...done } = message
+        this.finished(done, stats)
         break
       }
     }
   }
 
   /** Stores a complete answer (cut at the length limit counts; cancelled or failed ones do not) and reports it. */
-  private finished(done: Omit<CompareDone, 'generationId' | 'itemId'>): void {
+  private finished(done: Omit<CompareDone, 'generationId' | 'itemId'>, stats: Extract<FromCompareWorker, { type: 'done' }>['stats']): void {
     const run = this.active.get(done.compareId)
     let stored: { generationId: string; itemId: string } | undefined
     let error = done.error
@@ -146,10 +155,12 @@ export class CompareService {
         const generation = this.store.evals.recordGeneration({
           evalItemId: run.item.id,
           ...storedContender(this.store, { modelPath: contender.modelPath, exit: done.exit }),
-          // The precision that answered is part of how it was decoded: int4 and fp32 answers of one exit are two records.
-          decoding: { ...run.decoding, ...(done.precision && done.precision !== 'fp32' ? { weights: done.precision } : {}) },
+          // The precision that answered and the mode are part of how it was decoded: int4, Exact and fp32 answers
+          // of one exit are three records, under the keys batch evaluations and `sorted eval` use (answerVariant).
+          decoding: { ...run.decoding, ...answerVariant({ modelPath: contender.modelPath, exit: done.exit, precision: done.precision, mode: done.mode }) },
           output: done.text.trim(),
           tokensPerSecond: done.tokensPerSecond > 0 ? done.tokensPerSecond : null,
+          stats: stats ? { ...stats } : null,
         })
         stored = { generationId: generation.id, itemId: run.item.id }
       } catch (caught) {

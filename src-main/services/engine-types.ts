@@ -32,6 +32,7 @@ export type EngineTypesMatchContract = [
   Holds<Same<preview.DatasetStatistics, contract.DatasetStatistics>>,
   Holds<Same<preview.DatasetPreview, contract.DatasetPreview>>,
   Holds<Same<contender.Contender, contract.Contender>>,
+  Holds<Same<contender.ContenderMode, contract.ContenderMode>>,
   Holds<Same<pandalm.Verdict, contract.Verdict>>,
   Holds<Same<jobExport.ExportedJob, contract.ExportedJob>>,
   Holds<Same<memoryBudget.RunMemory, contract.RunMemory>>,

@@ -111,10 +111,17 @@ export interface JudgedComparison extends Comparison {
   b: StoredContender & { decoding: JsonObject }
 }
 
-/** A contender's stored outputs on one set: how many, and their mean decode speed (null when none was measured). */
+/**
+ * A contender's stored outputs on one set with one decoding (answer length,
+ * weights, mode): how many, their mean decode speed (null when none was
+ * measured), and the sums of the stats recorded with them (null when none
+ * carries any).
+ */
 export interface ContenderOutputs extends StoredContender {
+  decoding: JsonObject
   outputs: number
   tokensPerSecond: number | null
+  stats: { tokens: number; drafted: number; accepted: number; exitSum: number } | null
 }
 
 interface EvalSetRow {
@@ -173,8 +180,14 @@ interface JudgedComparisonRow extends ComparisonRow {
 interface ContenderOutputsRow {
   model_id: string
   exit: number
+  decoding: string
   outputs: number
   tokens_per_second: number | null
+  with_stats: number
+  stat_tokens: number | null
+  stat_drafted: number | null
+  stat_accepted: number | null
+  stat_exit_sum: number | null
 }
 
 type GenerationKey = Pick<GenerationRow, 'eval_item_id' | 'model_id' | 'exit' | 'decoding'>
@@ -326,9 +339,19 @@ export class EvalRepository {
        ORDER BY c.created_at DESC, c.rowid DESC LIMIT @limit`,
     )
     this.#contenderOutputs = db.prepare<[string], ContenderOutputsRow>(
-      `SELECT g.model_id, g.exit, COUNT(*) AS outputs, AVG(g.tokens_per_second) AS tokens_per_second
+      // Stats are summed only over answers that carry all four figures, so the sums stay one consistent set.
+      `SELECT g.model_id, g.exit, g.decoding, COUNT(*) AS outputs, AVG(g.tokens_per_second) AS tokens_per_second,
+              COUNT(s.tokens) AS with_stats, SUM(s.tokens) AS stat_tokens, SUM(s.drafted) AS stat_drafted,
+              SUM(s.accepted) AS stat_accepted, SUM(s.exit_sum) AS stat_exit_sum
        FROM generations g JOIN eval_items i ON i.id = g.eval_item_id
-       WHERE i.eval_set_id = ? GROUP BY g.model_id, g.exit ORDER BY g.model_id, g.exit`,
+       LEFT JOIN (
+         SELECT id, json_extract(stats, '$.tokens') AS tokens, json_extract(stats, '$.drafted') AS drafted,
+                json_extract(stats, '$.accepted') AS accepted, json_extract(stats, '$.exitSum') AS exit_sum
+         FROM generations
+         WHERE stats IS NOT NULL AND json_type(stats, '$.tokens') IN ('integer', 'real') AND json_type(stats, '$.drafted') IN ('integer', 'real')
+           AND json_type(stats, '$.accepted') IN ('integer', 'real') AND json_type(stats, '$.exitSum') IN ('integer', 'real')
+       ) s ON s.id = g.id
+       WHERE i.eval_set_id = ? GROUP BY g.model_id, g.exit, g.decoding ORDER BY g.model_id, g.exit, g.decoding`,
     )
 
     this.#importSet = db.transaction((name: string, format: string, items: readonly NewEvalItem[]) => {
@@ -504,13 +527,18 @@ export class EvalRepository {
     return this.#recentComparisons.all({ judge, set: evalSetId ?? null, limit }).map((row) => ({ ...toComparison(row), evalSetId: row.eval_set_id }))
   }
 
-  /** Per contender, its outputs on the set and their mean decode speed. */
+  /** Per contender and decoding, its outputs on the set, their mean decode speed and their summed stats. */
   contenderOutputs(evalSetId: string): ContenderOutputs[] {
     return this.#contenderOutputs.all(evalSetId).map((row) => ({
       modelId: row.model_id,
       exit: row.exit,
+      decoding: decodeJson<JsonObject>(row.decoding),
       outputs: row.outputs,
       tokensPerSecond: row.tokens_per_second,
+      stats:
+        row.with_stats > 0
+          ? { tokens: row.stat_tokens ?? 0, drafted: row.stat_drafted ?? 0, accepted: row.stat_accepted ?? 0, exitSum: row.stat_exit_sum ?? 0 }
+          : null,
     }))
   }
 }

@@ -4,7 +4,7 @@
  * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
-import { CompareDone, CompareSide, CompareStatus, CompareToken, ExecutionProviderPreference, WeightPrecision } from '../api/contract'
+import { CompareDone, CompareSide, CompareStatus, CompareToken, ContenderMode, ExecutionProviderPreference, WeightPrecision } from '../api/contract'
 
 export const ToCompareWorker = z.discriminatedUnion('type', [
   z.object({
@@ -15,6 +15,8 @@ export const ToCompareWorker = z.discriminatedUnion('type', [
     exit: z.number().int().positive(),
     /** Absent: fp32. */
     precision: WeightPrecision.optional(),
+    /** Absent: at `exit`; Exact or Auto: `exit` is the full depth and the mode picks it per token. */
+    mode: ContenderMode.optional(),
     prompt: z.string(),
     maxNewTokens: z.number().int().positive(),
     provider: ExecutionProviderPreference,
@@ -27,6 +29,10 @@ export type ToCompareWorker = z.input<typeof ToCompareWorker>
 export const FromCompareWorker = z.discriminatedUnion('type', [
   CompareStatus.extend({ type: z.literal('status') }),
   CompareToken.extend({ type: z.literal('token') }),
-  CompareDone.omit({ generationId: true, itemId: true }).extend({ type: z.literal('done') }),
+  CompareDone.omit({ generationId: true, itemId: true }).extend({
+    type: z.literal('done'),
+    /** Tokens, drafted and accepted ones, and summed exits: stored with the answer as batch evaluations store theirs. */
+    stats: z.object({ tokens: z.number().int(), drafted: z.number().int(), accepted: z.number().int(), exitSum: z.number().int() }).optional(),
+  }),
 ])
 export type FromCompareWorker = z.infer<typeof FromCompareWorker>

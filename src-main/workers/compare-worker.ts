@@ -7,6 +7,7 @@
  * contenders again starts at once.
  */
 import type { ExecutionProviderPreference, WeightPrecision } from '../api/contract'
+import type { Depth, GenerateResult } from '../engine/generate/generate'
 import { ModelSession } from '../engine/generate/model-session'
 import { ToCompareWorker, type FromCompareWorker } from './compare-protocol'
 import { openWorkerPort } from './worker-port'
@@ -56,7 +57,14 @@ async function run(job: Job): Promise<void> {
   const { compareId, side } = job
   const controller = controllers.get(compareId)
   let precision: WeightPrecision | undefined
-  const finish = (rest: { finishReason: 'eos' | 'stop' | 'length' | 'cancelled' | 'error'; text?: string; exit?: number | null; tokensPerSecond?: number; error?: string }) =>
+  const finish = (rest: {
+    finishReason: 'eos' | 'stop' | 'length' | 'cancelled' | 'error'
+    text?: string
+    exit?: number | null
+    tokensPerSecond?: number
+    error?: string
+    figures?: Pick<Extract<FromCompareWorker, { type: 'done' }>, 'acceptanceRate' | 'meanExit' | 'stats'>
+  }) =>
     post({
       type: 'done',
       compareId,
@@ -66,6 +74,8 @@ async function run(job: Job): Promise<void> {
       tokensPerSecond: rest.tokensPerSecond ?? 0,
       finishReason: rest.finishReason,
       ...(precision ? { precision } : {}),
+      ...(job.mode ? { mode: job.mode } : {}),
+      ...(rest.figures ?? {}),
       ...(rest.error ? { error: rest.error } : {}),
     })
   if (!controller || controller.signal.aborted) return finish({ finishReason: 'cancelled' })
@@ -78,13 +88,18 @@ async function run(job: Job): Promise<void> {
     precision = s.info.weights.precision
     if (s.info.weightsFallbackReason) post({ type: 'log', message: `compare ${side}: ${s.info.weightsFallbackReason}` })
     if (job.exit > s.info.numLayers) return finish({ finishReason: 'error', error: `exit ${job.exit} is outside 1..${s.info.numLayers} (${s.info.name}'s layers)` })
-    exit = job.exit
+    if (job.mode && !s.info.modes.includes(job.mode.kind)) {
+      return finish({ finishReason: 'error', error: `${job.mode.kind === 'exact' ? 'Exact' : 'Auto'} mode needs a model of at least 2 layers (${s.info.name} has ${s.info.numLayers})` })
+    }
+    exit = job.mode ? s.info.numLayers : job.exit
+    const mode = job.mode
+    const depth: Depth = mode?.kind === 'exact' ? 'exact' : mode?.kind === 'auto' ? { auto: mode.tau } : job.exit
     if (controller.signal.aborted) return finish({ finishReason: 'cancelled', exit })
     post({ type: 'status', compareId, side, state: 'generating' })
     const result = await s.generate({
       input: { messages: [{ role: 'user', content: job.prompt }] },
       maxNewTokens: job.maxNewTokens,
-      exitAt: () => job.exit,
+      exitAt: () => depth,
       signal: controller.signal,
       onToken: (t) => post({ type: 'token', compareId, side, index: t.index, text: t.text }),
     })
@@ -94,10 +109,19 @@ async function run(job: Job): Promise<void> {
       text: result.text,
       exit,
       tokensPerSecond: decoded > 0 && result.decodeMs > 0 ? (decoded / result.decodeMs) * 1000 : 0,
+      figures: modeFigures(mode, result),
     })
   } catch (error) {
     finish({ finishReason: 'error', exit, error: error instanceof Error ? error.message : String(error) })
   }
+}
+
+/** What decoding measured on the answer: the stats stored with it, and Exact's acceptance or Auto's mean exit. */
+function modeFigures(mode: Job['mode'], result: GenerateResult) {
+  const stats = { tokens: result.exits.length, drafted: result.drafted, accepted: result.accepted, exitSum: result.exits.reduce((sum, e) => sum + e, 0) }
+  if (mode?.kind === 'exact') return { stats, acceptanceRate: stats.drafted > 0 ? stats.accepted / stats.drafted : null }
+  if (mode?.kind === 'auto') return { stats, meanExit: stats.tokens > 0 ? stats.exitSum / stats.tokens : null }
+  return { stats }
 }
 
 port.listen(ToCompareWorker, (message) => {

@@ -6,8 +6,9 @@
  * stopped. The worker never opens the database.
  */
 import { resolve } from 'node:path'
-import { runBatchEvaluation, type Answer, type BatchRecords } from '../engine/judge/batch'
-import type { ContenderAtExit } from '../engine/judge/contender'
+import type { EvaluationSide } from '../api/contract'
+import { runBatchEvaluation, type Answer, type BatchRecords, type ContenderReport } from '../engine/judge/batch'
+import { answerVariant, type ContenderAtExit } from '../engine/judge/contender'
 import type { Verdict } from '../engine/judge/pandalm'
 import { ToEvaluationWorker, type FromEvaluationWorker, type StartEvaluation } from './evaluation-protocol'
 import { openWorkerPort } from './worker-port'
@@ -17,7 +18,8 @@ const post = port.post
 const controller = new AbortController()
 let started = false
 
-const key = (itemId: string, c: ContenderAtExit) => `${itemId}|${resolve(c.modelPath)}@${c.exit}`
+/** One answer's key: its item, folder and exit, and its weights and mode (an int4 or Exact answer is never taken for the fp32 one at that exit). */
+const key = (itemId: string, c: ContenderAtExit) => JSON.stringify([itemId, resolve(c.modelPath), c.exit, answerVariant(c)])
 
 /** What is recorded, kept in memory: the start message's, plus each new record, which is reported for the service to store. */
 function reportingRecords(recorded: StartEvaluation['recorded']): BatchRecords {
@@ -37,9 +39,32 @@ function reportingRecords(recorded: StartEvaluation['recorded']): BatchRecords {
   }
 }
 
+/** A side's report as the done event carries it. */
+function side(report: ContenderReport): EvaluationSide {
+  return {
+    label: report.label,
+    precision: report.weights.precision,
+    ...(report.weightsFallbackReason ? { weightsFallbackReason: report.weightsFallbackReason } : {}),
+    mode: report.mode,
+    ...(report.tau !== undefined ? { tau: report.tau } : {}),
+    ...(report.acceptanceRate !== undefined ? { acceptanceRate: report.acceptanceRate } : {}),
+    ...(report.meanExit !== undefined ? { meanExit: report.meanExit } : {}),
+    generated: report.generated,
+  }
+}
+
 function start({ job, recorded }: StartEvaluation): void {
   runBatchEvaluation(job, reportingRecords(recorded), (progress) => post({ type: 'progress', ...progress }), controller.signal).then(
-    (result) => post({ type: 'done', ok: true, setId: result.setId, judge: result.judge, rows: result.rows, work: result.work }),
+    (result) =>
+      post({
+        type: 'done',
+        ok: true,
+        setId: result.setId,
+        judge: result.judge,
+        rows: result.rows,
+        work: result.work,
+        contenders: { a: side(result.contenders.a), b: side(result.contenders.b) },
+      }),
     (error: unknown) =>
       controller.signal.aborted
         ? post({ type: 'done', ok: false, cancelled: true, error: 'cancelled', rows: [] })

@@ -88,6 +88,28 @@ describe('compare view', () => {
   })
 })
 
+describe('compare view modes', () => {
+  it('answers one side in Exact and the other in Auto (τ), each pane naming its mode and what it measured', async () => {
+    const { page, errors } = await open('/compare')
+    await page.getByRole('heading', { name: 'Compare', exact: true }).waitFor()
+    await pick(page, 'Contender 1 (left)', modelA, 'exact')
+    await pick(page, 'Contender 2 (right)', modelA, 'auto')
+    await page.getByRole('group', { name: 'Contender 2 (right)' }).getByLabel('Auto τ').fill('0.5')
+    await page.getByRole('group', { name: 'Contender 2 (right)' }).getByLabel('Auto τ').dispatchEvent('change')
+    await page.getByLabel('Prompt').fill('say modes')
+    await page.getByLabel('Max new tokens').fill('6')
+    await page.getByRole('button', { name: 'Run both' }).click()
+
+    const mode = (pane: string) => page.getByTestId(pane).getByTestId('pane-mode')
+    await expect.poll(() => mode('pane-a').textContent(), { timeout: 60_000 }).toMatch(/^Exact · acceptance (\d+%|n\/a)$/)
+    await expect.poll(() => mode('pane-b').textContent(), { timeout: 60_000 }).toMatch(/^Auto τ 0\.5 · mean exit \d\.\d$/)
+    expect(await page.getByRole('region', { name: 'Response 1: a@exact' }).count()).toBe(1)
+    expect(await page.getByRole('region', { name: 'Response 2: a@auto:0.5' }).count()).toBe(1)
+    expect(errors).toEqual([])
+    await page.close()
+  })
+})
+
 describe('batch evaluation page', () => {
   it('imports a set, runs every exit of A against B with the reference judge, and shows the matrix and plot again after a reload', async () => {
     const { page, errors } = await open('/compare/batch')
@@ -110,7 +132,7 @@ describe('batch evaluation page', () => {
     await matrix.waitFor({ timeout: 30_000 })
     const rows = matrix.locator('tbody tr')
     expect(await rows.count()).toBe(3)
-    expect(await rows.locator('th').allTextContents()).toEqual(['1', '2', '3'])
+    expect(await rows.locator('th').allTextContents()).toEqual(['@1', '@2', '@3'])
     // W / L / T of N, then the score.
     for (const cell of await rows.locator('td:nth-child(3)').allTextContents()) expect(cell.trim()).toMatch(/^[\d.]+ \/ [\d.]+ \/ [\d.]+ of 3\s*[+-]?\d\.\d{3}$/)
     expect(await matrix.locator('thead').textContent()).toContain('vs b@3')
@@ -131,7 +153,7 @@ describe('batch evaluation page', () => {
     await expectChartDrawn(page)
     await shows.selectOption({ label: 'a · judge human · 4 new tokens' })
     const human = page.getByTestId('results-matrix').locator('tbody tr')
-    expect(await human.locator('th').allTextContents()).toEqual(['1'])
+    expect(await human.locator('th').allTextContents()).toEqual(['@1'])
     expect((await human.locator('td:nth-child(3)').textContent())?.trim()).toMatch(/^0 \/ 0 \/ 1 of 1\s*0\.000$/)
     expect(errors).toEqual([])
     await page.close()

@@ -3,7 +3,7 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Contender, WeightPrecision } from './common'
+import { Contender, ContenderMode, WeightPrecision } from './common'
 
 export const CompareRequest = z
   .object({
@@ -40,6 +40,12 @@ export const CompareDone = z.object({
   tokensPerSecond: z.number().nonnegative(),
   /** The weight precision that answered (fp32 where a quantized model fell back); absent when the model never opened. */
   precision: WeightPrecision.optional(),
+  /** The decoding mode that answered (absent: at `exit`; in a mode `exit` is the full depth). */
+  mode: ContenderMode.optional(),
+  /** Exact: accepted ÷ drafted tokens (null when nothing was drafted). */
+  acceptanceRate: z.number().nullable().optional(),
+  /** Auto: the mean exit that chose each token (null when no token was made). */
+  meanExit: z.number().nullable().optional(),
   /** The stored output (absent when cancelled or failed): what evaluations.vote refers to. */
   generationId: z.string().optional(),
   /** The compare set's item the prompt was stored as. */

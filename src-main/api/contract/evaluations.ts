@@ -3,7 +3,7 @@
  * Part of the API contract (see index.ts).
  */
 import { z } from 'zod'
-import { Contender, Empty } from './common'
+import { Contender, ContenderMode, Empty, WeightPrecision } from './common'
 
 export const EvaluationRequest = z
   .object({
@@ -57,6 +57,23 @@ export const EvaluationWork = z.object({
   judgementsReused: z.number().int().nonnegative(),
 })
 
+/** How one side of a finished evaluation ran: the weights it ran in (fp32 where the provider could not run the ones asked for, with why) and its mode's figures. */
+export const EvaluationSide = z.object({
+  /** `folder@exit`, `folder@exact`, `folder@auto:TAU` (a matrix's A: its folder). */
+  label: z.string(),
+  precision: WeightPrecision,
+  weightsFallbackReason: z.string().optional(),
+  mode: z.enum(['exit', 'exact', 'auto']),
+  tau: z.number().optional(),
+  /** Exact: accepted ÷ drafted tokens over all of its answers on the set. */
+  acceptanceRate: z.number().nullable().optional(),
+  /** Auto: the mean exit per token over all of its answers on the set. */
+  meanExit: z.number().nullable().optional(),
+  /** Answers this run made (the rest were found recorded). */
+  generated: z.number().int().nonnegative(),
+})
+export type EvaluationSide = z.infer<typeof EvaluationSide>
+
 export const EvaluationDone = z.object({
   evaluationId: z.string(),
   ok: z.boolean(),
@@ -69,6 +86,8 @@ export const EvaluationDone = z.object({
   rows: z.array(EvaluationRow),
   /** What this run generated and judged, and what it reused from the database (a resume reuses what was stored). */
   work: EvaluationWork.optional(),
+  /** How each side ran (on success). */
+  contenders: z.object({ a: EvaluationSide, b: EvaluationSide }).optional(),
 })
 export type EvaluationDone = z.infer<typeof EvaluationDone>
 
@@ -108,6 +127,29 @@ export type StoredContender = z.infer<typeof StoredContender>
 export const ContenderRef = StoredContender.extend({ modelName: z.string(), modelPath: z.string() })
 export type ContenderRef = z.infer<typeof ContenderRef>
 
+/**
+ * A contender as batch results tell contenders apart: a model at an exit, in
+ * the weights it answered in, and at that exit or in a decoding mode (its
+ * exit is then the full depth). Answers in other weights or modes are other
+ * contenders: their verdicts and speeds are never pooled.
+ */
+export const ResultContender = ContenderRef.extend({
+  precision: WeightPrecision,
+  /** int8/int4 answers made at a block size other than the default (the CLI's --block-size). */
+  blockSize: z.number().int().positive().optional(),
+  /** null: answered at `exit`. */
+  mode: ContenderMode.nullable(),
+})
+export type ResultContender = z.infer<typeof ResultContender>
+
+/** What decoding measured over a contender's answers: Exact's acceptance, Auto's mean exit (null where no answer carries the figures). */
+const ModeFigures = z.object({
+  /** Exact: accepted ÷ drafted tokens. */
+  acceptanceRate: z.number().nullable().optional(),
+  /** Auto: the mean exit that chose each token. */
+  meanExit: z.number().nullable().optional(),
+})
+
 export const TallyResult = z.object({
   wins: z.number(),
   losses: z.number(),
@@ -120,32 +162,45 @@ export type TallyResult = z.infer<typeof TallyResult>
 
 export const PairResult = TallyResult.extend({
   judge: z.string(),
-  a: ContenderRef,
-  b: ContenderRef,
+  a: ResultContender,
+  b: ResultContender,
   /** The answers' length limit (decoding), null when the outputs were made without one. */
   maxNewTokens: z.number().int().nullable(),
 })
 export type PairResult = z.infer<typeof PairResult>
 
-export const ContenderResult = ContenderRef.extend({
+export const ContenderResult = ResultContender.extend({
+  /** The answers' length limit, as in PairResult: outputs of other lengths are listed apart. */
+  maxNewTokens: z.number().int().nullable(),
   /** Stored outputs of this contender on the set. */
   outputs: z.number().int(),
   /** Mean decode speed of those outputs; null when none was measured. */
   tokensPerSecond: z.number().nullable(),
-})
+}).merge(ModeFigures)
 export type ContenderResult = z.infer<typeof ContenderResult>
 
 /**
- * The paper's Table 4 shape for one judge and one model A: a row per exit of
- * A (with its speed) and a column per opponent; a cell is null where that
- * pair was not judged.
+ * The paper's Table 4 shape for one judge and one model A: a row per
+ * contender of A (an exit in one precision, or a mode; with its speed) and a
+ * column per opponent; a cell is null where that pair was not judged.
  */
 export const ResultMatrix = z.object({
   judge: z.string(),
   maxNewTokens: z.number().int().nullable(),
   model: z.object({ modelId: z.string(), modelName: z.string(), modelPath: z.string() }),
-  opponents: z.array(ContenderRef),
-  rows: z.array(z.object({ exit: z.number().int(), tokensPerSecond: z.number().nullable(), cells: z.array(TallyResult.nullable()) })),
+  opponents: z.array(ResultContender),
+  rows: z.array(
+    z
+      .object({
+        exit: z.number().int(),
+        precision: WeightPrecision,
+        blockSize: z.number().int().positive().optional(),
+        mode: ContenderMode.nullable(),
+        tokensPerSecond: z.number().nullable(),
+        cells: z.array(TallyResult.nullable()),
+      })
+      .merge(ModeFigures),
+  ),
 })
 export type ResultMatrix = z.infer<typeof ResultMatrix>
 
@@ -175,7 +230,8 @@ export const VoteRequest = z
   .refine((r) => r.firstGenerationId !== r.secondGenerationId, { message: 'an output cannot be compared with itself', path: ['secondGenerationId'] })
 export type VoteRequest = z.input<typeof VoteRequest>
 
-export const VotedOutput = ContenderRef.extend({
+/** An output a person voted on, with the contender (weights and mode included) that wrote it. */
+export const VotedOutput = ResultContender.extend({
   generationId: z.string(),
   output: z.string(),
   tokensPerSecond: z.number().nullable(),
@@ -201,11 +257,18 @@ export const Vote = z.object({
 })
 export type Vote = z.infer<typeof Vote>
 
+/** One side of a pair to review: a stored contender in its weights and mode (absent: fp32 at its exit), as ResultContender names them. */
+const PairSide = StoredContender.extend({
+  precision: WeightPrecision.optional(),
+  blockSize: z.number().int().positive().optional(),
+  mode: ContenderMode.nullable().optional(),
+}).strict()
+
 export const PairOutputsRequest = z
   .object({
     setId: z.string().min(1),
-    a: StoredContender.strict(),
-    b: StoredContender.strict(),
+    a: PairSide,
+    b: PairSide,
     /** The answers' length limit, as in PairResult; null for outputs made without one. */
     maxNewTokens: z.number().int().positive().nullable(),
   })

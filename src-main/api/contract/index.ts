@@ -19,7 +19,7 @@ import { modelsMethods, modelsEvents } from './models'
 import { chatsMethods, chatsEvents } from './chats'
 import { localApiMethods, localApiEvents } from './local-api'
 
-export { Contender } from './common'
+export { Contender, ContenderMode } from './common'
 export * from './settings'
 export * from './app'
 export * from './engine'

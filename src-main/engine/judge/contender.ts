@@ -4,19 +4,25 @@
  * to this type in services/engine-types.ts; a contender as stored (a
  * registered model's id at an exit) is the store's `StoredContender`.
  *
- * The CLI's `sorted eval` also runs contenders in a decoding mode (Exact or
- * Auto, `ContenderRun`) and at a quantization block size; the app's requests
- * have neither, so those stay out of the contract's type.
+ * A contender may run in a decoding mode (Exact or Auto) instead of at a
+ * fixed exit, in the CLI and in the app alike; only the CLI's `sorted eval`
+ * also picks a quantization block size (`ContenderRun`), which stays out of
+ * the contract's type.
  */
 
 import type { UserBlockSize } from '../model/weight-format'
 import type { WeightPrecision } from '../model/quant/linear'
 
-/** A model folder, optionally cut at an exit (a layer count; no exit means the full model), in a weight precision (default fp32). */
+/**
+ * A model folder, optionally cut at an exit (a layer count; no exit means the
+ * full model), in a weight precision (default fp32), or decoding in a mode
+ * (then without an exit: the mode picks the depth per token).
+ */
 export interface Contender {
   modelPath: string
   exit?: number | undefined
   precision?: WeightPrecision | undefined
+  mode?: ContenderMode | undefined
 }
 
 /**
@@ -27,10 +33,8 @@ export interface Contender {
  */
 export type ContenderMode = { kind: 'exact' } | { kind: 'auto'; tau: number }
 
-/** A contender as a batch evaluation runs it: also, optionally, a decoding mode and a block size for int8/int4 weights. */
+/** A contender as a batch evaluation runs it: also, optionally, a block size for int8/int4 weights. */
 export interface ContenderRun extends Contender {
-  /** Absent: at its exit. With a mode, `exit` is absent (the mode picks the depth per token). */
-  mode?: ContenderMode | undefined
   /** With int8/int4 `precision`; absent: the engine's default (32), or a GPTQ/AWQ folder's own. */
   blockSize?: UserBlockSize | undefined
 }
@@ -66,6 +70,35 @@ export function answerVariant(contender: ContenderAtExit): Record<string, string
   }
   if (contender.mode?.kind === 'exact') variant['mode'] = 'exact'
   if (contender.mode?.kind === 'auto') Object.assign(variant, { mode: 'auto', tau: contender.mode.tau })
+  return variant
+}
+
+/**
+ * The inverse of answerVariant: the weights, block size and mode a recorded
+ * answer's decoding names beside `base` (the evaluation's own decoding).
+ * Undefined when the decoding is not `base` plus a variant this code writes
+ * (another answer length, or something it does not know), so such an answer
+ * is never taken for one of the contenders asked about.
+ */
+export function variantOfDecoding(
+  decoding: Readonly<Record<string, unknown>>,
+  base: Readonly<Record<string, unknown>>,
+): Pick<ContenderAtExit, 'precision' | 'blockSize' | 'mode'> | undefined {
+  const rest: Record<string, unknown> = { ...decoding }
+  for (const [key, value] of Object.entries(base)) {
+    if (rest[key] !== value) return undefined
+    delete rest[key]
+  }
+  const { weights, blockSize, mode, tau, ...unknown } = rest
+  if (Object.keys(unknown).length > 0) return undefined
+  if (weights !== undefined && weights !== 'int8' && weights !== 'int4') return undefined
+  if (blockSize !== undefined && (weights === undefined || typeof blockSize !== 'number')) return undefined
+  const variant: Pick<ContenderAtExit, 'precision' | 'blockSize' | 'mode'> = {}
+  if (weights !== undefined) variant.precision = weights
+  if (typeof blockSize === 'number') variant.blockSize = blockSize
+  if (mode === 'exact' && tau === undefined) variant.mode = { kind: 'exact' }
+  else if (mode === 'auto' && typeof tau === 'number') variant.mode = { kind: 'auto', tau }
+  else if (mode !== undefined || tau !== undefined) return undefined
   return variant
 }
 

@@ -11,7 +11,8 @@
 import type { z } from 'zod'
 import type { PairItem, PairOutputsRequest, Vote, VoteRequest } from '../../api/contract'
 import { ApiError } from '../../api/errors'
-import type { Comparison, Generation, Judgement, Store, StoredContender, Verdict } from '../../store'
+import type { Comparison, Generation, Judgement, Store, Verdict } from '../../store'
+import { answerVariantOf, sameVariant } from './answer-variant'
 
 export const HUMAN_JUDGE = 'human'
 /** The `reason` of an order the person judged, and of one filled in from the other order. */
@@ -71,9 +72,11 @@ export function listVotes(store: Store, options: { setId?: string | undefined; l
 export function pairOutputs(store: Store, request: z.output<typeof PairOutputsRequest>): PairItem[] {
   if (!store.evals.getSet(request.setId)) throw new ApiError('not_found', `No evaluation set ${request.setId}.`)
   const answer = (g: Generation) => ({ generationId: g.id, output: g.output, tokensPerSecond: g.tokensPerSecond })
-  const matches = (g: Generation, c: StoredContender) => {
+  // An int4 or Exact answer at the same exit is another contender's: the weights and mode must match too.
+  const matches = (g: Generation, c: z.output<typeof PairOutputsRequest>['a']) => {
     const limit = g.decoding['maxNewTokens']
-    return g.modelId === c.modelId && g.exit === c.exit && (typeof limit === 'number' ? limit : null) === request.maxNewTokens
+    const wanted = { precision: c.precision ?? 'fp32', ...(c.blockSize !== undefined ? { blockSize: c.blockSize } : {}), mode: c.mode ?? null }
+    return g.modelId === c.modelId && g.exit === c.exit && (typeof limit === 'number' ? limit : null) === request.maxNewTokens && sameVariant(answerVariantOf(g.decoding), wanted)
   }
   return store.evals.items(request.setId).flatMap((item) => {
     const generations = store.evals.generations(item.id)
@@ -120,6 +123,7 @@ function toVote(store: Store, c: Comparison & { evalSetId: string }): Vote {
       modelName: model?.name ?? g.modelId,
       modelPath: model?.path ?? '',
       exit: g.exit,
+      ...answerVariantOf(g.decoding),
       output: g.output,
       tokensPerSecond: g.tokensPerSecond,
     }

@@ -47,7 +47,7 @@ export class EvaluationService {
 
   start(request: z.output<typeof EvaluationRequest>): { evaluationId: string } {
     if (!this.deps.workers.available('evaluation')) throw new ApiError('internal', 'Evaluation is not available in this process.')
-    refuseQuantizedContenders(request)
+    refuseModeConflicts(request)
     const evaluationId = randomUUID()
     let job: BatchJob
     try {
@@ -142,16 +142,17 @@ export class EvaluationService {
 }
 
 /**
- * Batch evaluations record and tabulate answers per model and exit, not yet
- * per precision, so a quantized contender is refused rather than silently run
- * (or tabulated) in fp32. The compare view pits precisions against each other.
+ * A mode picks the depth per token, so it takes no exit, and a matrix runs A
+ * at each of its exits, so A takes no mode there: either is the request's
+ * error, named by its field, before any worker starts.
  */
-function refuseQuantizedContenders(request: { a: { precision?: string | undefined }; b: { precision?: string | undefined } }): void {
-  for (const side of ['a', 'b'] as const) {
-    const precision = request[side].precision
-    if (precision !== undefined && precision !== 'fp32') {
-      const message = `batch evaluations run fp32 weights only for now (got ${precision}); compare precisions in the compare view`
-      throw new ApiError('invalid_params', `${side}.precision: ${message}.`, [{ path: `${side}.precision`, message }])
-    }
+function refuseModeConflicts(request: z.output<typeof EvaluationRequest>): void {
+  const refuse = (path: string, message: string) => {
+    throw new ApiError('invalid_params', `${path}: ${message}.`, [{ path, message }])
   }
+  for (const side of ['a', 'b'] as const) {
+    const { mode, exit } = request[side]
+    if (mode && exit !== undefined) refuse(`${side}.exit`, `give no exit with ${mode.kind === 'exact' ? 'Exact' : 'Auto'} mode (it picks the depth per token)`)
+  }
+  if (request.matrix && request.a.mode) refuse('a.mode', 'a matrix judges every exit of A: give A without a mode')
 }

@@ -22,7 +22,7 @@ import {
   type EvaluationProgressInfo,
   type EvaluationResult,
 } from '../../engine/judge/batch'
-import { answerVariant, type ContenderAtExit, type ContenderRun } from '../../engine/judge/contender'
+import { answerVariant, variantOfDecoding, type ContenderAtExit, type ContenderRun } from '../../engine/judge/contender'
 import type { JudgeVerdict, Verdict } from '../../engine/judge/pandalm'
 import type { EvalItem, Store } from '../../store'
 import { registerModelFolder, storedContender } from '../model-registry'
@@ -154,25 +154,27 @@ export interface RecordedSoFar {
 }
 
 /**
- * Every recorded answer of A's and B's models (at any of their exits) on the
- * set's items with this job's decoding, and every verdict between two of
- * them, in the order it was judged.
+ * Every recorded answer of A's and B's models on the set's items with this
+ * job's answer length, at any exit, in any weights and mode the app can ask
+ * for (the same decoding keys the CLI writes: answerVariant), with its
+ * stats; and every verdict between two of them, in the order it was judged.
  */
 export function recordedSoFar(store: Store, job: BatchJob): RecordedSoFar {
-  const decoding = { ...batchDecoding(job.maxNewTokens) }
+  const base = { ...batchDecoding(job.maxNewTokens) }
   const recorded: RecordedSoFar = { answers: [], verdicts: [] }
   const byGeneration = new Map<string, { itemId: string; contender: ContenderAtExit }>()
-  for (const modelPath of new Set([job.a.modelPath, job.b.modelPath])) {
-    const modelId = registerModelFolder(store, modelPath, 'imported')
-    const layers = store.models.get(modelId)?.numLayers ?? 0
-    for (const item of job.items) {
-      for (let exit = 1; exit <= layers; exit++) {
-        const found = store.evals.findGeneration(item.id, { modelId, exit }, decoding)
-        if (!found) continue
-        const contender = { modelPath, exit }
-        recorded.answers.push({ itemId: item.id, contender, answer: { output: found.output, tokensPerSecond: found.tokensPerSecond } })
-        byGeneration.set(found.id, { itemId: item.id, contender })
-      }
+  const paths = new Map<string, string>()
+  for (const modelPath of [job.a.modelPath, job.b.modelPath]) paths.set(registerModelFolder(store, modelPath, 'imported'), modelPath)
+  for (const item of job.items) {
+    for (const found of store.evals.generations(item.id)) {
+      const modelPath = paths.get(found.modelId)
+      const variant = modelPath === undefined ? undefined : variantOfDecoding(found.decoding, base)
+      // A block size is the CLI's alone: the app never asks for one, so such answers are never looked up here.
+      if (modelPath === undefined || variant === undefined || variant.blockSize !== undefined) continue
+      const contender: ContenderAtExit = { modelPath, exit: found.exit, ...variant }
+      const stats = found.stats ? answerStatsOf(found.stats) : undefined
+      recorded.answers.push({ itemId: item.id, contender, answer: { output: found.output, tokensPerSecond: found.tokensPerSecond, ...(stats ? { stats } : {}) } })
+      byGeneration.set(found.id, { itemId: item.id, contender })
     }
   }
   for (const c of store.evals.comparisons(job.setId)) {

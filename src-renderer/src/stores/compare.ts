@@ -9,7 +9,7 @@
  */
 import { defineStore } from 'pinia'
 import { computed, onScopeDispose, reactive, ref } from 'vue'
-import type { CompareDone, CompareSide, EventPayload, Verdict, Vote, WeightPrecision } from '../../../src-main/api/contract'
+import type { CompareDone, CompareSide, ContenderMode, EventPayload, Verdict, Vote, WeightPrecision } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
@@ -28,13 +28,18 @@ export interface Pane {
   exit: number | null
   /** The weight precision that answered (fp32 where a quantized load fell back). */
   precision: WeightPrecision | null
+  /** The decoding mode that answered; null: at `exit`. */
+  mode: ContenderMode | null
+  /** Exact: accepted ÷ drafted tokens; Auto: the mean exit per token (null where not measured). */
+  acceptanceRate: number | null
+  meanExit: number | null
   finishReason: CompareDone['finishReason'] | null
   generationId: string | null
   error: string | null
 }
 
 function emptyPane(): Pane {
-  return { state: 'idle', text: '', tokens: 0, loadProgress: null, tokensPerSecond: null, exit: null, precision: null, finishReason: null, generationId: null, error: null }
+  return { state: 'idle', text: '', tokens: 0, loadProgress: null, tokensPerSecond: null, exit: null, precision: null, mode: null, acceptanceRate: null, meanExit: null, finishReason: null, generationId: null, error: null }
 }
 
 const sides: CompareSide[] = ['a', 'b']
@@ -87,6 +92,9 @@ export const useCompareStore = defineStore('compare', () => {
     pane.text = p.text
     pane.exit = p.exit
     pane.precision = p.precision ?? null
+    pane.mode = p.mode ?? null
+    pane.acceptanceRate = p.acceptanceRate ?? null
+    pane.meanExit = p.meanExit ?? null
     pane.finishReason = p.finishReason
     pane.tokensPerSecond = p.tokensPerSecond
     pane.generationId = p.generationId ?? null

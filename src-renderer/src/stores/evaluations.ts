@@ -9,7 +9,7 @@ import { computed, onScopeDispose, ref } from 'vue'
 import type { EvalSetSummary, EvaluationDone, EvaluationProgress, EvaluationResults, ReadyMadeSet } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
-import { emptyContender, type ContenderChoice } from '../components/compare/contender'
+import { contenderRequest, emptyContender, type ContenderChoice } from '../components/compare/contender'
 
 export type JudgeKind = 'reference' | 'pandalm'
 
@@ -175,10 +175,10 @@ export const useEvaluationsStore = defineStore('evaluations', () => {
     try {
       const started = await api.call('evaluations.start', {
         setId: selectedSetId.value!,
-        a: { modelPath: a.value.modelPath, ...(typeof a.value.exit === 'number' ? { exit: a.value.exit } : {}) },
-        b: { modelPath: b.value.modelPath, exit: b.value.exit as number },
+        a: contenderRequest(a.value),
+        b: contenderRequest(b.value),
         judge: judge.value,
-        matrix: a.value.exit === 'every',
+        matrix: a.value.exit === 'every' && !a.value.mode,
         maxNewTokens: maxNewTokens.value,
       })
       evaluationId.value = started.evaluationId

@@ -7,7 +7,7 @@
  */
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
-import type { PairItem, PairResult, Verdict } from '../../../src-main/api/contract'
+import type { PairItem, PairResult, ResultContender, Verdict } from '../../../src-main/api/contract'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
 
@@ -18,12 +18,26 @@ export interface ReviewPair {
   maxNewTokens: number | null
 }
 
+/** A contender's identity: model, exit, weights and mode (an int4 or Exact answer at one exit is another contender's). */
+const sideKey = (c: ResultContender) => [c.modelId, c.exit, c.precision, c.blockSize ?? null, c.mode]
+
+/** What evaluations.pairOutputs takes for a side: fp32 and a fixed exit are the defaults and are left out. */
+function pairSide(c: ResultContender) {
+  return {
+    modelId: c.modelId,
+    exit: c.exit,
+    ...(c.precision !== 'fp32' ? { precision: c.precision } : {}),
+    ...(c.blockSize !== undefined ? { blockSize: c.blockSize } : {}),
+    ...(c.mode ? { mode: c.mode } : {}),
+  }
+}
+
 /** Every distinct pair of contenders (and answer length) any judge compared on the set. */
 export function reviewPairs(pairs: readonly PairResult[]): ReviewPair[] {
   const seen = new Map<string, ReviewPair>()
   for (const p of pairs) {
-    const key = JSON.stringify([p.a.modelId, p.a.exit, p.b.modelId, p.b.exit, p.maxNewTokens])
-    const reverse = JSON.stringify([p.b.modelId, p.b.exit, p.a.modelId, p.a.exit, p.maxNewTokens])
+    const key = JSON.stringify([sideKey(p.a), sideKey(p.b), p.maxNewTokens])
+    const reverse = JSON.stringify([sideKey(p.b), sideKey(p.a), p.maxNewTokens])
     if (!seen.has(key) && !seen.has(reverse)) seen.set(key, { key, a: p.a, b: p.b, maxNewTokens: p.maxNewTokens })
   }
   return [...seen.values()]
@@ -57,8 +71,8 @@ export const usePairReviewStore = defineStore('pair-review', () => {
     await attempt(error, async () => {
       const loaded = await api.call('evaluations.pairOutputs', {
         setId: nextSetId,
-        a: { modelId: nextPair.a.modelId, exit: nextPair.a.exit },
-        b: { modelId: nextPair.b.modelId, exit: nextPair.b.exit },
+        a: pairSide(nextPair.a),
+        b: pairSide(nextPair.b),
         maxNewTokens: nextPair.maxNewTokens,
       })
       if (pair.value?.key !== nextPair.key || setId.value !== nextSetId) return

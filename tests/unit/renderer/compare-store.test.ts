@@ -23,8 +23,8 @@ const vote: Vote = {
   itemId: 'i',
   instruction: 'say hi',
   input: '',
-  a: { generationId: 'g-a', modelId: 'm', modelName: 'tiny', modelPath: '/m/tiny', exit: 1, output: 'hi', tokensPerSecond: 9 },
-  b: { generationId: 'g-b', modelId: 'm', modelName: 'tiny', modelPath: '/m/tiny', exit: 3, output: 'hello', tokensPerSecond: 3 },
+  a: { generationId: 'g-a', modelId: 'm', modelName: 'tiny', modelPath: '/m/tiny', exit: 1, precision: 'fp32', mode: null, output: 'hi', tokensPerSecond: 9 },
+  b: { generationId: 'g-b', modelId: 'm', modelName: 'tiny', modelPath: '/m/tiny', exit: 3, precision: 'fp32', mode: null, output: 'hello', tokensPerSecond: 3 },
   ab: '1',
   ba: '2',
   votedOrders: ['ab'],
@@ -66,6 +66,23 @@ describe('compare store', () => {
     expect((client.calls[0]?.params as { b: object }).b).not.toHaveProperty('precision')
     client.emit('compare.done', { compareId: 'x', side: 'a', finishReason: 'eos', text: 'hi', exit: 3, tokensPerSecond: 9, precision: 'int4', generationId: 'g-a' })
     expect(store.panes.a.precision).toBe('int4')
+  })
+
+  it('asks for Exact or Auto (τ) without an exit, and shows the acceptance or mean exit that comes back', async () => {
+    const client = new FakeClient().handle('compare.generate', () => ({ compareId: 'x' }))
+    const store = ready(client)
+    store.contenders.a = { ...store.contenders.a, exit: 3, mode: { kind: 'exact' } }
+    store.contenders.b = { ...store.contenders.b, exit: 3, precision: 'int4', mode: { kind: 'auto', tau: 0.6 } }
+    await store.run()
+    expect(client.calls[0]?.params).toMatchObject({
+      a: { modelPath: '/m/tiny', mode: { kind: 'exact' } },
+      b: { modelPath: '/m/tiny', mode: { kind: 'auto', tau: 0.6 }, precision: 'int4' },
+    })
+    expect((client.calls[0]?.params as { a: object }).a).not.toHaveProperty('exit')
+    client.emit('compare.done', { compareId: 'x', side: 'a', finishReason: 'eos', text: 'hi', exit: 3, tokensPerSecond: 9, mode: { kind: 'exact' }, acceptanceRate: 0.75, generationId: 'g-a' })
+    client.emit('compare.done', { compareId: 'x', side: 'b', finishReason: 'eos', text: 'ho', exit: 3, tokensPerSecond: 12, mode: { kind: 'auto', tau: 0.6 }, meanExit: 2.5, generationId: 'g-b' })
+    expect(store.panes.a).toMatchObject({ mode: { kind: 'exact' }, acceptanceRate: 0.75 })
+    expect(store.panes.b).toMatchObject({ mode: { kind: 'auto', tau: 0.6 }, meanExit: 2.5 })
   })
 
   it('keeps events that arrive before the backend has answered with the id', async () => {

@@ -32,6 +32,27 @@ describe('evaluations store', () => {
     expect(store.blocker).toBeNull()
   })
 
+  it('starts A in int4 or in a mode against B in its own weights: precision and mode go with each side, a mode without an exit', async () => {
+    const client = new FakeClient()
+      .handle('evaluations.sets', () => ({ sets: [set] }))
+      .handle('evaluations.results', ({ setId }) => results(setId))
+      .handle('evaluations.start', () => ({ evaluationId: 'e1' }))
+    const store = storeWith(client)
+    await store.loadSets()
+    await store.selectSet('s1')
+    store.a = { modelPath: '/m/tiny', exit: 'every', model, precision: 'int4' }
+    store.b = { modelPath: '/m/tiny', exit: 3, model, precision: 'fp32' }
+    await store.start()
+    expect(client.calls.find((c) => c.method === 'evaluations.start')?.params).toMatchObject({ a: { modelPath: '/m/tiny', precision: 'int4' }, b: { modelPath: '/m/tiny', exit: 3 }, matrix: true })
+
+    client.emit('evaluation.done', { evaluationId: 'e1', ok: true, setId: 's1', rows: [] })
+    store.a = { modelPath: '/m/tiny', exit: 3, model, mode: { kind: 'auto', tau: 0.5 } }
+    await store.start()
+    const second = client.calls.filter((c) => c.method === 'evaluations.start')[1]?.params as Record<string, unknown>
+    expect(second).toMatchObject({ a: { modelPath: '/m/tiny', mode: { kind: 'auto', tau: 0.5 } }, matrix: false })
+    expect(second['a']).not.toHaveProperty('exit')
+  })
+
   it('starts a matrix for every exit of A, follows its progress, and reloads the results when it ends', async () => {
     const client = new FakeClient()
       .handle('evaluations.sets', () => ({ sets: [set] }))

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest'
-import type { PairItem, PairResult, Vote } from '../../../src-main/api/contract'
+import type { PairItem, PairResult, ResultContender, Vote } from '../../../src-main/api/contract'
 import { reviewPairs, usePairReviewStore } from '../../../src-renderer/src/stores/pair-review'
 import { FakeClient, piniaWith } from './fake-client'
 
-const ref = (modelId: string, exit: number) => ({ modelId, modelName: modelId, modelPath: `/m/${modelId}`, exit })
+const ref = (modelId: string, exit: number, variant: Pick<ResultContender, 'precision' | 'mode'> = { precision: 'fp32', mode: null }): ResultContender => ({
+  modelId,
+  modelName: modelId,
+  modelPath: `/m/${modelId}`,
+  exit,
+  ...variant,
+})
 const tally = { wins: 1, losses: 0, ties: 0, n: 1, score: 1 }
 const pair = (judge: string, a: ReturnType<typeof ref>, b: ReturnType<typeof ref>, maxNewTokens: number | null = 8): PairResult => ({ judge, a, b, maxNewTokens, ...tally })
 
@@ -33,6 +39,22 @@ describe('pair review', () => {
       [4, 8, 8],
       [2, 8, 16],
     ])
+  })
+
+  it('offers an int4 or Exact contender at the same exit as a pair of its own, and asks for its answers by weights and mode', async () => {
+    const pairs = reviewPairs([
+      pair('reference', ref('s', 2), ref('f', 8)),
+      pair('reference', ref('s', 2, { precision: 'int4', mode: null }), ref('f', 8)),
+      pair('reference', ref('s', 8, { precision: 'fp32', mode: { kind: 'exact' } }), ref('f', 8)),
+    ])
+    expect(pairs).toHaveLength(3)
+    const client = new FakeClient().handle('evaluations.pairOutputs', () => ({ items: [item(0)] }))
+    piniaWith(client)
+    const review = usePairReviewStore()
+    await review.open('set', pairs[1]!)
+    expect(client.calls[0]!.params).toEqual({ setId: 'set', a: { modelId: 's', exit: 2, precision: 'int4' }, b: { modelId: 'f', exit: 8 }, maxNewTokens: 8 })
+    await review.open('set', pairs[2]!)
+    expect(client.calls[1]!.params).toEqual({ setId: 'set', a: { modelId: 's', exit: 8, mode: { kind: 'exact' } }, b: { modelId: 'f', exit: 8 }, maxNewTokens: 8 })
   })
 
   it('opens at the first item not voted on, shows every other item B first, and votes in the order shown', async () => {

@@ -298,15 +298,29 @@ describe('the compare view through the contract', { timeout: 120_000 }, () => {
     expect(a.generationId).not.toBe(b.generationId)
     // Both answers are kept, so a vote between them means int4 against fp32.
     const { vote } = await call<{ vote: Vote }>(backend, 'evaluations.vote', { firstGenerationId: a.generationId, secondGenerationId: b.generationId, verdict: 'Tie' })
-    expect(vote).toMatchObject({ a: { exit: 3 }, b: { exit: 3 } })
+    expect(vote).toMatchObject({ a: { exit: 3, precision: 'int4', mode: null }, b: { exit: 3, precision: 'fp32', mode: null } })
     const same = await backend.dispatch('compare.generate', { prompt: 'x', a: { modelPath: modelA, precision: 'int8' }, b: { modelPath: modelA, precision: 'int8' } })
     expect(same).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'b.exit' }] } })
   })
 
-  it('refuses a quantized contender in a batch evaluation (not tabulated per precision yet), naming the field', async () => {
+  it('answers a side in Exact or Auto mode: stored under its mode with its stats, reported with acceptance or mean exit', async () => {
     const backend = open()
-    const refused = await backend.dispatch('evaluations.start', { setPath: writeSet('int4.jsonl', 1), a: { modelPath: modelA, precision: 'int4' }, b: { modelPath: modelB } })
-    expect(refused).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'a.precision' }] } })
+    const { a, b } = await compare(backend, { prompt: 'say modes', a: { modelPath: modelA, mode: { kind: 'exact' } }, b: { modelPath: modelA, mode: { kind: 'auto', tau: 0.5 } }, maxNewTokens: 4 })
+    expect(a).toMatchObject({ exit: 3, mode: { kind: 'exact' }, generationId: expect.any(String) })
+    expect(b).toMatchObject({ exit: 3, mode: { kind: 'auto', tau: 0.5 }, generationId: expect.any(String) })
+    expect(a.acceptanceRate === null || (a.acceptanceRate! >= 0 && a.acceptanceRate! <= 1)).toBe(true)
+    expect(b.meanExit).toBeGreaterThanOrEqual(1)
+    expect(b.meanExit).toBeLessThanOrEqual(3)
+    // Stored as batch evaluations and `sorted eval` store them, so results tell them apart from the fp32 full model.
+    const { vote } = await call<{ vote: Vote }>(backend, 'evaluations.vote', { firstGenerationId: a.generationId, secondGenerationId: b.generationId, verdict: 'Tie' })
+    const results = await call<EvaluationResults>(backend, 'evaluations.results', { setId: vote.setId, judge: 'human' })
+    // (The compare set holds the earlier tests' pairs too: fixed exits, no mode.)
+    expect(results.pairs.filter((p) => p.a.mode || p.b.mode).map((p) => [p.a.mode, p.b.mode])).toEqual([[{ kind: 'exact' }, { kind: 'auto', tau: 0.5 }]])
+
+    const both = await backend.dispatch('compare.generate', { prompt: 'x', a: { modelPath: modelA, exit: 2, mode: { kind: 'exact' } }, b: { modelPath: modelA } })
+    expect(both).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'a.exit' }] } })
+    const same = await backend.dispatch('compare.generate', { prompt: 'x', a: { modelPath: modelA, mode: { kind: 'exact' } }, b: { modelPath: modelA, mode: { kind: 'exact' } } })
+    expect(same).toMatchObject({ ok: false, error: { code: 'invalid_params', issues: [{ path: 'b.exit' }] } })
   })
 
   it('stores nothing for a comparison cancelled before any answer', async () => {

@@ -15,8 +15,16 @@ function fixture(n: number) {
   return { store, set, items, sorted, full }
 }
 
-function answer(store: Store, item: EvalItem, model: Model, exit: number, tokensPerSecond: number | null = null, decoding = greedy): Generation {
-  return store.evals.recordGeneration({ evalItemId: item.id, modelId: model.id, exit, decoding, output: `${model.name}@${exit}`, tokensPerSecond })
+function answer(
+  store: Store,
+  item: EvalItem,
+  model: Model,
+  exit: number,
+  tokensPerSecond: number | null = null,
+  decoding: Record<string, string | number | boolean> = greedy,
+  stats: { tokens: number; drafted: number; accepted: number; exitSum: number } | null = null,
+): Generation {
+  return store.evals.recordGeneration({ evalItemId: item.id, modelId: model.id, exit, decoding, output: `${model.name}@${exit}`, tokensPerSecond, stats })
 }
 
 function verdict(store: Store, a: Generation, b: Generation, ab: Verdict, ba: Verdict, judge = 'reference') {
@@ -110,6 +118,49 @@ describe('evaluation results from stored verdicts', () => {
       [1, null],
       [null, 1],
     ])
+  })
+
+  it('keeps int4 and fp32 answers of one exit, and Exact and Auto answers, apart: each its own row, speed and cells', () => {
+    const { store, set, items, sorted, full } = fixture(2)
+    // The decoding keys `sorted eval` and the app both record (answerVariant).
+    const int4 = { ...greedy, weights: 'int4' }
+    const exact = { ...greedy, mode: 'exact' }
+    const auto = { ...greedy, mode: 'auto', tau: 0.5 }
+    for (const item of items) {
+      const b = answer(store, item, full, 8, 10)
+      verdict(store, answer(store, item, sorted, 4, 20), b, '1', '2')
+      verdict(store, answer(store, item, sorted, 4, 50, int4), b, '2', '1')
+      verdict(store, answer(store, item, sorted, 8, 30, exact, { tokens: 4, drafted: 4, accepted: 3, exitSum: 32 }), b, 'Tie', 'Tie')
+      verdict(store, answer(store, item, sorted, 8, 40, auto, { tokens: 4, drafted: 0, accepted: 0, exitSum: 10 }), b, '1', '2')
+      // The int4 B at the same exit is another opponent.
+      verdict(store, answer(store, item, sorted, 4, 20), answer(store, item, full, 8, 25, int4), '2', '1')
+    }
+
+    const results = evaluationResults(store, set.id)
+    expect(results.pairs).toHaveLength(5)
+    const [matrix] = results.matrices
+    expect(matrix!.opponents.map((o) => [o.exit, o.precision, o.mode])).toEqual([
+      [8, 'fp32', null],
+      [8, 'int4', null],
+    ])
+    expect(matrix!.rows.map((r) => [r.exit, r.precision, r.mode, r.tokensPerSecond, r.cells.map((c) => c?.score ?? null)])).toEqual([
+      [4, 'fp32', null, 20, [1, -1]],
+      [4, 'int4', null, 50, [-1, null]],
+      [8, 'fp32', { kind: 'exact' }, 30, [0, null]],
+      [8, 'fp32', { kind: 'auto', tau: 0.5 }, 40, [1, null]],
+    ])
+    expect(matrix!.rows[2]!.acceptanceRate).toBeCloseTo(0.75, 12)
+    expect(matrix!.rows[3]!.meanExit).toBeCloseTo(2.5, 12)
+    const speeds = results.contenders.filter((c) => c.modelName === 'sorted').map((c) => [c.exit, c.precision, c.mode?.kind ?? 'exit', c.outputs, c.tokensPerSecond])
+    expect(speeds).toEqual(
+      expect.arrayContaining([
+        [4, 'fp32', 'exit', 2, 20],
+        [4, 'int4', 'exit', 2, 50],
+        [8, 'fp32', 'exact', 2, 30],
+        [8, 'fp32', 'auto', 2, 40],
+      ]),
+    )
+    expect(speeds).toHaveLength(4)
   })
 
   it('reports a set that does not exist', () => {

@@ -139,4 +139,25 @@ describe('human votes', () => {
     expect(items[1]!.vote).toBeNull()
     expect(() => pairOutputs(store, { setId: 'nope', a: { modelId: model.id, exit: 2 }, b: { modelId: base.id, exit: 8 }, maxNewTokens: 8 })).toThrow(/No evaluation set/)
   })
+
+  it('lists the int4 or Exact answers of an exit for review only when asked for those weights and mode', () => {
+    const store = memoryStore()
+    const set = store.evals.importSet('batch', 'plain', [{ instruction: 'q0' }])
+    const [q0] = store.evals.items(set.id)
+    const model = addModel(store, { name: 'sorted', path: '/m/sorted' })
+    const base = addModel(store, { name: 'base', path: '/m/base', exits: [8] })
+    const say = (m: typeof model, exit: number, output: string, d: Record<string, unknown>) =>
+      store.evals.recordGeneration({ evalItemId: q0!.id, modelId: m.id, exit, decoding: d as typeof decoding, output })
+    say(model, 8, 'fp32', decoding)
+    say(model, 8, 'int4', { ...decoding, weights: 'int4' })
+    say(model, 8, 'exact', { ...decoding, mode: 'exact' })
+    say(base, 8, 'b', decoding)
+    const outputOfA = (a: Parameters<typeof pairOutputs>[1]['a']) =>
+      pairOutputs(store, { setId: set.id, a, b: { modelId: base.id, exit: 8 }, maxNewTokens: 8 }).map((i) => i.a.output)
+
+    expect(outputOfA({ modelId: model.id, exit: 8 })).toEqual(['fp32'])
+    expect(outputOfA({ modelId: model.id, exit: 8, precision: 'int4' })).toEqual(['int4'])
+    expect(outputOfA({ modelId: model.id, exit: 8, mode: { kind: 'exact' } })).toEqual(['exact'])
+    expect(outputOfA({ modelId: model.id, exit: 8, precision: 'int8' })).toEqual([])
+  })
 })

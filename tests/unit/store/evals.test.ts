@@ -333,9 +333,24 @@ describe('EvalRepository reads for results', () => {
     const { set, model, other } = judged(store)
 
     const byContender = new Map(store.evals.contenderOutputs(set.id).map((c) => [`${c.modelId}@${c.exit}`, c]))
-    expect(byContender.get(`${model.id}@2`)).toEqual({ modelId: model.id, exit: 2, outputs: 2, tokensPerSecond: 75 })
+    expect(byContender.get(`${model.id}@2`)).toEqual({ modelId: model.id, exit: 2, decoding: greedy, outputs: 2, tokensPerSecond: 75, stats: null })
     // An output without a measured speed counts as an output but not in the mean.
-    expect(byContender.get(`${other.id}@8`)).toEqual({ modelId: other.id, exit: 8, outputs: 2, tokensPerSecond: 40 })
+    expect(byContender.get(`${other.id}@8`)).toEqual({ modelId: other.id, exit: 8, decoding: greedy, outputs: 2, tokensPerSecond: 40, stats: null })
+  })
+
+  it('keeps a contender’s outputs in other weights or modes apart, summing the stats recorded with them', () => {
+    const store = memoryStore()
+    const { set, model } = judged(store)
+    const [x, y] = store.evals.items(set.id)
+    const exact = { ...greedy, mode: 'exact' }
+    for (const [item, speed, drafted, accepted] of [[x!, 10, 8, 6], [y!, 30, 4, 1]] as const) {
+      store.evals.recordGeneration({ evalItemId: item.id, modelId: model.id, exit: 2, decoding: exact, output: 'e', tokensPerSecond: speed, stats: { tokens: 5, drafted, accepted, exitSum: 10 } })
+    }
+
+    const rows = store.evals.contenderOutputs(set.id).filter((c) => c.modelId === model.id && c.exit === 2)
+    expect(rows).toHaveLength(2)
+    expect(rows.find((r) => r.decoding['mode'] === 'exact')).toMatchObject({ outputs: 2, tokensPerSecond: 20, stats: { tokens: 10, drafted: 12, accepted: 7, exitSum: 20 } })
+    expect(rows.find((r) => r.decoding['mode'] === undefined)).toMatchObject({ outputs: 2, tokensPerSecond: 75, stats: null })
   })
 
   it('lists one judge’s comparisons newest first, on one set or all', () => {

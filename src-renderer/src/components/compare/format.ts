@@ -22,3 +22,38 @@ export function formatEta(seconds: number | null): string {
   if (minutes < 60) return `about ${minutes} min left`
   return `about ${Math.floor(minutes / 60)} h ${minutes % 60} min left`
 }
+
+/**
+ * What a mode measured, in words: `Exact · acceptance 81%`, `Auto τ 0.5 · mean exit 2.4`;
+ * empty for a fixed exit. A figure that was not measured reads "n/a".
+ */
+export function formatModeFigures(c: {
+  mode: { kind: 'exact' } | { kind: 'auto'; tau: number } | null
+  acceptanceRate?: number | null | undefined
+  meanExit?: number | null | undefined
+}): string {
+  if (c.mode?.kind === 'exact') return `Exact · acceptance ${typeof c.acceptanceRate === 'number' ? `${Math.round(c.acceptanceRate * 100)}%` : 'n/a'}`
+  if (c.mode?.kind === 'auto') return `Auto τ ${c.mode.tau} · mean exit ${typeof c.meanExit === 'number' ? c.meanExit.toFixed(1) : 'n/a'}`
+  return ''
+}
+
+/**
+ * How a side of a finished evaluation ran, in a sentence: `A: int4 weights,
+ * Exact · acceptance 66%.`; with the reason when its weights fell back to fp32.
+ */
+export function formatSide(
+  name: string,
+  side: {
+    precision: string
+    weightsFallbackReason?: string | undefined
+    mode: 'exit' | 'exact' | 'auto'
+    tau?: number | undefined
+    acceptanceRate?: number | null | undefined
+    meanExit?: number | null | undefined
+  },
+): string {
+  const mode = side.mode === 'exact' ? { kind: 'exact' as const } : side.mode === 'auto' ? { kind: 'auto' as const, tau: side.tau ?? 0 } : null
+  const figures = formatModeFigures({ mode, acceptanceRate: side.acceptanceRate, meanExit: side.meanExit })
+  const fallback = side.weightsFallbackReason ? ` (${side.weightsFallbackReason})` : ''
+  return `${name}: ${side.precision} weights${fallback}${figures ? `, ${figures}` : ''}.`
+}

@@ -4,7 +4,7 @@
  * that says what is wrong, and a folder whose name holds an `@` stays a folder.
  */
 import { describe, expect, it } from 'vitest'
-import { answerVariant, contenderLabel } from '../../../../src-main/engine/judge/contender'
+import { answerVariant, contenderLabel, variantOfDecoding, type ContenderAtExit } from '../../../../src-main/engine/judge/contender'
 import { parseContenderSpec } from '../../../../src-main/engine/judge/contender-spec'
 
 describe('parseContenderSpec', () => {
@@ -51,5 +51,22 @@ describe('contenderLabel and answerVariant', () => {
     expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'int4', blockSize: 64 })).toEqual({ weights: 'int4', blockSize: 64 })
     expect(answerVariant({ modelPath: 'm', exit: 4, mode: { kind: 'exact' } })).toEqual({ mode: 'exact' })
     expect(answerVariant({ modelPath: 'm', exit: 4, precision: 'int8', blockSize: 128, mode: { kind: 'auto', tau: 0.5 } })).toEqual({ weights: 'int8', blockSize: 128, mode: 'auto', tau: 0.5 })
+  })
+
+  it('reads a recorded decoding back into the weights and mode answerVariant wrote, and refuses what it did not write', () => {
+    const base = { maxNewTokens: 8, greedy: true }
+    const contenders: ContenderAtExit[] = [
+      { modelPath: 'm', exit: 4 },
+      { modelPath: 'm', exit: 4, precision: 'int4' },
+      { modelPath: 'm', exit: 4, precision: 'int8', blockSize: 64 },
+      { modelPath: 'm', exit: 8, mode: { kind: 'exact' } },
+      { modelPath: 'm', exit: 8, precision: 'int4', mode: { kind: 'auto', tau: 0.5 } },
+    ]
+    for (const c of contenders) expect(answerVariant({ modelPath: 'm', exit: c.exit, ...variantOfDecoding({ ...base, ...answerVariant(c) }, base) })).toEqual(answerVariant(c))
+    // Another answer length, an unknown key, a mode without its τ: not one of this evaluation's contenders.
+    expect(variantOfDecoding({ maxNewTokens: 16, greedy: true }, base)).toBeUndefined()
+    expect(variantOfDecoding({ ...base, temperature: 0.7 }, base)).toBeUndefined()
+    expect(variantOfDecoding({ ...base, mode: 'auto' }, base)).toBeUndefined()
+    expect(variantOfDecoding({ ...base, weights: 'fp16' }, base)).toBeUndefined()
   })
 })
