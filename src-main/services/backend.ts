@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import type { AppInfo } from '../api/contract'
 import { createDispatch, type Dispatch, type Handlers } from '../api/dispatch'
 import { ApiError } from '../api/errors'
+import { ModelGraphCache } from '../engine/generate/model-graph-cache'
 import { listProviders } from '../engine/onnx/providers'
 import { openStore, type Store } from '../store'
 import { EngineService } from './engine'
@@ -104,6 +105,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
   const provider = () => settings.get().executionProvider
   const cacheDir = join(dataDir, 'cache', 'graphs')
   const engine = new EngineService({ bus, workers, cacheDir, provider })
+  const graphCache = new ModelGraphCache(cacheDir)
   const library = new ModelLibrary({ store, bus, workers, cacheDir, provider, bundledDir: options.bundledModelsDir, log: logLine })
   library.registerBundled()
   const calibration = new ModelCalibration({ store, bus, workers, cacheDir, provider })
@@ -130,6 +132,12 @@ export function openBackend(options: BackendOptions): OpenedBackend {
       schemaVersion: store.schemaVersion,
       providers: listProviders(),
     }),
+    'app.graphCache': () => graphCache.usage(),
+    'app.clearGraphCache': () => {
+      const cleared = graphCache.clear()
+      logLine(`Cleared the compiled-graph cache: ${cleared.removed} removed, ${cleared.kept} in use kept`)
+      return { ...cleared, usage: graphCache.usage() }
+    },
     'app.pickFolder': async ({ title }) => {
       if (!options.pickFolder) throw new ApiError('conflict', 'There is no folder picker in browser mode: type the folder path.')
       return { path: await options.pickFolder(title ?? 'Choose a folder') }

@@ -2,7 +2,8 @@
  * A model's weight precision as a user chooses it, in Chromium through
  * browser mode: the bundled model says it is a small demo, the Models page
  * offers fp32/int8/int4 with their memory and measured speed, the chat shows
- * the precision the model runs in, and a reload keeps the choice.
+ * the precision the model runs in, a reload keeps the choice, and Settings
+ * counts and clears the compiled models.
  */
 import { describe, expect, it } from 'vitest'
 import { screenshot, servedPage } from './harness'
@@ -51,6 +52,24 @@ describe('a model\'s precision in browser mode', () => {
     await expect.poll(() => served.page.getByTestId('precision').textContent(), { timeout: 120_000 }).toBe('int8')
     await nav('Models').click()
     expect(await bundledCard().getByTestId('precision-dictionary-soft').inputValue()).toBe('int8')
+    expect(errors).toEqual([])
+  })
+
+  it('Settings counts the compiled models, one per precision loaded, and Clear removes them while the chat goes on', async () => {
+    await nav('Settings').click()
+    const cache = served.page.getByTestId('graph-cache')
+    // The bundled model compiled in fp32, then in int8.
+    await expect.poll(() => cache.textContent(), { timeout: 30_000 }).toMatch(/^2 \(\d+(\.\d)? MB\)/)
+    await cache.getByRole('button', { name: 'Clear' }).click()
+    await expect.poll(() => cache.textContent()).toMatch(/^0 \(0\.0 MB\)/)
+    expect(await cache.getByRole('button', { name: 'Clear' }).isDisabled()).toBe(true)
+    // The loaded model still answers.
+    await nav('Chat').click()
+    const replies = served.page.getByTestId('message-assistant')
+    const before = await replies.count()
+    await served.page.getByTestId('composer').fill('Define the word stone.')
+    await served.page.getByTestId('composer').press('Enter')
+    await expect.poll(() => replies.count(), { timeout: 120_000 }).toBe(before + 1)
     expect(errors).toEqual([])
   })
 })

@@ -30,8 +30,21 @@ export const AppInfo = z.object({
 })
 export type AppInfo = z.infer<typeof AppInfo>
 
+/** The compiled-graph cache: one entry per model, precision and provider loaded (README, Compiled-graph cache). */
+export const GraphCacheUsage = z.object({
+  entries: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+})
+export type GraphCacheUsage = z.infer<typeof GraphCacheUsage>
+
 export const appMethods = {
   'app.info': { request: Empty, response: AppInfo },
+  'app.graphCache': { request: Empty, response: GraphCacheUsage },
+  /** Removes every compiled model (each compiles again at its next load); `kept`: entries in use that could not be removed. */
+  'app.clearGraphCache': {
+    request: Empty,
+    response: z.object({ removed: z.number().int().nonnegative(), kept: z.number().int().nonnegative(), freedBytes: z.number().int(), usage: GraphCacheUsage }),
+  },
   /** The desktop app's native folder picker; null when cancelled. Browser mode has none (type a path instead). */
   'app.pickFolder': { request: z.object({ title: z.string().max(200).optional() }).strict(), response: z.object({ path: z.string().nullable() }) },
   /** The desktop app's open-file dialog (e.g. for a dataset); browser mode has none and answers conflict. */

@@ -190,6 +190,43 @@ export class ModelGraphCache {
     return result
   }
 
+  /** How many entries the cache holds and their bytes on disk (entries being written included). */
+  usage(): { entries: number; bytes: number } {
+    if (!existsSync(this.dir)) return { entries: 0, bytes: 0 }
+    let entries = 0
+    let bytes = 0
+    for (const name of readdirSync(this.dir)) {
+      const entry = join(this.dir, name)
+      if (!statSync(entry).isDirectory()) continue
+      if (!name.endsWith('.tmp')) entries++
+      for (const file of readdirSync(entry)) bytes += statSync(join(entry, file)).size
+    }
+    return { entries, bytes }
+  }
+
+  /**
+   * Removes every entry (a later load compiles its model again). An entry
+   * being written (a load under way) is left alone, and so is one the system
+   * will not let go (Windows keeps a loaded model's files open): `kept`.
+   */
+  clear(): { removed: number; kept: number; freedBytes: number } {
+    const before = this.usage().bytes
+    let removed = 0
+    let kept = 0
+    if (existsSync(this.dir)) {
+      for (const name of readdirSync(this.dir)) {
+        if (name.endsWith('.tmp') || !statSync(join(this.dir, name)).isDirectory()) continue
+        try {
+          rmSync(join(this.dir, name), { recursive: true })
+          removed++
+        } catch {
+          kept++
+        }
+      }
+    }
+    return { removed, kept, freedBytes: before - this.usage().bytes }
+  }
+
   /** Entries of the same folder, format and provider as `fresh`: made from source files that have changed since. */
   private removeStale(fresh: Manifest): void {
     for (const name of readdirSync(this.dir)) {

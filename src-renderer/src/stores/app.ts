@@ -4,7 +4,7 @@
  */
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { AppInfo } from '../../../src-main/api/contract'
+import type { AppInfo, GraphCacheUsage } from '../../../src-main/api/contract'
 import { useApi } from '../api/use-api'
 import { attempt } from './attempt'
 
@@ -21,6 +21,23 @@ export const useAppStore = defineStore('app', () => {
     await attempt(error, async () => (info.value = await api.call('app.info', {})))
   }
 
+  /** The compiled-graph cache's size, and what the last clearing could not remove. */
+  const graphCache = ref<GraphCacheUsage | null>(null)
+  const graphCacheKept = ref(0)
+  const graphCacheError = ref<string | null>(null)
+
+  async function loadGraphCache(): Promise<void> {
+    await attempt(graphCacheError, async () => (graphCache.value = await api.call('app.graphCache', {})))
+  }
+
+  async function clearGraphCache(): Promise<void> {
+    await attempt(graphCacheError, async () => {
+      const cleared = await api.call('app.clearGraphCache', {})
+      graphCache.value = cleared.usage
+      graphCacheKept.value = cleared.kept
+    })
+  }
+
   /** A folder chosen in the system dialog; null when cancelled or failed (dialogError says why). */
   async function pickFolder(title: string): Promise<string | null> {
     let path: string | null = null
@@ -35,5 +52,5 @@ export const useAppStore = defineStore('app', () => {
     return path
   }
 
-  return { info, error, dialogError, desktop, load, pickFolder, pickFile }
+  return { info, error, dialogError, desktop, load, pickFolder, pickFile, graphCache, graphCacheKept, graphCacheError, loadGraphCache, clearGraphCache }
 })

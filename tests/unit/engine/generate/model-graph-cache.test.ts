@@ -3,7 +3,7 @@
  * it kept (not the weights), touching a source file rebuilds it, a damaged
  * entry is rebuilt rather than trusted, and a failed build leaves nothing.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -168,5 +168,26 @@ describe('a load that fails part way', () => {
     const cacheDir = join(root, 'cache-late-nan')
     await expect(ModelSession.open(dir, { cacheDir, weights: { precision: 'int4' } })).rejects.toThrow(`tensor "${name}": value 3 is NaN`)
     expect(readdirSync(cacheDir)).toEqual([])
+  })
+})
+
+describe('the cache as the Settings page sees it', () => {
+  it('counts its entries and their bytes, and clearing removes them but not an entry being written', async () => {
+    const dir = modelFolder('usage', 9)
+    const cacheDir = join(root, 'cache-usage')
+    const cache = new ModelGraphCache(cacheDir)
+    expect(cache.usage()).toEqual({ entries: 0, bytes: 0 })
+    await loadAndGenerate(dir, cacheDir, 'int4')
+    await loadAndGenerate(dir, cacheDir, 'fp32')
+    const bytesOnDisk = entries(cacheDir).reduce((sum, entry) => sum + readdirSync(join(cacheDir, entry)).reduce((s, f) => s + statSync(join(cacheDir, entry, f)).size, 0), 0)
+    expect(cache.usage()).toEqual({ entries: 2, bytes: bytesOnDisk })
+    // A load under way in another process.
+    mkdirSync(join(cacheDir, 'abc.123.tmp'))
+    writeFileSync(join(cacheDir, 'abc.123.tmp', 'outer.onnx'), 'partial')
+    expect(cache.clear()).toEqual({ removed: 2, kept: 0, freedBytes: bytesOnDisk })
+    expect(readdirSync(cacheDir)).toEqual(['abc.123.tmp'])
+    expect(cache.usage()).toEqual({ entries: 0, bytes: 7 })
+    // The next load compiles again.
+    expect((await loadAndGenerate(dir, cacheDir, 'int4')).compiled).toBe(true)
   })
 })
