@@ -14,6 +14,8 @@
  * - auto: Auto (first confident exit) on the bundled model per τ, against
  *   every fixed exit: mean exit, decode tokens/s and held-out ROUGE-L (F1
  *   against the reference definitions), all held-out prompts.
+ * - signals: Auto's confidence signal, top probability ≥ τ against entropy
+ *   ≤ h nats, by mean exit and held-out ROUGE-L (BENCH_PART=signals).
  *
  * Each answer is timed as the fastest of three tries (the machine is shared). Decode
  * tokens/s counts the tokens after the first (the prefill, the same in both
@@ -28,7 +30,8 @@ import { generate, type Depth } from '../../src-main/engine/generate/generate'
 import { ModelSession } from '../../src-main/engine/generate/model-session'
 import { DynamicDepthRuntime } from '../../src-main/engine/generate/runtime'
 import { DynamicSequence } from '../../src-main/engine/generate/sequence'
-import type { DraftTokens } from '../../src-main/engine/generate/speculative'
+import { argmax } from '../../src-main/engine/generate/sampling'
+import { topProbability, type DraftTokens } from '../../src-main/engine/generate/speculative'
 import { rougeL } from '../../src-main/engine/judge/rouge'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 
@@ -155,6 +158,77 @@ async function auto() {
   return { model: 'dictionary-soft (bundled, fp32)', prompts: records.length, signal: 'top softmax probability', fixed, auto: byTau }
 }
 
+/** Entropy (nats) of softmax(logits). */
+function entropy(logits: Float32Array): number {
+  let max = -Infinity
+  for (const z of logits) max = Math.max(max, z)
+  let sum = 0
+  let weighted = 0
+  for (const z of logits) {
+    const e = Math.exp(z - max)
+    sum += e
+    weighted += e * z
+  }
+  return Math.log(sum) + max - weighted / sum
+}
+
+/**
+ * Auto's rule (generate.ts autoStep: run exits upward, stop at the first
+ * confident one), greedy, with the confidence signal as a parameter: so the
+ * signal can be compared without a second engine mode. Checked against the
+ * engine's own Auto on the top-probability signal (`replica_matches_engine`).
+ */
+async function autoWith(session: ModelSession, instruction: string, confident: (logits: Float32Array) => boolean): Promise<{ tokens: number[]; exits: number[]; text: string }> {
+  const ladder = session.info.exits
+  const eos = new Set(session.eosTokenIds)
+  const sequence = new DynamicSequence(session.runtime)
+  let pending = session.encode({ prompt: instruction, chat: true }).ids
+  const tokens: number[] = []
+  const exits: number[] = []
+  while (tokens.length < maxNewTokens) {
+    let rung = 0
+    let step = await sequence.advance(pending, ladder[0]!)
+    while (rung < ladder.length - 1 && !confident(step.logits)) step = await sequence.deepen(ladder[++rung]!)
+    const id = argmax(step.logits)
+    tokens.push(id)
+    exits.push(ladder[rung]!)
+    if (eos.has(id)) break
+    pending = [id]
+  }
+  return { tokens, exits, text: session.tokenizer!.decode(tokens, { skipSpecialTokens: true }) }
+}
+
+/** Auto with entropy ≤ threshold as the signal, against top probability ≥ τ, on the held-out set: mean exit and ROUGE-L. */
+async function autoSignals() {
+  const session = await ModelSession.open(modelDir)
+  const records = readRecords().slice(0, quick ? 12 : undefined)
+  const runAll = async (confident: (logits: Float32Array) => boolean) => {
+    let exitSum = 0
+    let count = 0
+    let rouge = 0
+    for (const record of records) {
+      const answer = await autoWith(session, record.instruction, confident)
+      exitSum += answer.exits.reduce((a, b) => a + b, 0)
+      count += answer.exits.length
+      rouge += rougeL(answer.text, record.output).f1
+    }
+    return { mean_exit: +(exitSum / count).toFixed(2), rouge_l: +(rouge / records.length).toFixed(4) }
+  }
+  // The replica against the engine, on a few prompts.
+  let matches = true
+  for (const record of records.slice(0, 6)) {
+    const engine = await session.generate({ input: { prompt: record.instruction, chat: true }, maxNewTokens, exitAt: () => ({ auto: 0.5 }) })
+    const replica = await autoWith(session, record.instruction, (logits) => topProbability(logits) >= 0.5)
+    matches &&= JSON.stringify(engine.tokens) === JSON.stringify(replica.tokens) && JSON.stringify(engine.exits) === JSON.stringify(replica.exits)
+  }
+  const topProb: Record<string, unknown> = {}
+  for (const tau of [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]) topProb[`tau${tau}`] = await runAll((logits) => topProbability(logits) >= tau)
+  const byEntropy: Record<string, unknown> = {}
+  for (const h of [0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4, 5]) byEntropy[`h${h}`] = await runAll((logits) => entropy(logits) <= h)
+  await session.release()
+  return { prompts: records.length, replica_matches_engine: matches, top_probability: topProb, entropy_nats: byEntropy }
+}
+
 async function benchShape() {
   const shape = quick ? { layers: 4, d: 256, heads: 8, kvHeads: 2, ffn: 704, vocab: 4096 } : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 }
   const config = benchConfig(shape)
@@ -180,6 +254,7 @@ const result = {
   bench: 'speculative',
   ...(!only || only === 'bundled' ? { bundled: await bundled() } : {}),
   ...(!only || only === 'auto' ? { auto: await auto() } : {}),
+  ...(!only || only === 'signals' ? { auto_signals: await autoSignals() } : {}),
   ...(!only || only === 'shape' ? { bench_shape: await benchShape() } : {}),
 }
 console.log(JSON.stringify(result))
