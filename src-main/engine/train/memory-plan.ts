@@ -1,13 +1,18 @@
 /**
  * The memory planner: the peak resident memory of a training run, predicted
  * before it starts from the model's shape, the adapter, the batch, the
- * sequence length and the exits one graph computes. Everything is fp32 (the
- * trainer's only precision); activation recomputation does not exist in this
- * engine (every saved tensor stays until its backward node runs), and QLoRA
- * (a quantized frozen base) is not supported, so neither is modelled.
+ * sequence length and the exits one graph computes. Every tensor is fp32
+ * except a QLoRA base's 4-bit Linears; activation recomputation does not
+ * exist in this engine (every saved tensor stays until its backward node
+ * runs), so it is not modelled.
  *
  * What is resident at the peak of one training step:
- *  - every weight, 4 bytes a parameter (the frozen base of an adapter run too);
+ *  - every weight, 4 bytes a parameter (the frozen base of an adapter run too),
+ *    except a QLoRA base's decoder Linears: their 4-bit codes and float scales
+ *    (weight-size.ts quantizedMatrixBytes), plus the fp32 copy of one of them
+ *    that the backward pass rebuilds where it needs it (its largest, twice:
+ *    the cast codes and the scaled weight exist together), counted with the
+ *    weights as {@link MemoryPlanInput.weightBytes};
  *  - for each trained parameter only: its gradient and its clipped copy (8),
  *    AdamW's two moments (8), and the step graph's outputs, the updated
  *    weight and moments (12), which exist beside the inputs until the step
@@ -47,6 +52,8 @@ export const bytesPerTrainedParameter = 7 * bytesPerFloat
 export interface MemoryPlanInput {
   /** Every parameter of the model. */
   parameters: number
+  /** The weights' bytes when not 4 a parameter (a QLoRA base, with its transient dequantized Linear). */
+  weightBytes?: number
   /** Parameters with gradients and optimizer state (all for full fine-tuning; the adapter's for LoRA). */
   trainedParameters: number
   /** Bytes of the forward tensors the backward reads (saved-activations.ts). */
@@ -67,7 +74,7 @@ export interface MemoryPlan {
 
 export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const breakdown = {
-    weightBytes: input.parameters * bytesPerFloat,
+    weightBytes: input.weightBytes ?? input.parameters * bytesPerFloat,
     trainingStateBytes: input.trainedParameters * bytesPerTrainedParameter,
     activationBytes: input.savedActivationBytes,
     arenaBytes: input.savedActivationBytes * arenaFactor,

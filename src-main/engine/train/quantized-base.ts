@@ -6,9 +6,13 @@
  * inputs the training graphs read (sorted-graph.ts frozenTensors), and
  * quantizes fp32 weights already in memory the same way the load does.
  */
+import { readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { loadModelFolder } from '../model/import'
 import { quantizeLinear, type QuantizedLinear } from '../model/quant/blockwise'
-import type { LinearField, ModelConfig, ModelWeights } from '../model/types'
-import { weightOf, weightSlots, type WeightSlot } from '../model/weight-map'
+import { SafetensorsFile } from '../model/safetensors'
+import type { LinearField, LoadedModel, ModelConfig, ModelWeights } from '../model/types'
+import { LM_HEAD_NAME, weightOf, weightSlots, type WeightSlot } from '../model/weight-map'
 import type { DType } from '../onnx/dtype'
 import { graphNames } from './graph-names'
 import { trainedTensors, type QuantizedBase, type TrainedAdapter } from './sorted-graph'
@@ -66,4 +70,31 @@ export function quantizeBase(config: ModelConfig, weights: ModelWeights, base: Q
     layer[field] = new Float32Array(0)
   }
   return { ...weights, layers }
+}
+
+/**
+ * A model folder loaded as QLoRA trains on it: each decoder Linear quantized
+ * to `base` as it is read, its fp32 copy dropped at once (loadModelFolder's
+ * `quantize`), so the load never holds the fp32 model. That option also
+ * holds an untied LM head int8 (the inference graphs' head); QLoRA's head is
+ * fp32 like LoRA's, so it is read again from its file.
+ */
+export function loadQuantizedBase(dir: string, base: QuantizedBase): LoadedModel {
+  const model = loadModelFolder(dir, undefined, { quantize: { precision: 'int4', blockSize: base.blockSize } })
+  if (!model.weights.lmHeadPacked) return model
+  const { lmHeadPacked: _int8, ...weights } = model.weights
+  return { ...model, weights: { ...weights, lmHead: readFolderTensor(dir, LM_HEAD_NAME) } }
+}
+
+/** One tensor of a model folder loadModelFolder has already checked, as float32, from whichever .safetensors file holds it. */
+function readFolderTensor(dir: string, name: string): Float32Array {
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()) {
+    const st = SafetensorsFile.open(join(dir, file))
+    try {
+      if (st.has(name)) return st.read(name)
+    } finally {
+      st.close()
+    }
+  }
+  throw new Error(`${dir}: no .safetensors file holds ${name}`)
 }

@@ -5,7 +5,7 @@ import { add, mul } from '../../../../src-main/engine/onnx/ops/basic'
 import { matmul } from '../../../../src-main/engine/onnx/ops/matmul'
 import { arenaFactor, fullTrainingBytes, planMemory, runtimeBytes } from '../../../../src-main/engine/train/memory-plan'
 import { fitMemory } from '../../../../src-main/engine/train/memory-budget'
-import { planStep } from '../../../../src-main/engine/train/run-plan'
+import { planStep, quantizedBaseBytes } from '../../../../src-main/engine/train/run-plan'
 import { graphSavedBytes, savedActivationBytes } from '../../../../src-main/engine/train/saved-activations'
 import { buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
 import { benchConfig } from '../../../bench/shapes'
@@ -55,6 +55,33 @@ describe('the tensors the backward keeps, read off the graph', () => {
     expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 1 })).toBe(whole([4]))
     expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 3 })).toBe(whole([2, 3, 4]))
     expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 2, adapter: lora16 })).toBe(whole([2, 4], lora16))
+  })
+})
+
+describe('a QLoRA plan', () => {
+  const bench = benchConfig({ layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 })
+  const qlora: TrainedAdapter = { ...lora16, quantizedBase: { bits: 4, blockSize: 32 } }
+  const step = { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }
+
+  it('holds the decoder Linears at 4 bits + a float scale per 32 values, the rest fp32, and two fp32 copies of the largest Linear', () => {
+    const linears = 16 * (1024 * 1024 * 2 + 1024 * 256 * 2 + 3 * 1024 * 2816)
+    const others = 2 * 32000 * 1024 + 16 * 2 * 1024 + 1024
+    expect(quantizedBaseBytes(bench, qlora.quantizedBase!)).toBe(linears * (0.5 + 4 / 32) + others * 4 + 2 * 4 * 1024 * 2816)
+    expect(planStep(bench, { ...step, adapter: qlora }).memory.breakdown.weightBytes).toBe(quantizedBaseBytes(bench, qlora.quantizedBase!))
+  })
+
+  it('trains what LoRA trains, and keeps fewer tensors for the backward (no transposed fp32 weight)', () => {
+    const lora = planStep(bench, { ...step, adapter: lora16 })
+    const q = planStep(bench, { ...step, adapter: qlora })
+    expect(q.trainableParameters).toBe(lora.trainableParameters)
+    expect(q.memory.breakdown.trainingStateBytes).toBe(lora.memory.breakdown.trainingStateBytes)
+    expect(q.memory.breakdown.activationBytes).toBeLessThan(lora.memory.breakdown.activationBytes)
+  })
+
+  it('counts the saved tensors on the QLoRA graph itself (scaled count = whole-graph count)', () => {
+    const tiny = { ...benchConfig({ layers: 3, d: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 128 }) }
+    const whole = graphSavedBytes(buildSortedTrainGraph({ config: tiny, exits: [2, 3], batchSize: 2, seqLen: 8, mode: 'step', adapter: qlora }).graph)
+    expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 2, adapter: qlora })).toBe(whole)
   })
 })
 
