@@ -8,7 +8,7 @@ import type { Tensor, TensorInfo } from '../graph'
 import type { OpDef } from '../op'
 import type { ContribProbe } from '../contrib'
 import { formatShape, sameShape } from '../shape'
-import { dequantizeBlockwise4 } from './dequantize'
+import { availableAfter, dequantizeBlockwise4 } from './dequantize'
 import { matmul } from './matmul'
 
 const skipRmsNormDef: OpDef<{ eps: number }> = {
@@ -123,7 +123,12 @@ const frozenMatmulNBitsDef: OpDef<MatMulNBitsParams> = {
     if (inputs.length !== 3) throw new Error('a frozen MatMulNBits weight takes A, B and scales only (symmetric, no bias)')
     return matmulNBitsDef.infer(inputs, params)
   },
-  grad: ({ inputs: [, b, scales], params, dOutputs: [g] }) => [matmul(g!, dequantizeBlockwise4(b!, scales!, params)), undefined, undefined],
+  // The weight is rebuilt once the gradient reaches this node, not before (see availableAfter).
+  grad: ({ inputs: [, b, scales], params, dOutputs: [g] }) => [
+    matmul(g!, dequantizeBlockwise4(availableAfter(b!, g!), availableAfter(scales!, g!), params)),
+    undefined,
+    undefined,
+  ],
 }
 
 /** a [.., K] · dequant(b)ᵀ → [.., N] with b and scales frozen inputs; a's gradient flows (see frozenMatmulNBitsDef). */

@@ -163,6 +163,20 @@ describe('QLoRA training graphs', () => {
     expect(graph.outputs.map((t) => t.name).filter((n) => n.startsWith('grad.'))).toEqual(loraSlots(config, lora).map((s) => `grad.${s.name}`))
   })
 
+  it('rebuild no fp32 weight before the backward reaches its layer: every backward node depends on something the forward computed', () => {
+    // A node fed only by graph inputs and constants may run first; a dequantization there holds its fp32 weight through the whole forward.
+    const { graph } = buildSortedTrainGraph({ config, exits, batchSize: B, seqLen: T, mode: 'gradients', adapter: qlora })
+    const fromForward = new Set<string>()
+    for (const node of graph.nodes) {
+      const reads = node.inputs.some((t) => t?.producer && (t.producer.name.startsWith('forward/') || fromForward.has(t.name)))
+      if (node.name.startsWith('forward/') || reads) for (const out of node.outputs) fromForward.add(out.name)
+    }
+    const inputs = new Set(graph.inputs)
+    const early = graph.nodes.filter((n) => !n.name.startsWith('forward/') && !n.outputs.some((t) => fromForward.has(t.name)) && n.inputs.some((t) => t && inputs.has(t)))
+    expect(graph.nodes.some((n) => n.def.type === 'BitwiseAnd')).toBe(true)
+    expect(early.map((n) => `${n.def.type} ${n.name}`)).toEqual([])
+  })
+
   it('give the losses and A/B gradients of fp32 LoRA on the dequantized base weights', async () => {
     const q = await gradients(quantized, qlora, tensors)
     const reference = await gradients(dequantizedBase(quantized), lora, tensors)
