@@ -11,7 +11,7 @@
  * about 2.5 GB on disk, written by a child process that exits before the
  * runs (it holds the fp32 model, 5 GB, while writing).
  *
- * TUNE_RSS_ADAPTERS=lora,qlora chooses the runs. Each is a child whose peak
+ * TUNE_RSS_SEQ=256 changes the sequence length; TUNE_RSS_ADAPTERS=lora,qlora chooses the runs. Each is a child whose peak
  * is read from /proc/<pid>/status (VmHWM); a watchdog kills a child above
  * TUNE_RSS_LIMIT_MB (default 8000) so it cannot exhaust a shared machine, and
  * a run whose plan predicts more than the limit is not started.
@@ -29,7 +29,8 @@ const shapes = {
   llama1b: { model: { layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256 }, tied: true, batch: 1, seq: 512 },
 }
 const shapeName = (process.env.TUNE_RSS_SHAPE ?? 'bench') as keyof typeof shapes
-const shape = shapes[shapeName]
+/** TUNE_RSS_SEQ overrides the shape's sequence length (the 1B shape at 1 × 512 is predicted near the limit). */
+const shape = { ...shapes[shapeName], ...(process.env.TUNE_RSS_SEQ ? { seq: Number(process.env.TUNE_RSS_SEQ) } : {}) }
 const limitMb = Number(process.env.TUNE_RSS_LIMIT_MB ?? 8000)
 const adapters = (process.env.TUNE_RSS_ADAPTERS ?? 'lora,qlora').split(',')
 const root = fileURLToPath(new URL('../..', import.meta.url))
