@@ -109,6 +109,7 @@ describe('predicted peaks against the peak RSS (MiB) measured by tests/bench/tra
     { name: 'd1024 SoFT + LoRA r16 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: lora16 }, measuredMib: 5_294 },
     { name: 'd1024 SoFT + QLoRA r16 (4-bit base, block 32) 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 4_765 },
     { name: 'Qwen2.5-0.5B SoFT + LoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: lora16 }, measuredMib: 7_269 },
+    { name: 'Qwen2.5-0.5B SoFT + QLoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 6_447 },
     { name: 'quick full SoFT 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64 }, measuredMib: 446 },
     { name: 'quick SoFT + LoRA r16 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64, adapter: lora16 }, measuredMib: 215 },
   ]
