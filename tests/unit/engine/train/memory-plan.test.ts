@@ -103,6 +103,7 @@ describe('predicted peaks against the peak RSS (MiB) measured by tests/bench/tra
   const bench = benchConfig({ layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 })
   const qwen = { ...benchConfig({ layers: 24, d: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936 }), tieWordEmbeddings: true }
   const quick = benchConfig({ layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096 })
+  const llama1b = { ...benchConfig({ layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256 }), tieWordEmbeddings: true }
   const cases = [
     { name: 'd1024 full SFT 4×256', config: bench, step: { mode: 'sft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 11_969 },
     { name: 'd1024 full SoFT 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 12_262 },
@@ -110,6 +111,7 @@ describe('predicted peaks against the peak RSS (MiB) measured by tests/bench/tra
     { name: 'd1024 SoFT + QLoRA r16 (4-bit base, block 32) 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 4_765 },
     { name: 'Qwen2.5-0.5B SoFT + LoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: lora16 }, measuredMib: 7_269 },
     { name: 'Qwen2.5-0.5B SoFT + QLoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 6_447 },
+    { name: 'Llama-3.2-1B SoFT + QLoRA r16 1×512 (`sorted tune`)', config: llama1b, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 1, seqLen: 512, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 7_457 },
     { name: 'quick full SoFT 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64 }, measuredMib: 446 },
     { name: 'quick SoFT + LoRA r16 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64, adapter: lora16 }, measuredMib: 215 },
   ]
