@@ -5,7 +5,7 @@ import { add, mul } from '../../../../src-main/engine/onnx/ops/basic'
 import { matmul } from '../../../../src-main/engine/onnx/ops/matmul'
 import { transpose } from '../../../../src-main/engine/onnx/ops/shape'
 import { arenaFactor, fullTrainingBytes, planMemory, runtimeBytes } from '../../../../src-main/engine/train/memory-plan'
-import { fitMemory } from '../../../../src-main/engine/train/memory-budget'
+import { fitMemory, proposal } from '../../../../src-main/engine/train/memory-budget'
 import { planStep, quantizedBaseBytes } from '../../../../src-main/engine/train/run-plan'
 import { graphSavedBytes, savedActivationBytes } from '../../../../src-main/engine/train/saved-activations'
 import { buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
@@ -132,6 +132,18 @@ describe('what fits when a plan does not', () => {
     const fit = fitMemory(bench, step, at(6) + 1)
     expect(fit.fits).toBe(false)
     expect(fit.largestBatch).toBe(6)
+  })
+
+  it('proposes QLoRA when neither a batch nor LoRA on the fp32 base fits, and QLoRA does', () => {
+    const at = (adapter: TrainedAdapter) => planStep(bench, { ...step, batchSize: 1, adapter }).memory.peakBytes
+    const qlora = { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } }
+    const budget = (at(lora16) + at(qlora)) / 2
+    const full = fitMemory(bench, step, budget)
+    expect(full).toMatchObject({ fits: false, largestBatch: 0, adapterFits: false, qloraFits: true })
+    expect(proposal(full, step, (s) => `--${s}`)).toBe('No batch fits with every weight trained, nor with LoRA; QLoRA (--adapter qlora: the same adapter on the base held 4-bit) at --batchSize 1 fits.')
+    const lora = fitMemory(bench, { ...step, adapter: lora16 }, budget)
+    expect(proposal(lora, { ...step, adapter: lora16 }, (s) => `--${s}`)).toBe('No batch fits with the fp32 base; QLoRA (--adapter qlora: the same adapter on the base held 4-bit) at --batchSize 1 fits.')
+    expect(fitMemory(bench, { ...step, adapter: qlora }, at(qlora) - 1).qloraFits).toBeUndefined()
   })
 
   it('proposes a LoRA adapter when no batch of a full fine-tuning run fits', () => {
