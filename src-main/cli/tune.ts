@@ -10,7 +10,8 @@ import { loadTokenizer, type TextTokenizer } from '../engine/tokenizer/tokenizer
 import { validationSource } from '../engine/train/data-source'
 import { runTuneJob, type TuneRequest } from '../engine/train/tune-job'
 import { planTune } from '../engine/train/tune-plan'
-import { loraDefaults, type AdapterKind } from '../engine/model/lora'
+import { loraDefaults } from '../engine/model/lora'
+import type { AdapterMethod } from '../engine/train/adapter-settings'
 import { adapterOptions, adapterUsage, withAdapter } from './adapter'
 import { parseExits } from '../engine/train/exits'
 import { checkSeqLen } from '../engine/train/sequence-length'
@@ -76,8 +77,11 @@ export const tuneCommand: Command = {
                           the model's config and touching nothing; with --json as one object
 
 Adapters (the base stays frozen; only the adapter, and the final norm with --train-norm, train):
-  --adapter lora|dylora   train a LoRA adapter, or a DyLoRA one (each step trains rank b ≤ R,
-                          drawn from --seed and the step)
+  --adapter lora|dylora|qlora
+                          train a LoRA adapter, or a DyLoRA one (each step trains rank b ≤ R,
+                          drawn from --seed and the step), or QLoRA: LoRA on the base's decoder
+                          linear layers held 4-bit (blockwise symmetric, as --weights int4)
+  --block-size B          with qlora: 32 (default) | 64 | 128 values per quantization block
   --lora-rank R           r, or DyLoRA's largest rank (default ${loraDefaults.rank})
   --lora-alpha A          the adapter's product is scaled by A / rank (default ${loraDefaults.alpha})
   --lora-dropout P        only 0 is supported (default 0)
@@ -106,6 +110,7 @@ DIR.checkpoints beside it.`,
         'lora-dropout': { type: 'string' },
         'lora-targets': { type: 'string' },
         'train-norm': { type: 'boolean' },
+        'block-size': { type: 'string' },
       },
     })
     const training = trainingRequestFrom(values)
@@ -114,12 +119,13 @@ DIR.checkpoints beside it.`,
     if (!provider.success) throw new UsageError(`--provider must be one of ${ExecutionProviderPreference.options.join(', ')}.`)
     if (values.force && !values.resume) throw new UsageError('--force only goes with --resume.')
     const say = (line: string) => process.stderr.write(`${line}\n`)
-    if (values.adapter !== undefined && !['lora', 'dylora'].includes(values.adapter)) throw new UsageError(`--adapter must be lora or dylora (got "${values.adapter}").`)
+    if (values.adapter !== undefined && !['lora', 'dylora', 'qlora'].includes(values.adapter)) throw new UsageError(`--adapter must be lora, dylora or qlora (got "${values.adapter}").`)
     const request: TuneRequest = {
       ...training,
       outDir: values.out!,
       provider: provider.data,
-      ...(values.adapter !== undefined ? { adapter: values.adapter as AdapterKind } : {}),
+      ...(values.adapter !== undefined ? { adapter: values.adapter as AdapterMethod } : {}),
+      ...(values['block-size'] !== undefined ? { blockSize: numberOption('block-size', values['block-size'], positiveInt, 'a positive whole number')! } : {}),
       ...(values['lora-rank'] !== undefined ? { loraRank: numberOption('lora-rank', values['lora-rank'], positiveInt, 'a positive whole number')! } : {}),
       ...(values['lora-alpha'] !== undefined ? { loraAlpha: numberOption('lora-alpha', values['lora-alpha'], (n) => n > 0, 'a number > 0')! } : {}),
       ...(values['lora-dropout'] !== undefined ? { loraDropout: numberOption('lora-dropout', values['lora-dropout'], (n) => n >= 0 && n < 1, 'in [0, 1)')! } : {}),

@@ -1,15 +1,19 @@
 /**
  * Training throughput of soft, sortednet and sft on the same model and batch,
  * and of soft and sft with a LoRA adapter (rank 16, alpha 32, every decoder
- * linear layer; the base frozen), each in its own process so peak RSS is its
- * own. Prints one JSON line.
+ * linear layer; the base frozen) and with QLoRA (the same adapter on a base
+ * whose decoder Linears are 4-bit, block 32, quantized layer by layer as they
+ * are made, so the fp32 model is never whole in memory, as `sorted tune
+ * --adapter qlora` loads a folder), each in its own process so peak RSS is
+ * its own. Prints one JSON line.
  *
  * BENCH_SHAPE=qwen2.5-0.5b instead runs SoFT + LoRA alone on the
  * Qwen2.5-0.5B shape (24 layers, d 896, 14/2 heads, ffn 4864, vocab 151936,
- * tied head; exits every 6; batch 1 × 512), for its peak RSS, under a
- * watchdog that kills the child above 9 GB. BENCH_VARIANTS=soft,soft-lora
- * runs only the variants named (the full-size full fine-tuning modes need
- * about 12 GB each).
+ * tied head; exits every 6; batch 1 × 512), and BENCH_SHAPE=llama3.2-1b
+ * SoFT + QLoRA on Llama-3.2-1B's shape (16 layers, d 2048, 32/8 heads, ffn
+ * 8192, vocab 128256, tied; exits every 4; batch 1 × 512), for their peak
+ * RSS, under a watchdog that kills the child above 8 GB. BENCH_VARIANTS=soft,soft-lora runs only the variants named (the
+ * full-size full fine-tuning modes need about 12 GB each).
  *
  * FLOPs count matrix products: the body 3× its forward (forward, and the two
  * backward products), the fused LM head + cross-entropy 4× (its backward
@@ -26,29 +30,38 @@ import { Graph } from '../../src-main/engine/onnx/graph'
 import { matmul } from '../../src-main/engine/onnx/ops/matmul'
 import { toModelProto } from '../../src-main/engine/onnx/serialize'
 import { loadSession, tensor } from '../../src-main/engine/onnx/session'
-import type { ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
+import { quantizeLinear } from '../../src-main/engine/model/quant/blockwise'
+import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 import { parseExits } from '../../src-main/engine/train/exits'
+import type { TrainedAdapter } from '../../src-main/engine/train/sorted-graph'
 import { Trainer, type TrainMode } from '../../src-main/engine/train/trainer'
 
 const quick = process.env.BENCH_QUICK === '1'
 const qwen = process.env.BENCH_SHAPE === 'qwen2.5-0.5b'
+const llama1b = process.env.BENCH_SHAPE === 'llama3.2-1b'
+/** A one-variant run on a real model's shape, under the watchdog. */
+const large = qwen || llama1b
 const shape = qwen
   ? { layers: 24, d: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936, batch: 1, seq: 512, exits: 'every:6:from:6' }
-  : quick
+  : llama1b
+    ? { layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256, batch: 1, seq: 512, exits: 'every:4:from:4' }
+    : quick
     ? { layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096, batch: 2, seq: 64, exits: 'every:2:from:2' }
     : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
-// Step 1 is warm-up and not timed: the Qwen shape times one step (minutes on a shared CPU).
-const steps = qwen ? 1 : 2
+// Step 1 is warm-up and not timed: the large shapes time one step (minutes on a shared CPU).
+const steps = large ? 1 : 2
 const threads = availableParallelism()
-/** The watchdog's limit for the Qwen-shape child. */
-const rssLimitBytes = 9 * 1024 ** 3
+/** The watchdog's limit for a large-shape child. */
+const rssLimitBytes = 8 * 1024 ** 3
 
 /** The adapter of the `-lora` variants: PEFT's usual LLaMA recipe. */
 const lora = { kind: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[], trainNorm: false }
-type Variant = TrainMode | 'soft-lora' | 'sft-lora'
+/** The `-qlora` variants: the same adapter on a 4-bit base, block 32. */
+const qlora = { ...lora, quantizedBase: { bits: 4 as const, blockSize: 32 as const } }
+type Variant = TrainMode | 'soft-lora' | 'sft-lora' | 'soft-qlora' | 'sft-qlora'
 
-const config: ModelConfig = { ...benchConfig(shape), tieWordEmbeddings: qwen }
+const config: ModelConfig = { ...benchConfig(shape), tieWordEmbeddings: large }
 const exits = parseExits(shape.exits, shape.layers)
 const { d, heads: H, kvHeads: Hkv, ffn: F, vocab: V, batch: B, seq: T } = shape
 const D = d / H
@@ -69,9 +82,24 @@ const weights = (): ModelWeights => {
   return config.tieWordEmbeddings ? { ...w, lmHead: undefined } : w
 }
 
+/** The bench model with every decoder Linear quantized to 4 bits as soon as it is made (no fp32 copy kept). */
+function quantizedWeights(): ModelWeights {
+  const { hiddenSize: d, numHeads: H, numKvHeads: Hkv, headDim: D, intermediateSize: F, vocabSize: V } = config
+  const q = (rows: number, cols: number) => quantizeLinear(randomArray(rows * cols, 1 / Math.sqrt(cols)), rows, cols, { bits: 4, blockSize: 32 })
+  const empty = new Float32Array(0)
+  const layers: LayerWeights[] = Array.from({ length: config.numLayers }, () => ({
+    attnNorm: new Float32Array(d).fill(1),
+    mlpNorm: new Float32Array(d).fill(1),
+    ...{ q: empty, k: empty, v: empty, o: empty, gate: empty, up: empty, down: empty },
+    prequantized: { q: q(H * D, d), k: q(Hkv * D, d), v: q(Hkv * D, d), o: q(d, H * D), gate: q(F, d), up: q(F, d), down: q(d, F) },
+  }))
+  const embed = randomArray(V * d, 1 / Math.sqrt(d))
+  return { embed, layers, norm: new Float32Array(d).fill(1), lmHead: config.tieWordEmbeddings ? undefined : randomArray(V * d, 1 / Math.sqrt(d)) }
+}
+
 async function runMode(variant: Variant): Promise<void> {
-  const mode = variant.replace('-lora', '') as TrainMode
-  const adapter = variant.endsWith('-lora') ? lora : undefined
+  const mode = variant.replace(/-q?lora$/, '') as TrainMode
+  const adapter: TrainedAdapter | undefined = variant.endsWith('-qlora') ? qlora : variant.endsWith('-lora') ? lora : undefined
   const ids = BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 7919) % V))
   const source = { batchesPerEpoch: 1, batch: () => ({ inputIds: ids, labels: ids }) }
   const dir = mkdtempSync(join(tmpdir(), 'bench-train-'))
@@ -82,7 +110,7 @@ async function runMode(variant: Variant): Promise<void> {
   const times: number[] = []
   const sampled: number[] = []
   let last = performance.now()
-  const trainer = new Trainer(config, weights(), options, source, undefined, dir, {
+  const trainer = new Trainer(config, adapter?.quantizedBase ? quantizedWeights() : weights(), options, source, undefined, dir, {
     intraOpThreads: threads,
     onStep: ({ record }) => {
       const now = performance.now()
@@ -152,13 +180,16 @@ function watchedChild(self: string, variant: Variant): Promise<Record<string, un
 
 const variant = process.argv[2] as Variant | undefined
 if (variant) await runMode(variant)
-else if (qwen) {
-  const result = await watchedChild(fileURLToPath(import.meta.url), 'soft-lora')
-  console.log(JSON.stringify({ bench: 'train', shape: { ...shape, exits, tied: true, adapter: lora }, ...result }))
+else if (large) {
+  const chosen = (process.env.BENCH_VARIANTS?.split(',') ?? [qwen ? 'soft-lora' : 'soft-qlora']) as Variant[]
+  for (const one of chosen) {
+    const result = await watchedChild(fileURLToPath(import.meta.url), one)
+    console.log(JSON.stringify({ bench: 'train', shape: { ...shape, exits, tied: true, adapter: one.endsWith('-qlora') ? qlora : lora }, ...result }))
+  }
 } else {
   const self = fileURLToPath(import.meta.url)
   const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number }> = {}
-  const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora']
+  const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora', 'sft-qlora', 'soft-qlora']
   const chosen = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]) : all
   for (const m of all.filter((v) => chosen.includes(v))) {
     const child = spawnSync(process.execPath, ['--import', 'tsx', self, m], { encoding: 'utf8', env: process.env })
@@ -177,6 +208,8 @@ else if (qwen) {
       soft_over_sft: ratio('soft', 'sft', 'step_seconds'),
       // LoRA's speed-up over full fine-tuning, same mode and batch (tokens/s ratio).
       lora_speedup: { soft: ratio('soft-lora', 'soft', 'tokens_per_s'), sft: ratio('sft-lora', 'sft', 'tokens_per_s') },
+      // QLoRA's throughput relative to LoRA's (its forward dequantizes in the kernel, its backward in the graph).
+      qlora_over_lora: { soft: ratio('soft-qlora', 'soft-lora', 'tokens_per_s'), sft: ratio('sft-qlora', 'sft-lora', 'tokens_per_s') },
       flop_ratio: round(flops('soft') / flops('sft'), 3),
       gflops: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.gflops, 1)])),
       plain_matmul_gflops: round(matmulGflops, 1),

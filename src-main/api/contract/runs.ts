@@ -34,7 +34,9 @@ export const TuneRequest = z
     checkpointEvery: z.number().int().nonnegative().default(tuningDefaults.checkpointEvery),
     evalEvery: z.number().int().nonnegative().default(tuningDefaults.evalEvery),
     /** Train a low-rank adapter on the frozen base (absent: every weight trains); the lora* settings and trainNorm go with it. */
-    adapter: z.enum(['lora', 'dylora']).optional(),
+    adapter: z.enum(['lora', 'dylora', 'qlora']).optional(),
+    /** QLoRA: values per block of the 4-bit base (32, 64 or 128; default 32). */
+    blockSize: z.number().int().positive().optional(),
     /** LoRA's r, or DyLoRA's largest rank (default 16). */
     loraRank: z.number().int().positive().optional(),
     /** Scale numerator: the product is scaled by loraAlpha / rank (default 32). */

@@ -8,6 +8,7 @@
  */
 import { Tensor } from '../onnx/graph'
 import { add, expand, mul, neg, reciprocal, reduceMean, reshape, sqrt } from '../onnx/ops/basic'
+import { frozenMatmulNBits } from '../onnx/ops/contrib'
 import { matmul } from '../onnx/ops/matmul'
 import { causalMask, silu, softmax } from '../onnx/ops/nn'
 import { concat, slice, transpose, unsqueeze } from '../onnx/ops/shape'
@@ -23,6 +24,22 @@ export interface NBitsWeight {
 }
 
 /**
+ * A frozen 4-bit weight whose packed codes and scales are graph inputs (a
+ * QLoRA base): x·Wᵀ runs as MatMulNBits, and the gradient reaches x through
+ * a dequantization built inside the backward pass (onnx/ops/contrib.ts
+ * frozenMatmulNBits); W itself gets none.
+ */
+export interface FrozenNBitsWeight {
+  /** uint8 [N, kBlocks, blockSize/2] */
+  readonly packed: Tensor
+  /** float32 [N, kBlocks] */
+  readonly scales: Tensor
+  readonly n: number
+  readonly k: number
+  readonly blockSize: number
+}
+
+/**
  * A frozen weight with a low-rank adapter beside it (LoRA, model/lora.ts):
  * x·W + ((x·Aᵀ) ⊙ scale)·Bᵀ. `scale` [r] multiplies each rank's column:
  * alpha/r everywhere for LoRA; alpha/b on the first b and 0 after them for a
@@ -30,7 +47,7 @@ export interface NBitsWeight {
  * nor get gradient.
  */
 export interface LoraLinear {
-  readonly base: Tensor | NBitsWeight
+  readonly base: Tensor | NBitsWeight | FrozenNBitsWeight
   /** [r, in] */
   readonly a: Tensor
   /** [out, r] */
@@ -39,8 +56,8 @@ export interface LoraLinear {
   readonly scale: Tensor
 }
 
-/** A Linear layer's weight: a float [in, out] tensor, a quantized one, or either with an adapter. */
-export type LinearWeight = Tensor | NBitsWeight | LoraLinear
+/** A Linear layer's weight: a float [in, out] tensor, a quantized one (constant or frozen input), or any of them with an adapter. */
+export type LinearWeight = Tensor | NBitsWeight | FrozenNBitsWeight | LoraLinear
 
 /** x·W (+ bias) for any kind of weight. */
 export function linear(x: Tensor, weight: LinearWeight, bias?: Tensor): Tensor {
@@ -49,6 +66,11 @@ export function linear(x: Tensor, weight: LinearWeight, bias?: Tensor): Tensor {
     return bias ? add(y, bias) : y
   }
   if ('base' in weight) return add(linear(x, weight.base, bias), loraDelta(x, weight))
+  if ('packed' in weight) {
+    // Exact fp32 activations (accuracy level 0): training must not see the int8-activation kernel's rounding.
+    const y = frozenMatmulNBits(x, { b: weight.packed, scales: weight.scales }, { k: weight.k, n: weight.n, blockSize: weight.blockSize, accuracyLevel: 0 })
+    return bias ? add(y, bias) : y
+  }
   return linearNBits(x, weight.name, weight.quantized, { accuracyLevel: weight.accuracyLevel, ...(bias ? { bias } : {}) })
 }
 

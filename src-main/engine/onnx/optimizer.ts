@@ -221,6 +221,8 @@ export interface TrainStepOptions {
   /** dtype of `lr` and `step`; default the first parameter's. */
   scalarDtype?: DType
   name?: string
+  /** com.microsoft ops the forward may use (each probed on the provider first, onnx/contrib.ts). */
+  contribOps?: ReadonlySet<string>
 }
 
 export interface TrainStepGraph {
@@ -235,7 +237,7 @@ export interface TrainStepGraph {
 export function buildTrainStep(options: TrainStepOptions): TrainStepGraph {
   const { mode, params: specs, batchInputs = [], optimizer = {} } = options
   const names = trainStepNames
-  const graph = new Graph(options.name ?? `train-${mode}`)
+  const graph = new Graph(options.name ?? `train-${mode}`, options.contribOps)
   const scalarDtype = options.scalarDtype ?? specs[0]?.dtype ?? 'float32'
   const inputs = (prefix: (n: string) => string) => specs.map((s) => graph.input(prefix(s.name), s.dtype, s.shape))
 

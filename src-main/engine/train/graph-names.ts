@@ -11,6 +11,7 @@
  *   counted targets    `loss.tokens`                  what each mean divides by
  *   adapter scale      `lora.scale`                   float [r]: alpha/r each (LoRA), or alpha/b on ranks < b
  *                                                     and 0 after (a DyLoRA step of rank b)
+ *   QLoRA base Linear  `<name>.B`, `<name>.scales`    its 4-bit MatMulNBits codes (uint8) and scales (float)
  */
 import { trainStepNames } from '../onnx/optimizer'
 
@@ -27,4 +28,6 @@ export const graphNames = {
   exitLoss: (exit: number) => trainStepNames.loss(lossKeys.exit(exit)),
   tokens: trainStepNames.loss(lossKeys.tokens),
   loraScale: 'lora.scale',
+  quantizedPacked: (name: string) => `${name}.B`,
+  quantizedScales: (name: string) => `${name}.scales`,
 } as const

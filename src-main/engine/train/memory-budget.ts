@@ -3,7 +3,8 @@
  * memory there is: `--batch-size 100000` used to be killed by the kernel at
  * 24 GB, minutes in, with no word of why. The need is the memory planner's
  * predicted peak (run-plan.ts); the refusal proposes what would fit: the
- * largest batch at this sequence length, or else a LoRA adapter.
+ * largest batch at this sequence length, or else a LoRA adapter, or else
+ * QLoRA (the same adapter on a 4-bit base).
  */
 import { totalmem } from 'node:os'
 import type { ModelConfig } from '../model/types'
@@ -25,6 +26,8 @@ export interface MemoryFit {
   largestBatch?: number
   /** When no batch fits and the run trains every weight: whether a LoRA r16 adapter at batch 1 would. */
   adapterFits?: boolean
+  /** When no batch fits and neither would LoRA on the fp32 base: whether QLoRA (the run's adapter, or LoRA r16, on a 4-bit base) at batch 1 would. */
+  qloraFits?: boolean
 }
 
 /** The predicted peak of `batch`, and what would fit `budgetBytes` when it does not. */
@@ -43,6 +46,10 @@ export function fitMemory(config: ModelConfig, batch: BatchShape, budgetBytes: n
   if (low === 0 && fitsAt(1)) low = 1
   const fit: MemoryFit = { plan, fits: false, largestBatch: low }
   if (low === 0 && !batch.adapter) fit.adapterFits = planStep(config, { ...batch, batchSize: 1, adapter: proposedAdapter }).memory.peakBytes <= budgetBytes
+  if (low === 0 && !fit.adapterFits && !batch.adapter?.quantizedBase) {
+    const adapter = { ...(batch.adapter ?? proposedAdapter), kind: 'lora' as const, quantizedBase: { bits: 4 as const, blockSize: 32 as const } }
+    fit.qloraFits = planStep(config, { ...batch, batchSize: 1, adapter }).memory.peakBytes <= budgetBytes
+  }
   return fit
 }
 
@@ -50,6 +57,10 @@ export function fitMemory(config: ModelConfig, batch: BatchShape, budgetBytes: n
 export function proposal(fit: MemoryFit, batch: BatchShape, name: SettingNamer): string {
   if (fit.largestBatch) return `${name('batchSize')} ${fit.largestBatch} fits (${name('gradAccum')} keeps the effective batch).`
   if (fit.adapterFits) return `No batch fits with every weight trained; a LoRA adapter (${name('adapter')} lora, rank 16) at ${name('batchSize')} 1 fits.`
+  if (fit.qloraFits) {
+    const now = batch.adapter ? 'with the fp32 base' : 'with every weight trained, nor with LoRA'
+    return `No batch fits ${now}; QLoRA (${name('adapter')} qlora: the same adapter on the base held 4-bit) at ${name('batchSize')} 1 fits.`
+  }
   return `Not even ${name('batchSize')} 1 fits; lower ${name('seqLen')} (now ${batch.seqLen}) or use a smaller model.`
 }
 

@@ -6,10 +6,12 @@
  * the app's runs.estimate all read these same figures.
  */
 import type { ModelConfig } from '../model/types'
+import { quantizedMatrixBytes } from '../model/weight-size'
+import { slotSize, weightSlots } from '../model/weight-map'
 import { estimateRun, modelShape } from './estimate'
 import { planMemory, type MemoryPlan } from './memory-plan'
 import { savedActivationBytes } from './saved-activations'
-import { trainedTensors, type TrainedAdapter } from './sorted-graph'
+import { trainedTensors, type QuantizedBase, type TrainedAdapter } from './sorted-graph'
 import type { TrainMode } from './trainer'
 
 export interface StepShape {
@@ -40,11 +42,37 @@ export function trainableParameterCount(config: ModelConfig, adapter?: TrainedAd
   return trainedTensors(config, adapter).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0)
 }
 
+/**
+ * A QLoRA base's resident bytes: fp32 everything but the decoder Linears,
+ * those as 4-bit codes and scales; plus two fp32 copies of the largest Linear
+ * (the backward's dequantization of one weight at a time: its float codes
+ * and the scaled weight exist together, then are freed).
+ */
+export function quantizedBaseBytes(config: ModelConfig, base: QuantizedBase): number {
+  let bytes = 0
+  let largest = 0
+  for (const slot of weightSlots(config)) {
+    if (slot.role !== 'linear') {
+      bytes += slotSize(slot) * 4
+      continue
+    }
+    bytes += quantizedMatrixBytes(slot.shape[0]!, slot.shape[1]!, base.bits, base.blockSize)
+    largest = Math.max(largest, slotSize(slot))
+  }
+  return bytes + 2 * 4 * largest
+}
+
 export function planStep(config: ModelConfig, step: StepShape): StepPlan {
   const shape = modelShape(config)
   const trainableParameters = trainableParameterCount(config, step.adapter)
   const saved = savedActivationBytes(config, { batchSize: step.batchSize, seqLen: step.seqLen, graphExits: graphExitCount(step.mode, step.exits), adapter: step.adapter })
-  const memory = planMemory({ parameters: shape.parameters, trainedParameters: trainableParameters, savedActivationBytes: saved })
+  const base = step.adapter?.quantizedBase
+  const memory = planMemory({
+    parameters: shape.parameters,
+    trainedParameters: trainableParameters,
+    savedActivationBytes: saved,
+    ...(base ? { weightBytes: quantizedBaseBytes(config, base) } : {}),
+  })
   const time = estimateRun(shape, { mode: step.mode, exits: step.exits, batchSize: step.batchSize, seqLen: step.seqLen, gradAccum: 1, steps: 1, validationBatches: 0, validations: 0, trainedParameters: trainableParameters })
   return { memory, stepSeconds: time.seconds, parameters: shape.parameters, trainableParameters }
 }

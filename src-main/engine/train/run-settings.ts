@@ -38,7 +38,15 @@ export const RunSettings = z.object({
   valSplit: z.number(),
   /** The adapter trained (null: every weight); absent in records made before adapters existed, which were full runs. */
   adapter: z
-    .object({ kind: z.enum(['lora', 'dylora']), rank: z.number().int(), alpha: z.number(), targets: z.array(z.string()), trainNorm: z.boolean() })
+    .object({
+      kind: z.enum(['lora', 'dylora']),
+      rank: z.number().int(),
+      alpha: z.number(),
+      targets: z.array(z.string()),
+      trainNorm: z.boolean(),
+      /** QLoRA's 4-bit base (null: the fp32 base; absent in records made before QLoRA). */
+      quantizedBase: z.object({ bits: z.literal(4), blockSize: z.union([z.literal(32), z.literal(64), z.literal(128)]) }).nullable().default(null),
+    })
     .nullable()
     .default(null),
 })
@@ -84,7 +92,9 @@ export function settingsOf(
     seed: request.seed,
     shuffle: request.shuffle,
     valSplit: request.valSplit,
-    adapter: adapter ? { kind: adapter.kind, rank: adapter.rank, alpha: adapter.alpha, targets: [...adapter.targets], trainNorm: adapter.trainNorm } : null,
+    adapter: adapter
+      ? { kind: adapter.kind, rank: adapter.rank, alpha: adapter.alpha, targets: [...adapter.targets], trainNorm: adapter.trainNorm, quantizedBase: adapter.quantizedBase ?? null }
+      : null,
   }
 }
 
@@ -125,7 +135,8 @@ function shown(value: unknown): string {
   if (Array.isArray(value)) return value.join(',')
   if (typeof value === 'object' && 'kind' in value) {
     const a = value as NonNullable<RunSettings['adapter']>
-    return `${a.kind} (rank ${a.rank}, alpha ${a.alpha}, targets ${a.targets.join(',')}${a.trainNorm ? ', final norm trained' : ''})`
+    const base = a.quantizedBase ? `, ${a.quantizedBase.bits}-bit base, block ${a.quantizedBase.blockSize}` : ''
+    return `${a.quantizedBase ? 'qlora' : a.kind} (rank ${a.rank}, alpha ${a.alpha}, targets ${a.targets.join(',')}${a.trainNorm ? ', final norm trained' : ''}${base})`
   }
   return String(value)
 }

@@ -12,21 +12,31 @@
  * (Checked against the full graph in tests/unit/memory-plan.test.ts.)
  */
 import type { DType } from '../onnx/dtype'
-import type { Graph } from '../onnx/graph'
+import type { Graph, Tensor } from '../onnx/graph'
 import type { ModelConfig } from '../model/types'
 import { buildSortedTrainGraph, type TrainedAdapter } from './sorted-graph'
 
 const dtypeBytes: Record<DType, number> = { float32: 4, float64: 8, float16: 2, int64: 8, int32: 4, bool: 1, uint8: 1 }
 
-/** Sum of the forward tensors (named under the `forward` scope) a later node reads. */
+/**
+ * Sum of the forward tensors (named under the `forward` scope) a later node
+ * reads. A transposed graph input (a weight in HF's [out, in] layout read as
+ * [in, out]) is not counted: ONNX Runtime folds such a Transpose into the
+ * products that read it (FusedMatMul, Gemm's transpose flags), so it is the
+ * weight itself, already counted as a weight (measured: a QLoRA run, whose
+ * base has no such transposes, peaks lower than LoRA by the weights'
+ * difference alone).
+ */
 export function graphSavedBytes(graph: Graph): number {
   const forward = (name: string) => name.startsWith('forward/')
+  const inputs = new Set(graph.inputs)
+  const transposedInput = (tensor: Tensor) => tensor.producer!.def.type === 'Transpose' && tensor.producer!.inputs[0] !== undefined && inputs.has(tensor.producer!.inputs[0])
   const seen = new Set<string>()
   let total = 0
   for (const node of graph.nodes) {
     if (forward(node.name)) continue
     for (const tensor of node.inputs) {
-      if (!tensor?.producer || !forward(tensor.producer.name) || seen.has(tensor.name)) continue
+      if (!tensor?.producer || !forward(tensor.producer.name) || seen.has(tensor.name) || transposedInput(tensor)) continue
       seen.add(tensor.name)
       const elements = tensor.shape.reduce<number>((n, dim) => n * (typeof dim === 'number' ? dim : Number.NaN), 1)
       total += elements * dtypeBytes[tensor.dtype]

@@ -17,9 +17,17 @@
  * become frozen inputs under their own names, with no gradient and no
  * optimizer state, and each adapted projection reads x·W + scale·(x·Aᵀ)·Bᵀ
  * (model/layers.ts `LoraLinear`) with the per-rank scale fed as `lora.scale`.
+ *
+ * QLoRA (an adapter with `quantizedBase`): the decoder Linear weights of the
+ * frozen base are fed 4-bit, as MatMulNBits' packed codes and scales
+ * (`<name>.B`, `<name>.scales`, graph-names.ts), and each runs as MatMulNBits
+ * whose backward rebuilds the fp32 weight only for the product that needs
+ * it (onnx/ops/contrib.ts frozenMatmulNBits). Norms, embedding and head stay
+ * fp32 and frozen as in LoRA; the graphs then use the MatMulNBits contrib op.
  */
 import { decoderLayer, rmsNorm, type BlockWeights, type LinearWeight } from '../model/layers'
 import { loraSlots, type AdapterSpec } from '../model/lora'
+import { matmulNBitsShapes } from '../model/quant/blockwise'
 import { ropeTables } from '../model/rope'
 import type { ModelConfig } from '../model/types'
 import { layerSlots, outerSlots, weightSlots, type WeightSlot } from '../model/weight-map'
@@ -43,9 +51,30 @@ export interface SortedGraphOptions {
   adapter?: TrainedAdapter | undefined
 }
 
-/** An adapter to train, and whether the exits' shared final norm trains with it. */
+/** QLoRA's frozen base: its decoder Linear weights held 4-bit, blockwise symmetric (MatMulNBits' layout, quant/blockwise.ts). */
+export interface QuantizedBase {
+  bits: 4
+  blockSize: 32 | 64 | 128
+}
+
+/** An adapter to train, whether the exits' shared final norm trains with it, and whether the base is quantized (QLoRA). */
 export interface TrainedAdapter extends AdapterSpec {
   trainNorm: boolean
+  quantizedBase?: QuantizedBase | undefined
+}
+
+/** The contrib ops a run's graphs use: MatMulNBits for a QLoRA base, none otherwise. */
+export function graphContribOps(adapter?: TrainedAdapter): ReadonlySet<string> {
+  return new Set(adapter?.quantizedBase ? ['MatMulNBits'] : [])
+}
+
+/** The two frozen inputs a 4-bit base Linear [N, K] is fed as: packed codes (uint8) and scales. */
+export function quantizedBaseSpecs(slot: WeightSlot, base: QuantizedBase): [TensorSpec, TensorSpec] {
+  const shapes = matmulNBitsShapes({ n: slot.shape[0]!, k: slot.shape[1]!, bits: base.bits, blockSize: base.blockSize })
+  return [
+    { name: graphNames.quantizedPacked(slot.name), dtype: 'uint8', shape: shapes.b },
+    { name: graphNames.quantizedScales(slot.name), dtype: 'float32', shape: shapes.scales },
+  ]
 }
 
 /** A tensor the optimizer updates. */
@@ -73,12 +102,19 @@ export function trainedTensors(config: ModelConfig, adapter?: TrainedAdapter): T
   return tensors
 }
 
-/** What the graphs read but never update: nothing (full fine-tuning), or the base weights and the adapter's per-rank scale. */
+/**
+ * What the graphs read but never update: nothing (full fine-tuning), or the
+ * base weights (QLoRA: each decoder Linear as packed codes and scales) and
+ * the adapter's per-rank scale.
+ */
 export function frozenTensors(config: ModelConfig, adapter?: TrainedAdapter): TensorSpec[] {
   if (!adapter) return []
   const trained = new Set(trainedTensors(config, adapter).map((t) => t.name))
+  const base = adapter.quantizedBase
   return [
-    ...parameterSpecs(config).filter((s) => !trained.has(s.name)),
+    ...weightSlots(config)
+      .filter((slot) => !trained.has(slot.name))
+      .flatMap((slot): TensorSpec[] => (base && slot.role === 'linear' ? quantizedBaseSpecs(slot, base) : [{ name: slot.name, dtype: 'float32', shape: slot.shape }])),
     { name: graphNames.loraScale, dtype: 'float32', shape: [adapter.rank] },
   ]
 }
@@ -91,7 +127,7 @@ export function sortedLosses(
   labels: Tensor,
   config: ModelConfig,
   exits: readonly number[],
-  adapter?: AdapterSpec,
+  adapter?: AdapterSpec & Pick<TrainedAdapter, 'quantizedBase'>,
 ): { losses: Map<number, Tensor>; count: Tensor } {
   const [B, T] = ids.shape as [number, number]
   const d = config.hiddenSize
@@ -123,10 +159,13 @@ export function sortedLosses(
           w[slot.field] = p(slot.name)
           continue
         }
-        const base = transpose(p(slot.name), [1, 0])
+        const quantized = adapter?.quantizedBase
+        const base: LinearWeight = quantized
+          ? { packed: p(graphNames.quantizedPacked(slot.name)), scales: p(graphNames.quantizedScales(slot.name)), n: slot.shape[0]!, k: slot.shape[1]!, blockSize: quantized.blockSize }
+          : transpose(p(slot.name), [1, 0])
         const a = adapted.get(`${l}.${slot.field}.A`)
         const b = adapted.get(`${l}.${slot.field}.B`)
-        w[slot.field] = a && b ? { base, a: p(a), b: p(b), scale: p(graphNames.loraScale) } : base
+        w[slot.field] = a && b ? { base: base as Exclude<LinearWeight, { base: unknown }>, a: p(a), b: p(b), scale: p(graphNames.loraScale) } : base
       }
       return decoderLayer(hidden, w as unknown as BlockWeights, blockConfig, cosT, sinT).hidden
     })
@@ -160,6 +199,7 @@ export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGra
     name: `sorted-${options.mode}-${exits.join('_')}`,
     params: trained,
     frozen: frozenTensors(config, options.adapter),
+    contribOps: graphContribOps(options.adapter),
     batchInputs: batchSpecs(B, T),
     optimizer: { ...options.optimizer, noDecay: (index) => trained[index]!.noDecay },
     build: (params, batch) => {
@@ -175,7 +215,7 @@ export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGra
 /** Forward only, for validation: each exit's mean token loss of one batch and its counted targets. */
 export function buildSortedEvaluationGraph(options: Omit<SortedGraphOptions, 'mode' | 'optimizer'>): Graph {
   const { config, exits, batchSize: B, seqLen: T, adapter } = options
-  const graph = new Graph('sorted-evaluate')
+  const graph = new Graph('sorted-evaluate', graphContribOps(adapter))
   const specs = [...trainedTensors(config, adapter), ...frozenTensors(config, adapter)]
   const params = Object.fromEntries(specs.map((s) => [s.name, graph.input(graphNames.param(s.name), s.dtype, s.shape)]))
   const [ids, labels] = batchSpecs(B, T).map((s) => graph.input(s.name, s.dtype, s.shape)) as [Tensor, Tensor]

@@ -37,14 +37,17 @@ import { weightOf, weightSlots } from '../model/weight-map'
 import type { ModelConfig, ModelWeights } from '../model/types'
 import { mulberry32 } from '../data/random'
 import type { Graph } from '../onnx/graph'
+import { contribOpSupported, settleProvider } from '../onnx/contrib'
 import { buildTrainStep } from '../onnx/optimizer'
+import { matmulNBitsProbe } from '../onnx/ops/contrib'
 import { toModelProto } from '../onnx/serialize'
 import { loadSession, tensor, type ort, type ProviderId } from '../onnx/session'
 import { readLatestCheckpoint, writeCheckpoint } from './checkpoint'
-import { CheckpointError, DivergedError } from './errors'
+import { CheckpointError, DivergedError, TrainingError } from './errors'
 import { graphNames as names } from './graph-names'
 import { learningRate, type ScheduleKind } from './schedule'
-import { buildSortedEvaluationGraph, buildSortedTrainGraph, frozenTensors, trainedTensors, type TrainedAdapter, type TrainedTensor } from './sorted-graph'
+import { frozenBaseValues, type FrozenValue } from './quantized-base'
+import { buildSortedEvaluationGraph, buildSortedTrainGraph, trainedTensors, type TrainedAdapter, type TrainedTensor } from './sorted-graph'
 
 export type TrainMode = 'soft' | 'sortednet' | 'sft'
 
@@ -184,8 +187,10 @@ export function evaluatedRanks(rank: number): number[] {
 export class Trainer {
   /** The tensors the optimizer updates, in graph order. */
   private readonly slots: TrainedTensor[]
-  /** Base weights an adapter run reads but never updates (shared with the caller's ModelWeights, not copied). */
-  private readonly frozen = new Map<string, { shape: number[]; data: Float32Array }>()
+  /** Base weights an adapter run reads but never updates (shared with the caller's ModelWeights, not copied; QLoRA: 4-bit codes and scales). */
+  private readonly frozen: Map<string, FrozenValue>
+  /** The weights the run started from (a QLoRA run's 4-bit Linears are taken from here for `weights()`). */
+  private readonly base: ModelWeights
   private params = new Map<string, Float32Array>()
   private m = new Map<string, Float32Array>()
   private v = new Map<string, Float32Array>()
@@ -205,6 +210,7 @@ export class Trainer {
     private readonly checkpointDir: string,
     private readonly hooks: TrainerHooks = {},
   ) {
+    this.base = weights
     if (options.exits.at(-1) !== config.numLayers) throw new Error(`the exits must end with the full model (${config.numLayers})`)
     const adapter = options.adapter
     this.slots = trainedTensors(config, adapter)
@@ -221,10 +227,7 @@ export class Trainer {
       this.m.set(slot.name, new Float32Array(start.length))
       this.v.set(slot.name, new Float32Array(start.length))
     }
-    for (const spec of frozenTensors(config, adapter)) {
-      const data = base.get(spec.name)
-      if (data) this.frozen.set(spec.name, { shape: spec.shape as number[], data })
-    }
+    this.frozen = adapter ? frozenBaseValues(config, weights, adapter) : new Map()
   }
 
   /** Continues from the newest checkpoint in the checkpoint folder, if any; returns its step. */
@@ -270,6 +273,12 @@ export class Trainer {
     }
     const { batchSize, seqLen } = this.options
     const adapter = this.options.adapter
+    if (adapter?.quantizedBase) {
+      const { provider } = await settleProvider(sessionOptions)
+      if (!(await contribOpSupported(matmulNBitsProbe, provider))) {
+        throw new TrainingError(`QLoRA runs its 4-bit base with ONNX Runtime's MatMulNBits, which the ${provider} provider does not offer here: train on the CPU provider, or use a LoRA adapter on the fp32 base.`)
+      }
+    }
     const evaluate = await load(buildSortedEvaluationGraph({ config: this.config, exits: this.trainedExits(), batchSize, seqLen, adapter }))
     const gradients = new Map<string, ort.InferenceSession>()
     const subsets = this.options.mode === 'sortednet' ? this.options.exits.map((e) => [e]) : [this.trainedExits()]
@@ -286,7 +295,7 @@ export class Trainer {
    */
   private paramFeeds(rank = this.options.adapter?.rank): Record<string, ort.Tensor> {
     const feeds: Record<string, ort.Tensor> = Object.fromEntries(this.slots.map((s) => [names.param(s.name), tensor('float32', this.params.get(s.name)!, s.shape)]))
-    for (const [name, { shape, data }] of this.frozen) feeds[name] = tensor('float32', data, shape)
+    for (const [name, { dtype, shape, data }] of this.frozen) feeds[name] = tensor(dtype, data, shape)
     const adapter = this.options.adapter
     if (adapter && rank !== undefined) {
       const scale = new Float32Array(adapter.rank)
@@ -493,12 +502,16 @@ export class Trainer {
     return new Map(loraSlots(this.config, adapter).map((s) => [s.name, this.params.get(s.name)!]))
   }
 
-  /** The current model weights (for export): the trained parameters, and the frozen base where an adapter run has one (unmerged). */
+  /**
+   * The current model weights (for export): the trained parameters, and the frozen base where an adapter run has one
+   * (unmerged; a QLoRA base's Linears as the 4-bit weights it trained on, their fp32 fields empty).
+   */
   weights(): ModelWeights {
-    const layers = Array.from({ length: this.config.numLayers }, () => ({}) as Record<string, Float32Array>)
+    const layers = this.base.layers.map((layer) => (layer.prequantized ? { prequantized: layer.prequantized } : {}) as Record<string, unknown>)
     const weights: Record<string, unknown> = { layers }
     for (const slot of weightSlots(this.config)) {
-      const data = this.params.get(slot.name) ?? this.frozen.get(slot.name)?.data
+      const quantized = this.options.adapter?.quantizedBase && slot.role === 'linear'
+      const data = this.params.get(slot.name) ?? (quantized ? new Float32Array(0) : (this.frozen.get(slot.name)?.data as Float32Array | undefined))
       if (!data) throw new Error(`no value for ${slot.name}`)
       if (slot.layer === undefined) weights[slot.field] = data
       else layers[slot.layer]![slot.field] = data

@@ -12,7 +12,7 @@ import { exportModel } from '../model/export'
 import { writePeftAdapter } from '../model/peft-adapter'
 import { resolveAdapter, type AdapterRequest } from './adapter-settings'
 import type { JobRequest } from './job'
-import { loadModelFolder } from '../model/import'
+import { inspectModelFolder, loadModelFolder } from '../model/import'
 import type { ModelConfig, SortedMetadata } from '../model/types'
 import { hasCheckpoints } from './checkpoint'
 import { trainingSource, validationSource } from './data-source'
@@ -22,6 +22,7 @@ import { checkMemory } from './memory-budget'
 import { prepareOutputFolders } from './output-folder'
 import { acquireRunLock } from './run-lock'
 import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord, type SettingChange } from './run-settings'
+import { loadQuantizedBase } from './quantized-base'
 import { openTuneData, plannedSteps } from './tune-data'
 import { evaluatedRanks, Trainer, type RunState, type TrainerHooks, type TrainOptions, type TrainResult } from './trainer'
 
@@ -106,9 +107,10 @@ async function runInHeldFolder(
   }
   if (existsSync(out) && readdirSync(out).length > 0) throw new TuneSetupError(`${name('outDir')} ${out} is not empty; give a new or empty folder for the tuned model.`, ['outDir'])
 
-  const model = loadModelFolder(request.modelPath)
-  const exits = requestedExits(model.config, request, name)
   const adapter = resolveAdapter(request, name)
+  if (adapter?.quantizedBase) refusePrequantizedBase(request.modelPath, name)
+  const model = adapter?.quantizedBase ? loadQuantizedBase(request.modelPath, adapter.quantizedBase) : loadModelFolder(request.modelPath)
+  const exits = requestedExits(model.config, request, name)
   // Before the data is read or a graph built: a batch that cannot fit is refused with its figures.
   checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }, name)
   const settings = settingsOf(request, exits, adapter)
@@ -199,9 +201,26 @@ async function runInHeldFolder(
 function adapterResults(adapter: NonNullable<TrainOptions['adapter']>, result: TrainResult): Record<string, unknown> {
   const final = result.state.validation.at(-1)
   return {
-    adapter: { kind: adapter.kind, rank: adapter.rank, alpha: adapter.alpha, targets: adapter.targets, train_norm: adapter.trainNorm },
+    adapter: {
+      kind: adapter.kind,
+      rank: adapter.rank,
+      alpha: adapter.alpha,
+      targets: adapter.targets,
+      train_norm: adapter.trainNorm,
+      ...(adapter.quantizedBase ? { quantized_base: { bits: adapter.quantizedBase.bits, block_size: adapter.quantizedBase.blockSize } } : {}),
+    },
     ...(adapter.kind === 'dylora' ? { ranks: evaluatedRanks(adapter.rank), results_by_rank: final?.lossByRank ?? {} } : {}),
   }
+}
+
+/** QLoRA quantizes an fp32/fp16/bf16 checkpoint itself: a GPTQ/AWQ folder's own 4-bit weights are not a base it trains on (not implemented). */
+function refusePrequantizedBase(modelPath: string, name: SettingNamer): void {
+  const { prequantized } = inspectModelFolder(modelPath)
+  if (!prequantized) return
+  throw new TuneSetupError(
+    `${name('adapter')} qlora on ${modelPath}: it holds ${prequantized.method.toUpperCase()} 4-bit weights, and QLoRA on a pre-quantized base is not implemented; give the unquantized (fp32/fp16/bf16) checkpoint.`,
+    ['adapter', 'modelPath'],
+  )
 }
 
 /** The PEFT adapter folder of a finished adapter run (model/peft-adapter.ts). */

@@ -81,7 +81,11 @@ describe('sorted tune --adapter, merge, and running an adapter', () => {
     expect((await refusal(...tuneArgs(join(root, 'never-1'), '--adapter', 'lora', '--lora-dropout', '0.1'))).message).toBe(
       '--lora-dropout 0.1: only 0 is supported (adapter dropout is not implemented; the training graphs are deterministic).',
     )
-    expect((await refusal(...tuneArgs(join(root, 'never-2'), '--adapter', 'qlora'))).message).toBe('--adapter must be lora or dylora (got "qlora").')
+    expect((await refusal(...tuneArgs(join(root, 'never-2'), '--adapter', 'qdora'))).message).toBe('--adapter must be lora, dylora or qlora (got "qdora").')
+    expect((await refusal(...tuneArgs(join(root, 'never-4'), '--adapter', 'lora', '--block-size', '64'))).message).toBe(
+      "--block-size only applies to a QLoRA run (the 4-bit base's block): add --adapter qlora.",
+    )
+    expect((await refusal(...tuneArgs(join(root, 'never-5'), '--adapter', 'qlora', '--block-size', '48'))).message).toBe('--block-size must be 32, 64, 128 (got 48).')
     expect((await refusal('eval-loss', '--model', modelDir, '--adapter', adapterDir, '--adapter-rank', '9', '--data', data, '--seq-len', '32')).message).toBe(
       `--adapter-rank 9 is above the adapter's r 4 (${adapterDir}).`,
     )

@@ -1,11 +1,15 @@
 /**
- * com.microsoft contrib ops, inference only (no gradient rules): use them
- * only in graphs whose provider passed the probe below (see contrib.ts).
+ * com.microsoft contrib ops: use them only in graphs whose provider passed
+ * the probe below (see contrib.ts). Inference only (no gradient rules),
+ * except MatMulNBits on a frozen weight, whose input gets a gradient
+ * (`frozenMatmulNBits`, QLoRA).
  */
 import type { Tensor, TensorInfo } from '../graph'
 import type { OpDef } from '../op'
 import type { ContribProbe } from '../contrib'
 import { formatShape, sameShape } from '../shape'
+import { availableAfter, dequantizeBlockwise4 } from './dequantize'
+import { matmul } from './matmul'
 
 const skipRmsNormDef: OpDef<{ eps: number }> = {
   type: 'SkipSimplifiedLayerNormalization',
@@ -102,6 +106,34 @@ export function matmulNBits(
   const inputs = [a, weight.b, weight.scales, weight.zeroPoints, undefined, bias]
   while (inputs.length > 3 && inputs[inputs.length - 1] === undefined) inputs.pop()
   return a.graph.apply(matmulNBitsDef, inputs, params)[0]!
+}
+
+/**
+ * MatMulNBits whose weight is frozen (a QLoRA base): Y = A · dequant(B)ᵀ,
+ * 4-bit symmetric (no zero points, no bias), with a gradient for A only:
+ * dA = dY · dequant(B), the weight rebuilt from B and the scales by standard
+ * ops inside the backward pass (ops/dequantize.ts), so its fp32 copy lives
+ * only until that product is done. B and the scales get none (frozen).
+ * Keep accuracyLevel 0 for training: A stays fp32 in the kernel.
+ */
+const frozenMatmulNBitsDef: OpDef<MatMulNBitsParams> = {
+  ...matmulNBitsDef,
+  infer: (inputs, params) => {
+    if (params.bits !== 4) throw new Error(`a frozen (trainable-through) MatMulNBits weight must be 4-bit, got ${params.bits}`)
+    if (inputs.length !== 3) throw new Error('a frozen MatMulNBits weight takes A, B and scales only (symmetric, no bias)')
+    return matmulNBitsDef.infer(inputs, params)
+  },
+  // The weight is rebuilt once the gradient reaches this node, not before (see availableAfter).
+  grad: ({ inputs: [, b, scales], params, dOutputs: [g] }) => [
+    matmul(g!, dequantizeBlockwise4(availableAfter(b!, g!), availableAfter(scales!, g!), params)),
+    undefined,
+    undefined,
+  ],
+}
+
+/** a [.., K] · dequant(b)ᵀ → [.., N] with b and scales frozen inputs; a's gradient flows (see frozenMatmulNBitsDef). */
+export function frozenMatmulNBits(a: Tensor, weight: { b: Tensor; scales: Tensor }, params: Omit<MatMulNBitsParams, 'bits'>): Tensor {
+  return a.graph.apply(frozenMatmulNBitsDef, [a, weight.b, weight.scales], { ...params, bits: 4 })[0]!
 }
 
 /** 4-bit, block 32, int8 activations: the form every quantized graph uses, so the one worth probing. */

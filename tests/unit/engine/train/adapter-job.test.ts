@@ -9,6 +9,9 @@ import { TuneSetupError } from '../../../../src-main/engine/train/errors'
 import { checkMemory } from '../../../../src-main/engine/train/memory-budget'
 import { planStep } from '../../../../src-main/engine/train/run-plan'
 import { checkpointDirOf, runTuneJob, type TuneRequest } from '../../../../src-main/engine/train/tune-job'
+import { loadQuantizedBase } from '../../../../src-main/engine/train/quantized-base'
+import { tinyConfig, tinyWeights } from '../generate/random-model'
+import { writePrequantizedFolder } from '../generate/prequantized-folder'
 import { tuneJobFixture } from './tune-job-fixture'
 
 const fixture = tuneJobFixture('adapter-job-', { maxSteps: 3 })
@@ -80,7 +83,61 @@ describe('a LoRA tune job writes a PEFT adapter', () => {
   })
 })
 
+describe('a QLoRA tune job (LoRA on a 4-bit base)', () => {
+  it('loads the base with every decoder Linear 4-bit and no fp32 copy, the untied LM head fp32 as the file holds it', () => {
+    const float = loadModelFolder(modelDir)
+    expect(float.config.tieWordEmbeddings).toBe(false)
+    const { weights } = loadQuantizedBase(modelDir, { bits: 4, blockSize: 32 })
+    for (const layer of weights.layers) {
+      for (const field of ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const) {
+        expect(layer[field]).toHaveLength(0)
+        expect(layer.prequantized?.[field]).toMatchObject({ bits: 4, blockSize: 32 })
+      }
+    }
+    expect(weights.lmHeadPacked).toBeUndefined()
+    expect(weights.lmHead).toEqual(float.weights.lmHead)
+    expect(weights.embed).toEqual(float.weights.embed)
+  })
+
+  it('writes a PEFT LoRA adapter for the float base, and records the 4-bit base in sorted.json and run.json', async () => {
+    const tune = request({ adapter: 'qlora', blockSize: 64, loraRank: 4 })
+    const outcome = await run(tune)
+    expect(outcome.finished).toBe(true)
+    const config = loadModelFolder(modelDir).config
+    const adapter = readPeftAdapter(tune.outDir, config)
+    expect(adapter.spec).toMatchObject({ kind: 'lora', rank: 4 })
+    expect([...adapter.tensors.keys()]).toEqual(loraSlots(config, adapter.spec).map((s) => s.name))
+    const sorted = JSON.parse(readFileSync(join(tune.outDir, 'sorted.json'), 'utf8'))
+    expect(sorted.adapter).toMatchObject({ kind: 'lora', rank: 4, quantized_base: { bits: 4, block_size: 64 } })
+    const record = JSON.parse(readFileSync(join(checkpointDirOf(tune.outDir), 'run.json'), 'utf8'))
+    expect(record.settings.adapter.quantizedBase).toEqual({ bits: 4, blockSize: 64 })
+  })
+
+  it('refuses to resume a LoRA run as QLoRA (a different base), naming the change', async () => {
+    const tune = request({ adapter: 'lora', loraRank: 2, maxSteps: 3 })
+    const controller = new AbortController()
+    await runTuneJob(tune, { resume: false, signal: controller.signal, hooks: { intraOpThreads: 1, onStep: ({ step }) => step === 1 && controller.abort() } })
+    const error = await runTuneJob({ ...tune, adapter: 'qlora' }, { resume: true, name: (s) => `--${s}` }).catch((e: unknown) => e as Error)
+    expect((error as Error).message).toBe(
+      `the checkpoints in ${checkpointDirOf(tune.outDir)} were made with other settings: --adapter lora (rank 2, alpha 32, targets q,k,v,o,gate,up,down) (now qlora (rank 2, alpha 32, targets q,k,v,o,gate,up,down, 4-bit base, block 32)). Resume with the same settings, or start a new run.`,
+    )
+  })
+
+  it('refuses a GPTQ folder as the base, naming the flag', async () => {
+    const dir = join(root, 'gptq')
+    const config = tinyConfig({ layers: 2, hidden: 32, heads: 2, kvHeads: 1, intermediate: 64, vocab: 300 })
+    writePrequantizedFolder(dir, config, tinyWeights(config, 2), { method: 'gptq', groupSize: 32, symmetric: true })
+    expect((await refusal(request({ modelPath: dir, adapter: 'qlora' }))).message).toBe(
+      `--adapter qlora on ${dir}: it holds GPTQ 4-bit weights, and QLoRA on a pre-quantized base is not implemented; give the unquantized (fp32/fp16/bf16) checkpoint.`,
+    )
+  })
+})
+
 describe('adapter settings are refused with a message naming the setting', () => {
+  it('a block size without QLoRA, or one QLoRA does not offer', async () => {
+    expect((await refusal(request({ adapter: 'lora', blockSize: 64 }))).message).toBe("--blockSize only applies to a QLoRA run (the 4-bit base's block): add --adapter qlora.")
+    expect((await refusal(request({ adapter: 'qlora', blockSize: 48 }))).message).toBe('--blockSize must be 32, 64, 128 (got 48).')
+  })
   it('a dropout other than 0', async () => {
     expect((await refusal(request({ adapter: 'lora', loraDropout: 0.1 }))).message).toBe(
       '--loraDropout 0.1: only 0 is supported (adapter dropout is not implemented; the training graphs are deterministic).',

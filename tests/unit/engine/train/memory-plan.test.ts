@@ -3,9 +3,10 @@ import { parseConfig } from '../../../../src-main/engine/model/config'
 import { Graph } from '../../../../src-main/engine/onnx/graph'
 import { add, mul } from '../../../../src-main/engine/onnx/ops/basic'
 import { matmul } from '../../../../src-main/engine/onnx/ops/matmul'
+import { transpose } from '../../../../src-main/engine/onnx/ops/shape'
 import { arenaFactor, fullTrainingBytes, planMemory, runtimeBytes } from '../../../../src-main/engine/train/memory-plan'
-import { fitMemory } from '../../../../src-main/engine/train/memory-budget'
-import { planStep } from '../../../../src-main/engine/train/run-plan'
+import { fitMemory, proposal } from '../../../../src-main/engine/train/memory-budget'
+import { planStep, quantizedBaseBytes } from '../../../../src-main/engine/train/run-plan'
 import { graphSavedBytes, savedActivationBytes } from '../../../../src-main/engine/train/saved-activations'
 import { buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
 import { benchConfig } from '../../../bench/shapes'
@@ -16,7 +17,7 @@ describe('the memory planner arithmetic', () => {
   it('adds weights for every parameter, 28 bytes of training state per trained one, the saved tensors, the arena and the runtime', () => {
     const plan = planMemory({ parameters: 1000, trainedParameters: 100, savedActivationBytes: 2000 })
     expect(plan.breakdown).toEqual({ weightBytes: 4000, trainingStateBytes: 2800, activationBytes: 2000, arenaBytes: 2000 * arenaFactor, runtimeBytes })
-    expect(plan.peakBytes).toBe(4000 + 2800 + 2000 + 2000 * 0.385 + 160e6)
+    expect(plan.peakBytes).toBe(4000 + 2800 + 2000 + 2000 * 0.82 + 160e6)
   })
 
   it('adds the full-training overhead only when every weight trains', () => {
@@ -41,6 +42,18 @@ describe('the tensors the backward keeps, read off the graph', () => {
     expect(graphSavedBytes(graph)).toBe(2 * 10 * 4)
   })
 
+  it('does not count a transposed graph input (ONNX Runtime folds the Transpose into the products: it is the weight itself)', () => {
+    const graph = new Graph('hand')
+    const x = graph.input('x', 'float32', [2, 3])
+    const w = graph.input('w', 'float32', [5, 3])
+    const { wt, h } = graph.scope('forward', () => {
+      const wt = transpose(w, [1, 0]) // [3, 5], read by the backward: not counted
+      return { wt, h: matmul(x, wt) } // [2, 5], read by the backward: counted
+    })
+    graph.scope('backward', () => add(matmul(h, transpose(wt, [1, 0])), x))
+    expect(graphSavedBytes(graph)).toBe(10 * 4)
+  })
+
   const tiny = parseConfig(
     {
       architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 64, hidden_size: 32, intermediate_size: 48,
@@ -58,15 +71,47 @@ describe('the tensors the backward keeps, read off the graph', () => {
   })
 })
 
+describe('a QLoRA plan', () => {
+  const bench = benchConfig({ layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 })
+  const qlora: TrainedAdapter = { ...lora16, quantizedBase: { bits: 4, blockSize: 32 } }
+  const step = { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }
+
+  it('holds the decoder Linears at 4 bits + a float scale per 32 values, the rest fp32, and two fp32 copies of the largest Linear', () => {
+    const linears = 16 * (1024 * 1024 * 2 + 1024 * 256 * 2 + 3 * 1024 * 2816)
+    const others = 2 * 32000 * 1024 + 16 * 2 * 1024 + 1024
+    expect(quantizedBaseBytes(bench, qlora.quantizedBase!)).toBe(linears * (0.5 + 4 / 32) + others * 4 + 2 * 4 * 1024 * 2816)
+    expect(planStep(bench, { ...step, adapter: qlora }).memory.breakdown.weightBytes).toBe(quantizedBaseBytes(bench, qlora.quantizedBase!))
+  })
+
+  it('trains what LoRA trains and keeps what LoRA keeps for the backward: only the weights differ', () => {
+    const lora = planStep(bench, { ...step, adapter: lora16 })
+    const q = planStep(bench, { ...step, adapter: qlora })
+    expect(q.trainableParameters).toBe(lora.trainableParameters)
+    expect(q.memory.breakdown.trainingStateBytes).toBe(lora.memory.breakdown.trainingStateBytes)
+    expect(q.memory.breakdown.activationBytes).toBe(lora.memory.breakdown.activationBytes)
+    expect(q.memory.breakdown.weightBytes).toBeLessThan(lora.memory.breakdown.weightBytes / 2)
+  })
+
+  it('counts the saved tensors on the QLoRA graph itself (scaled count = whole-graph count)', () => {
+    const tiny = { ...benchConfig({ layers: 3, d: 64, heads: 4, kvHeads: 2, ffn: 96, vocab: 128 }) }
+    const whole = graphSavedBytes(buildSortedTrainGraph({ config: tiny, exits: [2, 3], batchSize: 2, seqLen: 8, mode: 'step', adapter: qlora }).graph)
+    expect(savedActivationBytes(tiny, { batchSize: 2, seqLen: 8, graphExits: 2, adapter: qlora })).toBe(whole)
+  })
+})
+
 describe('predicted peaks against the peak RSS (MiB) measured by tests/bench/train.bench.ts (README, "train" rows)', () => {
   const bench = benchConfig({ layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 })
   const qwen = { ...benchConfig({ layers: 24, d: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936 }), tieWordEmbeddings: true }
   const quick = benchConfig({ layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096 })
+  const llama1b = { ...benchConfig({ layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256 }), tieWordEmbeddings: true }
   const cases = [
     { name: 'd1024 full SFT 4×256', config: bench, step: { mode: 'sft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 11_969 },
     { name: 'd1024 full SoFT 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 12_262 },
     { name: 'd1024 SoFT + LoRA r16 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: lora16 }, measuredMib: 5_294 },
+    { name: 'd1024 SoFT + QLoRA r16 (4-bit base, block 32) 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 4_765 },
     { name: 'Qwen2.5-0.5B SoFT + LoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: lora16 }, measuredMib: 7_269 },
+    { name: 'Qwen2.5-0.5B SoFT + QLoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 6_447 },
+    { name: 'Llama-3.2-1B SoFT + QLoRA r16 1×512 (`sorted tune`)', config: llama1b, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 1, seqLen: 512, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 7_457 },
     { name: 'quick full SoFT 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64 }, measuredMib: 446 },
     { name: 'quick SoFT + LoRA r16 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64, adapter: lora16 }, measuredMib: 215 },
   ]
@@ -87,6 +132,18 @@ describe('what fits when a plan does not', () => {
     const fit = fitMemory(bench, step, at(6) + 1)
     expect(fit.fits).toBe(false)
     expect(fit.largestBatch).toBe(6)
+  })
+
+  it('proposes QLoRA when neither a batch nor LoRA on the fp32 base fits, and QLoRA does', () => {
+    const at = (adapter: TrainedAdapter) => planStep(bench, { ...step, batchSize: 1, adapter }).memory.peakBytes
+    const qlora = { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } }
+    const budget = (at(lora16) + at(qlora)) / 2
+    const full = fitMemory(bench, step, budget)
+    expect(full).toMatchObject({ fits: false, largestBatch: 0, adapterFits: false, qloraFits: true })
+    expect(proposal(full, step, (s) => `--${s}`)).toBe('No batch fits with every weight trained, nor with LoRA; QLoRA (--adapter qlora: the same adapter on the base held 4-bit) at --batchSize 1 fits.')
+    const lora = fitMemory(bench, { ...step, adapter: lora16 }, budget)
+    expect(proposal(lora, { ...step, adapter: lora16 }, (s) => `--${s}`)).toBe('No batch fits with the fp32 base; QLoRA (--adapter qlora: the same adapter on the base held 4-bit) at --batchSize 1 fits.')
+    expect(fitMemory(bench, { ...step, adapter: qlora }, at(qlora) - 1).qloraFits).toBeUndefined()
   })
 
   it('proposes a LoRA adapter when no batch of a full fine-tuning run fits', () => {
