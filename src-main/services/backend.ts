@@ -136,7 +136,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
     },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
-    'engine.load': ({ path, weights }) => queue.load(path, weights),
+    'engine.load': ({ path, weights, adapter }) => queue.load(path, weights, adapter),
     'engine.unload': () => queue.unload(),
     'engine.status': () => engine.status(),
     'engine.generate': (request) => queue.submit(request),

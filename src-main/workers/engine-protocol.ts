@@ -4,7 +4,7 @@
  * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
-import { ChatMessage, DraftCalibration, EngineStatus, LoadedWeights, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
+import { AdapterRequest, ChatMessage, DraftCalibration, EngineStatus, LoadedWeights, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
 
 export const ToWorker = z.discriminatedUnion('type', [
   z.object({
@@ -14,6 +14,8 @@ export const ToWorker = z.discriminatedUnion('type', [
     cacheDir: z.string().optional(),
     /** Weight precision; absent: fp32. */
     weights: WeightsRequest.optional(),
+    /** A PEFT adapter merged into the weights at load; absent: the base model alone. */
+    adapter: AdapterRequest.optional(),
   }),
   z.object({ type: z.literal('unload') }),
   z.object({ type: z.literal('generate'), generationId: z.string(), request: GenerateRequest }),

@@ -178,3 +178,30 @@ export function mergedWeights(config: ModelConfig, weights: ModelWeights, adapte
   const merged = mergeAdapter(config, weights, spec, tensors)
   return adapter.norm ? { ...merged, norm: adapter.norm } : merged
 }
+
+/** What a load merged in: the adapter's folder, the rank used, and its kind. */
+export interface AppliedAdapter {
+  path: string
+  rank: number
+  kind: AdapterKind
+}
+
+/**
+ * The `adapt` step ModelSession.open takes for an adapter folder: read for
+ * the base's config (so a wrong shape is refused naming the tensor) and
+ * merged in, at `rank` for a DyLoRA adapter's nested adapter. `applied()`
+ * says what was merged once the load has run it.
+ */
+export function peftAdapterMerge(dir: string, rank?: number): { adapt: (config: ModelConfig, weights: ModelWeights) => ModelWeights; applied: () => AppliedAdapter | undefined } {
+  let applied: AppliedAdapter | undefined
+  return {
+    adapt(config, weights) {
+      const adapter = readPeftAdapter(dir, config)
+      if (rank !== undefined && rank > adapter.spec.rank) throw new AdapterError(`${join(dir, ADAPTER_CONFIG_FILE)}: rank ${rank} is above the adapter's r ${adapter.spec.rank}`)
+      const merged = mergedWeights(config, weights, adapter, rank)
+      applied = { path: dir, rank: rank ?? adapter.spec.rank, kind: adapter.spec.kind }
+      return merged
+    },
+    applied: () => applied,
+  }
+}
