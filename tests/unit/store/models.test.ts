@@ -23,6 +23,23 @@ describe('ModelsRepository', () => {
     expect(store.models.get(model.id)).toEqual(model)
   })
 
+  it('records an adapter under its base model, and removes it with its base', () => {
+    const store = memoryStore()
+    const base = addModel(store, { name: 'base' })
+    const settings = { kind: 'lora' as const, rank: 8, alpha: 16, targets: ['q_proj', 'v_proj'], trainNorm: false }
+    const adapter = addModel(store, { name: 'my-adapter', path: '/adapters/mine', baseModelId: base.id, adapter: settings })
+    expect(store.models.get(adapter.id)).toMatchObject({ baseModelId: base.id, adapter: settings })
+    expect(store.models.get(base.id)).toMatchObject({ baseModelId: null, adapter: null })
+    store.models.remove(base.id)
+    expect(store.models.get(adapter.id)).toBeUndefined()
+  })
+
+  it('refuses an adapter whose base model is not in the library', () => {
+    const store = memoryStore()
+    const settings = { kind: 'lora' as const, rank: 8, alpha: 16, targets: ['q_proj'], trainNorm: false }
+    expect(() => addModel(store, { path: '/adapters/orphan', baseModelId: 'nope', adapter: settings })).toThrow(/FOREIGN KEY/)
+  })
+
   it('keeps a stable id when one is given', () => {
     const store = memoryStore()
 
