@@ -191,6 +191,8 @@ export function openBackend(options: BackendOptions): OpenedBackend {
       return {}
     },
     'models.export': ({ modelId, to }) => library.export(modelId, to),
+    'models.importAdapter': async ({ path, baseModelId }) => ({ model: await library.importAdapter(path, baseModelId) }),
+    'models.mergeAdapter': async ({ modelId, to, rank }) => ({ model: await library.mergeAdapter(modelId, to, rank) }),
     'models.calibrate': ({ modelId }) => calibration.calibrate(modelId),
     'chats.list': ({ search }) => ({ chats: chats.list(search) }),
     'chats.create': (request) => ({ chat: chats.create(request) }),

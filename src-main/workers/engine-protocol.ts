@@ -25,6 +25,8 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('measure'), requestId: z.string(), messages: z.array(ChatMessage).min(1) }),
   /** Measures Exact mode at every draft exit of the loaded model on the built-in prompts (queued like a generation). */
   z.object({ type: z.literal('calibrate') }),
+  /** Merges an adapter into its base model as a new Hugging Face folder (engine/model/merge-adapter.ts; queued like a load). */
+  z.object({ type: z.literal('merge'), baseDir: z.string(), adapterDir: z.string(), outDir: z.string(), rank: z.number().int().positive().optional() }),
 ])
 export type ToWorker = z.input<typeof ToWorker>
 
@@ -45,5 +47,8 @@ export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('calibrationProgress'), progress: z.number().min(0).max(1), message: z.string() }),
   /** The calibration, and the precision it was measured in; or why there is none. */
   z.object({ type: z.literal('calibrated'), calibration: DraftCalibration.optional(), weights: LoadedWeights.optional(), error: z.string().optional() }),
+  z.object({ type: z.literal('mergeProgress'), progress: z.number().min(0).max(1), message: z.string() }),
+  /** The merged folder and its files; or why there is none. */
+  z.object({ type: z.literal('merged'), dir: z.string().optional(), files: z.array(z.string()).optional(), error: z.string().optional() }),
 ])
 export type FromWorker = z.infer<typeof FromWorker>

@@ -8,6 +8,7 @@ import type { z } from 'zod'
 import type { AdapterRequest, ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
+import { mergeAdapterFolder } from '../engine/model/merge-adapter'
 import { peftAdapterMerge } from '../engine/model/peft-adapter'
 import { builtInCalibrationPrompts, calibrationInputs } from '../engine/generate/calibration-prompts'
 import { calibrateDraftExit } from '../engine/generate/draft-calibration'
@@ -163,6 +164,22 @@ async function calibrate(): Promise<void> {
   }
 }
 
+/** Writes base + adapter as a merged folder; the loaded model, if any, stays loaded. */
+function merge(request: Extract<ToWorker, { type: 'merge' }>): void {
+  try {
+    const result = mergeAdapterFolder({
+      baseDir: request.baseDir,
+      adapterDir: request.adapterDir,
+      outDir: request.outDir,
+      rank: request.rank,
+      onProgress: (progress, message) => post({ type: 'mergeProgress', progress, message }),
+    })
+    post({ type: 'merged', dir: result.dir, files: result.files })
+  } catch (error) {
+    post({ type: 'merged', error: (error as Error).message })
+  }
+}
+
 port.listen(ToWorker, (message) => {
   switch (message.type) {
     case 'load':
@@ -195,6 +212,9 @@ port.listen(ToWorker, (message) => {
       break
     case 'calibrate':
       enqueue(calibrate)
+      break
+    case 'merge':
+      enqueue(async () => merge(message))
       break
     case 'measure': {
       // Not queued behind generations (it only tokenizes), but after any load still to come.

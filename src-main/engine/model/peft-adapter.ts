@@ -109,7 +109,8 @@ export function isAdapterFolder(dir: string): boolean {
 }
 
 /** Reads a PEFT LoRA adapter for a base model with `config`; errors name the file and the field or tensor. */
-export function readPeftAdapter(dir: string, config: ModelConfig): Adapter {
+/** adapter_config.json, checked: errors name the file and the field. */
+function readAdapterConfig(dir: string): { configFile: string; peft: z.infer<typeof AdapterConfigJson> } {
   const configFile = join(dir, ADAPTER_CONFIG_FILE)
   if (!existsSync(configFile)) throw new AdapterError(`${dir} is not a PEFT adapter folder: it has no ${ADAPTER_CONFIG_FILE}`)
   let json: unknown
@@ -123,7 +124,33 @@ export function readPeftAdapter(dir: string, config: ModelConfig): Adapter {
     const issue = parsed.error.issues[0]
     throw new AdapterError(`${configFile}: field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'} (only plain LoRA adapters on the decoder's linear layers are supported)`)
   }
-  const peft = parsed.data
+  return { configFile, peft: parsed.data }
+}
+
+/** An adapter's settings from its small files only (no weights, no base model): what the library lists. */
+export interface AdapterSettings {
+  kind: AdapterKind
+  rank: number
+  alpha: number
+  /** PEFT module names (q_proj, …). */
+  targets: string[]
+  trainNorm: boolean
+}
+
+export function readAdapterSettings(dir: string): AdapterSettings {
+  const { peft } = readAdapterConfig(dir)
+  const sortedFile = join(dir, SORTED_FILE)
+  let kind: AdapterKind = 'lora'
+  try {
+    if (existsSync(sortedFile)) kind = (JSON.parse(readFileSync(sortedFile, 'utf8')) as { adapter?: { kind?: unknown } }).adapter?.kind === 'dylora' ? 'dylora' : 'lora'
+  } catch {
+    // A damaged sorted.json is refused, naming it, when the adapter is read for a base (readPeftAdapter).
+  }
+  return { kind, rank: peft.r, alpha: peft.lora_alpha, targets: [...peft.target_modules], trainNorm: (peft.modules_to_save ?? []).length > 0 }
+}
+
+export function readPeftAdapter(dir: string, config: ModelConfig): Adapter {
+  const { configFile, peft } = readAdapterConfig(dir)
   const targets: LoraTarget[] = peft.target_modules.map((module) => {
     const target = targetOfModule(config, module)
     if (!target) throw new AdapterError(`${configFile}: field "target_modules": "${module}" is not one of ${peftModuleNames(config, ['q', 'k', 'v', 'o', 'gate', 'up', 'down']).join(', ')}`)
