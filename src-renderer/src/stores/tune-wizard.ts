@@ -78,6 +78,8 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
   const methodProblem = computed(() => (method.value !== 'full' && lora.targets.length === 0 ? 'Choose at least one layer for the adapter.' : null))
   const outDir = ref('')
   const estimate = ref<RunEstimate | null>(null)
+  /** The method the estimate shown was made for (the form may have moved on while a newer one is on its way). */
+  const estimateMethod = ref<TrainingMethod>('full')
   const estimateError = ref<string | null>(null)
   const estimateLoading = ref(false)
   /** Why this plan cannot start: its predicted peak is above the machine's memory (with what would fit); null when it fits or is not yet estimated. */
@@ -198,10 +200,12 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
     if (!model.value || !preview.value?.stats) return
     const ask = ++estimateAsk
     estimateLoading.value = true
+    const asked = method.value
     try {
       const answer = await api.call('runs.estimate', { ...request(), outDir: outDir.value || '(not chosen yet)' })
       if (ask !== estimateAsk) return
       estimate.value = answer
+      estimateMethod.value = asked
       estimateError.value = null
     } catch (error) {
       if (ask !== estimateAsk) return
@@ -250,7 +254,7 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
 
   return {
     step, modelPath, model, modelError, modelLoading, dataPath, preview, previewError, previewLoading, previewLimit, skipBadRecords, uploading, uploadError,
-    mode, exits, duration, hyper, methods, method, lora, methodProblem, outDir, estimate, estimateError, estimateLoading, memoryRefusal, runId, startError, starting, datasetUsable,
+    mode, exits, duration, hyper, methods, method, lora, methodProblem, outDir, estimate, estimateMethod, estimateError, estimateLoading, memoryRefusal, runId, startError, starting, datasetUsable,
     inspectModel, loadPreview, uploadDataset, ensureOutDir, request, refreshEstimate, start, showRun, again,
   }
 })

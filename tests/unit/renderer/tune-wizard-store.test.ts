@@ -144,6 +144,7 @@ describe('the memory plan in the wizard', () => {
     wizard.method = 'full'
     await wizard.refreshEstimate()
     expect(asked).toEqual(['lora', 'full'])
+    expect(wizard.estimateMethod).toBe('full')
     wizard.method = 'lora'
     wizard.lora.targets = []
     expect(wizard.methodProblem).toBe('Choose at least one layer for the adapter.')
