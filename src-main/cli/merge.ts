@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { mergeAdapterFolder } from '../engine/model/merge-adapter'
+import { readAdapterSettings } from '../engine/model/peft-adapter'
 import { UsageError, type Command } from './commands'
 import { numberOption, positiveInt } from './options'
 
@@ -21,6 +22,10 @@ export const mergeCommand: Command = {
     })
     for (const required of ['base', 'adapter', 'out'] as const) if (!values[required]) throw new UsageError(`--${required} is required.`)
     const rank = numberOption('adapter-rank', values['adapter-rank'], positiveInt, 'a positive whole number')
+    if (rank !== undefined) {
+      const { rank: r } = readAdapterSettings(values.adapter!)
+      if (rank > r) throw new UsageError(`--adapter-rank ${rank} is above the adapter's r ${r} (${values.adapter}).`)
+    }
     const result = mergeAdapterFolder({ baseDir: values.base!, adapterDir: values.adapter!, outDir: values.out!, rank })
     process.stderr.write(`wrote ${result.dir} (${result.files.join(', ')})\n`)
     return 0

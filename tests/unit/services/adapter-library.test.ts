@@ -82,6 +82,8 @@ describe('adapters in the model library', () => {
     expect(adapter).toMatchObject({ path: adapterDir, source: 'imported', adapter: { baseModelId: baseId, basePath: baseDir, kind: 'lora', rank: 4, alpha: 8, targets: ['q_proj', 'v_proj', 'up_proj'] } })
     const { models } = await call<{ models: ModelSummary[] }>('models.list')
     expect(models.find((m) => m.id === adapter.id)?.adapter?.baseModelId).toBe(baseId)
+    // The local API serves model folders; an adapter is offered there once merged into one.
+    expect(backend.localApi.models().map((m) => m.libraryId)).not.toContain(adapter.id)
   })
 
   it('refuses an adapter whose shapes do not fit the base, naming the file and tensor, and adds nothing', async () => {
