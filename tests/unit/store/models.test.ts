@@ -162,5 +162,20 @@ describe('ModelsRepository', () => {
 
       expect(newer.models.list().map((m) => [m.name, m.precision])).toEqual([['old', 'fp32']])
     })
+
+    it('a database from before adapters gains the columns: its models are models, not adapters', () => {
+      const path = tempDbPath()
+      const older = new Database(path)
+      const adapters = migrations.find((m) => m.name === 'model adapters')!.version
+      migrate(older, migrations.filter((m) => m.version < adapters), path)
+      older
+        .prepare("INSERT INTO models (id, name, architecture, path, source, num_layers, created_at, updated_at) VALUES ('m', 'old', 'llama', '/models/old', 'imported', 2, 1, 1)")
+        .run()
+      older.close()
+
+      const newer = open(path)
+
+      expect(newer.models.list().map((m) => [m.name, m.baseModelId, m.adapter])).toEqual([['old', null, null]])
+    })
   })
 })
