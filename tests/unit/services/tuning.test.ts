@@ -110,6 +110,11 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     const huge = await call<RunEstimate>('runs.estimate', { ...tune, batchSize: 1_000_000 })
     expect(huge.memory.fits).toBe(false)
     expect(huge.memory.proposal).toMatch(/^batchSize \d+ fits \(gradAccum keeps the effective batch\)\.$/)
+    // An adapter plan is held to the same budget, with its own proposal.
+    const hugeLora = await call<RunEstimate>('runs.estimate', { ...tune, adapter: 'lora', loraRank: 2, batchSize: 1_000_000 })
+    expect(hugeLora.memory.fits).toBe(false)
+    expect(hugeLora.memory.trainableParameters).toBe(lora.memory.trainableParameters)
+    expect(hugeLora.memory.proposal).toMatch(/^batchSize \d+ fits/)
   })
 
   it('details a completed run (curves, checkpoints, output) and registers the tuned model with its exits', async () => {
