@@ -321,7 +321,8 @@ function isLoaded(status: EngineStatus, path: string, weights: WeightsRequest | 
   if (status.state !== 'ready' || status.model?.path !== path) return false
   const merged = status.model.adapter
   if (merged?.path !== adapter?.path) return false
-  if (merged && adapter?.rank !== undefined && merged.rank !== adapter.rank) return false
+  // No rank asked for means the adapter's own r.
+  if (merged && merged.rank !== (adapter?.rank ?? merged.r)) return false
   const running = status.model.weights?.precision ?? 'fp32'
   return running === (weights?.precision ?? 'fp32') || status.model.weightsFallbackReason !== undefined
 }

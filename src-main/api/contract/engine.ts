@@ -26,8 +26,8 @@ export type LoadedWeights = z.infer<typeof LoadedWeights>
 export const AdapterRequest = z.object({ path: z.string().min(1), rank: z.number().int().positive().optional() }).strict()
 export type AdapterRequest = z.infer<typeof AdapterRequest>
 
-/** The adapter a loaded model runs with: its folder, the rank merged, and its kind. */
-export const AppliedAdapter = z.object({ path: z.string(), rank: z.number().int().positive(), kind: z.enum(['lora', 'dylora']) })
+/** The adapter a loaded model runs with: its folder, the rank merged (of its r), and its kind. */
+export const AppliedAdapter = z.object({ path: z.string(), rank: z.number().int().positive(), r: z.number().int().positive(), kind: z.enum(['lora', 'dylora']) })
 export type AppliedAdapter = z.infer<typeof AppliedAdapter>
 
 /** Decoding beside a fixed exit: 'exact' (the full model's tokens, drafted and verified), 'auto' (the first confident exit per token). */

@@ -206,10 +206,11 @@ export function mergedWeights(config: ModelConfig, weights: ModelWeights, adapte
   return adapter.norm ? { ...merged, norm: adapter.norm } : merged
 }
 
-/** What a load merged in: the adapter's folder, the rank used, and its kind. */
+/** What a load merged in: the adapter's folder, the rank used (of its r), and its kind. */
 export interface AppliedAdapter {
   path: string
   rank: number
+  r: number
   kind: AdapterKind
 }
 
@@ -226,7 +227,7 @@ export function peftAdapterMerge(dir: string, rank?: number): { adapt: (config: 
       const adapter = readPeftAdapter(dir, config)
       if (rank !== undefined && rank > adapter.spec.rank) throw new AdapterError(`${join(dir, ADAPTER_CONFIG_FILE)}: rank ${rank} is above the adapter's r ${adapter.spec.rank}`)
       const merged = mergedWeights(config, weights, adapter, rank)
-      applied = { path: dir, rank: rank ?? adapter.spec.rank, kind: adapter.spec.kind }
+      applied = { path: dir, rank: rank ?? adapter.spec.rank, r: adapter.spec.rank, kind: adapter.spec.kind }
       return merged
     },
     applied: () => applied,

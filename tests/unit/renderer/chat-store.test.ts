@@ -204,7 +204,7 @@ describe('chat store loading the chat\'s model', () => {
   it('loads an adapter entry as its base with the adapter, and again when the adapter differs', async () => {
     const withAdapter = (adapterPath: string): EngineStatus => {
       const status = ready('fp32')
-      return { ...status, model: { ...status.model!, adapter: { path: adapterPath, rank: 4, kind: 'lora' } } }
+      return { ...status, model: { ...status.model!, adapter: { path: adapterPath, rank: 4, r: 4, kind: 'lora' } } }
     }
     const fake = client().handle('engine.status', () => withAdapter('/a1')).handle('engine.load', () => withAdapter('/a2'))
     piniaWith(fake)
@@ -226,9 +226,9 @@ describe('which library entry the engine runs', () => {
 
   it('an adapter runs as its base with it merged in; the base alone is not the adapter, nor the reverse', () => {
     expect(loadTargetOf(adapterEntry)).toEqual({ path: '/m', adapterPath: '/adapters/a' })
-    expect(engineRuns({ path: '/m', adapter: { path: '/adapters/a', rank: 4, kind: 'lora' } }, adapterEntry)).toBe(true)
+    expect(engineRuns({ path: '/m', adapter: { path: '/adapters/a', rank: 4, r: 4, kind: 'lora' } }, adapterEntry)).toBe(true)
     expect(engineRuns({ path: '/m' }, adapterEntry)).toBe(false)
-    expect(engineRuns({ path: '/m', adapter: { path: '/adapters/a', rank: 4, kind: 'lora' } }, { path: '/m' })).toBe(false)
+    expect(engineRuns({ path: '/m', adapter: { path: '/adapters/a', rank: 4, r: 4, kind: 'lora' } }, { path: '/m' })).toBe(false)
     expect(engineRuns({ path: '/m' }, { path: '/m' })).toBe(true)
   })
 })

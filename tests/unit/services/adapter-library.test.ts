@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { EngineStatus, GenerationDone, ModelSummary } from '../../../src-main/api/contract'
-import { openBackend, type Backend } from '../../../src-main/services/backend'
+import { openBackend, type OpenedBackend } from '../../../src-main/services/backend'
 import { writeRandomAdapter } from '../../fixtures/adapters'
 import { callBackend } from '../../fixtures/backend'
 import { writeTinyTextModel } from '../../fixtures/fixtures'
@@ -24,7 +24,7 @@ const wrongShapeDir = join(root, 'wrong-shape')
 const unknownModuleDir = join(root, 'unknown-module')
 const mergedDir = join(root, 'merged')
 const baseId = 'bundled:dictionary-soft'
-let backend: Backend
+let backend: OpenedBackend
 
 beforeAll(() => {
   writeTinyTextModel(baseDir, { seed: 3, layers: 2 })
