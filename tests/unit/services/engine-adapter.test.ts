@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { GenerationDone } from '../../../src-main/api/contract'
+import { generateCommand } from '../../../src-main/cli/generate'
 import { mergeCommand } from '../../../src-main/cli/merge'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { writeRandomAdapter } from '../../fixtures/adapters'
@@ -67,6 +68,16 @@ describe('engine.load with an adapter', () => {
     expect(status).toMatchObject({ state: 'ready', model: { path: baseDir, adapter: { path: adapterDir, rank: 4, kind: 'lora' } } })
     expect(await firstTokens()).toEqual(merged)
     expect(merged).not.toEqual(base)
+    // And as `sorted generate --adapter` runs it.
+    let stdout = ''
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true))
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      await generateCommand.run(['--model', baseDir, '--adapter', adapterDir, '--prompt-ids', '3,1,4,1,5', '--max-new-tokens', '8', '--json'])
+    } finally {
+      vi.restoreAllMocks()
+    }
+    expect((JSON.parse(stdout) as { tokens: number[] }).tokens).toEqual(merged)
   })
 
   it('runs an adapter at a smaller (nested, DyLoRA) rank', async () => {
