@@ -115,12 +115,15 @@ export const useModelsStore = defineStore('models', () => {
     }),
   )
 
-  /** Merges the adapter into its base as a new folder `to` and adds it to the library; resolves to the merged model, or null with the merge's error. */
-  async function mergeAdapter(modelId: string, to: string): Promise<ModelSummary | null> {
+  /**
+   * Merges the adapter (at `rank`, a DyLoRA adapter's nested rank; default its r) into its base as a new folder `to`
+   * and adds it to the library; resolves to the merged model, or null with the merge's error.
+   */
+  async function mergeAdapter(modelId: string, to: string, rank?: number): Promise<ModelSummary | null> {
     merges.value[modelId] = { path: to, progress: 0, message: 'Starting', error: null, running: true }
     const state = merges.value[modelId]!
     let merged: ModelSummary | null = null
-    await attempt(toRef(state, 'error'), async () => (merged = (await api.call('models.mergeAdapter', { modelId, to })).model))
+    await attempt(toRef(state, 'error'), async () => (merged = (await api.call('models.mergeAdapter', { modelId, to, ...(rank !== undefined ? { rank } : {}) })).model))
     Object.assign(state, { running: false, ...(merged ? { progress: 1, message: `Merged into ${(merged as ModelSummary).name}` } : {}) })
     if (merged) await load()
     return merged

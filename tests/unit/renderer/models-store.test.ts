@@ -121,6 +121,9 @@ describe('models store', () => {
     expect(await merging).toEqual(merged)
     expect(store.merges.a).toMatchObject({ running: false, progress: 1, error: null })
     expect(client.calls.find((c) => c.method === 'models.mergeAdapter')?.params).toEqual({ modelId: 'a', to: '/out/merged' })
+    client.handle('models.mergeAdapter', () => ({ model: merged }))
+    await store.mergeAdapter('a', '/out/merged-2', 2)
+    expect(client.calls.filter((c) => c.method === 'models.mergeAdapter').at(-1)?.params).toEqual({ modelId: 'a', to: '/out/merged-2', rank: 2 })
 
     expect(await store.importAdapter('/x', 'm')).toBeNull()
     expect(store.importing?.error).toContain('/x/adapter_model.safetensors: tensor')

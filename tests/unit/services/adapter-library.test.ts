@@ -136,6 +136,8 @@ describe('adapters in the model library', () => {
     writeFileSync(join(used, 'x'), '')
     expect(await refusal('models.mergeAdapter', { modelId: adapter.id, to: used })).toContain('not an empty folder')
     expect(await refusal('models.mergeAdapter', { modelId: baseId, to: join(root, 'never') })).toContain('is not an adapter')
+    expect(await refusal('models.mergeAdapter', { modelId: adapter.id, to: join(root, 'never'), rank: 9 })).toBe("rank: rank 9 is above the adapter's r 4")
+    expect(existsSync(join(root, 'never'))).toBe(false)
   })
 
   it('exports the adapter\'s PEFT folder', async () => {
