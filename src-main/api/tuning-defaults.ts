@@ -26,3 +26,15 @@ export const tuningDefaults = {
   evalEvery: 0,
 } as const
 export type TuningDefaults = typeof tuningDefaults
+
+/**
+ * Adapter methods a run may train instead of every weight (TuneRequest's
+ * `adapter`): the wizard offers exactly this list, so a method added here
+ * appears there. `rank`, `alpha` and `targets` are the engine's LoRA
+ * defaults (engine/model/lora.ts loraDefaults; a test keeps them equal).
+ */
+export const adapterMethods = ['lora', 'dylora', 'qlora'] as const
+export type AdapterMethod = (typeof adapterMethods)[number]
+export const loraTargets = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as const
+export type LoraTargetName = (typeof loraTargets)[number]
+export const adapterDefaults = { rank: 16, alpha: 32, targets: loraTargets, trainNorm: false } as const

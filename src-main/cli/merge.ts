@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util'
-import { exportModel } from '../engine/model/export'
-import { loadModelFolder } from '../engine/model/import'
-import { mergedWeights, readPeftAdapter } from '../engine/model/peft-adapter'
+import { mergeAdapterFolder } from '../engine/model/merge-adapter'
+import { readAdapterSettings } from '../engine/model/peft-adapter'
 import { UsageError, type Command } from './commands'
 import { numberOption, positiveInt } from './options'
 
@@ -23,11 +22,11 @@ export const mergeCommand: Command = {
     })
     for (const required of ['base', 'adapter', 'out'] as const) if (!values[required]) throw new UsageError(`--${required} is required.`)
     const rank = numberOption('adapter-rank', values['adapter-rank'], positiveInt, 'a positive whole number')
-    const base = loadModelFolder(values.base!)
-    const adapter = readPeftAdapter(values.adapter!, base.config)
-    if (rank !== undefined && rank > adapter.spec.rank) throw new UsageError(`--adapter-rank ${rank} is above the adapter's r ${adapter.spec.rank} (${values.adapter}).`)
-    const weights = mergedWeights(base.config, base.weights, adapter, rank)
-    const result = exportModel({ config: base.config, weights, sorted: adapter.sorted }, values.out!, { tokenizerFrom: values.base! })
+    if (rank !== undefined) {
+      const { rank: r } = readAdapterSettings(values.adapter!)
+      if (rank > r) throw new UsageError(`--adapter-rank ${rank} is above the adapter's r ${r} (${values.adapter}).`)
+    }
+    const result = mergeAdapterFolder({ baseDir: values.base!, adapterDir: values.adapter!, outDir: values.out!, rank })
     process.stderr.write(`wrote ${result.dir} (${result.files.join(', ')})\n`)
     return 0
   },

@@ -144,7 +144,7 @@ export function openBackend(options: BackendOptions): OpenedBackend {
     },
     'settings.get': () => settings.get(),
     'settings.update': (patch) => settings.update(patch),
-    'engine.load': ({ path, weights }) => queue.load(path, weights),
+    'engine.load': ({ path, weights, adapter }) => queue.load(path, weights, adapter),
     'engine.unload': () => queue.unload(),
     'engine.status': () => engine.status(),
     'engine.generate': (request) => queue.submit(request),
@@ -199,6 +199,8 @@ export function openBackend(options: BackendOptions): OpenedBackend {
       return {}
     },
     'models.export': ({ modelId, to }) => library.export(modelId, to),
+    'models.importAdapter': async ({ path, baseModelId }) => ({ model: await library.importAdapter(path, baseModelId) }),
+    'models.mergeAdapter': async ({ modelId, to, rank }) => ({ model: await library.mergeAdapter(modelId, to, rank) }),
     'models.calibrate': ({ modelId }) => calibration.calibrate(modelId),
     'chats.list': ({ search }) => ({ chats: chats.list(search) }),
     'chats.create': (request) => ({ chat: chats.create(request) }),

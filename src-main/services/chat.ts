@@ -124,7 +124,8 @@ export class ChatService {
   private async measure(chat: Chat, conversation: ChatMessage[], field: string): Promise<number> {
     const model = this.modelOf(chat)
     try {
-      const fit = await this.queue.withModel(model.path, () => this.engine.measure(conversation), { precision: model.precision })
+      const target = this.library.loadTarget(model)
+      const fit = await this.queue.withModel(target.modelPath, () => this.engine.measure(conversation), target.weights, target.adapter)
       return fit.droppedMessages
     } catch (error) {
       if (!(error instanceof PromptError)) throw error
@@ -171,7 +172,8 @@ export class ChatService {
     const decoding = mode === undefined ? { exit: startExit } : { mode, ...(mode === 'auto' && settings.autoTau !== undefined ? { autoTau: settings.autoTau } : {}) }
     const { generationId } = this.queue.submit(
       { messages, ...decoding, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling },
-      { modelPath: model.path, weights: { precision: model.precision } },
+      // An adapter entry runs as its base model with the adapter merged in at load.
+      this.library.loadTarget(model),
     )
     this.pending.set(generationId, { chatId, settings: replySettings, startExit, lengths: [], drafted: [], droppedMessages })
     return { generationId }

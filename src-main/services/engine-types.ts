@@ -17,6 +17,7 @@ import type * as providers from '../engine/onnx/providers'
 import type * as quant from '../engine/model/quant/linear'
 import type * as weights from '../engine/model/weight-format'
 import type * as modes from '../engine/generate/modes'
+import type * as peft from '../engine/model/peft-adapter'
 import type * as draftCalibration from '../engine/generate/draft-calibration'
 
 /** True only when A and B are the same type (not merely assignable either way). */
@@ -44,4 +45,5 @@ export type EngineTypesMatchContract = [
   Holds<Same<draftCalibration.DraftExitMeasurement, contract.DraftExitMeasurement>>,
   Holds<Same<weights.WeightsInfo, contract.LoadedWeights>>,
   Holds<Same<modes.DecodingMode, contract.DecodingMode>>,
+  Holds<Same<peft.AppliedAdapter, contract.AppliedAdapter>>,
 ]

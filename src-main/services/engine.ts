@@ -6,7 +6,7 @@
  * replaced on the next request.
  */
 import { randomUUID } from 'node:crypto'
-import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, WeightsRequest } from '../api/contract'
+import type { AdapterRequest, ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { checkPromptFits, PromptError } from '../engine/generate/context'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
@@ -102,8 +102,8 @@ export class EngineService {
     this.active.clear()
   }
 
-  /** Resolves when loading has finished (ready or error); progress goes out as engine.status events. `weights`: default fp32. */
-  load(path: string, weights?: WeightsRequest): Promise<EngineStatus> {
+  /** Resolves when loading has finished (ready or error); progress goes out as engine.status events. `weights`: default fp32; `adapter`: merged in at load. */
+  load(path: string, weights?: WeightsRequest, adapter?: AdapterRequest): Promise<EngineStatus> {
     const settled = new Promise<EngineStatus>((resolve) => this.statusWaiters.push(resolve))
     this.send({
       type: 'load',
@@ -111,6 +111,7 @@ export class EngineService {
       provider: this.deps.provider(),
       ...(this.deps.cacheDir ? { cacheDir: this.deps.cacheDir } : {}),
       ...(weights ? { weights } : {}),
+      ...(adapter ? { adapter } : {}),
     })
     return settled
   }

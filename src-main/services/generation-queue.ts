@@ -20,14 +20,14 @@
  * neither transport's event loop is ever blocked by a generation.
  */
 import { randomUUID } from 'node:crypto'
-import type { EngineStatus, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
+import type { AdapterRequest, EngineStatus, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import type { EventBus } from './events'
 
 /** The part of EngineService the queue drives. */
 export interface QueueEngine {
   status(): EngineStatus
-  load(path: string, weights?: WeightsRequest): Promise<EngineStatus>
+  load(path: string, weights?: WeightsRequest, adapter?: AdapterRequest): Promise<EngineStatus>
   unload(): Promise<EngineStatus>
   refuseUnfit(request: GenerateRequest): void
   generate(request: GenerateRequest, generationId: string): { generationId: string }
@@ -69,6 +69,8 @@ export interface SubmitOptions {
   modelPath?: string
   /** The precision to load `modelPath` in when it is not loaded so already; default fp32. */
   weights?: WeightsRequest
+  /** The adapter to run `modelPath` with (merged at load); default: the base model alone. */
+  adapter?: AdapterRequest
   /** Refuse with QueueFullError when the queue is full (the HTTP API); the UI's requests are never refused. */
   bounded?: boolean
 }
@@ -121,12 +123,14 @@ export class GenerationQueue {
     if (this.closed) throw new QueueClosedError()
     let modelPath = options.modelPath
     let weights = options.weights
+    let adapter = options.adapter
     if (modelPath === undefined) {
       // The raw engine.generate: the model loaded now (in its precision), checked now, as before the queue existed.
       this.engine.refuseUnfit(request)
       const loaded = this.engine.status().model
       modelPath = loaded?.path
       if (loaded?.weights) weights = { precision: loaded.weights.precision, ...(loaded.weights.blockSize ? { blockSize: loaded.weights.blockSize } : {}) }
+      if (loaded?.adapter) adapter = { path: loaded.adapter.path, rank: loaded.adapter.rank }
     }
     if (options.bounded) this.refuseIfFull()
     const generation = { id: randomUUID(), request: { ...request }, cancelled: false }
@@ -135,7 +139,7 @@ export class GenerationQueue {
       changesModel: false,
       generation,
       run: async () => {
-        if (modelPath !== undefined) await this.ensureLoaded(modelPath, weights)
+        if (modelPath !== undefined) await this.ensureLoaded(modelPath, weights, adapter)
         if (generation.cancelled) return this.emitEnded(generation.id, 'cancelled')
         const done = this.doneOf(generation.id)
         try {
@@ -152,9 +156,9 @@ export class GenerationQueue {
     return { generationId: generation.id }
   }
 
-  /** Loads a model (in the given weight precision; fp32 by default), in turn with generations; resolves with the engine's status after it. */
-  load(path: string, weights?: WeightsRequest): Promise<EngineStatus> {
-    return this.task(undefined, true, () => this.engine.load(path, weights))
+  /** Loads a model (in the given weight precision; fp32 by default; with an adapter merged in when given), in turn with generations; resolves with the engine's status after it. */
+  load(path: string, weights?: WeightsRequest, adapter?: AdapterRequest): Promise<EngineStatus> {
+    return this.task(undefined, true, () => this.engine.load(path, weights, adapter))
   }
 
   unload(): Promise<EngineStatus> {
@@ -166,13 +170,13 @@ export class GenerationQueue {
    * When that model is loaded and nothing queued will change it, `work` runs
    * at once: it must only read the model (measure a prompt), not generate.
    */
-  withModel<T>(path: string, work: () => Promise<T>, weights?: WeightsRequest): Promise<T> {
+  withModel<T>(path: string, work: () => Promise<T>, weights?: WeightsRequest, adapter?: AdapterRequest): Promise<T> {
     const status = this.engine.status()
     const jobs = this.current ? [this.current, ...this.waiting] : this.waiting
-    const stays = isLoaded(status, path, weights) && jobs.every((job) => !job.changesModel && (job.modelPath === undefined || job.modelPath === path))
+    const stays = isLoaded(status, path, weights, adapter) && jobs.every((job) => !job.changesModel && (job.modelPath === undefined || job.modelPath === path))
     if (stays) return work()
     return this.task(path, false, async () => {
-      await this.ensureLoaded(path, weights)
+      await this.ensureLoaded(path, weights, adapter)
       return work()
     })
   }
@@ -272,9 +276,9 @@ export class GenerationQueue {
     })
   }
 
-  private async ensureLoaded(path: string, weights?: WeightsRequest): Promise<void> {
-    if (isLoaded(this.engine.status(), path, weights)) return
-    const loaded = await this.engine.load(path, weights)
+  private async ensureLoaded(path: string, weights?: WeightsRequest, adapter?: AdapterRequest): Promise<void> {
+    if (isLoaded(this.engine.status(), path, weights, adapter)) return
+    const loaded = await this.engine.load(path, weights, adapter)
     if (loaded.state !== 'ready') throw new ApiError('conflict', `The model could not be loaded: ${loaded.error ?? 'unknown error'}`)
   }
 
@@ -308,12 +312,17 @@ export class GenerationQueue {
 }
 
 /**
- * Whether `path` is loaded in the precision asked for (fp32 when none is). A
- * model that fell back to fp32 (its provider cannot run quantized weights)
- * counts as loaded whatever was asked: loading it again would fall back again.
+ * Whether `path` is loaded in the precision asked for (fp32 when none is),
+ * with the adapter asked for (none when none is) at its rank. A model that
+ * fell back to fp32 (its provider cannot run quantized weights) counts as
+ * loaded whatever was asked: loading it again would fall back again.
  */
-function isLoaded(status: EngineStatus, path: string, weights: WeightsRequest | undefined): boolean {
+function isLoaded(status: EngineStatus, path: string, weights: WeightsRequest | undefined, adapter?: AdapterRequest): boolean {
   if (status.state !== 'ready' || status.model?.path !== path) return false
+  const merged = status.model.adapter
+  if (merged?.path !== adapter?.path) return false
+  // No rank asked for means the adapter's own r.
+  if (merged && merged.rank !== (adapter?.rank ?? merged.r)) return false
   const running = status.model.weights?.precision ?? 'fp32'
   return running === (weights?.precision ?? 'fp32') || status.model.weightsFallbackReason !== undefined
 }

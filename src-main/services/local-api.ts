@@ -73,9 +73,9 @@ export class LocalApiService {
     })
   }
 
-  /** Library models with the decoding modes the engine offers for each. */
+  /** Library models with the decoding modes the engine offers for each; adapters are served once merged into a model of their own. */
   private offered() {
-    return this.library.list().map((model) => ({ ...model, modes: decodingModesFor(model.numLayers) }))
+    return this.library.list().filter((model) => !model.adapter).map((model) => ({ ...model, modes: decodingModesFor(model.numLayers) }))
   }
 
   /** Every library model at every budget it offers, in the library's order. */

@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { cp, readdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { ExecutionProviderPreference, ModelSummary, PrecisionEstimate, WeightPrecision, WeightsRequest } from '../api/contract'
+import type { AdapterRequest, ExecutionProviderPreference, ModelSummary, PrecisionEstimate, WeightPrecision, WeightsRequest } from '../api/contract'
 import { ApiError } from '../api/errors'
 import { parseConfig } from '../engine/model/config'
 import { parseQuantizationConfig } from '../engine/model/quant/prequantized-config'
@@ -18,7 +18,7 @@ import { modelShape } from '../engine/train/estimate'
 import type { Model, Store } from '../store'
 import { FromWorker, type ToWorker } from '../workers/engine-protocol'
 import type { EventBus } from './events'
-import { describeModelFolder, folderSize } from './model-registry'
+import { describeModelFolder, folderSize, registerAdapterFolder } from './model-registry'
 import { precisionEstimates } from './precision-estimates'
 import type { Workers } from './worker-host'
 import { jobOutputOf, recordJobRun } from './job-import'
@@ -84,6 +84,7 @@ export class ModelLibrary {
   }
 
   private summary(model: Model): ModelSummary {
+    const base = model.baseModelId ? this.store.models.get(model.baseModelId) : undefined
     return {
       id: model.id,
       name: model.name,
@@ -96,8 +97,15 @@ export class ModelLibrary {
       sizeBytes: folderSize(model.path),
       precision: model.precision,
       ...estimatesOf(model.path),
+      ...(model.adapter && base ? { adapter: { ...model.adapter, baseModelId: base.id, basePath: base.path } } : {}),
       createdAt: model.createdAt,
     }
+  }
+
+  /** What loading a library entry takes: its folder and precision, or for an adapter its base's folder with the adapter merged in. */
+  loadTarget(model: ModelSummary): { modelPath: string; weights: WeightsRequest; adapter?: AdapterRequest } {
+    if (!model.adapter) return { modelPath: model.path, weights: { precision: model.precision } }
+    return { modelPath: model.adapter.basePath, weights: { precision: model.precision }, adapter: { path: model.path } }
   }
 
   /** Loads of this model in the app use the precision the user chose for it. */
@@ -145,8 +153,88 @@ export class ModelLibrary {
     }
   }
 
+  /**
+   * Adds a PEFT adapter folder under a library model, once base + adapter
+   * have loaded in a worker of its own: a shape or target module that does
+   * not fit the base is refused naming the file and field, and nothing is added.
+   */
+  async importAdapter(path: string, baseModelId: string): Promise<ModelSummary> {
+    const folder = resolve(path)
+    const base = this.store.models.get(baseModelId)
+    if (!base) throw new ApiError('not_found', `No model ${baseModelId} in the library.`)
+    if (base.adapter) throw new ApiError('invalid_params', `baseModelId: "${base.name}" is an adapter; choose the model it was trained on.`, [{ path: 'baseModelId', message: 'an adapter is not a base model' }])
+    const known = this.store.models.list().find((m) => m.path === folder)
+    if (known) throw new ApiError('conflict', `${folder} is already in the library as "${known.name}".`)
+    if (this.importing.has(folder)) throw new ApiError('conflict', `${folder} is already being imported.`)
+    if (!existsSync(folder) || !statSync(folder).isDirectory()) throw invalidFolder(`${folder} is not a folder.`)
+    this.importing.add(folder)
+    try {
+      await this.validateInWorker(folder, base.precision, { basePath: base.path, adapter: { path: folder } })
+      const model = registerAdapterFolder(this.store, folder, base.id, 'imported')
+      this.bus.emit('models.changed', {})
+      return this.summary(model)
+    } finally {
+      this.importing.delete(folder)
+    }
+  }
+
+  /**
+   * Merges an adapter into its base as a new Hugging Face folder `to`, in an
+   * engine worker (the code behind `sorted merge`), and adds the folder to
+   * the library; progress goes out as models.importProgress for `to`.
+   */
+  async mergeAdapter(modelId: string, to: string, rank?: number): Promise<ModelSummary> {
+    const entry = this.store.models.get(modelId)
+    if (!entry) throw new ApiError('not_found', `No model ${modelId} in the library.`)
+    const adapter = entry.adapter && entry.baseModelId ? this.store.models.get(entry.baseModelId) : undefined
+    if (!entry.adapter || !adapter) throw new ApiError('invalid_params', `modelId: "${entry.name}" is not an adapter; only an adapter merges into its base.`, [{ path: 'modelId', message: 'not an adapter' }])
+    if (rank !== undefined && rank > entry.adapter.rank) {
+      const message = `rank ${rank} is above the adapter's r ${entry.adapter.rank}`
+      throw new ApiError('invalid_params', `rank: ${message}`, [{ path: 'rank', message }])
+    }
+    const target = resolve(to)
+    if (existsSync(target) && (!statSync(target).isDirectory() || (await readdir(target)).length > 0)) {
+      throw new ApiError('invalid_params', `to: ${target} already exists and is not an empty folder.`, [{ path: 'to', message: 'choose an empty or new folder' }])
+    }
+    if (this.importing.has(target)) throw new ApiError('conflict', `${target} is already being written.`)
+    this.importing.add(target)
+    try {
+      await this.mergeInWorker({ baseDir: adapter.path, adapterDir: entry.path, outDir: target, ...(rank !== undefined ? { rank } : {}) })
+      const model = this.store.models.add(describeModelFolder(target, entry.source === 'bundled' ? 'imported' : entry.source))
+      this.bus.emit('models.changed', {})
+      return this.summary(model)
+    } finally {
+      this.importing.delete(target)
+    }
+  }
+
+  private mergeInWorker(request: { baseDir: string; adapterDir: string; outDir: string; rank?: number }): Promise<void> {
+    const { workers } = this.deps
+    if (!workers.available('engine')) throw new ApiError('internal', 'Merging adapters is not available in this process.')
+    const progress = (value: number, message: string) => this.bus.emit('models.importProgress', { path: request.outDir, progress: value, message })
+    progress(0, 'Reading the base model')
+    return new Promise<void>((resolvePromise, reject) => {
+      workers.job<ToWorker, FromWorker, ApiError | undefined>('engine', {
+        label: 'Merge',
+        unavailable: 'Merging adapters is not available in this process.',
+        receives: FromWorker,
+        start: { type: 'merge', ...request },
+        onMessage: (message, end) => {
+          if (message.type === 'mergeProgress') progress(Math.min(0.99, message.progress), message.message)
+          else if (message.type === 'merged') end(message.error === undefined ? undefined : new ApiError('invalid_params', message.error))
+        },
+        onEnd: (ended) => {
+          const error = ended.ok ? ended.result : new ApiError('internal', ended.error)
+          if (error) return reject(error)
+          progress(1, 'Merged')
+          resolvePromise()
+        },
+      })
+    })
+  }
+
   /** A load in an engine worker of its own is exactly "validate + compile": the import job ends when the model is ready or refused. */
-  private validateInWorker(folder: string, precision: WeightPrecision): Promise<void> {
+  private validateInWorker(folder: string, precision: WeightPrecision, withAdapter?: { basePath: string; adapter: AdapterRequest }): Promise<void> {
     const { workers } = this.deps
     if (!workers.available('engine')) throw new ApiError('internal', 'Importing models is not available in this process.')
     const progress = (value: number, message: string) => this.bus.emit('models.importProgress', { path: folder, progress: value, message })
@@ -157,7 +245,15 @@ export class ModelLibrary {
         unavailable: 'Importing models is not available in this process.',
         receives: FromWorker,
         // Compiled (and quantized) in the chosen precision, so its graphs are cached for the first chat.
-        start: { type: 'load', path: folder, provider: this.deps.provider(), cacheDir: this.deps.cacheDir, ...(precision === 'fp32' ? {} : { weights: { precision } }) },
+        start: {
+          type: 'load',
+          // An adapter is checked by loading its base with it merged in.
+          path: withAdapter?.basePath ?? folder,
+          provider: this.deps.provider(),
+          cacheDir: this.deps.cacheDir,
+          ...(precision === 'fp32' ? {} : { weights: { precision } }),
+          ...(withAdapter ? { adapter: withAdapter.adapter } : {}),
+        },
         onMessage: (message, end) => {
           if (message.type !== 'status') return
           const status = message.status

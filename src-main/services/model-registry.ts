@@ -7,8 +7,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { parseConfig } from '../engine/model/config'
 import { parseSortedMetadata } from '../engine/model/import'
+import { readAdapterSettings } from '../engine/model/peft-adapter'
 import type { ContenderAtExit } from '../engine/judge/contender'
-import type { JsonObject, ModelSource, NewModel, Store, StoredContender } from '../store'
+import type { JsonObject, Model, ModelSource, NewModel, Store, StoredContender } from '../store'
 
 /** What the library records of a folder, from its small metadata files only (no weights read). */
 export function describeModelFolder(path: string, source: ModelSource): NewModel {
@@ -39,6 +40,30 @@ export function registerModelFolder(store: Store, path: string, source: 'importe
     // An unreadable folder fails where it is used, with the full explanation.
   }
   return store.models.add(model).id
+}
+
+/**
+ * Records a PEFT adapter folder under its base model (once: a folder already
+ * listed keeps its row). Its layers and exits are the base's; its settings
+ * come from adapter_config.json and sorted.json. Whether the adapter fits the
+ * base is checked by loading them (the caller's job).
+ */
+export function registerAdapterFolder(store: Store, path: string, baseModelId: string, source: 'imported' | 'trained'): Model {
+  const folder = resolve(path)
+  const known = store.models.list().find((m) => m.path === folder)
+  if (known) return known
+  const base = store.models.get(baseModelId)
+  if (!base) throw new Error(`No model ${baseModelId} in the library to list the adapter ${folder} under.`)
+  return store.models.add({
+    name: basename(folder),
+    architecture: base.architecture,
+    path: folder,
+    source,
+    numLayers: base.numLayers,
+    exits: base.exits,
+    baseModelId,
+    adapter: { ...readAdapterSettings(folder) },
+  })
 }
 
 /** Bytes of the files directly in a model folder (HF folders are flat). */

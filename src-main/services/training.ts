@@ -23,7 +23,7 @@ import { FromTrainingWorker, type ToTrainingWorker } from '../workers/training-p
 import { firstIssue } from '../workers/worker-envelope'
 import type { EventBus } from './events'
 import { modelConfigOf } from './model-inspect'
-import { registerModelFolder } from './model-registry'
+import { registerAdapterFolder, registerModelFolder } from './model-registry'
 import type { WorkerJob, Workers } from './worker-host'
 
 type TuneRequestData = z.output<typeof TuneRequest>
@@ -130,11 +130,6 @@ export class TrainingService {
   }
 
   start(request: TuneRequestData): { runId: string } {
-    // An adapter run ends in a PEFT folder, which the library cannot list or load yet: `sorted tune --adapter` makes one.
-    if (request.adapter !== undefined) {
-      const message = 'adapter runs are not available in the app yet (the model library cannot hold an adapter); run `sorted tune --adapter` from the command line.'
-      throw new ApiError('invalid_params', `adapter: ${message}`, [{ path: 'adapter', message }])
-    }
     // Refused here, with the field named, rather than by the worker a moment later.
     const out = resolve(request.outDir)
     this.refuseHeldFolder(out)
@@ -288,7 +283,10 @@ export class TrainingService {
         break
       case 'done':
         if (m.finished && m.out) {
-          const outputModelId = this.modelId(m.out, 'trained')
+          // An adapter run's PEFT folder is listed under the model it was trained on.
+          const run = this.store.runs.get(runId)!
+          const adapterRun = typeof run.config.adapter === 'string'
+          const outputModelId = adapterRun ? registerAdapterFolder(this.store, m.out, run.modelId, 'trained').id : this.modelId(m.out, 'trained')
           this.store.runs.finish(runId, { outputModelId })
           end({ out: m.out })
         } else {

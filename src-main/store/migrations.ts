@@ -213,9 +213,21 @@ ALTER TABLE generations ADD COLUMN stats TEXT
   CHECK (stats IS NULL OR (json_valid(stats) AND json_type(stats) = 'object'));
 `
 
+// A LoRA / DyLoRA adapter is a library entry of its own (its PEFT folder is
+// its path) listed under the base model it runs on; it belongs to that base
+// and goes with it. `adapter` holds its settings (kind, rank, alpha, targets,
+// trainNorm); both columns are NULL for a model.
+const modelAdapters = /* sql */ `
+ALTER TABLE models ADD COLUMN base_model_id TEXT REFERENCES models (id) ON DELETE CASCADE;
+ALTER TABLE models ADD COLUMN adapter TEXT
+  CHECK (adapter IS NULL OR (json_valid(adapter) AND json_type(adapter) = 'object'));
+CREATE INDEX models_by_base ON models (base_model_id);
+`
+
 export const migrations: readonly Migration[] = [
   { version: 1, name: 'initial', sql: initial },
   { version: 2, name: 'message token lengths', sql: messageTokenLengths },
   { version: 3, name: 'model precision', sql: modelPrecision },
   { version: 4, name: 'generation stats', sql: generationStats },
+  { version: 5, name: 'model adapters', sql: modelAdapters },
 ]

@@ -10,6 +10,16 @@ export type ModelSource = 'bundled' | 'imported' | 'trained'
 /** How the app loads the model's weights (the engine's WeightPrecision). */
 export type ModelPrecision = 'fp32' | 'int8' | 'int4'
 
+/** An adapter's settings as the library records them (from its adapter_config.json and sorted.json). */
+export interface AdapterSettings extends JsonObject {
+  kind: 'lora' | 'dylora'
+  rank: number
+  alpha: number
+  /** PEFT target modules (q_proj, …). */
+  targets: string[]
+  trainNorm: boolean
+}
+
 export interface Model {
   id: string
   name: string
@@ -26,6 +36,9 @@ export interface Model {
   config: JsonObject
   /** The weight precision the user chose; fp32 until they choose. */
   precision: ModelPrecision
+  /** For an adapter: the model it runs on (its path is then the PEFT folder); null for a model. */
+  baseModelId: string | null
+  adapter: AdapterSettings | null
   createdAt: number
   updatedAt: number
 }
@@ -41,6 +54,9 @@ export interface NewModel {
   exits?: readonly number[]
   results?: JsonObject
   config?: JsonObject
+  /** An adapter: its base model and settings, given together. */
+  baseModelId?: string
+  adapter?: AdapterSettings
 }
 
 interface ModelRow {
@@ -54,6 +70,8 @@ interface ModelRow {
   results: string
   config: string
   precision: ModelPrecision
+  base_model_id: string | null
+  adapter: string | null
   created_at: number
   updated_at: number
 }
@@ -70,6 +88,8 @@ function toModel(row: ModelRow): Model {
     results: decodeJson<JsonObject>(row.results),
     config: decodeJson<JsonObject>(row.config),
     precision: row.precision,
+    baseModelId: row.base_model_id,
+    adapter: row.adapter === null ? null : decodeJson<AdapterSettings>(row.adapter),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   }
@@ -101,8 +121,8 @@ export class ModelsRepository {
     this.#now = now
     this.#insert = prepareReturning<ModelRow, ModelRow>(
       db,
-      `INSERT INTO models (id, name, architecture, path, source, num_layers, exits, results, config, created_at, updated_at)
-       VALUES (@id, @name, @architecture, @path, @source, @num_layers, @exits, @results, @config, @created_at, @updated_at)
+      `INSERT INTO models (id, name, architecture, path, source, num_layers, exits, results, config, base_model_id, adapter, created_at, updated_at)
+       VALUES (@id, @name, @architecture, @path, @source, @num_layers, @exits, @results, @config, @base_model_id, @adapter, @created_at, @updated_at)
        RETURNING *`,
     )
     this.#get = db.prepare<[string], ModelRow>('SELECT * FROM models WHERE id = ?')
@@ -151,6 +171,7 @@ export class ModelsRepository {
 
   #row(model: NewModel): ModelRow {
     const at = this.#now()
+    if ((model.baseModelId === undefined) !== (model.adapter === undefined)) throw new RangeError('An adapter needs both its base model and its settings')
     return {
       id: model.id ?? randomUUID(),
       name: model.name,
@@ -163,6 +184,8 @@ export class ModelsRepository {
       config: encodeJson(model.config ?? {}, 'config'),
       // Not written by add/put (the column's default; a bundled model shipped again keeps the user's choice).
       precision: 'fp32',
+      base_model_id: model.baseModelId ?? null,
+      adapter: model.adapter === undefined ? null : encodeJson(model.adapter, 'adapter'),
       created_at: at,
       updated_at: at,
     }

@@ -4,7 +4,7 @@
  * Log lines and faults travel in the shared envelope (worker-envelope.ts).
  */
 import { z } from 'zod'
-import { ChatMessage, DraftCalibration, EngineStatus, LoadedWeights, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
+import { AdapterRequest, ChatMessage, DraftCalibration, EngineStatus, LoadedWeights, ExecutionProviderPreference, GenerateRequest, GenerationDone, GenerationToken, WeightsRequest } from '../api/contract'
 
 export const ToWorker = z.discriminatedUnion('type', [
   z.object({
@@ -14,6 +14,8 @@ export const ToWorker = z.discriminatedUnion('type', [
     cacheDir: z.string().optional(),
     /** Weight precision; absent: fp32. */
     weights: WeightsRequest.optional(),
+    /** A PEFT adapter merged into the weights at load; absent: the base model alone. */
+    adapter: AdapterRequest.optional(),
   }),
   z.object({ type: z.literal('unload') }),
   z.object({ type: z.literal('generate'), generationId: z.string(), request: GenerateRequest }),
@@ -23,6 +25,8 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('measure'), requestId: z.string(), messages: z.array(ChatMessage).min(1) }),
   /** Measures Exact mode at every draft exit of the loaded model on the built-in prompts (queued like a generation). */
   z.object({ type: z.literal('calibrate') }),
+  /** Merges an adapter into its base model as a new Hugging Face folder (engine/model/merge-adapter.ts; queued like a load). */
+  z.object({ type: z.literal('merge'), baseDir: z.string(), adapterDir: z.string(), outDir: z.string(), rank: z.number().int().positive().optional() }),
 ])
 export type ToWorker = z.input<typeof ToWorker>
 
@@ -43,5 +47,8 @@ export const FromWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('calibrationProgress'), progress: z.number().min(0).max(1), message: z.string() }),
   /** The calibration, and the precision it was measured in; or why there is none. */
   z.object({ type: z.literal('calibrated'), calibration: DraftCalibration.optional(), weights: LoadedWeights.optional(), error: z.string().optional() }),
+  z.object({ type: z.literal('mergeProgress'), progress: z.number().min(0).max(1), message: z.string() }),
+  /** The merged folder and its files; or why there is none. */
+  z.object({ type: z.literal('merged'), dir: z.string().optional(), files: z.array(z.string()).optional(), error: z.string().optional() }),
 ])
 export type FromWorker = z.infer<typeof FromWorker>

@@ -5,9 +5,11 @@
  * every token so engine.setExit takes effect on the next one.
  */
 import type { z } from 'zod'
-import type { ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
+import type { AdapterRequest, ChatMessage, EngineStatus, ExecutionProviderPreference, GenerateRequest, GenerationDone, WeightsRequest } from '../api/contract'
 import { PromptError } from '../engine/generate/context'
 import { ModelSession } from '../engine/generate/model-session'
+import { mergeAdapterFolder } from '../engine/model/merge-adapter'
+import { peftAdapterMerge } from '../engine/model/peft-adapter'
 import { builtInCalibrationPrompts, calibrationInputs } from '../engine/generate/calibration-prompts'
 import { calibrateDraftExit } from '../engine/generate/draft-calibration'
 import type { Depth } from '../engine/generate/generate'
@@ -41,22 +43,32 @@ function enqueue(job: () => Promise<void>): void {
 
 async function load(
   path: string,
-  options: { provider: ExecutionProviderPreference; cacheDir?: string | undefined; weights?: WeightsRequest | undefined },
+  options: { provider: ExecutionProviderPreference; cacheDir?: string | undefined; weights?: WeightsRequest | undefined; adapter?: AdapterRequest | undefined },
 ): Promise<void> {
   await session?.release()
   session = undefined
   setStatus({ state: 'loading', progress: 0, message: 'Reading the model folder' })
+  // An adapter is merged into the base's weights before anything is compiled (the same merge as `sorted generate --adapter`).
+  const merge = options.adapter ? peftAdapterMerge(options.adapter.path, options.adapter.rank) : undefined
   try {
-    session = await ModelSession.open(path, {
-      provider: options.provider,
-      ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
-      ...(options.weights ? { weights: options.weights } : {}),
-      log: (message) => post({ type: 'log', message }),
-      onProgress: (progress, message) => setStatus({ state: 'loading', progress, message }),
-    })
+    session = await ModelSession.open(
+      path,
+      {
+        provider: options.provider,
+        ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+        ...(options.weights ? { weights: options.weights } : {}),
+        log: (message) => post({ type: 'log', message }),
+        onProgress: (progress, message) => setStatus({ state: 'loading', progress, message }),
+      },
+      merge?.adapt,
+    )
     // Reasons are present only when there is one (the contract's fields are optional, not undefined).
     const { fallbackReason, weightsFallbackReason, ...info } = session.info
-    setStatus({ state: 'ready', model: { ...info, ...(fallbackReason ? { fallbackReason } : {}), ...(weightsFallbackReason ? { weightsFallbackReason } : {}) } })
+    const adapter = merge?.applied()
+    setStatus({
+      state: 'ready',
+      model: { ...info, ...(fallbackReason ? { fallbackReason } : {}), ...(weightsFallbackReason ? { weightsFallbackReason } : {}), ...(adapter ? { adapter } : {}) },
+    })
   } catch (error) {
     setStatus({ state: 'error', error: (error as Error).message })
   }
@@ -152,6 +164,22 @@ async function calibrate(): Promise<void> {
   }
 }
 
+/** Writes base + adapter as a merged folder; the loaded model, if any, stays loaded. */
+function merge(request: Extract<ToWorker, { type: 'merge' }>): void {
+  try {
+    const result = mergeAdapterFolder({
+      baseDir: request.baseDir,
+      adapterDir: request.adapterDir,
+      outDir: request.outDir,
+      rank: request.rank,
+      onProgress: (progress, message) => post({ type: 'mergeProgress', progress, message }),
+    })
+    post({ type: 'merged', dir: result.dir, files: result.files })
+  } catch (error) {
+    post({ type: 'merged', error: (error as Error).message })
+  }
+}
+
 port.listen(ToWorker, (message) => {
   switch (message.type) {
     case 'load':
@@ -184,6 +212,9 @@ port.listen(ToWorker, (message) => {
       break
     case 'calibrate':
       enqueue(calibrate)
+      break
+    case 'merge':
+      enqueue(async () => merge(message))
       break
     case 'measure': {
       // Not queued behind generations (it only tokenizes), but after any load still to come.

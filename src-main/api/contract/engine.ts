@@ -22,6 +22,14 @@ export const LoadedWeights = z.object({
 })
 export type LoadedWeights = z.infer<typeof LoadedWeights>
 
+/** A PEFT LoRA / DyLoRA adapter to merge into the base model's weights at load; `rank`: a DyLoRA adapter's nested rank (default its r). */
+export const AdapterRequest = z.object({ path: z.string().min(1), rank: z.number().int().positive().optional() }).strict()
+export type AdapterRequest = z.infer<typeof AdapterRequest>
+
+/** The adapter a loaded model runs with: its folder, the rank merged (of its r), and its kind. */
+export const AppliedAdapter = z.object({ path: z.string(), rank: z.number().int().positive(), r: z.number().int().positive(), kind: z.enum(['lora', 'dylora']) })
+export type AppliedAdapter = z.infer<typeof AppliedAdapter>
+
 /** Decoding beside a fixed exit: 'exact' (the full model's tokens, drafted and verified), 'auto' (the first confident exit per token). */
 export const DecodingMode = z.enum(['exact', 'auto'])
 export type DecodingMode = z.infer<typeof DecodingMode>
@@ -45,6 +53,8 @@ export const LoadedModelInfo = z.object({
   weightsFallbackReason: z.string().optional(),
   /** Decoding modes the engine offers for this model (absent from engines that predate them). */
   modes: z.array(DecodingMode).optional(),
+  /** The adapter merged into the weights at load; absent for the base model alone. */
+  adapter: AppliedAdapter.optional(),
 })
 export type LoadedModelInfo = z.infer<typeof LoadedModelInfo>
 
@@ -131,7 +141,7 @@ const GenerationRef = z.object({ generationId: z.string().min(1) }).strict()
 
 export const engineMethods = {
   /** Loads a Hugging Face model folder into the engine (replacing the loaded one); progress as engine.status events. */
-  'engine.load': { request: z.object({ path: z.string().min(1), weights: WeightsRequest.optional() }).strict(), response: EngineStatus },
+  'engine.load': { request: z.object({ path: z.string().min(1), weights: WeightsRequest.optional(), adapter: AdapterRequest.optional() }).strict(), response: EngineStatus },
   'engine.unload': { request: Empty, response: EngineStatus },
   'engine.status': { request: Empty, response: EngineStatus },
   /** Starts generating; tokens arrive as generation.token events, the end as generation.done. */

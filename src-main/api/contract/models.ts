@@ -42,6 +42,20 @@ export const ModelSource = z.enum(['bundled', 'imported', 'trained'])
 /** Measured figures of one exit (as in sorted.json): val_loss, rouge_l, decode_tokens_per_s, … */
 export const ExitResults = z.record(z.string(), z.number())
 
+/** A LoRA / DyLoRA adapter in the library: the model it runs on, and its settings (adapter_config.json, sorted.json). */
+export const AdapterSummary = z.object({
+  baseModelId: z.string(),
+  /** The base model's folder: loads of this entry load it with the adapter (ModelSummary.path, its PEFT folder) merged in. */
+  basePath: z.string(),
+  kind: z.enum(['lora', 'dylora']),
+  rank: z.number().int().positive(),
+  alpha: z.number().positive(),
+  /** PEFT module names (q_proj, …). */
+  targets: z.array(z.string()),
+  trainNorm: z.boolean(),
+})
+export type AdapterSummary = z.infer<typeof AdapterSummary>
+
 export const ModelSummary = z.object({
   id: z.string(),
   name: z.string(),
@@ -62,6 +76,8 @@ export const ModelSummary = z.object({
   precisions: z.array(PrecisionEstimate),
   /** Parameters (from config.json); absent when it cannot be read. */
   parameters: z.number().int().positive().optional(),
+  /** Present for an adapter (its path is then the PEFT folder), listed under its base model. */
+  adapter: AdapterSummary.optional(),
   createdAt: z.number(),
 })
 export type ModelSummary = z.infer<typeof ModelSummary>
@@ -132,7 +148,25 @@ export const modelsMethods = {
    * figures, into its sorted.json. Bundled models are refused: their folder ships with the app.
    */
   'models.calibrate': { request: ModelRef, response: z.object({ calibration: DraftCalibration, written: z.string() }) },
-  /** Copies the model's folder to `to`, which must not exist yet. */
+  /**
+   * Adds a PEFT adapter folder (adapter_config.json + adapter_model.safetensors) trained elsewhere under a
+   * library model, after loading base + adapter in an engine worker of its own (progress as
+   * models.importProgress): shapes or target modules that do not fit the base are refused naming the file and field.
+   */
+  'models.importAdapter': {
+    request: z.object({ path: z.string().min(1), baseModelId: z.string().min(1) }).strict(),
+    response: z.object({ model: ModelSummary }),
+  },
+  /**
+   * Merges an adapter into its base model as a new Hugging Face folder `to` (new or empty) in an engine
+   * worker (progress as models.importProgress with path `to`), and adds that folder to the library.
+   * `rank`: a DyLoRA adapter's nested rank (default its r).
+   */
+  'models.mergeAdapter': {
+    request: ModelRef.extend({ to: z.string().min(1), rank: z.number().int().positive().optional() }).strict(),
+    response: z.object({ model: ModelSummary }),
+  },
+  /** Copies the model's folder (an adapter's PEFT folder) to `to`, which must not exist yet. */
   'models.export': { request: ModelRef.extend({ to: z.string().min(1) }).strict(), response: z.object({ path: z.string() }) },
 } as const
 

@@ -4,9 +4,9 @@
  */
 import { z } from 'zod'
 import { Empty } from './common'
-import { tuningDefaults } from '../tuning-defaults'
+import { adapterMethods, tuningDefaults } from '../tuning-defaults'
 
-export { tuningDefaults, type TuningDefaults } from '../tuning-defaults'
+export { adapterDefaults, adapterMethods, loraTargets, tuningDefaults, type AdapterMethod, type LoraTargetName, type TuningDefaults } from '../tuning-defaults'
 
 export const TuneRequest = z
   .object({
@@ -34,7 +34,7 @@ export const TuneRequest = z
     checkpointEvery: z.number().int().nonnegative().default(tuningDefaults.checkpointEvery),
     evalEvery: z.number().int().nonnegative().default(tuningDefaults.evalEvery),
     /** Train a low-rank adapter on the frozen base (absent: every weight trains); the lora* settings and trainNorm go with it. */
-    adapter: z.enum(['lora', 'dylora', 'qlora']).optional(),
+    adapter: z.enum(adapterMethods).optional(),
     /** QLoRA: values per block of the 4-bit base (32, 64 or 128; default 32). */
     blockSize: z.number().int().positive().optional(),
     /** LoRA's r, or DyLoRA's largest rank (default 16). */

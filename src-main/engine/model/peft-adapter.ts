@@ -109,7 +109,8 @@ export function isAdapterFolder(dir: string): boolean {
 }
 
 /** Reads a PEFT LoRA adapter for a base model with `config`; errors name the file and the field or tensor. */
-export function readPeftAdapter(dir: string, config: ModelConfig): Adapter {
+/** adapter_config.json, checked: errors name the file and the field. */
+function readAdapterConfig(dir: string): { configFile: string; peft: z.infer<typeof AdapterConfigJson> } {
   const configFile = join(dir, ADAPTER_CONFIG_FILE)
   if (!existsSync(configFile)) throw new AdapterError(`${dir} is not a PEFT adapter folder: it has no ${ADAPTER_CONFIG_FILE}`)
   let json: unknown
@@ -123,7 +124,33 @@ export function readPeftAdapter(dir: string, config: ModelConfig): Adapter {
     const issue = parsed.error.issues[0]
     throw new AdapterError(`${configFile}: field "${issue?.path.join('.') || '(root)'}": ${issue?.message ?? 'invalid'} (only plain LoRA adapters on the decoder's linear layers are supported)`)
   }
-  const peft = parsed.data
+  return { configFile, peft: parsed.data }
+}
+
+/** An adapter's settings from its small files only (no weights, no base model): what the library lists. */
+export interface AdapterSettings {
+  kind: AdapterKind
+  rank: number
+  alpha: number
+  /** PEFT module names (q_proj, …). */
+  targets: string[]
+  trainNorm: boolean
+}
+
+export function readAdapterSettings(dir: string): AdapterSettings {
+  const { peft } = readAdapterConfig(dir)
+  const sortedFile = join(dir, SORTED_FILE)
+  let kind: AdapterKind = 'lora'
+  try {
+    if (existsSync(sortedFile)) kind = (JSON.parse(readFileSync(sortedFile, 'utf8')) as { adapter?: { kind?: unknown } }).adapter?.kind === 'dylora' ? 'dylora' : 'lora'
+  } catch {
+    // A damaged sorted.json is refused, naming it, when the adapter is read for a base (readPeftAdapter).
+  }
+  return { kind, rank: peft.r, alpha: peft.lora_alpha, targets: [...peft.target_modules], trainNorm: (peft.modules_to_save ?? []).length > 0 }
+}
+
+export function readPeftAdapter(dir: string, config: ModelConfig): Adapter {
+  const { configFile, peft } = readAdapterConfig(dir)
   const targets: LoraTarget[] = peft.target_modules.map((module) => {
     const target = targetOfModule(config, module)
     if (!target) throw new AdapterError(`${configFile}: field "target_modules": "${module}" is not one of ${peftModuleNames(config, ['q', 'k', 'v', 'o', 'gate', 'up', 'down']).join(', ')}`)
@@ -177,4 +204,32 @@ export function mergedWeights(config: ModelConfig, weights: ModelWeights, adapte
   }
   const merged = mergeAdapter(config, weights, spec, tensors)
   return adapter.norm ? { ...merged, norm: adapter.norm } : merged
+}
+
+/** What a load merged in: the adapter's folder, the rank used (of its r), and its kind. */
+export interface AppliedAdapter {
+  path: string
+  rank: number
+  r: number
+  kind: AdapterKind
+}
+
+/**
+ * The `adapt` step ModelSession.open takes for an adapter folder: read for
+ * the base's config (so a wrong shape is refused naming the tensor) and
+ * merged in, at `rank` for a DyLoRA adapter's nested adapter. `applied()`
+ * says what was merged once the load has run it.
+ */
+export function peftAdapterMerge(dir: string, rank?: number): { adapt: (config: ModelConfig, weights: ModelWeights) => ModelWeights; applied: () => AppliedAdapter | undefined } {
+  let applied: AppliedAdapter | undefined
+  return {
+    adapt(config, weights) {
+      const adapter = readPeftAdapter(dir, config)
+      if (rank !== undefined && rank > adapter.spec.rank) throw new AdapterError(`${join(dir, ADAPTER_CONFIG_FILE)}: rank ${rank} is above the adapter's r ${adapter.spec.rank}`)
+      const merged = mergedWeights(config, weights, adapter, rank)
+      applied = { path: dir, rank: rank ?? adapter.spec.rank, r: adapter.spec.rank, kind: adapter.spec.kind }
+      return merged
+    },
+    applied: () => applied,
+  }
 }

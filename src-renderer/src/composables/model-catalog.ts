@@ -37,7 +37,8 @@ export function useModelCatalog(): ModelCatalog {
   return {
     // The library's models, then folders read that are not in it.
     suggestions: computed(() => {
-      const known = library.models.map(fromLibrary)
+      // An adapter is no model folder of its own (compare its merged model instead).
+      const known = library.models.filter((m) => !m.adapter).map(fromLibrary)
       return [...known, ...library.folders.filter((f) => !known.some((m) => m.path === f.path)).map(fromFolder)]
     }),
     async describe(path) {

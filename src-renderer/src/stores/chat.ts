@@ -104,14 +104,17 @@ export const useChatStore = defineStore('chat', () => {
     await attempt(error, async () => (engine.value = await api.call('engine.status', {})))
   }
 
-  /** Loads the model at `path` into the engine unless it is there already or a load is under way. */
-  /** Loads the chat's model in its library precision unless it runs so already (or fell back to fp32, which a reload would repeat). */
-  async function ensureEngineHas(path: string, precision: WeightPrecision = 'fp32'): Promise<void> {
+  /**
+   * Loads the chat's model in its library precision (with the adapter merged in, for an adapter entry) unless
+   * it runs so already (or fell back to fp32, which a reload would repeat) or a load is under way.
+   */
+  async function ensureEngineHas(path: string, precision: WeightPrecision = 'fp32', adapterPath?: string): Promise<void> {
     if (engine.value.state === 'loading') return
     const loaded = engine.value.state === 'ready' ? engine.value.model : undefined
-    if (loaded?.path === path && ((loaded.weights?.precision ?? 'fp32') === precision || loaded.weightsFallbackReason)) return
+    const sameModel = loaded?.path === path && loaded.adapter?.path === adapterPath
+    if (sameModel && ((loaded.weights?.precision ?? 'fp32') === precision || loaded.weightsFallbackReason)) return
     try {
-      await api.call('engine.load', { path, ...(precision === 'fp32' ? {} : { weights: { precision } }) })
+      await api.call('engine.load', { path, ...(precision === 'fp32' ? {} : { weights: { precision } }), ...(adapterPath ? { adapter: { path: adapterPath } } : {}) })
     } catch {
       // Not an error to show yet: the send that follows reports the reason, if the person sends at all.
     }

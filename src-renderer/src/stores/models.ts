@@ -90,6 +90,45 @@ export const useModelsStore = defineStore('models', () => {
     }
   }
 
+  /**
+   * Adds a PEFT adapter folder under a library model (checked by loading base + adapter); resolves to the new
+   * entry, or null with `importing.error` saying why (the file and field that do not fit).
+   */
+  async function importAdapter(path: string, baseModelId: string): Promise<ModelSummary | null> {
+    importing.value = { path, progress: 0, message: 'Starting', error: null, running: true }
+    try {
+      const { model } = await api.call('models.importAdapter', { path, baseModelId })
+      importing.value = { ...importing.value, progress: 1, message: `Imported ${model.name}`, running: false }
+      await load()
+      return model
+    } catch (error) {
+      importing.value = { ...importing.value, error: errorMessage(error), running: false }
+      return null
+    }
+  }
+
+  /** Per adapter id, its latest "Merge and export" in this window (progress from models.importProgress for its folder). */
+  const merges = ref<Record<string, ImportState>>({})
+  onScopeDispose(
+    api.on('models.importProgress', (p) => {
+      for (const state of Object.values(merges.value)) if (state.running && state.path === p.path) Object.assign(state, { progress: p.progress, message: p.message })
+    }),
+  )
+
+  /**
+   * Merges the adapter (at `rank`, a DyLoRA adapter's nested rank; default its r) into its base as a new folder `to`
+   * and adds it to the library; resolves to the merged model, or null with the merge's error.
+   */
+  async function mergeAdapter(modelId: string, to: string, rank?: number): Promise<ModelSummary | null> {
+    merges.value[modelId] = { path: to, progress: 0, message: 'Starting', error: null, running: true }
+    const state = merges.value[modelId]!
+    let merged: ModelSummary | null = null
+    await attempt(toRef(state, 'error'), async () => (merged = (await api.call('models.mergeAdapter', { modelId, to, ...(rank !== undefined ? { rank } : {}) })).model))
+    Object.assign(state, { running: false, ...(merged ? { progress: 1, message: `Merged into ${(merged as ModelSummary).name}` } : {}) })
+    if (merged) await load()
+    return merged
+  }
+
   /** Removes the model from the library (its files stay); resolves to whether it did, with actionError saying why not. */
   async function remove(modelId: string): Promise<boolean> {
     return attempt(actionError, async () => {
@@ -133,5 +172,11 @@ export const useModelsStore = defineStore('models', () => {
 
   const byId = (id: string | null | undefined) => models.value.find((m) => m.id === id)
 
-  return { models, loadError, actionError, importing, calibrations, folders, load, importFolder, calibrate, setPrecision, remove, exportTo, readFolder, byId }
+  /** The adapters listed under a model. */
+  const adaptersOf = (baseId: string) => models.value.filter((m) => m.adapter?.baseModelId === baseId)
+
+  return {
+    models, loadError, actionError, importing, calibrations, merges, folders,
+    load, importFolder, importAdapter, mergeAdapter, calibrate, setPrecision, remove, exportTo, readFolder, byId, adaptersOf,
+  }
 })

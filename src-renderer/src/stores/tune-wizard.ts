@@ -10,7 +10,8 @@ import { computed, reactive, ref } from 'vue'
 import type { DatasetPreview, ModelFolderShape, RunEstimate, TuneRequest } from '../../../src-main/api/contract'
 import { errorMessage } from '../api/error-message'
 import { useApi } from '../api/use-api'
-import { maxUploadBytes, tuneDefaults, type Hyperparameter } from '../tune/defaults'
+import { adapterDefaults, type LoraTargetName } from '../../../src-main/api/tuning-defaults'
+import { maxUploadBytes, trainingMethods, tuneDefaults, type Hyperparameter, type TrainingMethod } from '../tune/defaults'
 import { exitSpec, presetExits } from '../tune/exits'
 import { defaultOutDir, formatBytes } from '../tune/format'
 import { attempt } from './attempt'
@@ -64,8 +65,21 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
     checkpointEvery: tuneDefaults.checkpointEvery,
     seed: tuneDefaults.seed,
   })
+  /** Every weight, or an adapter (with its rank, scale and layers) on the frozen base. */
+  const methods = trainingMethods
+  const method = ref<TrainingMethod>('full')
+  const lora = reactive({
+    rank: adapterDefaults.rank as number,
+    alpha: adapterDefaults.alpha as number,
+    targets: [...adapterDefaults.targets] as LoraTargetName[],
+    trainNorm: adapterDefaults.trainNorm as boolean,
+  })
+  /** Why the method step cannot start as it is; null when it can. */
+  const methodProblem = computed(() => (method.value !== 'full' && lora.targets.length === 0 ? 'Choose at least one layer for the adapter.' : null))
   const outDir = ref('')
   const estimate = ref<RunEstimate | null>(null)
+  /** The method the estimate shown was made for (the form may have moved on while a newer one is on its way). */
+  const estimateMethod = ref<TrainingMethod>('full')
   const estimateError = ref<string | null>(null)
   const estimateLoading = ref(false)
   /** Why this plan cannot start: its predicted peak is above the machine's memory (with what would fit); null when it fits or is not yet estimated. */
@@ -176,6 +190,9 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
       onError: skipBadRecords.value ? 'skip' : 'stop',
       checkpointEvery: numbers('checkpointEvery'),
       evalEvery: numbers('evalEvery'),
+      ...(method.value === 'full'
+        ? {}
+        : { adapter: method.value, loraRank: Number(lora.rank), loraAlpha: Number(lora.alpha), loraTargets: lora.targets.join(','), trainNorm: lora.trainNorm }),
     }
   }
 
@@ -183,10 +200,12 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
     if (!model.value || !preview.value?.stats) return
     const ask = ++estimateAsk
     estimateLoading.value = true
+    const asked = method.value
     try {
       const answer = await api.call('runs.estimate', { ...request(), outDir: outDir.value || '(not chosen yet)' })
       if (ask !== estimateAsk) return
       estimate.value = answer
+      estimateMethod.value = asked
       estimateError.value = null
     } catch (error) {
       if (ask !== estimateAsk) return
@@ -200,8 +219,9 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
   /** Starts the run; resolves to its id, or null with startError set. */
   async function start(startRun: (request: TuneRequest) => Promise<string>): Promise<string | null> {
     // A plan the memory planner says cannot fit is refused here, before hours of work are lost to the kernel's OOM killer.
-    if (memoryRefusal.value) {
-      startError.value = memoryRefusal.value
+    const refusal = methodProblem.value ?? memoryRefusal.value
+    if (refusal) {
+      startError.value = refusal
       return null
     }
     starting.value = true
@@ -234,7 +254,7 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
 
   return {
     step, modelPath, model, modelError, modelLoading, dataPath, preview, previewError, previewLoading, previewLimit, skipBadRecords, uploading, uploadError,
-    mode, exits, duration, hyper, outDir, estimate, estimateError, estimateLoading, memoryRefusal, runId, startError, starting, datasetUsable,
+    mode, exits, duration, hyper, methods, method, lora, methodProblem, outDir, estimate, estimateMethod, estimateError, estimateLoading, memoryRefusal, runId, startError, starting, datasetUsable,
     inspectModel, loadPreview, uploadDataset, ensureOutDir, request, refreshEstimate, start, showRun, again,
   }
 })

@@ -4,7 +4,7 @@
  * dependency-free module of src-main/api the renderer may take values from.
  */
 import type { TuneRequest, TuningDefaults } from '../../../src-main/api/contract'
-import { tuningDefaults } from '../../../src-main/api/tuning-defaults'
+import { adapterMethods, tuningDefaults, type AdapterMethod } from '../../../src-main/api/tuning-defaults'
 
 export const tuneDefaults: Required<Pick<TuneRequest, keyof TuningDefaults>> = tuningDefaults
 
@@ -42,6 +42,36 @@ export const modeInfo = {
   sortednet: { label: 'SortedNet', help: 'Each step trains the full model and one randomly drawn exit: cheaper steps, slower to converge.' },
   sft: { label: 'SFT', help: 'Plain fine-tuning of the full model only: the baseline; its shallow exits produce gibberish.' },
 } as const
+
+/** What trains: every weight, or one of the contract's adapter methods on the frozen base. */
+export type TrainingMethod = 'full' | AdapterMethod
+
+export interface MethodInfo {
+  id: TrainingMethod
+  label: string
+  help: string
+}
+
+/** Words for the methods this build knows; a method the contract adds later is still offered, under its own name. */
+const methodWords: Partial<Record<TrainingMethod, Omit<MethodInfo, 'id'>>> = {
+  full: { label: 'Full', help: 'Every weight trains: the most capacity, and the most memory (weights, gradients and AdamW moments of all of them).' },
+  lora: { label: 'LoRA', help: 'A low-rank adapter on the frozen base: a small fraction of the memory; the result is a PEFT adapter listed under its base.' },
+  dylora: { label: 'DyLoRA', help: 'LoRA trained at every rank up to r at once: after training, any smaller rank is a usable adapter too.' },
+  qlora: { label: 'QLoRA', help: 'LoRA on a base held in 4-bit weights: the base takes about an eighth of its fp32 memory; the adapter is the same PEFT adapter, for the float base.' },
+}
+
+/** The methods the wizard offers: full tuning, then exactly the contract's adapter methods. */
+export const trainingMethods: readonly MethodInfo[] = (['full', ...adapterMethods] as const).map((id) => ({ id, ...(methodWords[id] ?? { label: id.toUpperCase(), help: '' }) }))
+
+export const loraTargetLabels: Record<string, string> = {
+  q: 'q (query)',
+  k: 'k (key)',
+  v: 'v (value)',
+  o: 'o (attention output)',
+  gate: 'gate (MLP)',
+  up: 'up (MLP)',
+  down: 'down (MLP)',
+}
 
 /** The largest dataset upload in browser mode; the server enforces the same (services/datasets.ts). */
 export const maxUploadBytes = 2 * 1024 * 1024

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { ChatMessageRecord, ChatSummary, EngineStatus } from '../../../src-main/api/contract'
+import { engineRuns, loadTargetOf } from '../../../src-renderer/src/models/loaded'
 import { useChatStore } from '../../../src-renderer/src/stores/chat'
 import { deferred, FakeClient, piniaWith } from './fake-client'
 
@@ -198,5 +199,36 @@ describe('chat store loading the chat\'s model', () => {
     fake.emit('engine.status', ready('fp32', 'no MatMulNBits'))
     await store.ensureEngineHas('/m', 'int8')
     expect(loads()).toHaveLength(1)
+  })
+
+  it('loads an adapter entry as its base with the adapter, and again when the adapter differs', async () => {
+    const withAdapter = (adapterPath: string): EngineStatus => {
+      const status = ready('fp32')
+      return { ...status, model: { ...status.model!, adapter: { path: adapterPath, rank: 4, r: 4, kind: 'lora' } } }
+    }
+    const fake = client().handle('engine.status', () => withAdapter('/a1')).handle('engine.load', () => withAdapter('/a2'))
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.loadEngine()
+    const loads = () => fake.calls.filter((c) => c.method === 'engine.load').map((c) => c.params)
+
+    await store.ensureEngineHas('/m', 'fp32', '/a1')
+    expect(loads()).toEqual([])
+    await store.ensureEngineHas('/m', 'fp32', '/a2')
+    expect(loads()).toEqual([{ path: '/m', adapter: { path: '/a2' } }])
+    await store.ensureEngineHas('/m', 'fp32')
+    expect(loads()).toEqual([{ path: '/m', adapter: { path: '/a2' } }, { path: '/m' }])
+  })
+})
+
+describe('which library entry the engine runs', () => {
+  const adapterEntry = { path: '/adapters/a', adapter: { baseModelId: 'b', basePath: '/m', kind: 'lora' as const, rank: 4, alpha: 8, targets: ['q_proj'], trainNorm: false } }
+
+  it('an adapter runs as its base with it merged in; the base alone is not the adapter, nor the reverse', () => {
+    expect(loadTargetOf(adapterEntry)).toEqual({ path: '/m', adapterPath: '/adapters/a' })
+    expect(engineRuns({ path: '/m', adapter: { path: '/adapters/a', rank: 4, r: 4, kind: 'lora' } }, adapterEntry)).toBe(true)
+    expect(engineRuns({ path: '/m' }, adapterEntry)).toBe(false)
+    expect(engineRuns({ path: '/m', adapter: { path: '/adapters/a', rank: 4, r: 4, kind: 'lora' } }, { path: '/m' })).toBe(false)
+    expect(engineRuns({ path: '/m' }, { path: '/m' })).toBe(true)
   })
 })

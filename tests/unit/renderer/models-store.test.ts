@@ -97,4 +97,36 @@ describe('models store', () => {
     expect(await store.calibrate('m')).toBeNull()
     expect(store.calibrations['m']).toMatchObject({ running: false, error: '"tiny" ships with the app.', calibration: null })
   })
+
+  it('lists adapters under their base, merges one with its progress, and keeps why an adapter import was refused', async () => {
+    const adapter: ModelSummary = {
+      ...summary, id: 'a', name: 'my-adapter', path: '/adapters/a', source: 'trained',
+      adapter: { baseModelId: 'm', basePath: '/models/tiny', kind: 'lora', rank: 4, alpha: 8, targets: ['q_proj'], trainNorm: false },
+    }
+    const merged: ModelSummary = { ...summary, id: 'merged', name: 'merged', path: '/out/merged' }
+    const answer = deferred<{ model: ModelSummary }>()
+    const client = new FakeClient()
+      .handle('models.list', () => ({ models: [summary, adapter] }))
+      .handle('models.mergeAdapter', () => answer.promise)
+      .handle('models.importAdapter', refused('/x/adapter_model.safetensors: tensor "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight" has shape [4, 32], the base model and r 4 need [4, 64]'))
+    piniaWith(client)
+    const store = useModelsStore()
+    await store.load()
+    expect(store.adaptersOf('m').map((m) => m.id)).toEqual(['a'])
+
+    const merging = store.mergeAdapter('a', '/out/merged')
+    client.emit('models.importProgress', { path: '/out/merged', progress: 0.5, message: 'Merging the adapter into the weights' })
+    expect(store.merges.a).toMatchObject({ running: true, progress: 0.5, message: 'Merging the adapter into the weights' })
+    answer.resolve({ model: merged })
+    expect(await merging).toEqual(merged)
+    expect(store.merges.a).toMatchObject({ running: false, progress: 1, error: null })
+    expect(client.calls.find((c) => c.method === 'models.mergeAdapter')?.params).toEqual({ modelId: 'a', to: '/out/merged' })
+    client.handle('models.mergeAdapter', () => ({ model: merged }))
+    await store.mergeAdapter('a', '/out/merged-2', 2)
+    expect(client.calls.filter((c) => c.method === 'models.mergeAdapter').at(-1)?.params).toEqual({ modelId: 'a', to: '/out/merged-2', rank: 2 })
+
+    expect(await store.importAdapter('/x', 'm')).toBeNull()
+    expect(store.importing?.error).toContain('/x/adapter_model.safetensors: tensor')
+  })
 })
+

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { DatasetPreview, ModelFolderShape, RunEstimate } from '../../../src-main/api/contract'
+import { adapterDefaults, adapterMethods } from '../../../src-main/api/tuning-defaults'
 import { useTuneWizardStore } from '../../../src-renderer/src/stores/tune-wizard'
 import { deferred, FakeClient, piniaWith } from './fake-client'
 
@@ -106,4 +107,49 @@ describe('the memory plan in the wizard', () => {
     expect(await wizard.start(startRun)).toBe('run-1')
     expect(started).toEqual(['/out'])
   })
+
+  it('offers full tuning and every adapter method of the contract, and builds an adapter request from the method step', async () => {
+    const client = new FakeClient().handle('models.inspect', () => model).handle('datasets.preview', (p) => preview(p.seqLen ?? 512))
+    const wizard = storeWith(client)
+    await wizard.inspectModel()
+    expect(wizard.methods.map((m) => m.id)).toEqual(['full', ...adapterMethods])
+    expect(wizard.request()).not.toHaveProperty('adapter')
+    wizard.method = 'dylora'
+    expect(wizard.request()).toMatchObject({ adapter: 'dylora', loraRank: adapterDefaults.rank, loraAlpha: adapterDefaults.alpha, loraTargets: 'q,k,v,o,gate,up,down', trainNorm: false })
+    wizard.lora.rank = 4
+    wizard.lora.alpha = 8
+    wizard.lora.targets = ['q', 'v']
+    wizard.lora.trainNorm = true
+    expect(wizard.request()).toMatchObject({ adapter: 'dylora', loraRank: 4, loraAlpha: 8, loraTargets: 'q,v', trainNorm: true })
+    wizard.method = 'full'
+    expect(wizard.request()).not.toHaveProperty('loraRank')
+  })
+
+  it('asks the planner for the chosen method, and refuses an adapter plan with no target layer before starting', async () => {
+    const asked: unknown[] = []
+    const client = new FakeClient()
+      .handle('models.inspect', () => model)
+      .handle('datasets.preview', (p) => preview(p.seqLen ?? 512))
+      .handle('runs.estimate', (r) => {
+        asked.push(r.adapter ?? 'full')
+        return estimate(true)
+      })
+    const wizard = storeWith(client)
+    await wizard.inspectModel()
+    wizard.dataPath = '/data/d.jsonl'
+    await wizard.loadPreview()
+    wizard.outDir = '/out'
+    wizard.method = 'lora'
+    await wizard.refreshEstimate()
+    wizard.method = 'full'
+    await wizard.refreshEstimate()
+    expect(asked).toEqual(['lora', 'full'])
+    expect(wizard.estimateMethod).toBe('full')
+    wizard.method = 'lora'
+    wizard.lora.targets = []
+    expect(wizard.methodProblem).toBe('Choose at least one layer for the adapter.')
+    expect(await wizard.start(async () => 'run-1')).toBeNull()
+    expect(wizard.startError).toBe('Choose at least one layer for the adapter.')
+  })
 })
+

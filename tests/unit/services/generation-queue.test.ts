@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { EngineStatus, GenerateRequest, GenerationDone, WeightsRequest } from '../../../src-main/api/contract'
+import type { AdapterRequest, EngineStatus, GenerateRequest, GenerationDone, WeightsRequest } from '../../../src-main/api/contract'
 import { ApiError } from '../../../src-main/api/errors'
 import { EventBus } from '../../../src-main/services/events'
 import { GenerationQueue, QueueFullError, type QueueEngine } from '../../../src-main/services/generation-queue'
@@ -22,8 +22,8 @@ class FakeEngine implements QueueEngine {
   /** Set: every quantized load falls back to fp32 with this reason (a provider without MatMulNBits). */
   quantFallback: string | undefined
 
-  async load(path: string, weights?: WeightsRequest): Promise<EngineStatus> {
-    this.log.push(weights ? `load ${path} ${weights.precision}` : `load ${path}`)
+  async load(path: string, weights?: WeightsRequest, adapter?: AdapterRequest): Promise<EngineStatus> {
+    this.log.push(`${weights ? `load ${path} ${weights.precision}` : `load ${path}`}${adapter ? ` + ${adapter.path}${adapter.rank ? `@${adapter.rank}` : ''}` : ''}`)
     await tick()
     const precision = this.quantFallback ? 'fp32' : (weights?.precision ?? 'fp32')
     const fallback = this.quantFallback && weights && weights.precision !== 'fp32' ? { weightsFallbackReason: this.quantFallback } : {}
@@ -31,7 +31,11 @@ class FakeEngine implements QueueEngine {
       ? { state: 'error', error: 'bad weights' }
       : {
           state: 'ready',
-          model: { path, name: path, architecture: 'llama', numLayers: 4, contextLength: 64, exits: [1, 2, 4], hasTokenizer: true, hasChatTemplate: false, provider: 'cpu', weights: { precision }, ...fallback },
+          model: {
+            path, name: path, architecture: 'llama', numLayers: 4, contextLength: 64, exits: [1, 2, 4], hasTokenizer: true, hasChatTemplate: false, provider: 'cpu', weights: { precision }, ...fallback,
+            // Every fake adapter has r 4.
+            ...(adapter ? { adapter: { path: adapter.path, rank: adapter.rank ?? 4, r: 4, kind: 'dylora' as const } } : {}),
+          },
         }
     return this.current
   }
@@ -244,3 +248,25 @@ describe('a queue that allows no waiting (maxWaiting 0)', () => {
     expect(() => queue.submit(ask, { modelPath: '/m1', bounded: true })).toThrow(QueueFullError)
   })
 })
+
+describe('generation queue with adapters', () => {
+  it('loads again when the adapter (or its rank) differs from the loaded one, and not when it is the same', async () => {
+    const { engine, queue, done } = setup()
+    const run = async (options: { adapter?: AdapterRequest }) => {
+      const { generationId } = queue.submit({ promptIds: [1] }, { modelPath: '/base', ...options })
+      await tick()
+      await tick()
+      engine.finish(generationId)
+      await tick()
+      expect(done.get(generationId)?.finishReason).toBe('eos')
+    }
+    await run({ adapter: { path: '/a' } })
+    await run({ adapter: { path: '/a', rank: 4 } })
+    await run({ adapter: { path: '/a', rank: 2 } })
+    await run({ adapter: { path: '/a' } })
+    await run({})
+    await run({ adapter: { path: '/b' } })
+    expect(engine.log.filter((line) => line.startsWith('load'))).toEqual(['load /base + /a', 'load /base + /a@2', 'load /base + /a', 'load /base', 'load /base + /b'])
+  })
+})
+

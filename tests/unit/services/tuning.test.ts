@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { tuningDefaults, type DatasetPreview, type RunDetails, type RunEstimate } from '../../../src-main/api/contract'
+import { tuningDefaults, type DatasetPreview, type ModelSummary, type RunDetails, type RunEstimate } from '../../../src-main/api/contract'
 import { openBackend, type Backend } from '../../../src-main/services/backend'
 import { maxUploadBytes } from '../../../src-main/services/datasets'
 import { acquireRunLock } from '../../../src-main/engine/train/run-lock'
@@ -114,6 +114,11 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     const huge = await call<RunEstimate>('runs.estimate', { ...tune, batchSize: 1_000_000 })
     expect(huge.memory.fits).toBe(false)
     expect(huge.memory.proposal).toMatch(/^batchSize \d+ fits \(gradAccum keeps the effective batch\)\.$/)
+    // An adapter plan is held to the same budget, with its own proposal.
+    const hugeLora = await call<RunEstimate>('runs.estimate', { ...tune, adapter: 'lora', loraRank: 2, batchSize: 1_000_000 })
+    expect(hugeLora.memory.fits).toBe(false)
+    expect(hugeLora.memory.trainableParameters).toBe(lora.memory.trainableParameters)
+    expect(hugeLora.memory.proposal).toMatch(/^batchSize \d+ fits/)
   })
 
   it('details a completed run (curves, checkpoints, output) and registers the tuned model with its exits', async () => {
@@ -153,10 +158,14 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     expect(await backend.dispatch('runs.start', request('used', { maxSteps: 1 }))).toMatchObject({ ok: false, error: { issues: [{ path: 'outDir' }] } })
   })
 
-  it('refuses an adapter run (the library cannot hold an adapter yet), naming the field and the command that can', async () => {
-    const refused = await backend.dispatch('runs.start', request('out-adapter', { maxSteps: 1, adapter: 'lora' }))
-    expect(refused).toMatchObject({ ok: false, error: { issues: [{ path: 'adapter' }] } })
-    expect(JSON.stringify(refused)).toContain('sorted tune --adapter')
+  it('an adapter run ends with its PEFT folder listed under the model it was trained on', async () => {
+    const { runId } = await call<{ runId: string }>('runs.start', request('out-adapter', { maxSteps: 2, adapter: 'lora', loraRank: 2, loraTargets: 'q,v' }))
+    await untilStatus(runId, 'completed')
+    const { run, outputPath } = await call<RunDetails>('runs.get', { runId })
+    expect(existsSync(join(outputPath!, 'adapter_config.json'))).toBe(true)
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    const adapter = models.find((m) => m.id === run.outputModelId)
+    expect(adapter).toMatchObject({ path: outputPath, source: 'trained', adapter: { baseModelId: run.modelId, basePath: modelDir, kind: 'lora', rank: 2, targets: ['q_proj', 'v_proj'], trainNorm: false } })
   })
 
   it('removes a run with its checkpoints, keeping its model unless asked, and never while it runs', async () => {

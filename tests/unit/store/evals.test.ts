@@ -111,7 +111,9 @@ describe('EvalRepository generations', () => {
   it('a database from before generation stats gains the column: its outputs have none', () => {
     const path = tempDbPath()
     const older = new Database(path)
-    migrate(older, migrations.filter((m) => m.name !== 'generation stats'), path)
+    // The schema as it was just before that migration (later ones build on it).
+    const stats = migrations.find((m) => m.name === 'generation stats')!.version
+    migrate(older, migrations.filter((m) => m.version < stats), path)
     older.exec(`
       INSERT INTO models (id, name, architecture, path, source, num_layers, created_at, updated_at) VALUES ('m', 'old', 'llama', '/models/old', 'imported', 2, 1, 1);
       INSERT INTO eval_sets (id, name, format, item_count, created_at) VALUES ('s', 'set', 'jsonl', 1, 1);

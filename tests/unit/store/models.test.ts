@@ -23,6 +23,23 @@ describe('ModelsRepository', () => {
     expect(store.models.get(model.id)).toEqual(model)
   })
 
+  it('records an adapter under its base model, and removes it with its base', () => {
+    const store = memoryStore()
+    const base = addModel(store, { name: 'base' })
+    const settings = { kind: 'lora' as const, rank: 8, alpha: 16, targets: ['q_proj', 'v_proj'], trainNorm: false }
+    const adapter = addModel(store, { name: 'my-adapter', path: '/adapters/mine', baseModelId: base.id, adapter: settings })
+    expect(store.models.get(adapter.id)).toMatchObject({ baseModelId: base.id, adapter: settings })
+    expect(store.models.get(base.id)).toMatchObject({ baseModelId: null, adapter: null })
+    store.models.remove(base.id)
+    expect(store.models.get(adapter.id)).toBeUndefined()
+  })
+
+  it('refuses an adapter whose base model is not in the library', () => {
+    const store = memoryStore()
+    const settings = { kind: 'lora' as const, rank: 8, alpha: 16, targets: ['q_proj'], trainNorm: false }
+    expect(() => addModel(store, { path: '/adapters/orphan', baseModelId: 'nope', adapter: settings })).toThrow(/FOREIGN KEY/)
+  })
+
   it('keeps a stable id when one is given', () => {
     const store = memoryStore()
 
@@ -144,6 +161,21 @@ describe('ModelsRepository', () => {
       const newer = open(path)
 
       expect(newer.models.list().map((m) => [m.name, m.precision])).toEqual([['old', 'fp32']])
+    })
+
+    it('a database from before adapters gains the columns: its models are models, not adapters', () => {
+      const path = tempDbPath()
+      const older = new Database(path)
+      const adapters = migrations.find((m) => m.name === 'model adapters')!.version
+      migrate(older, migrations.filter((m) => m.version < adapters), path)
+      older
+        .prepare("INSERT INTO models (id, name, architecture, path, source, num_layers, created_at, updated_at) VALUES ('m', 'old', 'llama', '/models/old', 'imported', 2, 1, 1)")
+        .run()
+      older.close()
+
+      const newer = open(path)
+
+      expect(newer.models.list().map((m) => [m.name, m.baseModelId, m.adapter])).toEqual([['old', null, null]])
     })
   })
 })
