@@ -4,14 +4,18 @@
  * work); every figure it rests on is named here so that a better measurement
  * changes one constant.
  *
- * Time: a training step costs ≈ 6 FLOPs per parameter per token (forward 2,
- * backward 4). SoFT adds, per exit beyond the full model, one more pass of
- * the LM head (vocab × hidden) forward and backward: 6 · V · d per token.
- * SortedNet runs the full model and one sampled sub-model per step: the
- * sub-model costs its own parameters (the layers above it are not run),
- * averaged over the exits it may draw. Validation is forward only (2 FLOPs
- * per parameter per token). Measured on this project's CPU runs, training
- * proceeds at about {@link cpuFlopsPerSecond}.
+ * Time: a training step costs ≈ 6 FLOPs per trained parameter per token
+ * (forward 2, backward 4: the input's gradient and the weight's) and 4 per
+ * frozen one (an adapter run's base: no weight gradient). SoFT adds, per
+ * exit beyond the full model, one more pass of the LM head (vocab × hidden)
+ * forward and backward: 6 (or, frozen, 4) · V · d per token. SortedNet runs
+ * the full model and one sampled sub-model per step: the sub-model costs its
+ * own parameters (the layers above it are not run), averaged over the exits
+ * it may draw. Validation is forward only (2 FLOPs per parameter per token).
+ * Measured on this project's CPU runs, training proceeds at about
+ * {@link cpuFlopsPerSecond}: one rate for a run that trains every weight,
+ * a higher one for an adapter run (no AdamW over the base, no weight-gradient
+ * products, half the memory traffic).
  *
  * Memory: fp32 parameters, their gradients and AdamW's two moments
  * (16 bytes per parameter; 4 for a frozen one of an adapter run); activations kept for the backward pass
@@ -24,8 +28,14 @@ import type { ModelConfig } from '../model/types'
 import { slotSize, weightSlots } from '../model/weight-map'
 import type { TrainMode } from './trainer'
 
-/** FLOP/s this project's CPU training reaches (measured: 6 · params · tokens / seconds ≈ 150 GFLOP/s). */
-export const cpuFlopsPerSecond = 150e9
+/**
+ * FLOP/s this project's CPU training reaches, by the FLOP count above:
+ * fitted on the train bench (16 layers, d1024, vocab 32k, batch 4 × 256, 2
+ * cores): full SoFT 24.2 tokens/s = 50 GFLOP/s, full SFT 37.8 = 56; SoFT +
+ * LoRA r16 62.6 tokens/s = 86 GFLOP/s. (150 GFLOP/s, a plain MatMul's rate,
+ * made predicted steps about 3× too short.)
+ */
+export const cpuFlopsPerSecond = { full: 52e9, adapter: 86e9 } as const
 
 /**
  * fp32 values per hidden unit, per token, per layer, the backward pass keeps:
@@ -105,27 +115,32 @@ export function estimateRun(shape: ModelShape, plan: EstimatePlan): RunEstimate 
   const { batchSize: B, seqLen: T } = plan
   const head = V * d
   const tokensPerStep = B * T * plan.gradAccum
+  const trained = plan.trainedParameters ?? P
+  const adapterRun = trained < P
+  // FLOPs per token a base parameter costs (4 when frozen: no weight gradient), and the adapter's own.
+  const perParameter = adapterRun ? 4 : 6
+  const adapterFlops = adapterRun ? 6 * trained : 0
   // The exits whose loss one graph computes, and the FLOPs per token of a step.
   let graphExits: number
   let perToken: number
   if (plan.mode === 'sft') {
     graphExits = 1
-    perToken = 6 * P
+    perToken = perParameter * P + adapterFlops
   } else if (plan.mode === 'soft') {
     graphExits = plan.exits.length
-    perToken = 6 * P + 6 * head * (plan.exits.length - 1)
+    perToken = perParameter * P + perParameter * head * (plan.exits.length - 1) + adapterFlops
   } else {
     graphExits = 1
     const others = plan.exits.filter((e) => e !== L)
-    const subModel = others.length === 0 ? 0 : others.reduce((sum, e) => sum + 6 * (P - (L - e) * layerParameters), 0) / others.length
-    perToken = 6 * P + subModel
+    const subModel = others.length === 0 ? 0 : others.reduce((sum, e) => sum + perParameter * (P - (L - e) * layerParameters), 0) / others.length
+    perToken = perParameter * P + subModel + adapterFlops
   }
+  const flopsPerSecond = adapterRun ? cpuFlopsPerSecond.adapter : cpuFlopsPerSecond.full
   const evaluatedExits = plan.mode === 'sft' ? 1 : plan.exits.length
   const trainFlops = plan.steps * tokensPerStep * perToken
   const validationFlops = plan.validations * plan.validationBatches * B * T * 2 * (P + head * (evaluatedExits - 1))
 
   const parameterBytes = P * bytesPerFloat
-  const trained = plan.trainedParameters ?? P
   const gradientBytes = trained * bytesPerFloat
   const optimizerBytes = 2 * trained * bytesPerFloat
   const activationBytes = B * T * d * L * activationFactor * bytesPerFloat
@@ -134,12 +149,12 @@ export function estimateRun(shape: ModelShape, plan: EstimatePlan): RunEstimate 
   return {
     steps: plan.steps,
     tokensPerStep,
-    seconds: (trainFlops + validationFlops) / cpuFlopsPerSecond,
+    seconds: (trainFlops + validationFlops) / flopsPerSecond,
     memoryBytes: parameterBytes + gradientBytes + optimizerBytes + activationBytes + attentionBytes + logitBytes,
     breakdown: {
       trainFlops,
       validationFlops,
-      flopsPerSecond: cpuFlopsPerSecond,
+      flopsPerSecond,
       parameterBytes,
       gradientBytes,
       optimizerBytes,

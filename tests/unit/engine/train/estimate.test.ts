@@ -30,8 +30,8 @@ describe('run estimate', () => {
     expect(e.breakdown.trainFlops).toBe(2_062_080)
     // 3 validations × 2 batches × 8 tokens × 2·(1352 + 80·1)
     expect(e.breakdown.validationFlops).toBe(137_472)
-    expect(e.seconds).toBeCloseTo((2_062_080 + 137_472) / 150e9, 15)
-    expect(cpuFlopsPerSecond).toBe(150e9)
+    expect(e.seconds).toBeCloseTo((2_062_080 + 137_472) / cpuFlopsPerSecond.full, 15)
+    expect(e.breakdown.flopsPerSecond).toBe(cpuFlopsPerSecond.full)
   })
 
   it('sums fp32 weights, gradients, two AdamW moments, activations, attention and every exit’s logits', () => {
@@ -52,6 +52,15 @@ describe('run estimate', () => {
     const adapter = 2 * (2 * 2 * 16 + 2 * 2 * 12 + 3 * 2 * 24) // 496
     const e = estimateRun(modelShape(config), { ...plan, trainedParameters: adapter })
     expect(e.breakdown).toMatchObject({ parameterBytes: 5408, gradientBytes: adapter * 4, optimizerBytes: adapter * 8 })
+  })
+
+  it('costs an adapter run 4 FLOPs per frozen parameter per token (no weight gradient) and 6 per adapter parameter, at the adapter rate', () => {
+    const adapter = 496
+    const e = estimateRun(modelShape(config), { ...plan, trainedParameters: adapter })
+    // (4·1352 + 4·(10·8)·1 + 6·496) per token × 24 tokens × 10 steps
+    expect(e.breakdown.trainFlops).toBe(24 * 10 * (4 * 1352 + 4 * 80 + 6 * 496))
+    expect(e.breakdown.flopsPerSecond).toBe(cpuFlopsPerSecond.adapter)
+    expect(e.seconds).toBeCloseTo((e.breakdown.trainFlops + e.breakdown.validationFlops) / cpuFlopsPerSecond.adapter, 15)
   })
 
   it('costs SortedNet the full model plus the average sampled sub-model, with one exit’s logits', () => {
