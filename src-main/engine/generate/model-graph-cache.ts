@@ -1,8 +1,9 @@
 /**
  * A model's compiled graphs on disk, so that a later load reads neither the
  * weights nor the graph code again: no safetensors parsing, no quantizing,
- * no ONNX Runtime optimisation. An entry is a folder of the model's
- * optimised graphs (runtime.ts graphFile: `<graph>.onnx` with its
+ * no ONNX Runtime optimisation of the layers. An entry is a folder of the
+ * model's graphs, the layers as ONNX Runtime optimised them and the
+ * embedding-and-head graph as built (runtime.ts load; graphFile: `<graph>.onnx` with its
  * initializers beside it in `<graph>.data`, ONNX Runtime's external-data
  * layout, which also takes graphs over protobuf's 2 GB limit) and a
  * manifest listing every file and its size.
