@@ -12,14 +12,13 @@
  * first token and decode speed the CLI reports. A watchdog kills a child above
  * LOAD_RSS_LIMIT_MB (default 8000) so it cannot exhaust a shared machine.
  */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { weightBytes } from '../../src-main/engine/generate/memory-estimate'
 import { exportModel } from '../../src-main/engine/model/export'
 import type { WeightPrecision } from '../../src-main/engine/model/weight-format'
+import { runWatchedCli } from './watched-cli'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 
 const shapes = {
@@ -30,41 +29,6 @@ const shapeName = (process.env.LOAD_RSS_SHAPE ?? 'decode') as keyof typeof shape
 const limitMb = Number(process.env.LOAD_RSS_LIMIT_MB ?? 8000)
 const precisions = (process.env.LOAD_RSS_WEIGHTS ?? 'int4,fp32').split(',') as WeightPrecision[]
 const newTokens = 16
-const root = fileURLToPath(new URL('../..', import.meta.url))
-
-function statusKb(pid: number, field: string): number | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`))
-    return line ? Number(line.split(/\s+/)[1]) : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** Runs the CLI; resolves with its peak RSS (MB) and exit code, killing it above the limit. */
-function runCli(args: string[]): Promise<{ peakMb: number; code: number | null; killed: boolean; stderr: string; stdout: string; wallMs: number }> {
-  return new Promise((resolve) => {
-    const started = performance.now()
-    const child = spawn(process.execPath, [join(root, 'bin/sorted.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let peakKb = 0
-    let killed = false
-    let stderr = ''
-    let stdout = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const watch = setInterval(() => {
-      peakKb = Math.max(peakKb, statusKb(child.pid!, 'VmHWM') ?? 0)
-      if ((statusKb(child.pid!, 'VmRSS') ?? 0) > limitMb * 1024) {
-        killed = true
-        child.kill('SIGKILL')
-      }
-    }, 50)
-    child.on('exit', (code) => {
-      clearInterval(watch)
-      resolve({ peakMb: Math.round(peakKb / 1024), code, killed, stderr: stderr.trim().split('\n').slice(-2).join(' | '), stdout, wallMs: Math.round(performance.now() - started) })
-    })
-  })
-}
 
 const config = benchConfig(shapes[shapeName])
 const dir = mkdtempSync(join(tmpdir(), 'sorted-load-rss-'))
@@ -78,7 +42,7 @@ try {
     // Without a cache, then twice with one: the first compiles (and quantizes) and keeps the graphs, the second reads them.
     const runs: Record<string, unknown> = {}
     for (const [name, extra] of [['uncached', []], ['cache_first', ['--cache-dir', cacheDir]], ['cache_second', ['--cache-dir', cacheDir]]] as const) {
-      const run = await runCli(['generate', '--model', join(dir, 'model'), '--prompt-ids', '1,2,3', '--max-new-tokens', String(newTokens), '--weights', precision, '--json', ...extra])
+      const run = await runWatchedCli(['generate', '--model', join(dir, 'model'), '--prompt-ids', '1,2,3', '--max-new-tokens', String(newTokens), '--weights', precision, '--json', ...extra], limitMb)
       const out = run.code === 0 ? (JSON.parse(run.stdout) as { load_ms: number; prefill_ms: number; decode_tokens_per_s: number }) : undefined
       runs[name] = {
         peak_rss_mb: run.peakMb,
@@ -87,7 +51,7 @@ try {
         ...(out ? { load_ms: Math.round(out.load_ms), first_token_ms: Math.round(out.load_ms + out.prefill_ms), decode_tokens_per_s: out.decode_tokens_per_s } : {}),
         exit_code: run.code,
         killed_by_watchdog: run.killed,
-        ...(run.code ? { stderr: run.stderr } : {}),
+        ...(run.code ? { stderr: run.stderr.trim().split('\n').slice(-2).join(' | ') } : {}),
       }
     }
     results[precision] = { runtime_weights_mb: weightsMb, ...runs }

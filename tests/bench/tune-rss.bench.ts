@@ -16,12 +16,13 @@
  * TUNE_RSS_LIMIT_MB (default 8000) so it cannot exhaust a shared machine, and
  * a run whose plan predicts more than the limit is not started.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { exportModel } from '../../src-main/engine/model/export'
+import { runWatchedCli } from './watched-cli'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 
 const shapes = {
@@ -39,38 +40,6 @@ const steps = Number(process.env.TUNE_RSS_STEPS ?? 3)
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const config = { ...benchConfig(shape.model), tieWordEmbeddings: shape.tied }
 
-function statusKb(pid: number, field: string): number | undefined {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`))
-    return line ? Number(line.split(/\s+/)[1]) : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/** Runs the CLI; resolves with its peak RSS (MiB) and exit code, killing it above the limit. */
-function runCli(args: string[]): Promise<{ peakMb: number; code: number | null; killed: boolean; stderr: string; wallS: number }> {
-  return new Promise((resolve) => {
-    const started = performance.now()
-    const child = spawn(process.execPath, [join(root, 'bin/sorted.mjs'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let peakKb = 0
-    let killed = false
-    let stderr = ''
-    child.stdout.resume()
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const watch = setInterval(() => {
-      peakKb = Math.max(peakKb, statusKb(child.pid!, 'VmHWM') ?? 0)
-      if ((statusKb(child.pid!, 'VmRSS') ?? 0) > limitMb * 1024) {
-        killed = true
-        child.kill('SIGKILL')
-      }
-    }, 50)
-    child.on('exit', (code) => {
-      clearInterval(watch)
-      resolve({ peakMb: Math.round(peakKb / 1024), code, killed, stderr, wallS: Math.round((performance.now() - started) / 100) / 10 })
-    })
-  })
-}
 
 if (process.argv[2] === '--write') {
   // The child that writes the folder: F16 on disk, as checkpoints are published.
@@ -98,7 +67,7 @@ if (process.argv[2] === '--write') {
           results[key] = { predicted_peak_mb: predicted.predicted_peak_mb, not_run: `predicted above the ${limitMb} MiB limit` }
           continue
         }
-        const run = await runCli(['tune', ...common, ...flags, '--out', join(dir, `out-${key}`)])
+        const run = await runWatchedCli(['tune', ...common, ...flags, '--out', join(dir, `out-${key}`)], limitMb)
         // The last step's speed (the first ones warm up).
         const tokPerS = [...run.stderr.matchAll(/(\d+) tok\/s/g)].at(-1)?.[1]
         results[key] = {
@@ -106,7 +75,7 @@ if (process.argv[2] === '--write') {
           predicted_peak_mb: predicted.predicted_peak_mb,
           breakdown_mb: predicted.breakdown_mb,
           tokens_per_s: tokPerS ? Number(tokPerS) : null,
-          wall_s: run.wallS,
+          wall_s: Math.round(run.wallMs / 100) / 10,
           ...(run.killed ? { killed: `RSS passed ${limitMb} MiB` } : run.code !== 0 ? { failed: run.stderr.trim().split('\n').slice(-2).join(' | ') } : {}),
         }
       }
