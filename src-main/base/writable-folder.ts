@@ -26,8 +26,8 @@ export class UnusableFolderError extends Error {
   }
 }
 
-/** Plain words for the errors a folder check meets; others keep Node's wording. */
-const reasons: Record<string, string> = {
+/** Plain words for the errors writing a file or folder meets; others keep Node's wording. */
+export const writeErrorReasons: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
   EPERM: 'operation not permitted',
   EROFS: 'read-only file system',
@@ -121,7 +121,7 @@ function writeProblem(folder: string): string | undefined {
 
 function describe(error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException
-  const reason = code === undefined ? undefined : reasons[code]
+  const reason = code === undefined ? undefined : writeErrorReasons[code]
   // Node's own message already starts with the code.
   return reason === undefined ? message : `${reason} (${code})`
 }

@@ -12,6 +12,7 @@
  * (import.ts:parseSortedMetadata), and every layer count is what a model
  * without the file offers anyway.
  */
+import { writeErrorReasons } from '../../base/writable-folder'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
@@ -30,14 +31,7 @@ export class SortedFileWriteError extends Error {
 }
 
 /** Plain words for the errors writing meets; others keep Node's code or message. */
-const reasons: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'the disk is full',
-  EDQUOT: 'the disk quota is used up',
-  ENOENT: 'the folder does not exist',
-}
+const reasons: Record<string, string> = { ...writeErrorReasons, ENOENT: 'the folder does not exist' }
 
 function describe(error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException
