@@ -14,28 +14,18 @@ import { loadSession, tensor, type ort } from '../../../../src-main/engine/onnx/
 import { parseExits } from '../../../../src-main/engine/train/exits'
 import { graphNames } from '../../../../src-main/engine/train/graph-names'
 import { buildSortedEvaluationGraph, buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
-import { Trainer, type BatchSource, type TrainOptions } from '../../../../src-main/engine/train/trainer'
+import { Trainer, type TrainOptions } from '../../../../src-main/engine/train/trainer'
+import { recordSource, tinyRecords } from './record-source'
 import { gradcheck } from '../onnx/gradcheck'
 import { tinyConfig, tinyWeights } from '../generate/random-model'
 
 const config = tinyConfig({ layers: 3, vocab: 16, hidden: 8, heads: 2, kvHeads: 1, intermediate: 12, architecture: 'qwen2' })
 const T = 6
 const B = 2
-const records = Array.from({ length: 8 }, (_, r) => Array.from({ length: T }, (_, t) => (r * 3 + t * (r % 3 + 1)) % 16))
+const records = tinyRecords(T)
 const spec: TrainedAdapter = { kind: 'lora', rank: 4, alpha: 8, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], trainNorm: false }
 
-function source(batchSize: number): BatchSource {
-  return {
-    batchesPerEpoch: records.length / batchSize,
-    batch: (_epoch, index) => {
-      const rows = records.slice(index * batchSize, index * batchSize + batchSize)
-      return {
-        inputIds: BigInt64Array.from(rows.flat().map(BigInt)),
-        labels: BigInt64Array.from(rows.flatMap((row) => row.map((id, t) => (t === 0 ? -100 : id))).map(BigInt)),
-      }
-    },
-  }
-}
+const source = (batchSize: number) => recordSource(records, batchSize)
 
 /** An adapter whose B is not zero (a fresh one changes nothing, so it would prove nothing). */
 function trainedLookingAdapter(adapter: AdapterSpec, seed: number): Map<string, Float32Array> {

@@ -18,31 +18,21 @@ import { parseExits } from '../../../../src-main/engine/train/exits'
 import { graphNames } from '../../../../src-main/engine/train/graph-names'
 import { frozenBaseValues, quantizeBase } from '../../../../src-main/engine/train/quantized-base'
 import { buildSortedEvaluationGraph, buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
-import { Trainer, type BatchSource } from '../../../../src-main/engine/train/trainer'
+import { Trainer } from '../../../../src-main/engine/train/trainer'
+import { recordSource, tinyRecords } from './record-source'
 import { tinyConfig, tinyWeights } from '../generate/random-model'
 
 // hidden 32 and intermediate 48: K = 48 (down_proj) is not a multiple of the block, so the padded last block is exercised too.
 const config = tinyConfig({ layers: 2, vocab: 16, hidden: 32, heads: 2, kvHeads: 1, intermediate: 48, architecture: 'qwen2' })
 const T = 6
 const B = 2
-const records = Array.from({ length: 8 }, (_, r) => Array.from({ length: T }, (_, t) => (r * 3 + t * (r % 3 + 1)) % 16))
+const records = tinyRecords(T)
 const lora: TrainedAdapter = { kind: 'lora', rank: 4, alpha: 8, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'], trainNorm: false }
 const qlora: TrainedAdapter = { ...lora, quantizedBase: { bits: 4, blockSize: 32 } }
 const floatWeights = tinyWeights(config, 5)
 const quantized = quantizeBase(config, floatWeights, qlora.quantizedBase!)
 
-function source(batchSize: number): BatchSource {
-  return {
-    batchesPerEpoch: records.length / batchSize,
-    batch: (_epoch, index) => {
-      const rows = records.slice(index * batchSize, index * batchSize + batchSize)
-      return {
-        inputIds: BigInt64Array.from(rows.flat().map(BigInt)),
-        labels: BigInt64Array.from(rows.flatMap((row) => row.map((id, t) => (t === 0 ? -100 : id))).map(BigInt)),
-      }
-    },
-  }
-}
+const source = (batchSize: number) => recordSource(records, batchSize)
 
 /** The fp32 weights a 4-bit base stands for: each Linear dequantized (blockwise.ts dequantizeLinear), the rest as they are. */
 function dequantizedBase(weights: ModelWeights): ModelWeights {

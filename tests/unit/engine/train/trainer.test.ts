@@ -7,6 +7,7 @@ import { DivergedError } from '../../../../src-main/engine/train/errors'
 import { parseExits } from '../../../../src-main/engine/train/exits'
 import { learningRate } from '../../../../src-main/engine/train/schedule'
 import { Trainer, type BatchSource, type TrainOptions } from '../../../../src-main/engine/train/trainer'
+import { recordSource, tinyRecords } from './record-source'
 import { tinyConfig, tinyWeights } from '../generate/random-model'
 
 const root = mkdtempSync(join(tmpdir(), 'trainer-'))
@@ -17,20 +18,9 @@ const freshDir = () => join(root, `run-${runs++}`)
 const config = tinyConfig({ layers: 3, vocab: 16, hidden: 8, heads: 2, kvHeads: 1, intermediate: 12 })
 const T = 6
 /** 8 records: a repeating pattern per record, so there is something to learn; the first token is a prompt. */
-const records = Array.from({ length: 8 }, (_, r) => Array.from({ length: T }, (_, t) => (r * 3 + t * (r % 3 + 1)) % 16))
+const records = tinyRecords(T)
 
-function source(batchSize: number): BatchSource {
-  return {
-    batchesPerEpoch: records.length / batchSize,
-    batch: (_epoch, index) => {
-      const rows = records.slice(index * batchSize, index * batchSize + batchSize)
-      return {
-        inputIds: BigInt64Array.from(rows.flat().map(BigInt)),
-        labels: BigInt64Array.from(rows.flatMap((row) => row.map((id, t) => (t === 0 ? -100 : id))).map(BigInt)),
-      }
-    },
-  }
-}
+const source = (batchSize: number) => recordSource(records, batchSize)
 
 const base: TrainOptions = {
   mode: 'soft',
