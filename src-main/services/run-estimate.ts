@@ -12,7 +12,7 @@ import { estimateRun, modelShape } from '../engine/train/estimate'
 import { resolveAdapter } from '../engine/train/adapter-settings'
 import { TuneSetupError } from '../engine/train/errors'
 import { parseExits } from '../engine/train/exits'
-import { runMemory } from '../engine/train/memory-budget'
+import { resolveRecompute, runMemory } from '../engine/train/memory-budget'
 import { plannedSteps, plannedValidations, splitSizes } from '../engine/train/tune-data'
 import type { DatasetService } from './datasets'
 import { modelConfigOf } from './model-inspect'
@@ -48,6 +48,8 @@ export async function estimateTune(request: z.output<typeof TuneRequest>, datase
   const steps = plannedSteps(batchesPerEpoch, request)
   const validationBatches = Math.ceil(split.validation / request.batchSize)
   const shape = modelShape(config)
+  const step = { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }
+  const memory = runMemory(config, { ...step, recompute: resolveRecompute(config, step, request.recompute) }, (setting) => setting)
   const estimate = estimateRun(shape, {
     mode: request.mode,
     exits,
@@ -57,7 +59,7 @@ export async function estimateTune(request: z.output<typeof TuneRequest>, datase
     steps,
     validationBatches,
     validations: validationBatches > 0 ? plannedValidations(steps, request.evalEvery) : 0,
+    recompute: memory.recompute,
   })
-  const memory = runMemory(config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }, (setting) => setting)
   return { ...estimate, memoryBytes: memory.peakBytes, memory, trainRecords: split.train, validationRecords: split.validation, parameters: shape.parameters }
 }

@@ -34,6 +34,7 @@ import { quantizeLinear } from '../../src-main/engine/model/quant/blockwise'
 import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 import { parseExits } from '../../src-main/engine/train/exits'
+import { planStep } from '../../src-main/engine/train/run-plan'
 import type { TrainedAdapter } from '../../src-main/engine/train/sorted-graph'
 import { Trainer, type TrainMode } from '../../src-main/engine/train/trainer'
 
@@ -76,6 +77,8 @@ const flops = (mode: TrainMode, sampledExit = exits[0]!) =>
       : 3 * (shape.layers + sampledExit) * layerForward + 4 * 2 * headForward
 
 const randomArray = randomFiller(99)
+/** BENCH_RECOMPUTE=on: every variant recomputes each layer's activations in its backward (`--recompute on`). */
+const recompute = process.env.BENCH_RECOMPUTE === 'on'
 
 const weights = (): ModelWeights => {
   const w = benchWeights(config, randomArray)
@@ -105,7 +108,7 @@ async function runMode(variant: Variant): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-train-'))
   const options = {
     mode, exits, batchSize: B, seqLen: T, gradAccum: 1, totalSteps: steps + 1, lr: 1e-5, weightDecay: 0.01, warmupSteps: 0,
-    schedule: 'constant' as const, maxGradNorm: 1, seed: 1, evalEvery: 0, checkpointEvery: 0, adapter,
+    schedule: 'constant' as const, maxGradNorm: 1, seed: 1, evalEvery: 0, checkpointEvery: 0, adapter, recompute,
   }
   const times: number[] = []
   const sampled: number[] = []
@@ -127,7 +130,8 @@ async function runMode(variant: Variant): Promise<void> {
   rmSync(dir, { recursive: true, force: true })
   const seconds = times.reduce((a, b) => a + b, 0) / times.length
   const stepFlops = mode === 'sortednet' ? sampled.slice(1).reduce((s, e) => s + flops(mode, e), 0) / (sampled.length - 1) : flops(mode)
-  console.log(JSON.stringify({ mode: variant, step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
+  const predicted = planStep(config, { mode, exits, batchSize: B, seqLen: T, adapter, recompute }).memory.peakBytes / 1024 ** 2
+  console.log(JSON.stringify({ mode: variant, recompute, predicted_peak_mb: Math.round(predicted), step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
 }
 
 async function plainMatmulGflops(): Promise<number> {

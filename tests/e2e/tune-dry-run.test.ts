@@ -34,6 +34,21 @@ describe('sorted tune --dry-run', () => {
     expect(lora.predicted_peak_mb).toBeLessThan(plan.predicted_peak_mb as number)
   })
 
+  it('--recompute on keeps only each layer\'s input for the backward: fewer activation bytes, a longer step; auto is off when the step fits', async () => {
+    const plan = async (...extra: string[]) => JSON.parse((await dryRun('--json', '--batch-size', '8', ...extra)).stdout) as { recompute: boolean; predicted_step_s: number; breakdown_mb: { activations: number } }
+    const auto = await plan()
+    const off = await plan('--recompute', 'off')
+    const on = await plan('--recompute', 'on')
+    expect(auto).toEqual(off)
+    expect(off.recompute).toBe(false)
+    expect(on.recompute).toBe(true)
+    expect(on.breakdown_mb.activations).toBeLessThan(off.breakdown_mb.activations)
+    expect(on.predicted_step_s).toBeGreaterThan(off.predicted_step_s)
+    const bad = await dryRun('--recompute', 'sometimes')
+    expect(bad.code).toBe(2)
+    expect(bad.stderr.split('\n')[0]).toBe('sorted tune: --recompute must be auto, on or off (got "sometimes").')
+  })
+
   it('a plan over this machine\'s memory: fits false, with the largest batch that fits, still exit 0', async () => {
     const huge = await finish(['tune', '--model', modelDir, '--data', data, '--mode', 'soft', '--out', out, '--seq-len', '32', '--batch-size', '100000000', '--dry-run', '--json'])
     expect(huge.code).toBe(0)

@@ -47,6 +47,8 @@ export const TuneRequest = z
     loraTargets: z.string().optional(),
     /** Train the exits' shared final norm with the adapter. */
     trainNorm: z.boolean().optional(),
+    /** Activation recomputation: on, off, or (auto, the default) on exactly when the step would not fit in memory without it. */
+    recompute: z.enum(['auto', 'on', 'off']).optional(),
   })
   .strict()
   .refine((r) => r.epochs === undefined || r.maxSteps === undefined, { message: 'give epochs or maxSteps, not both' })
@@ -137,6 +139,8 @@ export const RunMemory = z.object({
   peakBytes: z.number(),
   /** This machine's physical memory, which the peak is held to. */
   availableBytes: z.number(),
+  /** Whether the step recomputes its layers' activations (the request's recompute setting, auto resolved). */
+  recompute: z.boolean(),
   fits: z.boolean(),
   /** When it does not fit: the largest batch, or the adapter, that would. */
   proposal: z.string().optional(),

@@ -9,6 +9,7 @@
 import { Tensor } from '../onnx/graph'
 import { add, expand, mul, neg, reciprocal, reduceMean, reshape, sqrt } from '../onnx/ops/basic'
 import { frozenMatmulNBits } from '../onnx/ops/contrib'
+import { matmulRows } from '../onnx/ops/linear-rows'
 import { matmul } from '../onnx/ops/matmul'
 import { causalMask, silu, softmax } from '../onnx/ops/nn'
 import { concat, slice, transpose, unsqueeze } from '../onnx/ops/shape'
@@ -40,6 +41,15 @@ export interface FrozenNBitsWeight {
 }
 
 /**
+ * A float weight kept in Hugging Face's [out, in] rows (the training graphs'
+ * parameters): x·Wᵀ as one Gemm that reads W in place (onnx/ops/linear-rows.ts).
+ */
+export interface RowsWeight {
+  /** [out, in] */
+  readonly rows: Tensor
+}
+
+/**
  * A frozen weight with a low-rank adapter beside it (LoRA, model/lora.ts):
  * x·W + ((x·Aᵀ) ⊙ scale)·Bᵀ. `scale` [r] multiplies each rank's column:
  * alpha/r everywhere for LoRA; alpha/b on the first b and 0 after them for a
@@ -47,7 +57,7 @@ export interface FrozenNBitsWeight {
  * nor get gradient.
  */
 export interface LoraLinear {
-  readonly base: Tensor | NBitsWeight | FrozenNBitsWeight
+  readonly base: Tensor | RowsWeight | NBitsWeight | FrozenNBitsWeight
   /** [r, in] */
   readonly a: Tensor
   /** [out, r] */
@@ -56,8 +66,8 @@ export interface LoraLinear {
   readonly scale: Tensor
 }
 
-/** A Linear layer's weight: a float [in, out] tensor, a quantized one (constant or frozen input), or any of them with an adapter. */
-export type LinearWeight = Tensor | NBitsWeight | FrozenNBitsWeight | LoraLinear
+/** A Linear layer's weight: a float [in, out] tensor or [out, in] rows, a quantized one (constant or frozen input), or any of them with an adapter. */
+export type LinearWeight = Tensor | RowsWeight | NBitsWeight | FrozenNBitsWeight | LoraLinear
 
 /** x·W (+ bias) for any kind of weight. */
 export function linear(x: Tensor, weight: LinearWeight, bias?: Tensor): Tensor {
@@ -66,6 +76,10 @@ export function linear(x: Tensor, weight: LinearWeight, bias?: Tensor): Tensor {
     return bias ? add(y, bias) : y
   }
   if ('base' in weight) return add(linear(x, weight.base, bias), loraDelta(x, weight))
+  if ('rows' in weight) {
+    const y = matmulRows(x, weight.rows)
+    return bias ? add(y, bias) : y
+  }
   if ('packed' in weight) {
     // Exact fp32 activations (accuracy level 0): training must not see the int8-activation kernel's rounding.
     const y = frozenMatmulNBits(x, { b: weight.packed, scales: weight.scales }, { k: weight.k, n: weight.n, blockSize: weight.blockSize, accuracyLevel: 0 })

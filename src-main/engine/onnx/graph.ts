@@ -56,8 +56,20 @@ export interface Initializer {
   readonly data: AnyTypedArray
 }
 
+/**
+ * Nodes [start, end) built by one `Graph.recomputed` body: the backward pass
+ * does not keep their outputs from the forward but computes them again
+ * (autodiff.ts), from the segment's inputs.
+ */
+export interface RecomputedSegment {
+  readonly name: string
+  readonly start: number
+  readonly end: number
+}
+
 export class Graph {
   readonly inputs: Tensor[] = []
+  readonly recomputedSegments: RecomputedSegment[] = []
   readonly initializers: Initializer[] = []
   readonly nodes: Node[] = []
   readonly outputs: Tensor[] = []
@@ -84,6 +96,19 @@ export class Graph {
     } finally {
       this.scopes.pop()
     }
+  }
+
+  /**
+   * Builds `body` as `scope` does, and marks its nodes as one segment the
+   * backward pass recomputes instead of keeping (activation checkpointing):
+   * of everything the body computes, only what it reads from outside it
+   * stays alive until its backward.
+   */
+  recomputed<T>(scope: string, body: () => T): T {
+    const start = this.nodes.length
+    const result = this.scope(scope, body)
+    this.recomputedSegments.push({ name: [...this.scopes, scope].join('/'), start, end: this.nodes.length })
+    return result
   }
 
   private uniqueName(base: string): string {

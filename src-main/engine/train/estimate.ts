@@ -11,7 +11,8 @@
  * forward and backward: 6 (or, frozen, 4) · V · d per token. SortedNet runs
  * the full model and one sampled sub-model per step: the sub-model costs its
  * own parameters (the layers above it are not run), averaged over the exits
- * it may draw. Validation is forward only (2 FLOPs per parameter per token).
+ * it may draw. Activation recomputation runs every layer's forward once
+ * more: 2 FLOPs per layer parameter per token. Validation is forward only (2 FLOPs per parameter per token).
  * Measured on this project's CPU runs, training proceeds at about
  * {@link cpuFlopsPerSecond}: one rate for a run that trains every weight,
  * a higher one for an adapter run (no AdamW over the base, no weight-gradient
@@ -89,6 +90,8 @@ export interface EstimatePlan {
    * so only these have gradients and AdamW moments); default all of them.
    */
   trainedParameters?: number
+  /** Activation recomputation: every layer's forward runs again in the backward. */
+  recompute?: boolean | undefined
 }
 
 export interface RunEstimate {
@@ -135,6 +138,7 @@ export function estimateRun(shape: ModelShape, plan: EstimatePlan): RunEstimate 
     const subModel = others.length === 0 ? 0 : others.reduce((sum, e) => sum + perParameter * (P - (L - e) * layerParameters), 0) / others.length
     perToken = perParameter * P + subModel + adapterFlops
   }
+  if (plan.recompute) perToken += 2 * L * layerParameters
   const flopsPerSecond = adapterRun ? cpuFlopsPerSecond.adapter : cpuFlopsPerSecond.full
   const evaluatedExits = plan.mode === 'sft' ? 1 : plan.exits.length
   const trainFlops = plan.steps * tokensPerStep * perToken

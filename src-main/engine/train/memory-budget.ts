@@ -16,6 +16,21 @@ export const inGiB = (bytes: number) => `${(bytes / gib).toFixed(bytes < 10 * gi
 
 export type BatchShape = StepShape
 
+/** `--recompute`: activation recomputation always, never, or when the step would not fit without it. */
+export const RECOMPUTE_SETTINGS = ['auto', 'on', 'off'] as const
+export type RecomputeSetting = (typeof RECOMPUTE_SETTINGS)[number]
+
+/**
+ * Whether a step recomputes its layers' activations: `auto` turns it on
+ * exactly when the step without it would not fit `budgetBytes`, since it
+ * costs about a third more arithmetic a step and is only worth that when
+ * memory is short.
+ */
+export function resolveRecompute(config: ModelConfig, batch: BatchShape, setting: RecomputeSetting = 'auto', budgetBytes = totalmem()): boolean {
+  if (setting !== 'auto') return setting === 'on'
+  return planStep(config, { ...batch, recompute: false }).memory.peakBytes > budgetBytes
+}
+
 /** The adapter proposed to a full fine-tuning run that does not fit: PEFT's usual recipe. */
 export const proposedAdapter = { kind: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[], trainNorm: false }
 
@@ -24,6 +39,8 @@ export interface MemoryFit {
   fits: boolean
   /** When it does not fit: the largest batch size that does at this sequence length (0: none). */
   largestBatch?: number
+  /** When the step does not recompute its activations: whether it would fit if it did. */
+  recomputeFits?: boolean
   /** When no batch fits and the run trains every weight: whether a LoRA r16 adapter at batch 1 would. */
   adapterFits?: boolean
   /** When no batch fits and neither would LoRA on the fp32 base: whether QLoRA (the run's adapter, or LoRA r16, on a 4-bit base) at batch 1 would. */
@@ -45,8 +62,9 @@ export function fitMemory(config: ModelConfig, batch: BatchShape, budgetBytes: n
   }
   if (low === 0 && fitsAt(1)) low = 1
   const fit: MemoryFit = { plan, fits: false, largestBatch: low }
-  if (low === 0 && !batch.adapter) fit.adapterFits = planStep(config, { ...batch, batchSize: 1, adapter: proposedAdapter }).memory.peakBytes <= budgetBytes
-  if (low === 0 && !fit.adapterFits && !batch.adapter?.quantizedBase) {
+  if (low === 0 && !batch.recompute) fit.recomputeFits = planStep(config, { ...batch, recompute: true }).memory.peakBytes <= budgetBytes
+  if (low === 0 && !fit.recomputeFits && !batch.adapter) fit.adapterFits = planStep(config, { ...batch, batchSize: 1, adapter: proposedAdapter }).memory.peakBytes <= budgetBytes
+  if (low === 0 && !fit.recomputeFits && !fit.adapterFits && !batch.adapter?.quantizedBase) {
     const adapter = { ...(batch.adapter ?? proposedAdapter), kind: 'lora' as const, quantizedBase: { bits: 4 as const, blockSize: 32 as const } }
     fit.qloraFits = planStep(config, { ...batch, batchSize: 1, adapter }).memory.peakBytes <= budgetBytes
   }
@@ -56,6 +74,7 @@ export function fitMemory(config: ModelConfig, batch: BatchShape, budgetBytes: n
 /** The one-line proposal for a plan that does not fit. */
 export function proposal(fit: MemoryFit, batch: BatchShape, name: SettingNamer): string {
   if (fit.largestBatch) return `${name('batchSize')} ${fit.largestBatch} fits (${name('gradAccum')} keeps the effective batch).`
+  if (fit.recomputeFits) return `${name('recompute')} on fits (each layer's activations recomputed in the backward: about a third more time a step).`
   if (fit.adapterFits) return `No batch fits with every weight trained; a LoRA adapter (${name('adapter')} lora, rank 16) at ${name('batchSize')} 1 fits.`
   if (fit.qloraFits) {
     const now = batch.adapter ? 'with the fp32 base' : 'with every weight trained, nor with LoRA'
@@ -81,6 +100,8 @@ export interface RunMemory {
   peakBytes: number
   /** The budget the peak is held to: this machine's physical memory (a GPU's own memory is not read). */
   availableBytes: number
+  /** Whether the step recomputes its layers' activations (resolved from the request's setting). */
+  recompute: boolean
   fits: boolean
   /** When it does not fit: what would, naming the settings as `name` does. */
   proposal?: string | undefined
@@ -93,6 +114,7 @@ export function runMemory(config: ModelConfig, batch: BatchShape, name: SettingN
   return {
     peakBytes: fit.plan.memory.peakBytes,
     availableBytes: budgetBytes,
+    recompute: batch.recompute ?? false,
     fits: fit.fits,
     ...(fit.fits ? {} : { proposal: proposal(fit, batch, name) }),
     trainableParameters: fit.plan.trainableParameters,

@@ -61,6 +61,8 @@ export interface MemoryPlanInput {
   trainedParameters: number
   /** Bytes of the forward tensors the backward reads (saved-activations.ts). */
   savedActivationBytes: number
+  /** With activation recomputation: one layer's activations, rebuilt during its backward (saved-activations.ts). */
+  recomputedLayerBytes?: number
 }
 
 export interface MemoryPlan {
@@ -79,8 +81,8 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
   const breakdown = {
     weightBytes: input.weightBytes ?? input.parameters * bytesPerFloat,
     trainingStateBytes: input.trainedParameters * bytesPerTrainedParameter,
-    activationBytes: input.savedActivationBytes,
-    arenaBytes: input.savedActivationBytes * arenaFactor,
+    activationBytes: input.savedActivationBytes + (input.recomputedLayerBytes ?? 0),
+    arenaBytes: (input.savedActivationBytes + (input.recomputedLayerBytes ?? 0)) * arenaFactor,
     runtimeBytes: runtimeBytes + (input.trainedParameters >= input.parameters ? fullTrainingBytes : 0),
   }
   const peakBytes = Object.values(breakdown).reduce((a, b) => a + b, 0)

@@ -10,7 +10,7 @@ import { quantizedMatrixBytes } from '../model/weight-size'
 import { slotSize, weightSlots } from '../model/weight-map'
 import { estimateRun, modelShape } from './estimate'
 import { planMemory, type MemoryPlan } from './memory-plan'
-import { savedActivationBytes } from './saved-activations'
+import { savedActivations } from './saved-activations'
 import { trainedTensors, type QuantizedBase, type TrainedAdapter } from './sorted-graph'
 import type { TrainMode } from './trainer'
 
@@ -21,6 +21,8 @@ export interface StepShape {
   batchSize: number
   seqLen: number
   adapter?: TrainedAdapter | undefined
+  /** Activation recomputation on (sorted-graph.ts); default off. */
+  recompute?: boolean | undefined
 }
 
 export interface StepPlan {
@@ -65,14 +67,15 @@ export function quantizedBaseBytes(config: ModelConfig, base: QuantizedBase): nu
 export function planStep(config: ModelConfig, step: StepShape): StepPlan {
   const shape = modelShape(config)
   const trainableParameters = trainableParameterCount(config, step.adapter)
-  const saved = savedActivationBytes(config, { batchSize: step.batchSize, seqLen: step.seqLen, graphExits: graphExitCount(step.mode, step.exits), adapter: step.adapter })
+  const saved = savedActivations(config, { batchSize: step.batchSize, seqLen: step.seqLen, graphExits: graphExitCount(step.mode, step.exits), adapter: step.adapter, recompute: step.recompute })
   const base = step.adapter?.quantizedBase
   const memory = planMemory({
     parameters: shape.parameters,
     trainedParameters: trainableParameters,
-    savedActivationBytes: saved,
+    savedActivationBytes: saved.savedBytes,
+    recomputedLayerBytes: saved.recomputedLayerBytes,
     ...(base ? { weightBytes: quantizedBaseBytes(config, base) } : {}),
   })
-  const time = estimateRun(shape, { mode: step.mode, exits: step.exits, batchSize: step.batchSize, seqLen: step.seqLen, gradAccum: 1, steps: 1, validationBatches: 0, validations: 0, trainedParameters: trainableParameters })
+  const time = estimateRun(shape, { mode: step.mode, exits: step.exits, batchSize: step.batchSize, seqLen: step.seqLen, gradAccum: 1, steps: 1, validationBatches: 0, validations: 0, trainedParameters: trainableParameters, recompute: step.recompute })
   return { memory, stepSeconds: time.seconds, parameters: shape.parameters, trainableParameters }
 }

@@ -35,7 +35,7 @@ import { Graph, type Tensor } from '../onnx/graph'
 import { div, reshape, sum } from '../onnx/ops/basic'
 import { linearCrossEntropy } from '../onnx/ops/fused'
 import { gather } from '../onnx/ops/indexing'
-import { slice, transpose } from '../onnx/ops/shape'
+import { slice } from '../onnx/ops/shape'
 import { buildTrainStep, type AdamWOptions, type TensorSpec, type TrainStepGraph } from '../onnx/optimizer'
 import { graphNames, lossKeys } from './graph-names'
 
@@ -49,6 +49,13 @@ export interface SortedGraphOptions {
   optimizer?: AdamWOptions
   /** Train a low-rank adapter on the frozen base instead of every weight. */
   adapter?: TrainedAdapter | undefined
+  /**
+   * Activation recomputation: each decoder layer's backward computes its
+   * forward again from the layer's input, so a step keeps one [B, T, d]
+   * tensor per layer instead of all of its activations (about a third more
+   * arithmetic). Default off.
+   */
+  recompute?: boolean | undefined
 }
 
 /** QLoRA's frozen base: its decoder Linear weights held 4-bit, blockwise symmetric (MatMulNBits' layout, quant/blockwise.ts). */
@@ -128,6 +135,7 @@ export function sortedLosses(
   config: ModelConfig,
   exits: readonly number[],
   adapter?: AdapterSpec & Pick<TrainedAdapter, 'quantizedBase'>,
+  recompute = false,
 ): { losses: Map<number, Tensor>; count: Tensor } {
   const [B, T] = ids.shape as [number, number]
   const d = config.hiddenSize
@@ -151,8 +159,10 @@ export function sortedLosses(
   let count: Tensor | undefined
   let hidden = gather(p(outer.embed.name), ids)
   for (let l = 0; l < deepest; l++) {
-    hidden = graph.scope(`layer_${l}`, () => {
-      // Parameters keep HF's [out, in] layout (checkpoints and export read them so); the block wants x·W with W [in, out].
+    // A recomputed layer keeps only its input for the backward (autodiff.ts).
+    const layerScope = recompute ? graph.recomputed.bind(graph) : graph.scope.bind(graph)
+    hidden = layerScope(`layer_${l}`, () => {
+      // Parameters keep HF's [out, in] layout (checkpoints and export read them so); the block reads them as rows (x·Wᵀ, no transposed copy).
       const w: Record<string, LinearWeight> = {}
       for (const slot of layerSlots(config, l)) {
         if (slot.role !== 'linear') {
@@ -162,7 +172,7 @@ export function sortedLosses(
         const quantized = adapter?.quantizedBase
         const base: LinearWeight = quantized
           ? { packed: p(graphNames.quantizedPacked(slot.name)), scales: p(graphNames.quantizedScales(slot.name)), n: slot.shape[0]!, k: slot.shape[1]!, blockSize: quantized.blockSize }
-          : transpose(p(slot.name), [1, 0])
+          : { rows: p(slot.name) }
         const a = adapted.get(`${l}.${slot.field}.A`)
         const b = adapted.get(`${l}.${slot.field}.B`)
         w[slot.field] = a && b ? { base: base as Exclude<LinearWeight, { base: unknown }>, a: p(a), b: p(b), scale: p(graphNames.loraScale) } : base
@@ -204,7 +214,7 @@ export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGra
     optimizer: { ...options.optimizer, noDecay: (index) => trained[index]!.noDecay },
     build: (params, batch) => {
       const ids = batch[graphNames.inputIds]!
-      const { losses, count } = sortedLosses(ids.graph, params, ids, batch[graphNames.labels]!, config, exits, options.adapter)
+      const { losses, count } = sortedLosses(ids.graph, params, ids, batch[graphNames.labels]!, config, exits, options.adapter, options.recompute)
       const perExit = [...losses.values()]
       const objective = div(sum(perExit), perExit.length)
       return { losses: { ...Object.fromEntries([...losses].map(([e, loss]) => [lossKeys.exit(e), loss])), [lossKeys.tokens]: count }, objective }
@@ -213,7 +223,7 @@ export function buildSortedTrainGraph(options: SortedGraphOptions): TrainStepGra
 }
 
 /** Forward only, for validation: each exit's mean token loss of one batch and its counted targets. */
-export function buildSortedEvaluationGraph(options: Omit<SortedGraphOptions, 'mode' | 'optimizer'>): Graph {
+export function buildSortedEvaluationGraph(options: Omit<SortedGraphOptions, 'mode' | 'optimizer' | 'recompute'>): Graph {
   const { config, exits, batchSize: B, seqLen: T, adapter } = options
   const graph = new Graph('sorted-evaluate', graphContribOps(adapter))
   const specs = [...trainedTensors(config, adapter), ...frozenTensors(config, adapter)]

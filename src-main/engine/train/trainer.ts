@@ -84,6 +84,8 @@ export interface TrainOptions {
   checkpointEvery: number
   /** Train a LoRA / DyLoRA adapter on the frozen base; absent: every weight trains. */
   adapter?: TrainedAdapter | undefined
+  /** Activation recomputation: each layer's backward recomputes its forward (sorted-graph.ts); resolved from `auto` by run-plan.ts. */
+  recompute?: boolean | undefined
 }
 
 export interface StepRecord {
@@ -283,7 +285,7 @@ export class Trainer {
     const gradients = new Map<string, ort.InferenceSession>()
     const subsets = this.options.mode === 'sortednet' ? this.options.exits.map((e) => [e]) : [this.trainedExits()]
     for (const exits of subsets) {
-      gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients', adapter }).graph))
+      gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients', adapter, recompute: this.options.recompute }).graph))
     }
     const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, noDecay: (i: number) => this.slots[i]!.noDecay }
     return { gradients, apply: await load(buildTrainStep({ mode: 'apply', params: this.slots, optimizer }).graph), evaluate }

@@ -18,7 +18,7 @@ import { hasCheckpoints } from './checkpoint'
 import { trainingSource, validationSource } from './data-source'
 import { TrainingError, TuneSetupError, type SettingNamer } from './errors'
 import { parseExits, requestedExits } from './exits'
-import { checkMemory } from './memory-budget'
+import { checkMemory, resolveRecompute, type RecomputeSetting } from './memory-budget'
 import { prepareOutputFolders } from './output-folder'
 import { acquireRunLock } from './run-lock'
 import { changedSettings, describeChanges, readRunRecord, runRecordFile, settingsOf, writeRunRecord, type RunRecord, type SettingChange } from './run-settings'
@@ -38,6 +38,8 @@ export type { SettingNamer } from './errors'
 export interface TuneRequest extends JobRequest, AdapterRequest {
   outDir: string
   provider: ExecutionProviderPreference
+  /** Activation recomputation (memory-budget.ts resolveRecompute); default auto. */
+  recompute?: RecomputeSetting | undefined
 }
 
 export interface PreparedTune {
@@ -111,8 +113,11 @@ async function runInHeldFolder(
   if (adapter?.quantizedBase) refusePrequantizedBase(request.modelPath, name)
   const model = adapter?.quantizedBase ? loadQuantizedBase(request.modelPath, adapter.quantizedBase) : loadModelFolder(request.modelPath)
   const exits = requestedExits(model.config, request, name)
+  const step = { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }
+  const recompute = resolveRecompute(model.config, step, request.recompute)
+  if (recompute && (request.recompute ?? 'auto') === 'auto') log(`activation recomputation is on: without it the step would not fit in memory (${name('recompute')} off turns it off)`)
   // Before the data is read or a graph built: a batch that cannot fit is refused with its figures.
-  checkMemory(model.config, { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }, name)
+  checkMemory(model.config, { ...step, recompute }, name)
   const settings = settingsOf(request, exits, adapter)
   const record = resuming ? resumeRecord(checkpointDir, settings, options, name) : { settings, forced: [] }
 
@@ -151,6 +156,7 @@ async function runInHeldFolder(
     evalEvery: request.evalEvery,
     checkpointEvery: request.checkpointEvery,
     adapter,
+    recompute,
   }
   const trainer = new Trainer(model.config, model.weights, trainOptions, trainSource, validationSource(validation, { batchSize, seqLen }), checkpointDir, {
     provider: request.provider,

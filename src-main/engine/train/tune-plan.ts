@@ -8,7 +8,7 @@ import { inspectModelFolder } from '../model/import'
 import { resolveAdapter } from './adapter-settings'
 import type { SettingNamer } from './errors'
 import { requestedExits } from './exits'
-import { fitMemory, proposal } from './memory-budget'
+import { fitMemory, proposal, resolveRecompute } from './memory-budget'
 import type { TuneRequest } from './tune-job'
 
 export interface TunePlan {
@@ -19,6 +19,8 @@ export interface TunePlan {
   /** Where the peak goes, MB. */
   breakdown_mb: { weights: number; training_state: number; activations: number; arena: number; runtime: number }
   available_mb: number
+  /** Whether the step recomputes its layers' activations (`--recompute`, auto resolved). */
+  recompute: boolean
   fits: boolean
   /** When it does not fit: what would. */
   proposal?: string
@@ -31,7 +33,8 @@ const mb = (bytes: number) => Math.round((bytes / 1024 ** 2) * 10) / 10
 export function planTune(request: Omit<TuneRequest, 'outDir' | 'provider'>, name: SettingNamer, budgetBytes = totalmem()): TunePlan {
   const { config } = inspectModelFolder(request.modelPath)
   const exits = requestedExits(config, request, name)
-  const batch = { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter: resolveAdapter(request, name) }
+  const step = { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter: resolveAdapter(request, name) }
+  const batch = { ...step, recompute: resolveRecompute(config, step, request.recompute, budgetBytes) }
   const fit = fitMemory(config, batch, budgetBytes)
   const b = fit.plan.memory.breakdown
   return {
@@ -41,6 +44,7 @@ export function planTune(request: Omit<TuneRequest, 'outDir' | 'provider'>, name
     parameters: fit.plan.parameters,
     breakdown_mb: { weights: mb(b.weightBytes), training_state: mb(b.trainingStateBytes), activations: mb(b.activationBytes), arena: mb(b.arenaBytes), runtime: mb(b.runtimeBytes) },
     available_mb: mb(budgetBytes),
+    recompute: batch.recompute,
     fits: fit.fits,
     ...(fit.fits ? {} : { proposal: proposal(fit, batch, name), largest_batch: fit.largestBatch ?? 0 }),
   }

@@ -83,7 +83,7 @@ describe('the memory plan in the wizard', () => {
   const estimate = (fits: boolean): RunEstimate => ({
     steps: 10, tokensPerStep: 512, seconds: 60, memoryBytes: 30 * 1024 ** 3, trainRecords: 9, validationRecords: 1, parameters: 1000,
     memory: {
-      peakBytes: 30 * 1024 ** 3, availableBytes: 24 * 1024 ** 3, fits, trainableParameters: 1000,
+      peakBytes: 30 * 1024 ** 3, availableBytes: 24 * 1024 ** 3, recompute: false, fits, trainableParameters: 1000,
       ...(fits ? {} : { proposal: 'batchSize 2 fits (gradAccum keeps the effective batch).' }),
       breakdown: { weightBytes: 1, trainingStateBytes: 1, activationBytes: 1, arenaBytes: 1, runtimeBytes: 1 },
     },

@@ -8,7 +8,8 @@ import type { Tensor, TensorInfo } from '../graph'
 import type { OpDef } from '../op'
 import type { ContribProbe } from '../contrib'
 import { formatShape, sameShape } from '../shape'
-import { availableAfter, dequantizeBlockwise4 } from './dequantize'
+import { dequantizeBlockwise4 } from './dequantize'
+import { availableAfter } from './ordering'
 import { matmul } from './matmul'
 
 const skipRmsNormDef: OpDef<{ eps: number }> = {

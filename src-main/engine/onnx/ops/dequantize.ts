@@ -14,26 +14,7 @@
 import type { Tensor, TensorInfo } from '../graph'
 import type { OpDef } from '../op'
 import { cast, mul, reshape, sub } from './basic'
-import { where } from './indexing'
 import { concat, slice, unsqueeze } from './shape'
-
-const isNaNDef: OpDef<void> = { type: 'IsNaN', infer: ([x]) => [{ dtype: 'bool', shape: x!.shape }] }
-
-/**
- * `x` itself, as a tensor that only exists once `signal` does. A node whose
- * inputs are all graph inputs (a frozen weight's codes) may be scheduled by
- * ONNX Runtime at the very start of the run: measured, every layer's
- * backward dequantization then ran before the forward, and all the fp32
- * weights stayed alive until their backward products. Reading one element
- * of `signal` (the gradient arriving at the layer) ties the node to its
- * place in the backward pass. Where(isNaN(s), x, x) is x whatever s holds,
- * and nothing folds it away (it depends on data).
- */
-export function availableAfter(x: Tensor, signal: Tensor): Tensor {
-  const first = slice(signal, { starts: signal.shape.map(() => 0), ends: signal.shape.map(() => 1) })
-  const cond = x.graph.apply(isNaNDef, [reshape(first, x.shape.map(() => 1))], undefined)[0]!
-  return where(cond, x, x)
-}
 
 function sameIntegers([a, b]: readonly (TensorInfo | undefined)[]): TensorInfo[] {
   if (a!.dtype !== 'uint8' || b!.dtype !== 'uint8') throw new Error(`needs uint8 tensors, got ${a!.dtype} and ${b!.dtype}`)

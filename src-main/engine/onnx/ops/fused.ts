@@ -7,10 +7,11 @@
  */
 import type { Tensor } from '../graph'
 import type { OpDef } from '../op'
-import { div } from './basic'
-import { atLeastOne, crossEntropy, crossEntropyLogitsGrad } from './loss'
-import { gemm, matmul } from './matmul'
-import { transpose } from './shape'
+import { add, div } from './basic'
+import { atLeastOne, countedTargets, crossEntropyLogitsGrad, summedCrossEntropy } from './loss'
+import { gemm } from './matmul'
+import { availableAfter } from './ordering'
+import { concat, slice } from './shape'
 
 const stopGradientDef: OpDef<void> = {
   type: 'Identity',
@@ -51,22 +52,65 @@ export interface LinearCrossEntropy {
 }
 
 /**
+ * Values of one chunk's [rows, vocab] logits: 16 M floats (64 MB). On a
+ * 152k vocabulary a 512-token exit's logits are 310 MB, and the loss and its
+ * gradient hold two or three such tensors at once (softmax, the scaled
+ * probabilities): over 1 GB above everything else, measured on the
+ * Qwen2.5-0.5B shape. In chunks of rows, one chunk at a time, that is a
+ * few hundred MB whatever the vocabulary.
+ */
+export const logitChunkValues = 16 * 1024 * 1024
+
+export interface LinearCrossEntropyOptions {
+  ignoreIndex?: number
+  /** Rows of logits computed at once (default: as many as fit {@link logitChunkValues}). */
+  chunkRows?: number
+}
+
+/**
  * Mean token cross-entropy of logits = hidden · weightᵀ, for hidden [N, d],
  * weight [vocab, d] (an LM head, Hugging Face layout) and int64 targets [N].
- * The backward recomputes the logits (one extra [N, d]×[d, vocab] product)
- * and frees them before the next exit's backward runs.
+ * No [N, vocab] tensor is kept for the backward, which recomputes the logits
+ * (one extra product). Rows go in chunks (see {@link logitChunkValues}), each
+ * chunk's logits computed only once the previous chunk is done with its own
+ * (ops/ordering.ts availableAfter), in the forward and in the backward alike.
  */
-export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Tensor, ignoreIndex = -100): LinearCrossEntropy {
-  const logits = matmul(stopGradient(hidden), transpose(stopGradient(weight), [1, 0]))
-  const { loss, count } = crossEntropy(logits, targets, { ignoreIndex })
+export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Tensor, options: LinearCrossEntropyOptions = {}): LinearCrossEntropy {
+  const ignoreIndex = options.ignoreIndex ?? -100
+  const [rows, vocab] = [hidden.shape[0]!, weight.shape[0]!]
+  if (typeof rows !== 'number' || typeof vocab !== 'number') throw new Error('linearCrossEntropy needs static row and vocabulary sizes')
+  const chunkRows = Math.max(1, Math.min(rows, options.chunkRows ?? Math.floor(logitChunkValues / vocab)))
+  const chunks: [number, number][] = []
+  for (let start = 0; start < rows; start += chunkRows) chunks.push([start, Math.min(rows, start + chunkRows)])
+  const rowsOf = (x: Tensor, [start, end]: [number, number]) => (chunks.length === 1 ? x : slice(x, { starts: [start], ends: [end], axes: [0] }))
+
+  const frozenHidden = stopGradient(hidden)
+  const frozenWeight = stopGradient(weight)
+  let total: Tensor | undefined
+  for (const chunk of chunks) {
+    const h = rowsOf(frozenHidden, chunk)
+    // Gemm reads the [vocab, d] head in place (a MatMul would want it transposed).
+    const logits = gemm(total ? availableAfter(h, total) : h, frozenWeight, { transA: false, transB: true })
+    const chunkTotal = summedCrossEntropy(logits, rowsOf(targets, chunk), ignoreIndex)
+    total = total ? add(total, chunkTotal) : chunkTotal
+  }
+  const count = countedTargets(targets, ignoreIndex, hidden.dtype)
+  const loss = div(total!, atLeastOne(count))
   const withGrad = withGradient(loss, [hidden, weight], (g) => {
-    // A different op (Gemm) from the forward's MatMul, so ONNX Runtime's
-    // common-subexpression elimination cannot merge the two and keep the
-    // forward logits alive until backward.
-    const recomputed = gemm(hidden, weight, { transA: false, transB: true })
     const scale = div(g, atLeastOne(count))
-    const dLogits = crossEntropyLogitsGrad(recomputed, targets, scale, ignoreIndex)
-    return [gemm(dLogits, weight, { transA: false, transB: false }), gemm(dLogits, hidden, { transA: true, transB: false })]
+    const dHidden: Tensor[] = []
+    let dWeight: Tensor | undefined
+    for (const chunk of chunks) {
+      const previous = dHidden.at(-1)
+      // Held back until the previous chunk's gradient exists; a new tensor, so common-subexpression elimination cannot merge it with the forward's.
+      const h = availableAfter(rowsOf(hidden, chunk), previous ?? scale)
+      const recomputed = gemm(h, weight, { transA: false, transB: true })
+      const dLogits = crossEntropyLogitsGrad(recomputed, rowsOf(targets, chunk), scale, ignoreIndex)
+      dHidden.push(gemm(dLogits, weight, { transA: false, transB: false }))
+      const dW = gemm(dLogits, h, { transA: true, transB: false })
+      dWeight = dWeight ? add(dWeight, dW) : dW
+    }
+    return [dHidden.length === 1 ? dHidden[0]! : concat(dHidden, 0), dWeight!]
   })
   return { loss: withGrad, count }
 }

@@ -46,6 +46,16 @@ const summedCrossEntropyDef: OpDef<CrossEntropyParams> = {
   grad: ({ inputs: [logits, targets], params: { ignoreIndex }, dOutputs: [g] }) => [crossEntropyLogitsGrad(logits!, targets!, g!, ignoreIndex), undefined],
 }
 
+/** Σ over counted rows of −log softmax(logits[n])[targets[n]], logits [N, V], int64 targets [N] (see summedCrossEntropyDef). */
+export function summedCrossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number): Tensor {
+  return logits.graph.apply(summedCrossEntropyDef, [logits, targets], { ignoreIndex })[0]!
+}
+
+/** How many of `targets` are counted (≠ ignoreIndex), in `dtype`. */
+export function countedTargets(targets: Tensor, ignoreIndex: number, dtype: Tensor['dtype']): Tensor {
+  return reduceSum(where(isIgnored(targets, ignoreIndex), 0, targets.graph.scalar(1, dtype)), [0])
+}
+
 /**
  * d(Σ_n scale · CE_n)/d logits for logits [N, V], int64 targets [N] and a
  * scalar `scale`: (softmax(logits[n]) − onehot(targets[n])) · scale, 0 for
@@ -74,7 +84,6 @@ export interface CrossEntropy {
 
 /** Mean token cross-entropy of logits [N, V] or [B, T, V] against int targets [N] or [B, T]. */
 export function crossEntropy(logits: Tensor, targets: Tensor, { ignoreIndex = -100 }: CrossEntropyOptions = {}): CrossEntropy {
-  const graph = logits.graph
   if (targets.dtype !== 'int64' && targets.dtype !== 'int32') {
     throw new GraphError('crossEntropy', targets.name, `targets must be int64 or int32, got ${targets.dtype}`)
   }
@@ -88,8 +97,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, { ignoreIndex = -1
   // SoftmaxCrossEntropyLoss wants classes on axis 1; rows of [B, T, V] become [B·T, V].
   const rows = logits.rank === 2 ? logits : flatten(logits, logits.rank - 1)
   const labels = targets.rank === 1 ? cast(targets, 'int64') : toVector(cast(targets, 'int64'), rows.shape[0]!)
-  const total = graph.apply(summedCrossEntropyDef, [rows, labels], { ignoreIndex })[0]!
-  const count = reduceSum(where(isIgnored(labels, ignoreIndex), 0, graph.scalar(1, logits.dtype)), [0])
+  const total = summedCrossEntropy(rows, labels, ignoreIndex)
+  const count = countedTargets(labels, ignoreIndex, logits.dtype)
   return { loss: div(total, atLeastOne(count)), count }
 }
 

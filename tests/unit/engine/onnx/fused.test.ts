@@ -23,12 +23,20 @@ describe('fused LM head + cross-entropy', () => {
     )
   })
 
-  it('computes the same loss as cross-entropy of h·Wᵀ', async () => {
+  it('in chunks of rows (here 2, 2 and 1), has the same gradient (finite differences, float64)', async () => {
+    await gradcheck(
+      [{ shape: [N, d] }, { shape: [V, d] }, { shape: [N], dtype: 'int64', data: targets, differentiable: false }],
+      (h, w, t) => linearCrossEntropy(h, w, t, { chunkRows: 2 }).loss,
+    )
+  })
+
+  it('computes the same loss as cross-entropy of h·Wᵀ, whole or in chunks', async () => {
     const g = new Graph()
     const h = g.input('h', 'float64', [N, d])
     const w = g.input('w', 'float64', [V, d])
     const t = g.input('t', 'int64', [N])
     g.output(linearCrossEntropy(h, w, t).loss, 'fused')
+    g.output(linearCrossEntropy(h, w, t, { chunkRows: 3 }).loss, 'chunked')
     g.output(crossEntropy(matmul(h, transpose(w, [1, 0])), t).loss, 'plain')
     const { session } = await loadSession(toModelProto(g))
     const out = await session.run({
@@ -37,6 +45,7 @@ describe('fused LM head + cross-entropy', () => {
       t: tensor('int64', targets, [N]),
     })
     expect(out.fused!.data[0]).toBeCloseTo(Number(out.plain!.data[0]), 12)
+    expect(out.chunked!.data[0]).toBeCloseTo(Number(out.plain!.data[0]), 12)
   })
 
   it('stops gradients where asked', async () => {
@@ -64,6 +73,38 @@ describe('fused LM head + cross-entropy', () => {
     }
     return peak
   }
+
+  /** The most float [rows, 4096] logit-sized tensors of any row count alive at once, in float values. */
+  function peakLogitValues(graph: Graph): number {
+    const nodes = liveNodes(graph)
+    const order = new Map(nodes.map((n, i) => [n, i]))
+    const lastUse = new Map<Tensor, number>()
+    nodes.forEach((node, i) => node.inputs.forEach((t) => t && lastUse.set(t, i)))
+    const big = nodes.flatMap((n) => n.outputs).filter((t) => t.dtype === 'float32' && t.shape.length === 2 && t.shape[1] === 4096)
+    let peak = 0
+    for (let step = 0; step < nodes.length; step++) {
+      const alive = big.filter((t) => order.get(t.producer!)! <= step && (lastUse.get(t) ?? -1) >= step)
+      peak = Math.max(peak, alive.reduce((n, t) => n + (t.shape[0] as number) * 4096, 0))
+    }
+    return peak
+  }
+
+  it('in chunks, holds at most two chunks\' logits at once, each chunk after the one before (forward and backward)', () => {
+    const g = new Graph()
+    const w = g.input('w', 'float32', [4096, 8])
+    const t = g.input('t', 'int64', [N * 4])
+    const h = g.input('h', 'float32', [N * 4, 8])
+    const { loss } = linearCrossEntropy(h, w, t, { chunkRows: 4 })
+    const [dh, dw] = grad(loss, [h, w])
+    g.output(loss, 'loss')
+    g.output(dh!, 'dh')
+    g.output(dw!, 'dw')
+    expect(peakLogitValues(g)).toBeLessThanOrEqual(2 * 4 * 4096)
+    // Each chunk's logits wait for the previous chunk: no chunk's Gemm reads only graph inputs after the first.
+    const logitProducts = liveNodes(g).filter((n) => n.def.type === 'Gemm' && n.outputs[0]!.shape[1] === 4096)
+    expect(logitProducts).toHaveLength(2 * 5)
+    expect(logitProducts.filter((n) => n.inputs[0]!.producer?.def.type !== 'Where')).toHaveLength(1)
+  })
 
   function threeExits(head: (h: Tensor, w: Tensor, t: Tensor) => Tensor): number {
     const g = new Graph()

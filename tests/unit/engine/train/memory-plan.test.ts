@@ -5,7 +5,7 @@ import { add, mul } from '../../../../src-main/engine/onnx/ops/basic'
 import { matmul } from '../../../../src-main/engine/onnx/ops/matmul'
 import { transpose } from '../../../../src-main/engine/onnx/ops/shape'
 import { arenaFactor, fullTrainingBytes, planMemory, runtimeBytes } from '../../../../src-main/engine/train/memory-plan'
-import { fitMemory, proposal } from '../../../../src-main/engine/train/memory-budget'
+import { fitMemory, proposal, resolveRecompute } from '../../../../src-main/engine/train/memory-budget'
 import { planStep, quantizedBaseBytes } from '../../../../src-main/engine/train/run-plan'
 import { graphSavedBytes, savedActivationBytes } from '../../../../src-main/engine/train/saved-activations'
 import { buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
@@ -32,12 +32,14 @@ describe('the tensors the backward keeps, read off the graph', () => {
     const graph = new Graph('hand')
     const x = graph.input('x', 'float32', [2, 3])
     const w = graph.input('w', 'float32', [3, 5])
-    const { h, y } = graph.scope('forward', () => {
+    const { h, y, z } = graph.scope('forward', () => {
       const h = matmul(x, w) // [2, 5]: read by the backward twice, counted once
       const unused = mul(h, 2) // [2, 5]: read by the forward only
-      return { h, y: add(unused, 1) }
+      return { h, y: add(unused, 1), z: add(unused, 2) }
     })
-    graph.scope('backward', () => add(mul(h, y), h))
+    graph.output(graph.scope('backward', () => add(mul(h, y), h)), 'dx')
+    // A backward node nothing reads is not run (serialize.ts drops it): z, read by it alone, is not kept.
+    graph.scope('backward', () => mul(z, 3))
     // h and y, 10 floats each; the graph inputs x and w are weights and batch, not activations.
     expect(graphSavedBytes(graph)).toBe(2 * 10 * 4)
   })
@@ -50,7 +52,7 @@ describe('the tensors the backward keeps, read off the graph', () => {
       const wt = transpose(w, [1, 0]) // [3, 5], read by the backward: not counted
       return { wt, h: matmul(x, wt) } // [2, 5], read by the backward: counted
     })
-    graph.scope('backward', () => add(matmul(h, transpose(wt, [1, 0])), x))
+    graph.output(graph.scope('backward', () => add(matmul(h, transpose(wt, [1, 0])), x)), 'dx')
     expect(graphSavedBytes(graph)).toBe(10 * 4)
   })
 
@@ -152,3 +154,33 @@ describe('what fits when a plan does not', () => {
     expect(fit.adapterFits).toBe(true)
   })
 })
+
+describe('activation recomputation in the plan', () => {
+  const bench = benchConfig({ layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000 })
+  const step = { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 1, seqLen: 256, adapter: lora16 }
+  const off = planStep(bench, { ...step, recompute: false })
+  const on = planStep(bench, { ...step, recompute: true })
+
+  it('keeps one [B, T, d] tensor per layer plus one layer\'s activations while its backward runs, and costs one more forward of the layers', () => {
+    const perLayerOff = savedActivationBytes(bench, { batchSize: 1, seqLen: 256, graphExits: 1, adapter: lora16 }) / 16
+    expect(on.memory.breakdown.activationBytes).toBeLessThan(off.memory.breakdown.activationBytes / 4)
+    expect(on.memory.breakdown.activationBytes).toBeGreaterThan(perLayerOff)
+    expect(on.memory.breakdown.weightBytes).toBe(off.memory.breakdown.weightBytes)
+    expect(on.stepSeconds).toBeGreaterThan(off.stepSeconds)
+  })
+
+  it('auto turns it on exactly when the step without it would not fit the budget', () => {
+    expect(resolveRecompute(bench, step, 'auto', off.memory.peakBytes)).toBe(false)
+    expect(resolveRecompute(bench, step, 'auto', off.memory.peakBytes - 1)).toBe(true)
+    expect(resolveRecompute(bench, step, 'on', 1e15)).toBe(true)
+    expect(resolveRecompute(bench, step, 'off', 1)).toBe(false)
+  })
+
+  it('with it off, a step that no batch fits but recomputation would is proposed --recompute on', () => {
+    const budget = (on.memory.peakBytes + planStep(bench, { ...step, recompute: false, batchSize: 1 }).memory.peakBytes) / 2
+    const fit = fitMemory(bench, { ...step, recompute: false }, budget)
+    expect(fit).toMatchObject({ fits: false, largestBatch: 0, recomputeFits: true })
+    expect(proposal(fit, step, (s) => `--${s}`)).toBe("--recompute on fits (each layer's activations recomputed in the backward: about a third more time a step).")
+  })
+})
+
