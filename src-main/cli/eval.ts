@@ -10,6 +10,7 @@ import { dataDirName, databasePath, resolveDataDir } from '../services/paths'
 import { ensureWritableFolder } from '../base/writable-folder'
 import { openStore } from '../store'
 import { UsageError, type Command } from './commands'
+import { evalAdapterOptions, evalAdapters, evalAdapterUsage } from './eval-adapter-flags'
 import { parseWeights, weightsOpenError } from './weights-flags'
 
 /** A side as the user named it: MODEL, MODEL@EXIT, MODEL@exact, MODEL@auto:TAU (contender-spec.ts); a bad form is a one-line error naming the flag and the contender. */
@@ -47,6 +48,7 @@ function sideJson(side: ContenderReport): Record<string, unknown> {
     weights: side.weights.precision,
     ...(side.weights.blockSize ? { block_size: side.weights.blockSize, lm_head: side.weights.lmHead } : {}),
     ...(side.weightsFallbackReason ? { weights_fallback_reason: side.weightsFallbackReason } : {}),
+    ...(side.adapter ? { adapter: side.adapter.path, adapter_rank: side.adapter.rank, adapter_r: side.adapter.r } : {}),
     mode: side.mode,
     ...(side.mode === 'exact' ? { draft_exit: side.draftExit, acceptance_rate: round(side.acceptanceRate) } : {}),
     ...(side.mode === 'auto' ? { auto_tau: side.tau, mean_exit: round(side.meanExit) } : {}),
@@ -54,9 +56,10 @@ function sideJson(side: ContenderReport): Record<string, unknown> {
   }
 }
 
-/** One line per side for people: `a: m@exact, int4 (block 32): Exact, drafted at exit 1, acceptance 0.812 (4 new answers)`. */
+/** One line per side for people: `a: m@exact, int4 (block 32), adapter RUN at rank 4 of 16: Exact, drafted at exit 1, acceptance 0.812 (4 new answers)`. */
 function sideLine(name: string, side: ContenderReport): string {
-  const weights = side.weights.blockSize ? `${side.weights.precision} (block ${side.weights.blockSize})` : side.weights.precision
+  const precision = side.weights.blockSize ? `${side.weights.precision} (block ${side.weights.blockSize})` : side.weights.precision
+  const weights = side.adapter ? `${precision}, adapter ${side.adapter.path} at rank ${side.adapter.rank} of ${side.adapter.r}` : precision
   const measured = (x: number | null | undefined, digits: number) => (typeof x === 'number' ? x.toFixed(digits) : 'n/a')
   const mode =
     side.mode === 'exact'
@@ -81,6 +84,7 @@ export const evalCommand: Command = {
   --weights P            fp32 | int8 | int4 for both sides (default: fp32; a GPTQ/AWQ folder: int4)
   --block-size B         32 (default) | 64 | 128, with int8 or int4
   --weights-a P, --weights-b P   one side's weights (over --weights)
+${evalAdapterUsage}
   --judge J              reference (ROUGE-L against the set's references; the default)
                          or pandalm:DIR (a causal LM judge with PandaLM's prompt)
   --matrix               judge every exit of --a against --b
@@ -89,6 +93,7 @@ export const evalCommand: Command = {
   --json                 print JSON
 
 Answers are greedy (the paper's setting), so Exact's equal the full model's.
+Answers with an adapter are kept apart per adapter content and rank.
 Each pair is judged in both orders; a disagreement counts half each way.
 Score = (wins − losses) / N.`,
   async run(args) {
@@ -105,6 +110,7 @@ Score = (wins − losses) / N.`,
         'weights-a': { type: 'string' },
         'weights-b': { type: 'string' },
         'block-size': { type: 'string' },
+        ...evalAdapterOptions,
         'max-new-tokens': { type: 'string', default: '256' },
         'data-dir': { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -117,8 +123,9 @@ Score = (wins − losses) / N.`,
     const specA = parseContender(values.a, '--a')
     const specB = parseContender(values.b, '--b')
     if (values.matrix && (specA.exit !== undefined || specA.mode)) throw new UsageError('--matrix judges every exit of --a: give --a without @EXIT, @exact or @auto.')
-    const a: ContenderRun = { ...specA, ...sideWeights(specA.modelPath, values['weights-a'], '--weights-a', values.weights, values['block-size']) }
-    const b: ContenderRun = { ...specB, ...sideWeights(specB.modelPath, values['weights-b'], '--weights-b', values.weights, values['block-size']) }
+    const adapters = evalAdapters(values)
+    const a: ContenderRun = { ...specA, ...sideWeights(specA.modelPath, values['weights-a'], '--weights-a', values.weights, values['block-size']), ...(adapters.a ? { adapter: adapters.a } : {}) }
+    const b: ContenderRun = { ...specB, ...sideWeights(specB.modelPath, values['weights-b'], '--weights-b', values.weights, values['block-size']), ...(adapters.b ? { adapter: adapters.b } : {}) }
     if (values['block-size'] !== undefined && a.blockSize === undefined && b.blockSize === undefined) {
       throw new UsageError('--block-size applies to int8 and int4 weights only: give --weights, --weights-a or --weights-b int8 or int4 with it.')
     }

@@ -18,7 +18,7 @@ import type { Chat, JsonObject, Message, Store } from '../store'
 import type { EngineService } from './engine'
 import type { EventBus } from './events'
 import type { GenerationQueue } from './generation-queue'
-import type { ModelLibrary } from './model-library'
+import { refuseAdapterRank, type ModelLibrary } from './model-library'
 
 const NEW_CHAT_TITLE = 'New chat'
 
@@ -70,8 +70,8 @@ export class ChatService {
 
   create(request: { title?: string | undefined; modelId?: string | undefined; settings?: ChatSettings | undefined }): ChatSummary {
     const modelId = request.modelId ?? this.library.defaultModel()?.id ?? null
-    if (modelId !== null) this.library.get(modelId)
     const settings = request.settings ?? ChatSettingsSchema.parse({})
+    if (modelId !== null) refuseAdapterRank(this.library.get(modelId), settings.adapterRank)
     return summary(this.store.chats.create({ title: request.title?.trim() || NEW_CHAT_TITLE, modelId, settings: settings as JsonObject }))
   }
 
@@ -85,8 +85,12 @@ export class ChatService {
   }
 
   configure(chatId: string, change: { modelId?: string | undefined; systemPrompt?: string | undefined; settings?: ChatSettings | undefined }): ChatSummary {
-    this.chat(chatId)
+    const chat = this.chat(chatId)
     if (change.modelId !== undefined) this.library.get(change.modelId)
+    // The rank the chat will load its adapter at must fit the model it will have.
+    const modelId = change.modelId ?? chat.modelId
+    const { adapterRank } = ChatSettingsSchema.parse(change.settings ?? chat.settings)
+    if (modelId !== null && adapterRank !== undefined) refuseAdapterRank(this.library.get(modelId), adapterRank)
     return summary(
       this.store.chats.configure(chatId, {
         ...(change.modelId !== undefined ? { modelId: change.modelId } : {}),
@@ -123,8 +127,9 @@ export class ChatService {
    */
   private async measure(chat: Chat, conversation: ChatMessage[], field: string): Promise<number> {
     const model = this.modelOf(chat)
+    const { adapterRank } = ChatSettingsSchema.parse(chat.settings)
     try {
-      const target = this.library.loadTarget(model)
+      const target = this.library.loadTarget(model, adapterRank)
       const fit = await this.queue.withModel(target.modelPath, () => this.engine.measure(conversation), target.weights, target.adapter)
       return fit.droppedMessages
     } catch (error) {
@@ -172,8 +177,8 @@ export class ChatService {
     const decoding = mode === undefined ? { exit: startExit } : { mode, ...(mode === 'auto' && settings.autoTau !== undefined ? { autoTau: settings.autoTau } : {}) }
     const { generationId } = this.queue.submit(
       { messages, ...decoding, maxNewTokens: settings.maxNewTokens, sampling: settings.sampling },
-      // An adapter entry runs as its base model with the adapter merged in at load.
-      this.library.loadTarget(model),
+      // An adapter entry runs as its base model with the adapter merged in at load (at the chat's rank for DyLoRA).
+      this.library.loadTarget(model, settings.adapterRank),
     )
     this.pending.set(generationId, { chatId, settings: replySettings, startExit, lengths: [], drafted: [], droppedMessages })
     return { generationId }

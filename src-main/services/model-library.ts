@@ -102,10 +102,15 @@ export class ModelLibrary {
     }
   }
 
-  /** What loading a library entry takes: its folder and precision, or for an adapter its base's folder with the adapter merged in. */
-  loadTarget(model: ModelSummary): { modelPath: string; weights: WeightsRequest; adapter?: AdapterRequest } {
+  /**
+   * What loading a library entry takes: its folder and precision, or for an
+   * adapter its base's folder with the adapter merged in, at `adapterRank`
+   * when given (a DyLoRA adapter's nested rank; absent: its r).
+   */
+  loadTarget(model: ModelSummary, adapterRank?: number): { modelPath: string; weights: WeightsRequest; adapter?: AdapterRequest } {
+    refuseAdapterRank(model, adapterRank)
     if (!model.adapter) return { modelPath: model.path, weights: { precision: model.precision } }
-    return { modelPath: model.adapter.basePath, weights: { precision: model.precision }, adapter: { path: model.path } }
+    return { modelPath: model.adapter.basePath, weights: { precision: model.precision }, adapter: { path: model.path, ...(adapterRank !== undefined ? { rank: adapterRank } : {}) } }
   }
 
   /** Loads of this model in the app use the precision the user chose for it. */
@@ -331,4 +336,17 @@ function estimatesOf(path: string): { precisions: PrecisionEstimate[]; parameter
 
 function invalidFolder(message: string): ApiError {
   return new ApiError('invalid_params', message, [{ path: 'path', message }])
+}
+
+/**
+ * A rank to merge an adapter at fits only an adapter, and at most its r;
+ * refused as invalid_params naming `field` otherwise.
+ */
+export function refuseAdapterRank(model: ModelSummary, rank: number | undefined, field = 'settings.adapterRank'): void {
+  if (rank === undefined) return
+  if (!model.adapter) throw new ApiError('invalid_params', `${field}: "${model.name}" is not an adapter; a rank only applies to a DyLoRA adapter.`, [{ path: field, message: 'not an adapter' }])
+  if (rank > model.adapter.rank) {
+    const message = `rank ${rank} is above the adapter's r ${model.adapter.rank}`
+    throw new ApiError('invalid_params', `${field}: ${message}`, [{ path: field, message }])
+  }
 }

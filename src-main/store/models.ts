@@ -18,6 +18,8 @@ export interface AdapterSettings extends JsonObject {
   /** PEFT target modules (q_proj, …). */
   targets: string[]
   trainNorm: boolean
+  /** A DyLoRA run's final validation loss per rank and exit (absent for LoRA, and for adapters listed before it was recorded). */
+  resultsByRank?: Record<string, Record<string, number>>
 }
 
 export interface Model {

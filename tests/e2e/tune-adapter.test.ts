@@ -27,27 +27,32 @@ function trained(line: string | null): number {
 // Hang guards, not speed checks: the machine is shared and busy.
 const slow = { timeout: 180_000 }
 
+/** The wizard on the bundled model and the words set, at the method step: 3 steps of batch 2, a fifth held out for validation. */
+async function toMethodStep(page: (typeof served)['page']): Promise<void> {
+  await page.goto(served.app.url)
+  await page.getByRole('link', { name: 'Fine-tune' }).click()
+  const bundled = await page.locator('#library-model option', { hasText: 'dictionary-soft' }).getAttribute('value', slow)
+  await page.locator('#library-model').selectOption(bundled!)
+  await expect.poll(() => page.getByTestId('model-layers').textContent(), slow).toBe('8')
+  await page.getByRole('button', { name: 'Next: dataset' }).click()
+  await page.locator('#seq-len').fill('48')
+  await page.locator('#data-path').fill(data)
+  await page.locator('#data-path').press('Enter')
+  await expect.poll(() => page.getByTestId('stat-records').textContent(), slow).toBe('12')
+  await page.getByRole('button', { name: 'Next: method' }).click()
+
+  await page.getByRole('radio', { name: 'Steps', exact: true }).check()
+  await page.getByRole('spinbutton', { name: 'Steps', exact: true }).fill('3')
+  await page.getByLabel('Batch size').fill('2')
+  await page.getByLabel('Validation share').fill('0.2')
+  await page.getByLabel('Checkpoint every').fill('0')
+  await expect.poll(() => page.getByTestId('estimate').textContent(), slow).toContain('for 3 steps')
+}
+
 describe('an adapter run in the app', () => {
   it('trains a LoRA adapter through the wizard, chats with it, and merges it into the library', { timeout: 600_000 }, async () => {
     const { page, errors } = served
-    await page.goto(served.app.url)
-    await page.getByRole('link', { name: 'Fine-tune' }).click()
-    const bundled = await page.locator('#library-model option', { hasText: 'dictionary-soft' }).getAttribute('value', slow)
-    await page.locator('#library-model').selectOption(bundled!)
-    await expect.poll(() => page.getByTestId('model-layers').textContent(), slow).toBe('8')
-    await page.getByRole('button', { name: 'Next: dataset' }).click()
-    await page.locator('#seq-len').fill('48')
-    await page.locator('#data-path').fill(data)
-    await page.locator('#data-path').press('Enter')
-    await expect.poll(() => page.getByTestId('stat-records').textContent(), slow).toBe('12')
-    await page.getByRole('button', { name: 'Next: method' }).click()
-
-    await page.getByRole('radio', { name: 'Steps', exact: true }).check()
-    await page.getByRole('spinbutton', { name: 'Steps', exact: true }).fill('3')
-    await page.getByLabel('Batch size').fill('2')
-    await page.getByLabel('Validation share').fill('0.2')
-    await page.getByLabel('Checkpoint every').fill('0')
-    await expect.poll(() => page.getByTestId('estimate').textContent(), slow).toContain('for 3 steps')
+    await toMethodStep(page)
     // The planner's figures sit beside the method and follow it.
     await expect.poll(() => page.getByTestId('method-estimate').textContent(), slow).toContain('Full: about')
     const full = await page.getByTestId('method-estimate').textContent()
@@ -90,6 +95,43 @@ describe('an adapter run in the app', () => {
     expect(await base.getByTestId(/^adapter-/).count()).toBe(1)
     await page.getByTestId('model-merged').waitFor(slow)
     await screenshot(page, 'library-adapters')
+    expect(errors).toEqual([])
+  })
+
+  it('trains a DyLoRA adapter, shows its loss per rank and exit as a heat map, and chats with it at a chosen rank', { timeout: 600_000 }, async () => {
+    const { page, errors } = served
+    await toMethodStep(page)
+    await page.getByTestId('method-dylora').check()
+    await page.locator('#lora-rank').fill('4')
+    for (const target of ['k', 'o', 'gate', 'up', 'down']) await page.getByTestId(`lora-target-${target}`).uncheck()
+    await page.getByRole('button', { name: 'Start fine-tuning' }).click()
+    await page.getByRole('heading', { name: 'Result' }).waitFor(slow)
+    await expect.poll(() => page.getByTestId('adapter-result').textContent(), slow).toContain('DyLoRA adapter (r 4')
+
+    // The heat map: ranks 1, 2, 4 in rows, the trained exits in columns, every cell its loss as text and title.
+    const map = page.getByTestId('rank-heat-map')
+    await map.waitFor(slow)
+    expect(await map.locator('tbody th').allTextContents()).toEqual(['1', '2', '4'])
+    const exits = (await map.locator('thead th').allTextContents()).slice(1)
+    expect(exits.length).toBeGreaterThan(0)
+    const cells = map.locator('td')
+    expect(await cells.count()).toBe(3 * exits.length)
+    for (const text of await cells.allTextContents()) expect(text.trim()).toMatch(/^\d+\.\d{4}$/)
+    const first = cells.first()
+    expect(await first.getAttribute('title')).toBe(`rank 1, exit ${exits[0]}: validation loss ${(await first.textContent())!.trim()}`)
+    expect(await map.locator('caption').textContent()).toMatch(/Darker is lower: lowest \d+\.\d{4} at rank \d, exit \d+; highest/)
+    await screenshot(page, 'tune-dylora-heat-map')
+
+    // Chat at rank 2: the engine reloads the base with the adapter merged at rank 2, and the chat says so.
+    await page.getByTestId('chat-with-adapter').click()
+    await expect.poll(() => page.getByTestId('running-adapter').textContent(), slow).toContain('DyLoRA rank 4 of r 4')
+    expect(await page.getByTestId('adapter-rank').locator('option').allTextContents()).toHaveLength(3)
+    await page.getByTestId('adapter-rank').selectOption('2')
+    await expect.poll(() => page.getByTestId('running-adapter').textContent(), slow).toContain('DyLoRA rank 2 of r 4')
+    await page.getByTestId('composer').fill('Define the word stone.')
+    await page.getByTestId('composer').press('Enter')
+    await page.getByTestId('message-assistant').first().waitFor(slow)
+    await screenshot(page, 'chat-dylora-rank')
     expect(errors).toEqual([])
   })
 })

@@ -14,6 +14,8 @@ export const ChatSettings = z
     mode: DecodingMode.optional(),
     /** Auto mode's confidence threshold (top-token probability); the engine's default 0.5 when absent. */
     autoTau: z.number().min(0).max(1).optional(),
+    /** A DyLoRA adapter's nested rank to merge at load (1..its r; absent: r); only for a chat on an adapter. */
+    adapterRank: z.number().int().positive().optional(),
     maxNewTokens: z.number().int().positive().max(8192).default(256),
     sampling: Sampling.default({ temperature: 0 }),
   })

@@ -53,6 +53,8 @@ export const AdapterSummary = z.object({
   /** PEFT module names (q_proj, …). */
   targets: z.array(z.string()),
   trainNorm: z.boolean(),
+  /** A DyLoRA run's final validation loss per rank (key) and exit (inner key), as its sorted.json's `results_by_rank` records it. */
+  resultsByRank: z.record(z.string(), z.record(z.string(), z.number())).optional(),
 })
 export type AdapterSummary = z.infer<typeof AdapterSummary>
 

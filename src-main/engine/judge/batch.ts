@@ -13,7 +13,9 @@ import { resolve } from 'node:path'
 import type { Depth, GenerateResult } from '../generate/generate'
 import { ModelSession } from '../generate/model-session'
 import type { WeightsInfo } from '../model/weight-format'
-import { answerVariant, contenderLabel, type ContenderAtExit, type ContenderRun } from './contender'
+import { peftAdapterMerge } from '../model/peft-adapter'
+import { adapterIdentity } from './adapter-identity'
+import { answerVariant, contenderLabel, type AdapterIdentity, type ContenderAtExit, type ContenderRun } from './contender'
 import { createModelJudge, PANDALM_DECODING } from './model-judge'
 import type { JudgeVerdict, Verdict } from './pandalm'
 import { referenceJudge } from './reference'
@@ -118,6 +120,8 @@ export interface ContenderReport {
   /** The weights it ran in: the ones asked for, a GPTQ/AWQ folder's int4, or fp32 where the provider could not run them. */
   weights: WeightsInfo
   weightsFallbackReason?: string
+  /** The adapter merged into its weights: its folder, the rank merged and its r. */
+  adapter?: { path: string; rank: number; r: number }
   mode: 'exit' | 'exact' | 'auto'
   /** Exact: the exit that drafted. */
   draftExit?: number
@@ -168,12 +172,21 @@ export async function runBatchEvaluation(
   const { setId, items } = job
   if (items.length === 0) throw new EvaluationSetupError('the evaluation set has no items.')
   const sessions = new Map<string, ModelSession>()
-  // One session per folder and weights: a side in int4 and a side in fp32 of one folder are two models.
+  /** The adapter each session merged in at load, as its answers are keyed. */
+  const adapters = new Map<ModelSession, AdapterIdentity>()
+  // One session per folder, weights and adapter (at its rank): a side in int4 and a side in fp32
+  // of one folder are two models, and so are the base and the base with an adapter.
   const session = async (path: string, contender: ContenderRun = { modelPath: path }) => {
     const weights = contender.precision ? { precision: contender.precision, ...(contender.blockSize ? { blockSize: contender.blockSize } : {}) } : undefined
-    const key = JSON.stringify([resolve(path), weights ?? null])
+    const adapter = contender.adapter
+    const key = JSON.stringify([resolve(path), weights ?? null, adapter ? [resolve(adapter.path), adapter.rank ?? null] : null])
     let s = sessions.get(key)
-    if (!s) sessions.set(key, (s = await ModelSession.open(path, weights ? { weights } : {})))
+    if (!s) {
+      const merge = adapter ? peftAdapterMerge(adapter.path, adapter.rank) : undefined
+      sessions.set(key, (s = await ModelSession.open(path, weights ? { weights } : {}, merge?.adapt)))
+      const applied = merge?.applied()
+      if (applied) adapters.set(s, adapterIdentity(applied.path, applied.rank, applied.r))
+    }
     return s
   }
   try {
@@ -199,13 +212,13 @@ export async function runBatchEvaluation(
     if (job.matrix && job.a.mode) throw new EvaluationSetupError('a matrix judges every exit of A: give A without a mode.')
     const decoding = batchDecoding(job.maxNewTokens)
     const sb = await session(job.b.modelPath, job.b)
-    const contenderB = settled(job.b, sb, job.b.exit ?? sb.info.numLayers)
+    const contenderB = settled(job.b, sb, job.b.exit ?? sb.info.numLayers, adapters.get(sb))
     const sa = await session(job.a.modelPath, job.a)
     const exitsOfA = job.matrix ? sa.info.exits : [job.a.exit ?? sa.info.numLayers]
     // A contender is not judged against itself (B's own exit in A's matrix
     // when A and B are one model run alike): both outputs would be one recorded output.
-    const contendersOfA = exitsOfA.map((exit) => settled(job.a, sa, exit)).filter((a) => sameKey(a) !== sameKey(contenderB))
-    if (contendersOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${contenderLabel(contenderB)}): choose another exit, model, mode or weights.`)
+    const contendersOfA = exitsOfA.map((exit) => settled(job.a, sa, exit, adapters.get(sa))).filter((a) => sameKey(a) !== sameKey(contenderB))
+    if (contendersOfA.length === 0) throw new EvaluationSetupError(`A and B are the same contender (${contenderLabel(contenderB)}): choose another exit, model, mode, weights or adapter.`)
 
     // Work units: B's answers, then per exit of A its answers and its judgements.
     const n = items.length
@@ -239,8 +252,8 @@ export async function runBatchEvaluation(
       const result = await judgeAll(records, items, contenderA, contenderB, judge, reporter(`judging ${labelA.slice(contenderA.modelPath.length)}`, 'judge'))
       rows.push({ exit: contenderA.exit, ...result, tokensPerSecond: meanSpeed(records, items, contenderA) })
     }
-    const reportA = report(job.matrix ? { modelPath: job.a.modelPath } : contendersOfA[0]!, job.a, sa, generatedA, modeStats(records, items, contendersOfA))
-    const reportB = report(contenderB, job.b, sb, generatedB, modeStats(records, items, [contenderB]))
+    const reportA = report(job.matrix ? { modelPath: job.a.modelPath } : contendersOfA[0]!, job.a, sa, adapters.get(sa), generatedA, modeStats(records, items, contendersOfA))
+    const reportB = report(contenderB, job.b, sb, adapters.get(sb), generatedB, modeStats(records, items, [contenderB]))
     return { setId, work, judge: judge.name, b: contenderLabel(contenderB), rows, contenders: { a: reportA, b: reportB } }
   } finally {
     for (const s of sessions.values()) await s.release()
@@ -249,10 +262,11 @@ export async function runBatchEvaluation(
 
 /**
  * The contender as its answers are recorded: its exit (the full depth in a
- * mode), the weights its session actually holds, and its mode. A mode needs
- * an exit below the full depth to draft or stop at.
+ * mode), the weights its session actually holds, its mode, and the adapter
+ * its session merged in. A mode needs an exit below the full depth to draft
+ * or stop at.
  */
-function settled(run: ContenderRun, session: ModelSession, exit: number): ContenderAtExit {
+function settled(run: ContenderRun, session: ModelSession, exit: number, adapter: AdapterIdentity | undefined): ContenderAtExit {
   const { weights } = session.info
   if (run.mode && !session.info.modes.includes(run.mode.kind)) {
     const name = run.mode.kind === 'exact' ? 'Exact' : 'Auto'
@@ -264,6 +278,7 @@ function settled(run: ContenderRun, session: ModelSession, exit: number): Conten
     precision: weights.precision,
     ...(weights.precision !== 'fp32' && run.blockSize ? { blockSize: run.blockSize } : {}),
     ...(run.mode ? { mode: run.mode } : {}),
+    ...(adapter ? { adapter } : {}),
   }
 }
 
@@ -297,6 +312,7 @@ function report(
   contender: { modelPath: string; exit?: number; mode?: ContenderAtExit['mode'] },
   run: ContenderRun,
   session: ModelSession,
+  adapter: AdapterIdentity | undefined,
   generated: number,
   stats: AnswerStats,
 ): ContenderReport {
@@ -305,6 +321,7 @@ function report(
     label: contenderLabel(contender),
     weights: session.info.weights,
     ...(session.info.weightsFallbackReason ? { weightsFallbackReason: session.info.weightsFallbackReason } : {}),
+    ...(adapter ? { adapter: { path: adapter.path, rank: adapter.rank, r: adapter.r } } : {}),
     mode,
     generated,
     ...(mode === 'exact' ? { draftExit: session.defaultDraftExit, acceptanceRate: stats.drafted ? stats.accepted / stats.drafted : null } : {}),

@@ -33,10 +33,30 @@ export interface Contender {
  */
 export type ContenderMode = { kind: 'exact' } | { kind: 'auto'; tau: number }
 
-/** A contender as a batch evaluation runs it: also, optionally, a block size for int8/int4 weights. */
+/** A PEFT LoRA/DyLoRA adapter folder merged into a contender's weights at load, at `rank` (a DyLoRA adapter's nested rank; absent: its r). */
+export interface ContenderAdapter {
+  path: string
+  rank?: number | undefined
+}
+
+/**
+ * The adapter a contender answered with, as its answers are keyed: the
+ * folder (resolved), a SHA-256 of its adapter_config.json and
+ * adapter_model.safetensors (so a retrained adapter in the same folder is
+ * another contender), the rank merged and the adapter's r.
+ */
+export interface AdapterIdentity {
+  path: string
+  sha256: string
+  rank: number
+  r: number
+}
+
+/** A contender as a batch evaluation runs it: also, optionally, a block size for int8/int4 weights and an adapter (the CLI's). */
 export interface ContenderRun extends Contender {
   /** With int8/int4 `precision`; absent: the engine's default (32), or a GPTQ/AWQ folder's own. */
   blockSize?: UserBlockSize | undefined
+  adapter?: ContenderAdapter | undefined
 }
 
 /** A contender with its exit settled (the full model's is its layer count): how answers are found and recorded. */
@@ -50,6 +70,8 @@ export interface ContenderAtExit {
   blockSize?: number | undefined
   /** Absent: answered at `exit`. */
   mode?: ContenderMode | undefined
+  /** Absent: the model's own weights. */
+  adapter?: AdapterIdentity | undefined
 }
 
 /** The block size int8/int4 weights get when none is asked for (weight-format.ts). */
@@ -70,6 +92,8 @@ export function answerVariant(contender: ContenderAtExit): Record<string, string
   }
   if (contender.mode?.kind === 'exact') variant['mode'] = 'exact'
   if (contender.mode?.kind === 'auto') Object.assign(variant, { mode: 'auto', tau: contender.mode.tau })
+  // The adapter's content and rank, not only its folder: another adapter (or rank) never reuses these answers.
+  if (contender.adapter) Object.assign(variant, { adapter: contender.adapter.path, adapterSha256: contender.adapter.sha256, adapterRank: contender.adapter.rank })
   return variant
 }
 
@@ -78,7 +102,8 @@ export function answerVariant(contender: ContenderAtExit): Record<string, string
  * answer's decoding names beside `base` (the evaluation's own decoding).
  * Undefined when the decoding is not `base` plus a variant this code writes
  * (another answer length, or something it does not know), so such an answer
- * is never taken for one of the contenders asked about.
+ * is never taken for one of the contenders asked about. An adapter's answers
+ * (the CLI's alone) read as undefined too: the app never asks for them.
  */
 export function variantOfDecoding(
   decoding: Readonly<Record<string, unknown>>,

@@ -135,18 +135,37 @@ export interface AdapterSettings {
   /** PEFT module names (q_proj, …). */
   targets: string[]
   trainNorm: boolean
+  /** A DyLoRA run's final validation loss per rank (key) and exit (inner key), from sorted.json's `results_by_rank`. */
+  resultsByRank?: Record<string, Record<string, number>>
 }
+
+/** sorted.json's `results_by_rank`: whole-number ranks and exits, finite losses. */
+const ResultsByRank = z.record(z.string().regex(/^[1-9]\d*$/), z.record(z.string().regex(/^[1-9]\d*$/), z.number().finite()))
 
 export function readAdapterSettings(dir: string): AdapterSettings {
   const { peft } = readAdapterConfig(dir)
   const sortedFile = join(dir, SORTED_FILE)
   let kind: AdapterKind = 'lora'
+  let resultsByRank: AdapterSettings['resultsByRank']
   try {
-    if (existsSync(sortedFile)) kind = (JSON.parse(readFileSync(sortedFile, 'utf8')) as { adapter?: { kind?: unknown } }).adapter?.kind === 'dylora' ? 'dylora' : 'lora'
+    if (existsSync(sortedFile)) {
+      const sorted = JSON.parse(readFileSync(sortedFile, 'utf8')) as { adapter?: { kind?: unknown }; results_by_rank?: unknown }
+      kind = sorted.adapter?.kind === 'dylora' ? 'dylora' : 'lora'
+      const byRank = ResultsByRank.safeParse(sorted.results_by_rank)
+      // Only a DyLoRA run's table, and only one that is whole: the library shows it as measured or not at all.
+      if (kind === 'dylora' && byRank.success && Object.keys(byRank.data).length > 0) resultsByRank = byRank.data
+    }
   } catch {
     // A damaged sorted.json is refused, naming it, when the adapter is read for a base (readPeftAdapter).
   }
-  return { kind, rank: peft.r, alpha: peft.lora_alpha, targets: [...peft.target_modules], trainNorm: (peft.modules_to_save ?? []).length > 0 }
+  return {
+    kind,
+    rank: peft.r,
+    alpha: peft.lora_alpha,
+    targets: [...peft.target_modules],
+    trainNorm: (peft.modules_to_save ?? []).length > 0,
+    ...(resultsByRank ? { resultsByRank } : {}),
+  }
 }
 
 export function readPeftAdapter(dir: string, config: ModelConfig): Adapter {

@@ -34,6 +34,16 @@ export function answerVariantOf(decoding: JsonObject): AnswerVariant {
   }
 }
 
+/**
+ * Whether an answer was made with an adapter merged in (`sorted eval
+ * --adapter`, engine/judge/contender.ts answerVariant). The app neither runs
+ * nor names adapter contenders, so its results and human review leave these
+ * answers out rather than show them as the base model's.
+ */
+export function isAdapterAnswer(decoding: JsonObject): boolean {
+  return 'adapter' in decoding
+}
+
 /** Whether two variants name the same weights and mode. */
 export function sameVariant(x: AnswerVariant, y: AnswerVariant): boolean {
   return JSON.stringify([x.precision, x.blockSize ?? null, x.mode]) === JSON.stringify([y.precision, y.blockSize ?? null, y.mode])

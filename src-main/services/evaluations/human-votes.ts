@@ -12,7 +12,7 @@ import type { z } from 'zod'
 import type { PairItem, PairOutputsRequest, Vote, VoteRequest } from '../../api/contract'
 import { ApiError } from '../../api/errors'
 import type { Comparison, Generation, Judgement, Store, Verdict } from '../../store'
-import { answerVariantOf, sameVariant } from './answer-variant'
+import { answerVariantOf, isAdapterAnswer, sameVariant } from './answer-variant'
 
 export const HUMAN_JUDGE = 'human'
 /** The `reason` of an order the person judged, and of one filled in from the other order. */
@@ -76,7 +76,14 @@ export function pairOutputs(store: Store, request: z.output<typeof PairOutputsRe
   const matches = (g: Generation, c: z.output<typeof PairOutputsRequest>['a']) => {
     const limit = g.decoding['maxNewTokens']
     const wanted = { precision: c.precision ?? 'fp32', ...(c.blockSize !== undefined ? { blockSize: c.blockSize } : {}), mode: c.mode ?? null }
-    return g.modelId === c.modelId && g.exit === c.exit && (typeof limit === 'number' ? limit : null) === request.maxNewTokens && sameVariant(answerVariantOf(g.decoding), wanted)
+    // An answer made with an adapter (the CLI's) is not the base model's.
+    return (
+      g.modelId === c.modelId &&
+      g.exit === c.exit &&
+      (typeof limit === 'number' ? limit : null) === request.maxNewTokens &&
+      !isAdapterAnswer(g.decoding) &&
+      sameVariant(answerVariantOf(g.decoding), wanted)
+    )
   }
   return store.evals.items(request.setId).flatMap((item) => {
     const generations = store.evals.generations(item.id)

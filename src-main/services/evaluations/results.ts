@@ -15,7 +15,7 @@ import type { ContenderResult, EvaluationResults, PairResult, ResultContender, R
 import { ApiError } from '../../api/errors'
 import { combine, tally, type Outcome } from '../../engine/judge/verdicts'
 import type { ContenderOutputs, JsonObject, Store, StoredContender } from '../../store'
-import { answerVariantOf } from './answer-variant'
+import { answerVariantOf, isAdapterAnswer } from './answer-variant'
 
 /** Stable text for a decoding config (flat objects; key order does not matter). */
 function decodingKey(decoding: JsonObject): string {
@@ -76,6 +76,8 @@ export function evaluationResults(store: Store, setId: string, judge?: string): 
   const groups = new Map<string, PairGroup>()
   for (const c of comparisons) {
     if (judge !== undefined && c.judge !== judge) continue
+    // The CLI's adapter answers would read as the base model's here: left out (isAdapterAnswer).
+    if (isAdapterAnswer(c.a.decoding) || isAdapterAnswer(c.b.decoding)) continue
     const key = (x: Answered, y: Answered) => JSON.stringify([c.judge, answeredKey(x), answeredKey(y)])
     const outcome = combine(c.ab.verdict, c.ba.verdict)
     const forward = groups.get(key(c.a, c.b))
@@ -93,7 +95,8 @@ export function evaluationResults(store: Store, setId: string, judge?: string): 
     ...tally(g.outcomes),
   }))
 
-  const contenders: ContenderResult[] = store.evals.contenderOutputs(setId).map((c) => {
+  const answered = store.evals.contenderOutputs(setId).filter((c) => !isAdapterAnswer(c.decoding))
+  const contenders: ContenderResult[] = answered.map((c) => {
     const contender = ref(c)
     return {
       ...contender,

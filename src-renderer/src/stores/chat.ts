@@ -108,13 +108,16 @@ export const useChatStore = defineStore('chat', () => {
    * Loads the chat's model in its library precision (with the adapter merged in, for an adapter entry) unless
    * it runs so already (or fell back to fp32, which a reload would repeat) or a load is under way.
    */
-  async function ensureEngineHas(path: string, precision: WeightPrecision = 'fp32', adapterPath?: string): Promise<void> {
+  /** `adapterRank`: a DyLoRA adapter's rank to merge (absent: its r). */
+  async function ensureEngineHas(path: string, precision: WeightPrecision = 'fp32', adapterPath?: string, adapterRank?: number): Promise<void> {
     if (engine.value.state === 'loading') return
     const loaded = engine.value.state === 'ready' ? engine.value.model : undefined
-    const sameModel = loaded?.path === path && loaded.adapter?.path === adapterPath
+    const sameAdapter = loaded?.adapter?.path === adapterPath && (!loaded?.adapter || loaded.adapter.rank === (adapterRank ?? loaded.adapter.r))
+    const sameModel = loaded?.path === path && sameAdapter
     if (sameModel && ((loaded.weights?.precision ?? 'fp32') === precision || loaded.weightsFallbackReason)) return
+    const adapter = adapterPath ? { path: adapterPath, ...(adapterRank !== undefined ? { rank: adapterRank } : {}) } : undefined
     try {
-      await api.call('engine.load', { path, ...(precision === 'fp32' ? {} : { weights: { precision } }), ...(adapterPath ? { adapter: { path: adapterPath } } : {}) })
+      await api.call('engine.load', { path, ...(precision === 'fp32' ? {} : { weights: { precision } }), ...(adapter ? { adapter } : {}) })
     } catch {
       // Not an error to show yet: the send that follows reports the reason, if the person sends at all.
     }
@@ -271,6 +274,16 @@ export const useChatStore = defineStore('chat', () => {
     })
   }
 
+  /** The rank the chat's DyLoRA adapter is merged at for the following replies (undefined: its r). */
+  async function setAdapterRank(rank: number | undefined): Promise<void> {
+    await configure({
+      settings: (latest) => {
+        const { adapterRank: _rank, ...settings } = latest
+        return rank === undefined ? settings : { ...settings, adapterRank: rank }
+      },
+    })
+  }
+
   /** Exact or Auto mode for the following replies; an answer streaming now keeps its exit (the engine cannot enter a mode mid-answer). */
   async function setMode(mode: DecodingMode): Promise<void> {
     await configure({ settings: (latest) => ({ ...latest, mode }) })
@@ -299,5 +312,6 @@ export const useChatStore = defineStore('chat', () => {
     stop,
     setBudget,
     setMode,
+    setAdapterRank,
   }
 })

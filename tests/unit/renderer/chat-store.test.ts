@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { ChatMessageRecord, ChatSummary, EngineStatus } from '../../../src-main/api/contract'
-import { engineRuns, loadTargetOf } from '../../../src-renderer/src/models/loaded'
+import { adapterRankOf, adapterRanks, engineRuns, loadTargetOf } from '../../../src-renderer/src/models/loaded'
 import { useChatStore } from '../../../src-renderer/src/stores/chat'
 import { deferred, FakeClient, piniaWith } from './fake-client'
 
@@ -219,6 +219,43 @@ describe('chat store loading the chat\'s model', () => {
     await store.ensureEngineHas('/m', 'fp32')
     expect(loads()).toEqual([{ path: '/m', adapter: { path: '/a2' } }, { path: '/m' }])
   })
+  it('loads a DyLoRA adapter again when the chat asks for another rank, and not when it runs at that rank', async () => {
+    const atRank = (rank: number): EngineStatus => {
+      const status = ready('fp32')
+      return { ...status, model: { ...status.model!, adapter: { path: '/a', rank, r: 4, kind: 'dylora' } } }
+    }
+    const fake = client().handle('engine.status', () => atRank(4)).handle('engine.load', () => atRank(2))
+    piniaWith(fake)
+    const store = useChatStore()
+    await store.loadEngine()
+    const loads = () => fake.calls.filter((c) => c.method === 'engine.load').map((c) => c.params)
+
+    // No rank means r, which is what runs.
+    await store.ensureEngineHas('/m', 'fp32', '/a')
+    expect(loads()).toEqual([])
+    await store.ensureEngineHas('/m', 'fp32', '/a', 2)
+    expect(loads()).toEqual([{ path: '/m', adapter: { path: '/a', rank: 2 } }])
+    fake.emit('engine.status', atRank(2))
+    await store.ensureEngineHas('/m', 'fp32', '/a', 2)
+    expect(loads()).toHaveLength(1)
+    await store.ensureEngineHas('/m', 'fp32', '/a')
+    expect(loads()).toEqual([{ path: '/m', adapter: { path: '/a', rank: 2 } }, { path: '/m', adapter: { path: '/a' } }])
+  })
+
+  it('stores the chosen rank in the chat settings, and none for r', async () => {
+    let settings: unknown
+    const fake = client().handle('chats.configure', (params) => {
+      settings = params.settings
+      return { chat: { ...chat, settings: params.settings as ChatSummary['settings'] } }
+    })
+    piniaWith(fake)
+    const store = useChatStore()
+    store.current = chat
+    await store.setAdapterRank(2)
+    expect(settings).toEqual({ ...chat.settings, adapterRank: 2 })
+    await store.setAdapterRank(undefined)
+    expect(settings).toEqual(chat.settings)
+  })
 })
 
 describe('which library entry the engine runs', () => {
@@ -230,5 +267,20 @@ describe('which library entry the engine runs', () => {
     expect(engineRuns({ path: '/m' }, adapterEntry)).toBe(false)
     expect(engineRuns({ path: '/m', adapter: { path: '/adapters/a', rank: 4, r: 4, kind: 'lora' } }, { path: '/m' })).toBe(false)
     expect(engineRuns({ path: '/m' }, { path: '/m' })).toBe(true)
+  })
+
+  it("offers a DyLoRA adapter's measured ranks (else 1..r), with r and the chat's rank among them; none for LoRA", () => {
+    const dylora = { adapter: { ...adapterEntry.adapter, kind: 'dylora' as const, rank: 8 } }
+    expect(adapterRanks(dylora)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    const measured = { adapter: { ...dylora.adapter, resultsByRank: { '1': { '2': 5 }, '2': { '2': 4.5 }, '4': { '2': 4 } } } }
+    expect(adapterRanks(measured)).toEqual([1, 2, 4, 8])
+    expect(adapterRanks(measured, 3)).toEqual([1, 2, 3, 4, 8])
+    expect(adapterRanks(adapterEntry)).toEqual([])
+    expect(adapterRanks(undefined)).toEqual([])
+    // The chat's rank when it fits the adapter, else r; nothing for a model that is no adapter.
+    expect(adapterRankOf(measured, 2)).toBe(2)
+    expect(adapterRankOf(measured, 16)).toBe(8)
+    expect(adapterRankOf(measured, undefined)).toBe(8)
+    expect(adapterRankOf({}, 2)).toBeUndefined()
   })
 })

@@ -23,6 +23,9 @@ const adapterDir = join(root, 'adapter')
 const wrongShapeDir = join(root, 'wrong-shape')
 const unknownModuleDir = join(root, 'unknown-module')
 const mergedDir = join(root, 'merged')
+const dyloraDir = join(root, 'dylora')
+/** A DyLoRA run's final validation loss per rank and exit, as tune-job.ts writes it into sorted.json. */
+const resultsByRank = { '1': { '1': 5.5, '2': 5.25 }, '2': { '1': 5.0, '2': 4.75 }, '4': { '1': 4.5, '2': 4.25 } }
 const baseId = 'bundled:dictionary-soft'
 let backend: OpenedBackend
 
@@ -30,6 +33,12 @@ beforeAll(() => {
   writeTinyTextModel(baseDir, { seed: 3, layers: 2 })
   writeTinyTextModel(otherDir, { seed: 4, layers: 2, hidden: 48, intermediate: 96 })
   writeRandomAdapter(adapterDir, baseDir, { seed: 5, rank: 4 })
+  writeRandomAdapter(dyloraDir, baseDir, {
+    seed: 8,
+    kind: 'dylora',
+    rank: 4,
+    sorted: { exits: [1, 2], results: {}, adapter: { kind: 'dylora', rank: 4 }, ranks: [1, 2, 4], results_by_rank: resultsByRank },
+  })
   writeRandomAdapter(wrongShapeDir, otherDir, { seed: 6 })
   writeRandomAdapter(unknownModuleDir, baseDir, { seed: 7 })
   const configFile = join(unknownModuleDir, 'adapter_config.json')
@@ -51,12 +60,12 @@ async function refusal(method: string, params: unknown): Promise<string> {
   return outcome.error.message
 }
 
-function replyDone(chatId: string): Promise<{ message?: { content: string } }> {
+function replyDone(chatId: string): Promise<{ message?: { content: string; settings: Record<string, unknown> } }> {
   return new Promise((resolve) => {
     const stop = backend.subscribe((event, payload) => {
       if (event === 'chat.replyDone' && (payload as { chatId: string }).chatId === chatId) {
         stop()
-        resolve(payload as { message?: { content: string } })
+        resolve(payload as { message?: { content: string; settings: Record<string, unknown> } })
       }
     })
   })
@@ -84,6 +93,51 @@ describe('adapters in the model library', () => {
     expect(models.find((m) => m.id === adapter.id)?.adapter?.baseModelId).toBe(baseId)
     // The local API serves model folders; an adapter is offered there once merged into one.
     expect(backend.localApi.models().map((m) => m.libraryId)).not.toContain(adapter.id)
+    expect(adapter.adapter?.resultsByRank).toBeUndefined()
+  })
+
+  it("lists a DyLoRA adapter with its run's validation loss per rank and exit (the result page's heat map)", async () => {
+    const { model } = await call<{ model: ModelSummary }>('models.importAdapter', { path: dyloraDir, baseModelId: baseId })
+    expect(model.adapter).toMatchObject({ kind: 'dylora', rank: 4, resultsByRank })
+    const { models } = await call<{ models: ModelSummary[] }>('models.list')
+    expect(models.find((m) => m.id === model.id)?.adapter?.resultsByRank).toEqual(resultsByRank)
+  })
+
+  it('chats with a DyLoRA adapter at a chosen rank: the engine merges it at that rank, as merging at that rank does', async () => {
+    const dylora = (await call<{ models: ModelSummary[] }>('models.list')).models.find((m) => m.path === dyloraDir)!
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { modelId: dylora.id, settings: { maxNewTokens: 4, adapterRank: 2 } })
+    const done = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: 'Hello' })
+    // The reply records the rank it was made at.
+    expect((await done).message?.settings).toMatchObject({ adapterRank: 2 })
+    expect((await call<EngineStatus>('engine.status')).model).toMatchObject({ path: baseDir, adapter: { path: dyloraDir, rank: 2, r: 4, kind: 'dylora' } })
+    const atRank2 = await tokensOf([5, 6, 7])
+
+    const mergedAt2 = join(root, 'merged-rank-2')
+    await call('models.mergeAdapter', { modelId: dylora.id, to: mergedAt2, rank: 2 })
+    await call('engine.load', { path: mergedAt2 })
+    expect(await tokensOf([5, 6, 7])).toEqual(atRank2)
+    await call('engine.load', { path: baseDir, adapter: { path: dyloraDir } })
+    expect(await tokensOf([5, 6, 7])).not.toEqual(atRank2)
+
+    // Back to r (no rank): the next reply loads the adapter at its full rank.
+    await call('chats.configure', { chatId: chat.id, settings: { maxNewTokens: 4 } })
+    await call('engine.load', { path: baseDir })
+    const again = replyDone(chat.id)
+    await call('chats.send', { chatId: chat.id, content: 'Hello again' })
+    await again
+    expect((await call<EngineStatus>('engine.status')).model?.adapter).toMatchObject({ path: dyloraDir, rank: 4 })
+  })
+
+  it('refuses a chat rank above the adapter\'s r, or on a model that is no adapter, naming the field', async () => {
+    const dylora = (await call<{ models: ModelSummary[] }>('models.list')).models.find((m) => m.path === dyloraDir)!
+    expect(await refusal('chats.create', { modelId: dylora.id, settings: { adapterRank: 9 } })).toBe("settings.adapterRank: rank 9 is above the adapter's r 4")
+    expect(await refusal('chats.create', { modelId: baseId, settings: { adapterRank: 2 } })).toBe('settings.adapterRank: "dictionary-soft" is not an adapter; a rank only applies to a DyLoRA adapter.')
+    const { chat } = await call<{ chat: { id: string } }>('chats.create', { modelId: dylora.id, settings: { adapterRank: 2 } })
+    expect(await refusal('chats.configure', { chatId: chat.id, settings: { adapterRank: 5 } })).toBe("settings.adapterRank: rank 5 is above the adapter's r 4")
+    // Moving the chat to a base model with the rank still set is refused too: the client drops the rank with the model.
+    expect(await refusal('chats.configure', { chatId: chat.id, modelId: baseId })).toContain('settings.adapterRank:')
+    await call('chats.configure', { chatId: chat.id, modelId: baseId, settings: {} })
   })
 
   it('refuses an adapter whose shapes do not fit the base, naming the file and tensor, and adds nothing', async () => {

@@ -67,6 +67,22 @@ describe('evaluation results from stored verdicts', () => {
     expect(results.contenders.find((c) => c.modelName === 'full')).toMatchObject({ exit: 8, outputs: 2, tokensPerSecond: 10 })
   })
 
+  it("leaves out the CLI's adapter answers, which the app would otherwise show as the base model's", () => {
+    const { store, set, items, sorted, full } = fixture(2)
+    const withAdapter = { ...greedy, adapter: '/runs/dylora', adapterSha256: 'ab12', adapterRank: 2 }
+    for (const item of items) {
+      const b = answer(store, item, full, 8, 10)
+      verdict(store, answer(store, item, sorted, 4, 20), b, '1', '2')
+      // The same model and exit with an adapter merged in: another contender, and it lost.
+      verdict(store, answer(store, item, sorted, 4, 99, withAdapter), b, '2', '1')
+    }
+    const results = evaluationResults(store, set.id)
+    expect(results.pairs).toHaveLength(1)
+    expect(results.pairs[0]).toMatchObject({ a: { modelName: 'sorted', exit: 4 }, wins: 2, losses: 0, n: 2 })
+    expect(results.contenders.filter((c) => c.modelName === 'sorted')).toEqual([expect.objectContaining({ exit: 4, outputs: 2, tokensPerSecond: 20 })])
+    expect(results.matrices[0]!.rows.map((r) => [r.exit, r.tokensPerSecond, r.cells[0]?.score])).toEqual([[4, 20, 1]])
+  })
+
   it('joins a pair stored the other way round (a vote shown B first) to the same pair, mirrored', () => {
     const { store, set, items, sorted, full } = fixture(2)
     const [x, y] = items

@@ -160,4 +160,20 @@ describe('human votes', () => {
     expect(outputOfA({ modelId: model.id, exit: 8, mode: { kind: 'exact' } })).toEqual(['exact'])
     expect(outputOfA({ modelId: model.id, exit: 8, precision: 'int8' })).toEqual([])
   })
+  it("never lists the CLI's adapter answer of an exit as the model's own", () => {
+    const store = memoryStore()
+    const set = store.evals.importSet('batch', 'plain', [{ instruction: 'q0' }])
+    const [q0] = store.evals.items(set.id)
+    const model = addModel(store, { name: 'sorted', path: '/m/sorted' })
+    const base = addModel(store, { name: 'base', path: '/m/base', exits: [8] })
+    const say = (m: typeof model, output: string, d: Record<string, unknown>) =>
+      store.evals.recordGeneration({ evalItemId: q0!.id, modelId: m.id, exit: 8, decoding: d as typeof decoding, output })
+    // Recorded first, so a lookup that did not tell it apart would find it first.
+    say(model, 'with adapter', { ...decoding, adapter: '/runs/dylora', adapterSha256: 'ab12', adapterRank: 2 })
+    say(base, 'b', decoding)
+    const outputOfA = () => pairOutputs(store, { setId: set.id, a: { modelId: model.id, exit: 8 }, b: { modelId: base.id, exit: 8 }, maxNewTokens: 8 }).map((i) => i.a.output)
+    expect(outputOfA()).toEqual([])
+    say(model, 'fp32', decoding)
+    expect(outputOfA()).toEqual(['fp32'])
+  })
 })
