@@ -74,6 +74,8 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
     targets: [...adapterDefaults.targets] as LoraTargetName[],
     trainNorm: adapterDefaults.trainNorm as boolean,
   })
+  /** Activation recomputation: auto (when the step would not fit without it), on or off. */
+  const recompute = ref<'auto' | 'on' | 'off'>('auto')
   /** Why the method step cannot start as it is; null when it can. */
   const methodProblem = computed(() => (method.value !== 'full' && lora.targets.length === 0 ? 'Choose at least one layer for the adapter.' : null))
   const outDir = ref('')
@@ -190,6 +192,7 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
       onError: skipBadRecords.value ? 'skip' : 'stop',
       checkpointEvery: numbers('checkpointEvery'),
       evalEvery: numbers('evalEvery'),
+      recompute: recompute.value,
       ...(method.value === 'full'
         ? {}
         : { adapter: method.value, loraRank: Number(lora.rank), loraAlpha: Number(lora.alpha), loraTargets: lora.targets.join(','), trainNorm: lora.trainNorm }),
@@ -254,7 +257,7 @@ export const useTuneWizardStore = defineStore('tune-wizard', () => {
 
   return {
     step, modelPath, model, modelError, modelLoading, dataPath, preview, previewError, previewLoading, previewLimit, skipBadRecords, uploading, uploadError,
-    mode, exits, duration, hyper, methods, method, lora, methodProblem, outDir, estimate, estimateMethod, estimateError, estimateLoading, memoryRefusal, runId, startError, starting, datasetUsable,
+    mode, exits, duration, hyper, methods, method, lora, recompute, methodProblem, outDir, estimate, estimateMethod, estimateError, estimateLoading, memoryRefusal, runId, startError, starting, datasetUsable,
     inspectModel, loadPreview, uploadDataset, ensureOutDir, request, refreshEstimate, start, showRun, again,
   }
 })

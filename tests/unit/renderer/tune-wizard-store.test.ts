@@ -125,6 +125,17 @@ describe('the memory plan in the wizard', () => {
     expect(wizard.request()).not.toHaveProperty('loraRank')
   })
 
+  it('asks for activation recomputation as chosen: automatic unless set', async () => {
+    const client = new FakeClient().handle('models.inspect', () => model).handle('datasets.preview', (p) => preview(p.seqLen ?? 512))
+    const wizard = storeWith(client)
+    await wizard.inspectModel()
+    expect(wizard.request().recompute).toBe('auto')
+    wizard.recompute = 'on'
+    expect(wizard.request().recompute).toBe('on')
+    wizard.recompute = 'off'
+    expect(wizard.request().recompute).toBe('off')
+  })
+
   it('asks the planner for the chosen method, and refuses an adapter plan with no target layer before starting', async () => {
     const asked: unknown[] = []
     const client = new FakeClient()

@@ -119,6 +119,14 @@ describe('tuning services over the contract', { timeout: 60_000 }, () => {
     expect(hugeLora.memory.fits).toBe(false)
     expect(hugeLora.memory.trainableParameters).toBe(lora.memory.trainableParameters)
     expect(hugeLora.memory.proposal).toMatch(/^batchSize \d+ fits/)
+    // Recomputation: asked for, or (auto) because the step would not fit without it.
+    expect(estimate.memory.recompute).toBe(false)
+    const recomputed = await call<RunEstimate>('runs.estimate', { ...tune, recompute: 'on' })
+    expect(recomputed.memory.recompute).toBe(true)
+    expect(recomputed.memoryBytes).toBe(planStep(config, { ...step, recompute: true }).memory.peakBytes)
+    expect(recomputed.memory.breakdown.activationBytes).toBeLessThan(estimate.memory.breakdown.activationBytes)
+    expect(huge.memory.recompute).toBe(true)
+    expect((await call<RunEstimate>('runs.estimate', { ...tune, batchSize: 1_000_000, recompute: 'off' })).memory.recompute).toBe(false)
   })
 
   it('details a completed run (curves, checkpoints, output) and registers the tuned model with its exits', async () => {

@@ -5,7 +5,10 @@
  * against finite differences in sorted-graph.test.ts and qlora.test.ts), and
  * the graph must keep only the layers' inputs for the backward.
  */
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
 import { initialAdapter, loraScale, loraSlots } from '../../../../src-main/engine/model/lora'
 import { mulberry32 } from '../../../../src-main/engine/data/random'
 import type { ModelConfig, ModelWeights } from '../../../../src-main/engine/model/types'
@@ -18,6 +21,7 @@ import { frozenBaseValues, quantizeBase } from '../../../../src-main/engine/trai
 import { graphSavedBytes } from '../../../../src-main/engine/train/saved-activations'
 import { buildSortedTrainGraph, trainedTensors, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
 import type { Tensor } from '../../../../src-main/engine/onnx/graph'
+import { Trainer } from '../../../../src-main/engine/train/trainer'
 import { recordSource, tinyRecords } from './record-source'
 import { tinyConfig, tinyWeights } from '../generate/random-model'
 
@@ -132,6 +136,27 @@ describe('activation recomputation', () => {
     const above = loraSlots(config, lora).filter((s) => s.layer === 1)
     expect(above.length).toBe(14)
     for (const slot of above) expect(below.has(output(slot.name)), slot.name).toBe(true)
+  })
+})
+
+describe('a run with recomputation', () => {
+  const root = mkdtempSync(join(tmpdir(), 'recompute-run-'))
+  afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+  it('trains as the run without it does: the same losses step by step, the same final weights', async () => {
+    const run = async (recompute: boolean) => {
+      const options = { mode: 'soft', exits, batchSize: B, seqLen: T, gradAccum: 1, totalSteps: 3, lr: 1e-2, weightDecay: 0.01, warmupSteps: 0, schedule: 'constant', maxGradNorm: 1, seed: 5, evalEvery: 0, checkpointEvery: 0, recompute } as const
+      const trainer = new Trainer(config, weights, options, recordSource(tinyRecords(T), B), undefined, join(root, String(recompute)), { intraOpThreads: 1 })
+      const result = await trainer.run()
+      await trainer.release()
+      return result
+    }
+    const plain = await run(false)
+    const recomputed = await run(true)
+    for (const [k, record] of plain.state.history.entries()) {
+      for (const [exit, loss] of Object.entries(record.loss)) expect(recomputed.state.history[k]!.loss[exit]).toBeCloseTo(loss, 5)
+    }
+    for (const slot of weightSlots(config)) expect(maxRelativeGap(weightOf(recomputed.weights, slot)!, weightOf(plain.weights, slot)!), slot.name).toBeLessThan(1e-4)
   })
 })
 
