@@ -246,8 +246,17 @@ export class Trainer {
 
   /** Continues from the newest checkpoint in the checkpoint folder, if any; returns its step. */
   resume(): number {
+    const restored = this.restoreLatestCheckpoint()
+    // The checkpoint's weights, copied into the model's, are garbage now (nothing refers to the checkpoint once
+    // the call above returns): free them before the first step needs the memory.
+    if (restored) collectGarbage()
+    return this.step
+  }
+
+  /** Reads the newest checkpoint into the trainer; false when there is none. */
+  private restoreLatestCheckpoint(): boolean {
     const checkpoint = readLatestCheckpoint<RunState>(this.checkpointDir, this.hooks.log ? { warn: this.hooks.log } : {})
-    if (!checkpoint) return 0
+    if (!checkpoint) return false
     for (const slot of this.slots) {
       const saved = checkpoint.params.get(slot.name)
       if (!saved || saved.data.length !== this.params.get(slot.name)!.length) {
@@ -266,7 +275,7 @@ export class Trainer {
       validation: checkpoint.state.validation.filter((r) => r.step <= this.step),
     }
     this.hooks.onRestored?.(this.state, this.options.totalSteps)
-    return this.step
+    return true
   }
 
   private trainedExits(): number[] {
