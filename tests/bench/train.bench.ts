@@ -12,8 +12,10 @@
  * tied head; exits every 6; batch 1 × 512), and BENCH_SHAPE=llama3.2-1b
  * SoFT + QLoRA on Llama-3.2-1B's shape (16 layers, d 2048, 32/8 heads, ffn
  * 8192, vocab 128256, tied; exits every 4; batch 1 × 512), for their peak
- * RSS, under a watchdog that kills the child above 8 GB. BENCH_VARIANTS=soft,soft-lora runs only the variants named (the
- * full-size full fine-tuning modes need about 12 GB each).
+ * RSS. BENCH_VARIANTS=soft,soft-lora runs only the variants named, on any
+ * shape (BENCH_SHAPE=qwen2.5-0.5b BENCH_VARIANTS=soft: full SoFT on the Qwen
+ * shape). Every child runs under a watchdog that kills it when its RSS passes
+ * 12 GiB (a variant that trains every weight) or 8 GiB (an adapter).
  *
  * FLOPs count matrix products: the body 3× its forward (forward, and the two
  * backward products), the fused LM head + cross-entropy 4× (its backward
@@ -21,7 +23,7 @@
  *
  * Run: npm run bench -- train      (BENCH_QUICK=1 for a small shape)
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -53,14 +55,15 @@ const shape = qwen
 // Step 1 is warm-up and not timed: the large shapes time one step (minutes on a shared CPU).
 const steps = large ? 1 : 2
 const threads = availableParallelism()
-/** The watchdog's limit for a large-shape child. */
-const rssLimitBytes = 8 * 1024 ** 3
+/** The watchdog's limit for a child: full fine-tuning holds every weight's moments and gradient, an adapter run only the adapter's. */
+const rssLimitBytes = (variant: Variant) => (adapterOf(variant) ? 8 : 12) * 1024 ** 3
 
 /** The adapter of the `-lora` variants: PEFT's usual LLaMA recipe. */
 const lora = { kind: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[], trainNorm: false }
 /** The `-qlora` variants: the same adapter on a 4-bit base, block 32. */
 const qlora = { ...lora, quantizedBase: { bits: 4 as const, blockSize: 32 as const } }
 type Variant = TrainMode | 'soft-lora' | 'sft-lora' | 'soft-qlora' | 'sft-qlora'
+const adapterOf = (variant: Variant): TrainedAdapter | undefined => (variant.endsWith('-qlora') ? qlora : variant.endsWith('-lora') ? lora : undefined)
 
 const config: ModelConfig = { ...benchConfig(shape), tieWordEmbeddings: large }
 const exits = parseExits(shape.exits, shape.layers)
@@ -102,7 +105,7 @@ function quantizedWeights(): ModelWeights {
 
 async function runMode(variant: Variant): Promise<void> {
   const mode = variant.replace(/-q?lora$/, '') as TrainMode
-  const adapter: TrainedAdapter | undefined = variant.endsWith('-qlora') ? qlora : variant.endsWith('-lora') ? lora : undefined
+  const adapter = adapterOf(variant)
   const ids = BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 7919) % V))
   const source = { batchesPerEpoch: 1, batch: () => ({ inputIds: ids, labels: ids }) }
   const dir = mkdtempSync(join(tmpdir(), 'bench-train-'))
@@ -165,9 +168,10 @@ function watchedChild(self: string, variant: Variant): Promise<Record<string, un
     let killed = false
     child.stdout.on('data', (c) => (stdout += String(c)))
     child.stderr.on('data', (c) => (stderr += String(c)))
+    const limit = rssLimitBytes(variant)
     const watch = setInterval(() => {
       peak = Math.max(peak, rssBytes(child.pid!))
-      if (peak > rssLimitBytes && !killed) {
+      if (peak > limit && !killed) {
         killed = true
         child.kill('SIGKILL')
       }
@@ -175,7 +179,7 @@ function watchedChild(self: string, variant: Variant): Promise<Record<string, un
     child.on('exit', (code) => {
       clearInterval(watch)
       const watched_peak_rss_mb = Math.round(peak / 1024 ** 2)
-      if (killed) resolve({ mode: variant, killed: `RSS passed ${rssLimitBytes / 1024 ** 3} GiB`, watched_peak_rss_mb })
+      if (killed) resolve({ mode: variant, killed: `RSS passed ${limit / 1024 ** 3} GiB`, watched_peak_rss_mb })
       else if (code !== 0) resolve({ mode: variant, failed: stderr.trim().split('\n').slice(-3).join(' | '), watched_peak_rss_mb })
       else resolve({ ...JSON.parse(stdout.trim().split('\n').at(-1)!), watched_peak_rss_mb })
     })
@@ -188,7 +192,7 @@ else if (large) {
   const chosen = (process.env.BENCH_VARIANTS?.split(',') ?? [qwen ? 'soft-lora' : 'soft-qlora']) as Variant[]
   for (const one of chosen) {
     const result = await watchedChild(fileURLToPath(import.meta.url), one)
-    console.log(JSON.stringify({ bench: 'train', shape: { ...shape, exits, tied: true, adapter: one.endsWith('-qlora') ? qlora : lora }, ...result }))
+    console.log(JSON.stringify({ bench: 'train', shape: { ...shape, exits, tied: true, adapter: adapterOf(one) ?? 'none (every weight trains)' }, ...result }))
   }
 } else {
   const self = fileURLToPath(import.meta.url)
@@ -196,9 +200,9 @@ else if (large) {
   const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora', 'sft-qlora', 'soft-qlora']
   const chosen = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]) : all
   for (const m of all.filter((v) => chosen.includes(v))) {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', self, m], { encoding: 'utf8', env: process.env })
-    if (child.status !== 0) throw new Error(`${m} failed:\n${child.stderr}`)
-    results[m] = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
+    const result = await watchedChild(self, m)
+    if (result.killed || result.failed) throw new Error(`${m}: ${String(result.killed ?? result.failed)} (peak ${String(result.watched_peak_rss_mb)} MiB)`)
+    results[m] = result as (typeof results)[string]
   }
   const matmulGflops = await plainMatmulGflops()
   const round = (x: number, n = 2) => +x.toFixed(n)

@@ -15,6 +15,11 @@
  *
  * `lr` and the step `t` (counting from 1) are scalar graph inputs, so a
  * learning-rate schedule never recompiles the graph.
+ *
+ * The trainer runs only the 'gradients' graphs and applies the same update
+ * in place in JavaScript (engine/train/adamw-in-place.ts, held equal to the
+ * 'apply' graph by its test): through ONNX Runtime for Node every updated
+ * weight and moment comes back as a new copy.
  */
 import { grad } from './autodiff'
 import type { DType } from './dtype'

@@ -13,10 +13,11 @@
  *    that the backward pass rebuilds where it needs it (its largest, twice:
  *    the cast codes and the scaled weight exist together), counted with the
  *    weights as {@link MemoryPlanInput.weightBytes};
- *  - for each trained parameter only: its gradient and its clipped copy (8),
- *    AdamW's two moments (8), and the step graph's outputs, the updated
- *    weight and moments (12), which exist beside the inputs until the step
- *    returns: 28 bytes;
+ *  - for each trained parameter only: its gradient and AdamW's two moments,
+ *    12 bytes (16 with the weight itself): the trainer trains the weights in
+ *    place and applies AdamW in place (adamw-in-place.ts). As the gradients
+ *    graph returns, ONNX Runtime's gradients and Node's copy of them exist
+ *    together (4 bytes more), but the saved tensors are gone by then;
  *  - the forward tensors the backward reads (saved-activations.ts, counted on
  *    the graph). The logits are not among them: the fused LM head +
  *    cross-entropy recomputes them in its backward;
@@ -24,19 +25,24 @@
  *    gradients and the arena's rounding, {@link arenaFactor} of the saved
  *    tensors;
  *  - the process itself (Node, ONNX Runtime, the serialized graph):
- *    {@link runtimeBytes}; a run that trains every weight holds
- *    {@link fullTrainingBytes} more (fitted; its cause is not pinned down).
+ *    {@link runtimeBytes}. (A run that trains every weight used to hold
+ *    100 MB more, fitted; with the step in place the quick shape's full run
+ *    holds 46 MiB more than its LoRA run, its moments and gradients, so the
+ *    term is gone.)
  *
  * Calibration: peak RSS measured by tests/bench/train.bench.ts (maxRSS,
- * MiB) on the 16-layer d1024 shape, batch 4 × 256 (full SFT / SoFT /
- * SortedNet 11 969 / 12 262 / 12 203 MiB; SoFT + LoRA r16 5 294 and 5 249,
- * SFT + LoRA 5 223), the Qwen2.5-0.5B shape SoFT + LoRA r16 1 × 512
- * (7 269 MiB), the quick shape (full 414–446 MiB, LoRA 215–218) and SoFT +
- * QLoRA r16 on the d1024 shape (4 765 MiB). The arena factor is the line
+ * MiB) on the 16-layer d1024 shape, batch 4 × 256 (full SFT / SoFT 7 385 /
+ * 7 941 MiB with AdamW in place, 11 969 / 12 262 before; SoFT + LoRA r16
+ * 5 294, 5 249 and 5 263, SFT + LoRA 5 223), the Qwen2.5-0.5B shape SoFT +
+ * LoRA r16 1 × 512 (7 269 MiB), the quick shape (full 254–275 MiB, LoRA
+ * 208–218) and SoFT + QLoRA r16 on the d1024 shape (4 765 MiB). Full
+ * SortedNet (10 146 MiB) is above its prediction: see the README's
+ * "memory planner" row. The arena factor is the line
  * through the LoRA peaks minus the exact terms (quick and d1024), refitted
  * when QLoRA showed that the transposed weights the saved count used to
  * include are not held (saved-activations.ts): every prediction lands
- * within 4 % of its measurement except the Qwen shape's (−10 %: its 152k
+ * within 4 % of its measurement except full SFT's on d1024 (+7 %) and the
+ * Qwen shape's (−12 %: its 152k
  * vocabulary's logits, recomputed in the backward, are a transient this
  * model does not count) (README, "train" and "memory planner" rows).
  */
@@ -45,12 +51,10 @@
 export const arenaFactor = 0.82
 /** The training process before any tensor. */
 export const runtimeBytes = 160e6
-/** What a full fine-tuning step holds above an adapter step beyond its per-parameter state (quick shape: ~90 MB; d1024: 0.3–0.6 GB). */
-export const fullTrainingBytes = 100e6
 
 const bytesPerFloat = 4
-/** Gradient, clipped gradient, two AdamW moments, and the updated weight and moments the step returns. */
-export const bytesPerTrainedParameter = 7 * bytesPerFloat
+/** The gradient and AdamW's two moments (the weight is counted with the weights); 7 floats when the step was one graph. */
+export const bytesPerTrainedParameter = 3 * bytesPerFloat
 
 export interface MemoryPlanInput {
   /** Every parameter of the model. */
@@ -69,7 +73,7 @@ export interface MemoryPlan {
   peakBytes: number
   breakdown: {
     weightBytes: number
-    /** Gradients, AdamW moments and the step's updated copies, for trained parameters only. */
+    /** Gradients and AdamW moments, for trained parameters only. */
     trainingStateBytes: number
     activationBytes: number
     arenaBytes: number
@@ -83,7 +87,7 @@ export function planMemory(input: MemoryPlanInput): MemoryPlan {
     trainingStateBytes: input.trainedParameters * bytesPerTrainedParameter,
     activationBytes: input.savedActivationBytes + (input.recomputedLayerBytes ?? 0),
     arenaBytes: (input.savedActivationBytes + (input.recomputedLayerBytes ?? 0)) * arenaFactor,
-    runtimeBytes: runtimeBytes + (input.trainedParameters >= input.parameters ? fullTrainingBytes : 0),
+    runtimeBytes,
   }
   const peakBytes = Object.values(breakdown).reduce((a, b) => a + b, 0)
   return { peakBytes, breakdown }

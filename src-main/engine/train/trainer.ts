@@ -26,7 +26,9 @@
  *
  * A step reads like nanoGPT's train.py: one loop over the step's
  * sub-models and micro-batches runs the gradients graph and adds each
- * gradient, scaled once, into one sum; one AdamW graph then applies it.
+ * gradient, scaled once, into one sum; AdamW then applies it in place
+ * (adamw-in-place.ts), so a trained parameter costs its value, its two
+ * moments and one gradient, 16 bytes, and no step copies them all.
  * Every mode and every gradAccum takes this same path. Graph input and
  * output names come from graph-names.ts, as the graph builders use them.
  */
@@ -38,11 +40,12 @@ import type { ModelConfig, ModelWeights } from '../model/types'
 import { mulberry32 } from '../data/random'
 import type { Graph } from '../onnx/graph'
 import { contribOpSupported, settleProvider } from '../onnx/contrib'
-import { buildTrainStep } from '../onnx/optimizer'
 import { matmulNBitsProbe } from '../onnx/ops/contrib'
 import { toModelProto } from '../onnx/serialize'
 import { loadSession, tensor, type ort, type ProviderId } from '../onnx/session'
+import { adamwStep } from './adamw-in-place'
 import { readLatestCheckpoint, writeCheckpoint } from './checkpoint'
+import { collectGarbage } from './collect-garbage'
 import { CheckpointError, DivergedError, TrainingError } from './errors'
 import { graphNames as names } from './graph-names'
 import { learningRate, type ScheduleKind } from './schedule'
@@ -147,8 +150,6 @@ export interface TrainResult {
 interface Graphs {
   /** Forward + backward of one set of exits (keyed by subsetKey): a micro-batch's losses and gradients. */
   gradients: Map<string, ort.InferenceSession>
-  /** AdamW on the accumulated gradient. */
-  apply: ort.InferenceSession
   /** Forward only: validation losses. */
   evaluate: ort.InferenceSession
 }
@@ -169,12 +170,16 @@ export function countedTargets(labels: BigInt64Array, batchSize: number, seqLen:
 }
 
 /**
- * sum + scale·g, in place. The first contribution becomes the sum itself (0 + scale·g rounds
- * to the same float32 as scale·g), so a step of one micro-batch and one sub-model adds nothing
- * to zeros and copies no gradient.
+ * sum + scale·g, in place. The first contribution becomes the sum itself, scaled in place
+ * (0 + scale·g rounds to the same float32 as scale·g; `g` is this run's own copy of ONNX
+ * Runtime's output), so a step of one micro-batch and one sub-model adds nothing to zeros,
+ * and no step holds a gradient twice.
  */
 function accumulate(sum: Float32Array | undefined, g: Float32Array, scale: number): Float32Array {
-  if (!sum) return scale === 1 ? g : g.map((x) => scale * x)
+  if (!sum) {
+    if (scale !== 1) for (let i = 0; i < g.length; i++) g[i]! *= scale
+    return g
+  }
   for (let i = 0; i < g.length; i++) sum[i]! += scale * g[i]!
   return sum
 }
@@ -203,6 +208,11 @@ export class Trainer {
   /** The newest checkpoint written or resumed from: where a diverged run can go back to. */
   private lastCheckpoint: { step: number; path: string } | undefined
 
+  /**
+   * `weights` are trained in place, not copied (a copy would hold every weight twice for the whole
+   * run, 4 bytes a parameter): every one in full fine-tuning, the final norm of an adapter run with
+   * trainNorm. A caller that needs the starting weights afterwards passes a copy.
+   */
   constructor(
     readonly config: ModelConfig,
     weights: ModelWeights,
@@ -223,9 +233,13 @@ export class Trainer {
       if (!data) throw new Error(`the model has no ${slot.name}`)
       base.set(slot.name, data)
     }
+    const taken = new Set<Float32Array>()
     for (const slot of this.slots) {
-      const start = fresh.get(slot.name) ?? base.get(slot.name)!
-      this.params.set(slot.name, fresh.has(slot.name) ? start : Float32Array.from(start))
+      let start = fresh.get(slot.name) ?? base.get(slot.name)!
+      // Two fields sharing one array would be updated twice a step: the second gets its own.
+      if (taken.has(start)) start = Float32Array.from(start)
+      taken.add(start)
+      this.params.set(slot.name, start)
       this.m.set(slot.name, new Float32Array(start.length))
       this.v.set(slot.name, new Float32Array(start.length))
     }
@@ -234,14 +248,24 @@ export class Trainer {
 
   /** Continues from the newest checkpoint in the checkpoint folder, if any; returns its step. */
   resume(): number {
+    const restored = this.restoreLatestCheckpoint()
+    // The checkpoint's weights, copied into the model's, are garbage now (nothing refers to the checkpoint once
+    // the call above returns): free them before the first step needs the memory.
+    if (restored) collectGarbage()
+    return this.step
+  }
+
+  /** Reads the newest checkpoint into the trainer; false when there is none. */
+  private restoreLatestCheckpoint(): boolean {
     const checkpoint = readLatestCheckpoint<RunState>(this.checkpointDir, this.hooks.log ? { warn: this.hooks.log } : {})
-    if (!checkpoint) return 0
+    if (!checkpoint) return false
     for (const slot of this.slots) {
       const saved = checkpoint.params.get(slot.name)
       if (!saved || saved.data.length !== this.params.get(slot.name)!.length) {
         throw new CheckpointError(`the checkpoint ${checkpoint.path} does not fit this model (${slot.name}): was it made for another one?`)
       }
-      this.params.set(slot.name, saved.data)
+      // Into the arrays the run started from: a caller holding the model holds no stale copy.
+      this.params.get(slot.name)!.set(saved.data)
       this.m.set(slot.name, checkpoint.m.get(slot.name)!)
       this.v.set(slot.name, checkpoint.v.get(slot.name)!)
     }
@@ -253,7 +277,7 @@ export class Trainer {
       validation: checkpoint.state.validation.filter((r) => r.step <= this.step),
     }
     this.hooks.onRestored?.(this.state, this.options.totalSteps)
-    return this.step
+    return true
   }
 
   private trainedExits(): number[] {
@@ -287,8 +311,7 @@ export class Trainer {
     for (const exits of subsets) {
       gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients', adapter, recompute: this.options.recompute }).graph))
     }
-    const optimizer = { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, noDecay: (i: number) => this.slots[i]!.noDecay }
-    return { gradients, apply: await load(buildTrainStep({ mode: 'apply', params: this.slots, optimizer }).graph), evaluate }
+    return { gradients, evaluate }
   }
 
   /**
@@ -312,25 +335,27 @@ export class Trainer {
     return { [names.inputIds]: tensor('int64', batch.inputIds, dims), [names.labels]: tensor('int64', batch.labels, dims) }
   }
 
-  private optimizerFeeds(step: number, lr: number): Record<string, ort.Tensor> {
-    const feeds: Record<string, ort.Tensor> = {
-      [names.lr]: tensor('float32', Float32Array.of(lr), []),
-      [names.step]: tensor('float32', Float32Array.of(step), []),
-    }
-    for (const s of this.slots) {
-      feeds[names.m(s.name)] = tensor('float32', this.m.get(s.name)!, s.shape)
-      feeds[names.v(s.name)] = tensor('float32', this.v.get(s.name)!, s.shape)
-    }
-    return feeds
+  /**
+   * Runs one gradients graph and adds its gradients, times `scale`, into `gradient`; returns
+   * each exit's mean loss. Its own function so that nothing refers to the run's outputs once
+   * it returns (a collection can then free them).
+   */
+  private async addGradients(
+    session: ort.InferenceSession,
+    exits: readonly number[],
+    feeds: Record<string, ort.Tensor>,
+    scale: number,
+    gradient: Map<string, Float32Array>,
+  ): Promise<Map<number, number>> {
+    const out = await session.run(feeds)
+    for (const s of this.slots) gradient.set(s.name, accumulate(gradient.get(s.name), out[names.grad(s.name)]!.data as Float32Array, scale))
+    return new Map(exits.map((e) => [e, Number(out[names.exitLoss(e)]!.data[0])]))
   }
 
-  private takeUpdate(out: ort.InferenceSession.OnnxValueMapType): number {
-    for (const s of this.slots) {
-      this.params.set(s.name, out[names.newParam(s.name)]!.data as Float32Array)
-      this.m.set(s.name, out[names.newM(s.name)]!.data as Float32Array)
-      this.v.set(s.name, out[names.newV(s.name)]!.data as Float32Array)
-    }
-    return Number(out[names.gradNorm]!.data[0])
+  /** AdamW (step t, from 1) on the summed gradient, in place; the global gradient norm before clipping. */
+  private update(gradient: ReadonlyMap<string, Float32Array>, lr: number, t: number): number {
+    const tensors = this.slots.map((s) => ({ param: this.params.get(s.name)!, m: this.m.get(s.name)!, v: this.v.get(s.name)!, grad: gradient.get(s.name)!, noDecay: s.noDecay }))
+    return adamwStep(tensors, { weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm }, lr, t)
   }
 
   private microBatch(k: number): TrainingBatch {
@@ -383,17 +408,19 @@ export class Trainer {
       const session = graphs.gradients.get(subsetKey(exits))!
       const lossSums = new Map<number, number>(exits.map((e) => [e, 0]))
       for (const [a, batch] of micro.entries()) {
-        const out = await session.run({ ...this.batchFeeds(batch), ...this.paramFeeds(rank) })
+        const first = gradient.size === 0
         const scale = counted ? counts[a]! / counted / subsets.length : 0
-        for (const e of exits) lossSums.set(e, lossSums.get(e)! + Number(out[names.exitLoss(e)]!.data[0]) * counts[a]!)
-        for (const s of this.slots) gradient.set(s.name, accumulate(gradient.get(s.name), out[names.grad(s.name)]!.data as Float32Array, scale))
+        const exitLoss = await this.addGradients(session, exits, { ...this.batchFeeds(batch), ...this.paramFeeds(rank) }, scale, gradient)
+        for (const e of exits) lossSums.set(e, lossSums.get(e)! + exitLoss.get(e)! * counts[a]!)
+        // A later contribution's arrays are garbage once added: free them before the next run allocates its own.
+        if (!first) collectGarbage()
       }
       for (const e of exits) loss[e] = counted ? lossSums.get(e)! / counted : 0
     }
-    const feeds: Record<string, ort.Tensor> = { ...this.optimizerFeeds(stepIndex + 1, lr) }
-    for (const s of this.slots) feeds[names.param(s.name)] = tensor('float32', this.params.get(s.name)!, s.shape)
-    for (const s of this.slots) feeds[names.grad(s.name)] = tensor('float32', gradient.get(s.name)!, s.shape)
-    const gradNorm = this.takeUpdate(await graphs.apply.run(feeds))
+    const gradNorm = this.update(gradient, lr, stepIndex + 1)
+    // The gradients are garbage now; without this they stay resident through the next step's backward.
+    gradient.clear()
+    collectGarbage()
     const seconds = (performance.now() - started) / 1000
     const processed = this.options.batchSize * this.options.seqLen * this.options.gradAccum
     this.step += 1
@@ -497,7 +524,7 @@ export class Trainer {
     return { finished: true, step: this.step, state: this.state, weights: this.weights(), adapter: this.adapter() }
   }
 
-  /** The adapter's current A and B by name; undefined without an adapter. */
+  /** The adapter's current A and B by name (the trainer's own arrays, which a later step changes); undefined without an adapter. */
   adapter(): Map<string, Float32Array> | undefined {
     const adapter = this.options.adapter
     if (!adapter) return undefined
@@ -505,7 +532,8 @@ export class Trainer {
   }
 
   /**
-   * The current model weights (for export): the trained parameters, and the frozen base where an adapter run has one
+   * The current model weights (for export): the trained parameters (the trainer's own arrays, which a later step
+   * changes), and the frozen base where an adapter run has one
    * (unmerged; a QLoRA base's Linears as the 4-bit weights it trained on, their fp32 fields empty).
    */
   weights(): ModelWeights {
@@ -530,6 +558,6 @@ export class Trainer {
     const g = this.graphs
     this.graphs = undefined
     if (!g) return
-    await Promise.all([g.apply.release(), g.evaluate.release(), ...[...g.gradients.values()].map((s) => s.release())])
+    await Promise.all([g.evaluate.release(), ...[...g.gradients.values()].map((s) => s.release())])
   }
 }
