@@ -19,6 +19,16 @@
  * backward products), the fused LM head + cross-entropy 4× (its backward
  * recomputes the logits), attention's q·kᵀ and p·v as body work.
  *
+ * PyTorch reference: where some `python3` imports torch (BENCH_PYTHON, then
+ * python3, then /usr/bin/python3, Debian's python3-torch), the default shape
+ * also runs tests/bench/train_reference.py, the same SFT step in plain PyTorch
+ * (same layers, loss, AdamW, thread count), right after our sft variant, and
+ * the JSON line gets `pytorch_tokens_per_s` and `ours_over_pytorch` (our sft
+ * tokens/s over its, measured in the same run: the machine is shared and
+ * noisy). PyTorch's speed depends on its BLAS: Debian's links the reference
+ * BLAS unless an optimised one (libopenblas0-pthread) is installed.
+ * BENCH_LAYERS=4 runs both sides on a 4-layer stack of the same shape.
+ *
  * Run: npm run bench -- train      (BENCH_QUICK=1 for a small shape)
  */
 import { spawn, spawnSync } from 'node:child_process'
@@ -29,7 +39,8 @@ import { fileURLToPath } from 'node:url'
 import { Graph } from '../../src-main/engine/onnx/graph'
 import { matmul } from '../../src-main/engine/onnx/ops/matmul'
 import { toModelProto } from '../../src-main/engine/onnx/serialize'
-import { loadSession, tensor } from '../../src-main/engine/onnx/session'
+import { loadSession, ort, tensor } from '../../src-main/engine/onnx/session'
+import { graphNames } from '../../src-main/engine/train/graph-names'
 import { quantizeLinear } from '../../src-main/engine/model/quant/blockwise'
 import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/engine/model/types'
 import { benchConfig, benchWeights, randomFiller } from './shapes'
@@ -48,7 +59,7 @@ const shape = qwen
     ? { layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256, batch: 1, seq: 512, exits: 'every:4:from:4' }
     : quick
     ? { layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096, batch: 2, seq: 64, exits: 'every:2:from:2' }
-    : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
+    : { layers: Number(process.env.BENCH_LAYERS ?? 16), d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
 // Step 1 is warm-up and not timed: the large shapes time one step (minutes on a shared CPU).
 const steps = large ? 1 : 2
 const threads = availableParallelism()
@@ -109,6 +120,7 @@ async function runMode(variant: Variant): Promise<void> {
   }
   const times: number[] = []
   const sampled: number[] = []
+  const sessionSeconds = timeSessionRuns()
   let last = performance.now()
   const trainer = new Trainer(config, adapter?.quantizedBase ? quantizedWeights() : weights(), options, source, undefined, dir, {
     intraOpThreads: threads,
@@ -126,8 +138,29 @@ async function runMode(variant: Variant): Promise<void> {
   await trainer.release()
   rmSync(dir, { recursive: true, force: true })
   const seconds = times.reduce((a, b) => a + b, 0) / times.length
+  // Where a step's time goes: the gradients graph, the AdamW graph, and the rest (JS, feeds, copies).
+  const perStep = (kind: string) => (sessionSeconds.get(kind) ?? []).slice(-times.length).reduce((a, b) => a + b, 0) / times.length
+  const breakdown = { gradients_graph_s: perStep('gradients'), adamw_graph_s: perStep('apply'), rest_s: seconds - perStep('gradients') - perStep('apply') }
   const stepFlops = mode === 'sortednet' ? sampled.slice(1).reduce((s, e) => s + flops(mode, e), 0) / (sampled.length - 1) : flops(mode)
-  console.log(JSON.stringify({ mode: variant, step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
+  console.log(JSON.stringify({ mode: variant, step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024, ...breakdown }))
+}
+
+/**
+ * Times every session.run of this process by the kind of graph it runs (the AdamW graph is the one
+ * with a `gradNorm` output; gradients graphs output `objective`; the rest are evaluation graphs).
+ */
+function timeSessionRuns(): Map<string, number[]> {
+  const seconds = new Map<string, number[]>()
+  const proto = (ort.InferenceSession as unknown as { prototype: { run: (...args: unknown[]) => Promise<unknown> } }).prototype
+  const run = proto.run
+  proto.run = async function (this: ort.InferenceSession, ...args: unknown[]) {
+    const kind = this.outputNames.includes(graphNames.gradNorm) ? 'apply' : this.outputNames.includes(graphNames.objective) ? 'gradients' : 'other'
+    const started = performance.now()
+    const out = await run.apply(this, args)
+    seconds.set(kind, [...(seconds.get(kind) ?? []), (performance.now() - started) / 1000])
+    return out
+  }
+  return seconds
 }
 
 async function plainMatmulGflops(): Promise<number> {
@@ -149,6 +182,23 @@ function rssBytes(pid: number): number {
   } catch {
     return 0
   }
+}
+
+/** A Python that imports torch, or undefined when none does. */
+function torchPython(): string | undefined {
+  const candidates = [process.env.BENCH_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c)
+  return candidates.find((python) => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0)
+}
+
+/** The same SFT step in plain PyTorch (tests/bench/train_reference.py): its tokens/s, or why it did not run. */
+function pytorchReference(): { tokens_per_s: number; step_seconds: number; torch: string } | { skipped: string } {
+  const python = torchPython()
+  if (!python) return { skipped: 'no python3 imports torch' }
+  const script = fileURLToPath(new URL('./train_reference.py', import.meta.url))
+  const spec = { layers: shape.layers, d, heads: H, kvHeads: Hkv, ffn: F, vocab: V, batch: B, seq: T, threads, steps }
+  const child = spawnSync(python, [script, JSON.stringify(spec)], { encoding: 'utf8' })
+  if (child.status !== 0) return { skipped: `train_reference.py failed: ${child.stderr.trim().split('\n').at(-1)}` }
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!)
 }
 
 /** Runs one variant in a child, killing it if its RSS passes the limit; its JSON line, or why it stopped. */
@@ -188,13 +238,16 @@ else if (large) {
   }
 } else {
   const self = fileURLToPath(import.meta.url)
-  const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number }> = {}
+  const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number; gradients_graph_s: number; adamw_graph_s: number; rest_s: number }> = {}
+  let pytorch: ReturnType<typeof pytorchReference> | undefined
   const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora', 'sft-qlora', 'soft-qlora']
   const chosen = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]) : all
   for (const m of all.filter((v) => chosen.includes(v))) {
     const child = spawnSync(process.execPath, ['--import', 'tsx', self, m], { encoding: 'utf8', env: process.env })
     if (child.status !== 0) throw new Error(`${m} failed:\n${child.stderr}`)
     results[m] = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
+    // Right after ours, so both see the same load on the shared machine.
+    if (m === 'sft' && !quick) pytorch = pytorchReference()
   }
   const matmulGflops = await plainMatmulGflops()
   const round = (x: number, n = 2) => +x.toFixed(n)
@@ -206,6 +259,11 @@ else if (large) {
       tokens_per_s: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.tokens_per_s, 1)])),
       step_seconds: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.step_seconds, 3)])),
       soft_over_sft: ratio('soft', 'sft', 'step_seconds'),
+      ...(pytorch && 'tokens_per_s' in pytorch
+        ? { pytorch_tokens_per_s: round(pytorch.tokens_per_s, 1), ours_over_pytorch: round(results.sft!.tokens_per_s / pytorch.tokens_per_s, 3), pytorch_version: pytorch.torch }
+        : pytorch
+          ? { pytorch_skipped: pytorch.skipped }
+          : {}),
       // LoRA's speed-up over full fine-tuning, same mode and batch (tokens/s ratio).
       lora_speedup: { soft: ratio('soft-lora', 'soft', 'tokens_per_s'), sft: ratio('sft-lora', 'sft', 'tokens_per_s') },
       // QLoRA's throughput relative to LoRA's (its forward dequantizes in the kernel, its backward in the graph).
@@ -215,6 +273,8 @@ else if (large) {
       plain_matmul_gflops: round(matmulGflops, 1),
       soft_fraction_of_matmul: results.soft ? round(results.soft.gflops / matmulGflops, 3) : null,
       peak_rss_mb: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, Math.round(r.peak_rss_mb)])),
+      // Seconds per step in the gradients graph, the AdamW graph, and outside both (JS, feeds, output copies).
+      step_breakdown_s: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, [round(r.gradients_graph_s), round(r.adamw_graph_s), round(r.rest_s)]])),
       logits_mb_per_exit: round((4 * (tokens - B) * V) / 1e6, 1),
     }),
   )
