@@ -50,13 +50,27 @@ export interface LinearCrossEntropy {
   count: Tensor
 }
 
+export interface LinearCrossEntropyOptions {
+  /**
+   * Keep the forward's logits for the backward instead of recomputing them.
+   * Right for the loss whose backward runs first, straight after its own
+   * forward (the deepest exit of a training graph): its logits would be
+   * alive at that moment anyway, so keeping them adds nothing to the peak and
+   * saves one [N, d]×[d, vocab] product, a quarter of the head's work.
+   * Default false: an earlier exit's logits would stay alive through every
+   * deeper layer's forward and backward.
+   */
+  keepLogits?: boolean
+}
+
 /**
  * Mean token cross-entropy of logits = hidden · weightᵀ, for hidden [N, d],
  * weight [vocab, d] (an LM head, Hugging Face layout) and int64 targets [N].
  * The backward recomputes the logits (one extra [N, d]×[d, vocab] product)
- * and frees them before the next exit's backward runs.
+ * and frees them before the next exit's backward runs, unless `keepLogits`.
  */
-export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Tensor, ignoreIndex = -100): LinearCrossEntropy {
+export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Tensor, ignoreIndex = -100, options: LinearCrossEntropyOptions = {}): LinearCrossEntropy {
+  if (options.keepLogits) return crossEntropy(matmul(hidden, transpose(weight, [1, 0])), targets, { ignoreIndex })
   const logits = matmul(stopGradient(hidden), transpose(stopGradient(weight), [1, 0]))
   const { loss, count } = crossEntropy(logits, targets, { ignoreIndex })
   const withGrad = withGradient(loss, [hidden, weight], (g) => {

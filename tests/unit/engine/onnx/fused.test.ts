@@ -23,6 +23,27 @@ describe('fused LM head + cross-entropy', () => {
     )
   })
 
+  it('has the same gradient when it keeps the forward logits (finite differences, float64)', async () => {
+    await gradcheck(
+      [{ shape: [N, d] }, { shape: [V, d] }, { shape: [N], dtype: 'int64', data: targets, differentiable: false }],
+      (h, w, t) => linearCrossEntropy(h, w, t, -100, { keepLogits: true }).loss,
+    )
+  })
+
+  it('computes the logits once, not twice, when it keeps them', () => {
+    const logitsProducts = (keepLogits: boolean) => {
+      const g = new Graph()
+      const h = g.input('h', 'float32', [N, d])
+      const w = g.input('w', 'float32', [V, d])
+      const loss = linearCrossEntropy(h, w, g.input('t', 'int64', [N]), -100, { keepLogits }).loss
+      grad(loss, [h, w]).forEach((x, i) => g.output(x, `g${i}`))
+      g.output(loss, 'loss')
+      return liveNodes(g).filter((n) => (n.def.type === 'MatMul' || n.def.type === 'Gemm') && n.outputs[0]!.shape.join() === `${N},${V}`).length
+    }
+    expect(logitsProducts(false)).toBe(2)
+    expect(logitsProducts(true)).toBe(1)
+  })
+
   it('computes the same loss as cross-entropy of h·Wᵀ', async () => {
     const g = new Graph()
     const h = g.input('h', 'float64', [N, d])
@@ -85,6 +106,9 @@ describe('fused LM head + cross-entropy', () => {
 
   it('holds no [tokens, vocab] tensor per exit: at most two at once, however many exits', () => {
     expect(threeExits((h, w, t) => linearCrossEntropy(h, w, t).loss)).toBeLessThanOrEqual(2)
+    // Keeping the deepest exit's logits (its backward runs first) adds none to the peak.
+    let exit = 0
+    expect(threeExits((h, w, t) => linearCrossEntropy(h, w, t, -100, { keepLogits: ++exit === 3 }).loss)).toBeLessThanOrEqual(2)
     // The plain composition keeps every exit's logits for its backward.
     expect(threeExits((h, w, t) => crossEntropy(matmul(h, transpose(w, [1, 0])), t).loss)).toBeGreaterThanOrEqual(3)
   })
