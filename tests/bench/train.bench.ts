@@ -65,6 +65,8 @@ const steps = large ? 1 : 2
 const threads = availableParallelism()
 /** The watchdog's limit for a large-shape child. */
 const rssLimitBytes = 8 * 1024 ** 3
+/** The default shape's children (full fine-tuning of 16 layers needs about 12 GB): BENCH_RSS_LIMIT_GB, at most 12. */
+const defaultShapeLimitBytes = Math.min(12, Number(process.env.BENCH_RSS_LIMIT_GB ?? 12)) * 1024 ** 3
 
 /** The adapter of the `-lora` variants: PEFT's usual LLaMA recipe. */
 const lora = { kind: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[], trainNorm: false }
@@ -190,21 +192,31 @@ function torchPython(): string | undefined {
   return candidates.find((python) => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0)
 }
 
-/** The same SFT step in plain PyTorch (tests/bench/train_reference.py): its tokens/s, or why it did not run. */
-function pytorchReference(): { tokens_per_s: number; step_seconds: number; torch: string } | { skipped: string } {
+/** The same SFT step in plain PyTorch (tests/bench/train_reference.py), under the watchdog: its tokens/s, or why it did not run. */
+async function pytorchReference(): Promise<{ tokens_per_s: number; step_seconds: number; torch: string } | { skipped: string }> {
   const python = torchPython()
   if (!python) return { skipped: 'no python3 imports torch' }
   const script = fileURLToPath(new URL('./train_reference.py', import.meta.url))
   const spec = { layers: shape.layers, d, heads: H, kvHeads: Hkv, ffn: F, vocab: V, batch: B, seq: T, threads, steps }
-  const child = spawnSync(python, [script, JSON.stringify(spec)], { encoding: 'utf8' })
-  if (child.status !== 0) return { skipped: `train_reference.py failed: ${child.stderr.trim().split('\n').at(-1)}` }
-  return JSON.parse(child.stdout.trim().split('\n').at(-1)!)
+  const run = await watchedProcess(python, [script, JSON.stringify(spec)], defaultShapeLimitBytes)
+  if (run.killed) return { skipped: `train_reference.py passed ${defaultShapeLimitBytes / 1024 ** 3} GiB of RSS` }
+  if (run.code !== 0) return { skipped: `train_reference.py failed: ${run.stderr.trim().split('\n').at(-1)}` }
+  return JSON.parse(run.stdout.trim().split('\n').at(-1)!)
 }
 
-/** Runs one variant in a child, killing it if its RSS passes the limit; its JSON line, or why it stopped. */
-function watchedChild(self: string, variant: Variant): Promise<Record<string, unknown>> {
+interface WatchedProcess {
+  code: number | null
+  /** Killed for passing the RSS limit. */
+  killed: boolean
+  stdout: string
+  stderr: string
+  peakBytes: number
+}
+
+/** Runs a command in a child, killing it if its RSS passes `limitBytes` (the machine is shared). */
+function watchedProcess(command: string, args: string[], limitBytes: number): Promise<WatchedProcess> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', self, variant], { env: process.env })
+    const child = spawn(command, args, { env: process.env })
     let stdout = ''
     let stderr = ''
     let peak = 0
@@ -213,19 +225,25 @@ function watchedChild(self: string, variant: Variant): Promise<Record<string, un
     child.stderr.on('data', (c) => (stderr += String(c)))
     const watch = setInterval(() => {
       peak = Math.max(peak, rssBytes(child.pid!))
-      if (peak > rssLimitBytes && !killed) {
+      if (peak > limitBytes && !killed) {
         killed = true
         child.kill('SIGKILL')
       }
     }, 100)
     child.on('exit', (code) => {
       clearInterval(watch)
-      const watched_peak_rss_mb = Math.round(peak / 1024 ** 2)
-      if (killed) resolve({ mode: variant, killed: `RSS passed ${rssLimitBytes / 1024 ** 3} GiB`, watched_peak_rss_mb })
-      else if (code !== 0) resolve({ mode: variant, failed: stderr.trim().split('\n').slice(-3).join(' | '), watched_peak_rss_mb })
-      else resolve({ ...JSON.parse(stdout.trim().split('\n').at(-1)!), watched_peak_rss_mb })
+      resolve({ code, killed, stdout, stderr, peakBytes: peak })
     })
   })
+}
+
+/** Runs one variant in a child, killing it if its RSS passes the limit; its JSON line, or why it stopped. */
+async function watchedChild(self: string, variant: Variant, limitBytes = rssLimitBytes): Promise<Record<string, unknown>> {
+  const run = await watchedProcess(process.execPath, ['--import', 'tsx', self, variant], limitBytes)
+  const watched_peak_rss_mb = Math.round(run.peakBytes / 1024 ** 2)
+  if (run.killed) return { mode: variant, killed: `RSS passed ${limitBytes / 1024 ** 3} GiB`, watched_peak_rss_mb }
+  if (run.code !== 0) return { mode: variant, failed: run.stderr.trim().split('\n').slice(-3).join(' | '), watched_peak_rss_mb }
+  return { ...JSON.parse(run.stdout.trim().split('\n').at(-1)!), watched_peak_rss_mb }
 }
 
 const variant = process.argv[2] as Variant | undefined
@@ -239,15 +257,15 @@ else if (large) {
 } else {
   const self = fileURLToPath(import.meta.url)
   const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number; gradients_graph_s: number; adamw_graph_s: number; rest_s: number }> = {}
-  let pytorch: ReturnType<typeof pytorchReference> | undefined
+  let pytorch: Awaited<ReturnType<typeof pytorchReference>> | undefined
   const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora', 'sft-qlora', 'soft-qlora']
   const chosen = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]) : all
   for (const m of all.filter((v) => chosen.includes(v))) {
-    const child = spawnSync(process.execPath, ['--import', 'tsx', self, m], { encoding: 'utf8', env: process.env })
-    if (child.status !== 0) throw new Error(`${m} failed:\n${child.stderr}`)
-    results[m] = JSON.parse(child.stdout.trim().split('\n').at(-1)!)
+    const child = await watchedChild(self, m, defaultShapeLimitBytes)
+    if (child.killed || child.failed) throw new Error(`${m}: ${String(child.killed ?? child.failed)}`)
+    results[m] = child as (typeof results)[string]
     // Right after ours, so both see the same load on the shared machine.
-    if (m === 'sft' && !quick) pytorch = pytorchReference()
+    if (m === 'sft' && !quick) pytorch = await pytorchReference()
   }
   const matmulGflops = await plainMatmulGflops()
   const round = (x: number, n = 2) => +x.toFixed(n)
