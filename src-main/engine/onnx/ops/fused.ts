@@ -54,9 +54,10 @@ export interface LinearCrossEntropyOptions {
   /**
    * Keep the forward's logits for the backward instead of recomputing them.
    * Right for the loss whose backward runs first, straight after its own
-   * forward (the deepest exit of a training graph): its logits would be
-   * alive at that moment anyway, so keeping them adds nothing to the peak and
-   * saves one [N, d]×[d, vocab] product, a quarter of the head's work.
+   * forward (the deepest exit of a training graph): its logits are kept only
+   * across that gap, and it saves one [N, d]×[d, vocab] product, a quarter of
+   * the head's work (bench shape, 4-layer SFT gradients graph: 4.22 → 3.85 s,
+   * the same outputs bit for bit, peak RSS +204 MB for 131 MB of logits).
    * Default false: an earlier exit's logits would stay alive through every
    * deeper layer's forward and backward.
    */

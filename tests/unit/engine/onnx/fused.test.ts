@@ -106,7 +106,7 @@ describe('fused LM head + cross-entropy', () => {
 
   it('holds no [tokens, vocab] tensor per exit: at most two at once, however many exits', () => {
     expect(threeExits((h, w, t) => linearCrossEntropy(h, w, t).loss)).toBeLessThanOrEqual(2)
-    // Keeping the deepest exit's logits (its backward runs first) adds none to the peak.
+    // Keeping the deepest exit's logits (its backward runs first) keeps no second exit's logits alive.
     let exit = 0
     expect(threeExits((h, w, t) => linearCrossEntropy(h, w, t, -100, { keepLogits: ++exit === 3 }).loss)).toBeLessThanOrEqual(2)
     // The plain composition keeps every exit's logits for its backward.
