@@ -21,9 +21,19 @@
  * backward products), the fused LM head + cross-entropy 4× (its backward
  * recomputes the logits), attention's q·kᵀ and p·v as body work.
  *
+ * PyTorch reference: where some `python3` imports torch (BENCH_PYTHON, then
+ * python3, then /usr/bin/python3, Debian's python3-torch), the default shape
+ * also runs tests/bench/train_reference.py, the same SFT step in plain PyTorch
+ * (same layers, loss, AdamW, thread count), right after our sft variant, and
+ * the JSON line gets `pytorch_tokens_per_s` and `ours_over_pytorch` (our sft
+ * tokens/s over its, measured in the same run: the machine is shared and
+ * noisy). PyTorch's speed depends on its BLAS: Debian's links the reference
+ * BLAS unless an optimised one (libopenblas0-pthread) is installed.
+ * BENCH_LAYERS=4 runs both sides on a 4-layer stack of the same shape.
+ *
  * Run: npm run bench -- train      (BENCH_QUICK=1 for a small shape)
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -51,7 +61,7 @@ const shape = qwen
     ? { layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256, batch: 1, seq: 512, exits: 'every:4:from:4' }
     : quick
     ? { layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096, batch: 2, seq: 64, exits: 'every:2:from:2' }
-    : { layers: 16, d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
+    : { layers: Number(process.env.BENCH_LAYERS ?? 16), d: 1024, heads: 16, kvHeads: 4, ffn: 2816, vocab: 32000, batch: 4, seq: 256, exits: 'every:4:from:4' }
 // Step 1 is warm-up and not timed: the large shapes time one step (minutes on a shared CPU).
 const steps = large ? 1 : 2
 const threads = availableParallelism()
@@ -158,32 +168,66 @@ function rssBytes(pid: number): number {
   }
 }
 
-/** Runs one variant in a child, killing it if its RSS passes the limit; its JSON line, or why it stopped. */
-function watchedChild(self: string, variant: Variant): Promise<Record<string, unknown>> {
+/** A Python that imports torch, or undefined when none does. */
+function torchPython(): string | undefined {
+  const candidates = [process.env.BENCH_PYTHON, 'python3', '/usr/bin/python3'].filter((c): c is string => !!c)
+  return candidates.find((python) => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0)
+}
+
+/** The same SFT step in plain PyTorch (tests/bench/train_reference.py), under the watchdog: its tokens/s, or why it did not run. */
+async function pytorchReference(): Promise<{ tokens_per_s: number; step_seconds: number; torch: string } | { skipped: string }> {
+  const python = torchPython()
+  if (!python) return { skipped: 'no python3 imports torch' }
+  const script = fileURLToPath(new URL('./train_reference.py', import.meta.url))
+  const spec = { layers: shape.layers, d, heads: H, kvHeads: Hkv, ffn: F, vocab: V, batch: B, seq: T, threads, steps }
+  const limit = rssLimitBytes('sft')
+  const run = await watchedProcess(python, [script, JSON.stringify(spec)], limit)
+  if (run.killed) return { skipped: `train_reference.py passed ${limit / 1024 ** 3} GiB of RSS` }
+  if (run.code !== 0) return { skipped: `train_reference.py failed: ${run.stderr.trim().split('\n').at(-1)}` }
+  return JSON.parse(run.stdout.trim().split('\n').at(-1)!)
+}
+
+interface WatchedProcess {
+  code: number | null
+  /** Killed for passing the RSS limit. */
+  killed: boolean
+  stdout: string
+  stderr: string
+  peakBytes: number
+}
+
+/** Runs a command in a child, killing it if its RSS passes `limitBytes` (the machine is shared). */
+function watchedProcess(command: string, args: string[], limitBytes: number): Promise<WatchedProcess> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', self, variant], { env: process.env })
+    const child = spawn(command, args, { env: process.env })
     let stdout = ''
     let stderr = ''
     let peak = 0
     let killed = false
     child.stdout.on('data', (c) => (stdout += String(c)))
     child.stderr.on('data', (c) => (stderr += String(c)))
-    const limit = rssLimitBytes(variant)
     const watch = setInterval(() => {
       peak = Math.max(peak, rssBytes(child.pid!))
-      if (peak > limit && !killed) {
+      if (peak > limitBytes && !killed) {
         killed = true
         child.kill('SIGKILL')
       }
     }, 100)
     child.on('exit', (code) => {
       clearInterval(watch)
-      const watched_peak_rss_mb = Math.round(peak / 1024 ** 2)
-      if (killed) resolve({ mode: variant, killed: `RSS passed ${limit / 1024 ** 3} GiB`, watched_peak_rss_mb })
-      else if (code !== 0) resolve({ mode: variant, failed: stderr.trim().split('\n').slice(-3).join(' | '), watched_peak_rss_mb })
-      else resolve({ ...JSON.parse(stdout.trim().split('\n').at(-1)!), watched_peak_rss_mb })
+      resolve({ code, killed, stdout, stderr, peakBytes: peak })
     })
   })
+}
+
+/** Runs one variant in a child, killing it if its RSS passes its limit; its JSON line, or why it stopped. */
+async function watchedChild(self: string, variant: Variant): Promise<Record<string, unknown>> {
+  const limit = rssLimitBytes(variant)
+  const run = await watchedProcess(process.execPath, ['--import', 'tsx', self, variant], limit)
+  const watched_peak_rss_mb = Math.round(run.peakBytes / 1024 ** 2)
+  if (run.killed) return { mode: variant, killed: `RSS passed ${limit / 1024 ** 3} GiB`, watched_peak_rss_mb }
+  if (run.code !== 0) return { mode: variant, failed: run.stderr.trim().split('\n').slice(-3).join(' | '), watched_peak_rss_mb }
+  return { ...JSON.parse(run.stdout.trim().split('\n').at(-1)!), watched_peak_rss_mb }
 }
 
 const variant = process.argv[2] as Variant | undefined
@@ -197,12 +241,15 @@ else if (large) {
 } else {
   const self = fileURLToPath(import.meta.url)
   const results: Record<string, { step_seconds: number; tokens_per_s: number; gflops: number; peak_rss_mb: number }> = {}
+  let pytorch: Awaited<ReturnType<typeof pytorchReference>> | undefined
   const all: Variant[] = ['sft', 'soft', 'sortednet', 'sft-lora', 'soft-lora', 'sft-qlora', 'soft-qlora']
   const chosen = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]) : all
   for (const m of all.filter((v) => chosen.includes(v))) {
     const result = await watchedChild(self, m)
     if (result.killed || result.failed) throw new Error(`${m}: ${String(result.killed ?? result.failed)} (peak ${String(result.watched_peak_rss_mb)} MiB)`)
     results[m] = result as (typeof results)[string]
+    // Right after ours, so both see the same load on the shared machine.
+    if (m === 'sft' && !quick) pytorch = await pytorchReference()
   }
   const matmulGflops = await plainMatmulGflops()
   const round = (x: number, n = 2) => +x.toFixed(n)
@@ -214,6 +261,11 @@ else if (large) {
       tokens_per_s: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.tokens_per_s, 1)])),
       step_seconds: Object.fromEntries(Object.entries(results).map(([m, r]) => [m, round(r.step_seconds, 3)])),
       soft_over_sft: ratio('soft', 'sft', 'step_seconds'),
+      ...(pytorch && 'tokens_per_s' in pytorch
+        ? { pytorch_tokens_per_s: round(pytorch.tokens_per_s, 1), ours_over_pytorch: round(results.sft!.tokens_per_s / pytorch.tokens_per_s, 3), pytorch_version: pytorch.torch }
+        : pytorch
+          ? { pytorch_skipped: pytorch.skipped }
+          : {}),
       // LoRA's speed-up over full fine-tuning, same mode and batch (tokens/s ratio).
       lora_speedup: { soft: ratio('soft-lora', 'soft', 'tokens_per_s'), sft: ratio('sft-lora', 'sft', 'tokens_per_s') },
       // QLoRA's throughput relative to LoRA's (its forward dequantizes in the kernel, its backward in the graph).
