@@ -8,7 +8,8 @@ import { isFloat, type DType } from '../dtype'
 import type { Tensor, TensorInfo } from '../graph'
 import type { OpDef } from '../op'
 import { broadcastShapes, formatShape, normalizeAxis } from '../shape'
-import { cast, expand, fill, reshape, sumToShape } from './basic'
+import { cast, expand, reshape, sumToShape } from './basic'
+import { availableAfter } from './ordering'
 import { transpose } from './shape'
 
 function checkIndices(indices: TensorInfo): void {
@@ -50,12 +51,12 @@ const gatherDef: OpDef<AxisParams> = {
     const a = normalizeAxis(axis, data!.rank)!
     const q = indices!.rank
     const index = reshape(cast(indices!, 'int64'), [...indices!.shape, 1], indices!)
-    if (a === 0) return [scatterNDAdd(fill(data!, 0), index, g!), undefined]
+    if (a === 0) return [scatterNDAdd(zerosAfter(data!, g!), index, g!), undefined]
     // g is [pre.., idx.., post..]; ScatterND wants [idx.., pre.., post..] onto [data[a], pre.., post..].
     const r = data!.rank
     const gPerm = [...range(a, a + q), ...range(0, a), ...range(a + q, g!.rank)]
     const front = [a, ...range(0, a), ...range(a + 1, r)]
-    const zeros = expand(data!.graph.scalar(0, data!.dtype), front.map((p) => data!.shape[p]!), data!)
+    const zeros = expand(availableAfter(data!.graph.scalar(0, data!.dtype), g!), front.map((p) => data!.shape[p]!), data!)
     const scattered = scatterNDAdd(zeros, index, transpose(g!, gPerm))
     return [transpose(scattered, inversePerm(front)), undefined]
   },
@@ -88,7 +89,7 @@ const gatherElementsDef: OpDef<AxisParams> = {
   },
   attrs: axisAttrs,
   grad: ({ inputs: [data, indices], params: { axis }, dOutputs: [g] }) => [
-    isFloat(data!.dtype) ? scatterAdd(fill(data!, 0), indices!, g!, axis) : undefined,
+    isFloat(data!.dtype) ? scatterAdd(zerosAfter(data!, g!), indices!, g!, axis) : undefined,
     undefined,
   ],
 }
@@ -96,6 +97,18 @@ const gatherElementsDef: OpDef<AxisParams> = {
 /** out[i][j] = data[indices[i][j]][j] (axis 0; likewise for others): one element per index. */
 export function gatherElements(data: Tensor, indices: Tensor, axis: number): Tensor {
   return data.graph.apply(gatherElementsDef, [data, indices], { axis })[0]!
+}
+
+/**
+ * Zeros shaped like `like`, made only once `signal` (the gradient arriving)
+ * exists. Zeros of a static shape are a constant expression, which ONNX
+ * Runtime folds into an initializer held for the session's life: for an
+ * embedding's gradient that is a [vocab, d] tensor (545 MB on the
+ * Qwen2.5-0.5B shape) resident from load to exit. Made at run time, they
+ * exist only while the gradient is built into them.
+ */
+function zerosAfter(like: Tensor, signal: Tensor): Tensor {
+  return expand(availableAfter(like.graph.scalar(0, like.dtype), signal), like.shape, like)
 }
 
 // ------------------------------------------------------------------ ScatterElements (add)

@@ -8,10 +8,11 @@
 import type { Tensor } from '../graph'
 import type { OpDef } from '../op'
 import { reduceSum, reshape } from './basic'
-import { where } from './indexing'
 import { concat, slice } from './shape'
 
 const isNaNDef: OpDef<void> = { type: 'IsNaN', infer: ([x]) => [{ dtype: 'bool', shape: x!.shape }] }
+/** Where(cond, x, x) with cond of x's rank: x, never differentiated (it is built inside gradient rules). */
+const passThroughDef: OpDef<void> = { type: 'Where', infer: ([, x]) => [x!] }
 
 /**
  * `x` itself, as a tensor that only exists once `signal` does. Measured on
@@ -27,7 +28,7 @@ const isNaNDef: OpDef<void> = { type: 'IsNaN', infer: ([x]) => [{ dtype: 'bool',
 export function availableAfter(x: Tensor, signal: Tensor): Tensor {
   const first = signal.rank === 0 ? signal : slice(signal, { starts: signal.shape.map(() => 0), ends: signal.shape.map(() => 1) })
   const cond = x.graph.apply(isNaNDef, [reshape(first, x.shape.map(() => 1))], undefined)[0]!
-  return where(cond, x, x)
+  return x.graph.apply(passThroughDef, [cond, x, x], undefined)[0]!
 }
 
 /**
