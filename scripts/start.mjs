@@ -6,11 +6,15 @@ import { join } from 'node:path'
 import { build, buildIsStale, root } from './build-state.mjs'
 import { findElectron } from './electron-binary.mjs'
 import { ensureElectronSqlite } from './electron-native.mjs'
+import { glibcMallocTuning } from './malloc-tuning.mjs'
 
 if (buildIsStale()) build()
 
+// The app trains in its own process: glibc's allocator tuned for it (scripts/malloc-tuning.mjs).
+const tuned = glibcMallocTuning()
+
 function runChild(command, args, env = process.env) {
-  const child = spawn(command, args, { cwd: root, stdio: 'inherit', env })
+  const child = spawn(command, args, { cwd: root, stdio: 'inherit', env: { ...env, ...tuned } })
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal))
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
 }

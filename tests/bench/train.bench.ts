@@ -47,6 +47,7 @@ import type { LayerWeights, ModelConfig, ModelWeights } from '../../src-main/eng
 import { benchConfig, benchWeights, randomFiller } from './shapes'
 import { parseExits } from '../../src-main/engine/train/exits'
 import { planStep } from '../../src-main/engine/train/run-plan'
+import { glibcMallocTuning } from '../../scripts/malloc-tuning.mjs'
 import type { TrainedAdapter } from '../../src-main/engine/train/sorted-graph'
 import { Trainer, type TrainMode } from '../../src-main/engine/train/trainer'
 
@@ -90,6 +91,13 @@ const flops = (mode: TrainMode, sampledExit = exits[0]!) =>
       : 3 * (shape.layers + sampledExit) * layerForward + 4 * 2 * headForward
 
 const randomArray = randomFiller(99)
+/**
+ * The children train as the app does: with glibc's allocator tuned as `npm start` starts it
+ * (scripts/malloc-tuning.mjs); BENCH_MALLOC=default measures glibc's defaults instead.
+ */
+const childEnv = { ...process.env, ...(process.env.BENCH_MALLOC === 'default' ? {} : glibcMallocTuning()) }
+/** BENCH_ARENA=on|off: ONNX Runtime's memory arena for the training graphs (default: the trainer's, off). */
+const arena = process.env.BENCH_ARENA === undefined ? undefined : process.env.BENCH_ARENA === 'on'
 /** BENCH_RECOMPUTE=on: every variant recomputes each layer's activations in its backward (`--recompute on`). */
 const recompute = process.env.BENCH_RECOMPUTE === 'on'
 
@@ -128,6 +136,7 @@ async function runMode(variant: Variant): Promise<void> {
   let last = performance.now()
   const trainer = new Trainer(config, adapter?.quantizedBase ? quantizedWeights() : weights(), options, source, undefined, dir, {
     intraOpThreads: threads,
+    ...(arena === undefined ? {} : { memoryArena: arena }),
     onStep: ({ record }) => {
       const now = performance.now()
       if (record.step > 1) times.push((now - last) / 1000) // step 1 includes warm-up
@@ -144,7 +153,7 @@ async function runMode(variant: Variant): Promise<void> {
   const seconds = times.reduce((a, b) => a + b, 0) / times.length
   const stepFlops = mode === 'sortednet' ? sampled.slice(1).reduce((s, e) => s + flops(mode, e), 0) / (sampled.length - 1) : flops(mode)
   const predicted = planStep(config, { mode, exits, batchSize: B, seqLen: T, adapter, recompute }).memory.peakBytes / 1024 ** 2
-  console.log(JSON.stringify({ mode: variant, recompute, predicted_peak_mb: Math.round(predicted), step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
+  console.log(JSON.stringify({ mode: variant, recompute, arena: arena ?? false, malloc_mmap_threshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? 'glibc default', predicted_peak_mb: Math.round(predicted), step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
 }
 
 async function plainMatmulGflops(): Promise<number> {
@@ -199,7 +208,7 @@ interface WatchedProcess {
 /** Runs a command in a child, killing it if its RSS passes `limitBytes` (the machine is shared). */
 function watchedProcess(command: string, args: string[], limitBytes: number): Promise<WatchedProcess> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env: process.env })
+    const child = spawn(command, args, { env: childEnv })
     let stdout = ''
     let stderr = ''
     let peak = 0

@@ -45,7 +45,7 @@ import { toModelProto } from '../onnx/serialize'
 import { loadSession, tensor, type ort, type ProviderId } from '../onnx/session'
 import { adamwStep } from './adamw-in-place'
 import { readLatestCheckpoint, writeCheckpoint } from './checkpoint'
-import { collectGarbage } from './collect-garbage'
+import { collectGarbage } from '../../base/collect-garbage'
 import { CheckpointError, DivergedError, TrainingError } from './errors'
 import { graphNames as names } from './graph-names'
 import { learningRate, type ScheduleKind } from './schedule'
@@ -125,6 +125,14 @@ export interface TrainProgress {
 export interface TrainerHooks {
   provider?: ExecutionProviderPreference
   intraOpThreads?: number
+  /**
+   * ONNX Runtime's CPU memory arena for the training graphs (default off).
+   * It reuses freed blocks instead of asking the system for fresh pages for
+   * every large tensor (the gradients graph measured up to 15 % faster), but
+   * keeps its largest footprint: full SoFT on the d1024 shape peaked at
+   * 9 955 MiB with it against 7 941 without.
+   */
+  memoryArena?: boolean
   log?: (message: string) => void
   onStep?: (progress: TrainProgress) => void
   onValidation?: (record: ValidationRecord) => void
@@ -289,7 +297,7 @@ export class Trainer {
     const sessionOptions = {
       provider: this.hooks.provider ?? 'cpu',
       intraOpThreads: threads,
-      memoryArena: false,
+      memoryArena: this.hooks.memoryArena ?? false,
       ...(this.hooks.log ? { log: this.hooks.log } : {}),
     }
     const load = async (graph: Graph) => {
@@ -311,6 +319,8 @@ export class Trainer {
     for (const exits of subsets) {
       gradients.set(subsetKey(exits), await load(buildSortedTrainGraph({ config: this.config, exits, batchSize, seqLen, mode: 'gradients', adapter, recompute: this.options.recompute }).graph))
     }
+    // The graphs as built and serialized (and whatever loading the model left) are garbage now: free it before the first step's peak.
+    collectGarbage()
     return { gradients, evaluate }
   }
 

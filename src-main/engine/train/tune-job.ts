@@ -115,9 +115,9 @@ async function runInHeldFolder(
   const exits = requestedExits(model.config, request, name)
   const step = { mode: request.mode, exits, batchSize: request.batchSize, seqLen: request.seqLen, adapter }
   const recompute = resolveRecompute(model.config, step, request.recompute)
-  if (recompute && (request.recompute ?? 'auto') === 'auto') log(`activation recomputation is on: without it the step would not fit in memory (${name('recompute')} off turns it off)`)
   // Before the data is read or a graph built: a batch that cannot fit is refused with its figures.
   checkMemory(model.config, { ...step, recompute }, name)
+  if (recompute && (request.recompute ?? 'auto') === 'auto') log(`activation recomputation is on: without it the step would not fit in memory (${name('recompute')} off turns it off)`)
   const settings = settingsOf(request, exits, adapter)
   const record = resuming ? resumeRecord(checkpointDir, settings, options, name) : { settings, forced: [] }
 
