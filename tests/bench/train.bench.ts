@@ -134,7 +134,11 @@ async function runMode(variant: Variant): Promise<void> {
   const times: number[] = []
   const sampled: number[] = []
   let last = performance.now()
-  const trainer = new Trainer(config, adapter?.quantizedBase ? quantizedWeights() : weights(), options, source, undefined, dir, {
+  const maxRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024)
+  const model = adapter?.quantizedBase ? quantizedWeights() : weights()
+  // Where the peak is reached: making the weights, compiling the graphs, or training.
+  const peakAfter: Record<string, number> = { weights: maxRssMb() }
+  const trainer = new Trainer(config, model, options, source, undefined, dir, {
     intraOpThreads: threads,
     ...(arena === undefined ? {} : { memoryArena: arena }),
     onStep: ({ record }) => {
@@ -146,6 +150,7 @@ async function runMode(variant: Variant): Promise<void> {
   })
   // Time steps only: compile first (run() would compile inside the first step's timing otherwise).
   await trainer.evaluate({ batchesPerEpoch: 0, batch: source.batch })
+  peakAfter.compile = maxRssMb()
   last = performance.now()
   await trainer.run()
   await trainer.release()
@@ -153,7 +158,7 @@ async function runMode(variant: Variant): Promise<void> {
   const seconds = times.reduce((a, b) => a + b, 0) / times.length
   const stepFlops = mode === 'sortednet' ? sampled.slice(1).reduce((s, e) => s + flops(mode, e), 0) / (sampled.length - 1) : flops(mode)
   const predicted = planStep(config, { mode, exits, batchSize: B, seqLen: T, adapter, recompute }).memory.peakBytes / 1024 ** 2
-  console.log(JSON.stringify({ mode: variant, recompute, arena: arena ?? false, malloc_mmap_threshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? 'glibc default', predicted_peak_mb: Math.round(predicted), step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
+  console.log(JSON.stringify({ mode: variant, recompute, arena: arena ?? false, malloc_mmap_threshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? 'glibc default', predicted_peak_mb: Math.round(predicted), peak_rss_mb_after: peakAfter, step_seconds: seconds, tokens_per_s: tokens / seconds, gflops: stepFlops / seconds / 1e9, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }))
 }
 
 async function plainMatmulGflops(): Promise<number> {
