@@ -66,8 +66,8 @@ const shape = qwen
 // Step 1 is warm-up and not timed: the large shapes time one step (minutes on a shared CPU).
 const steps = large ? 1 : 2
 const threads = availableParallelism()
-/** The watchdog's limit for a child: full fine-tuning holds every weight's moments and gradient, an adapter run only the adapter's. */
-const rssLimitBytes = (variant: Variant) => (adapterOf(variant) ? 8 : 12) * 1024 ** 3
+/** The watchdog's limit for a child: full fine-tuning holds every weight's moments and gradient, an adapter run only the adapter's (BENCH_RSS_LIMIT_GB sets it, at most 16). */
+const rssLimitBytes = (variant: Variant) => Math.min(16, Number(process.env.BENCH_RSS_LIMIT_GB ?? (adapterOf(variant) ? 8 : 12))) * 1024 ** 3
 
 /** The adapter of the `-lora` variants: PEFT's usual LLaMA recipe. */
 const lora = { kind: 'lora' as const, rank: 16, alpha: 32, targets: ['q', 'k', 'v', 'o', 'gate', 'up', 'down'] as ('q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down')[], trainNorm: false }

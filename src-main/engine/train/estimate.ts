@@ -32,11 +32,12 @@ import type { TrainMode } from './trainer'
 /**
  * FLOP/s this project's CPU training reaches, by the FLOP count above:
  * fitted on the train bench (16 layers, d1024, vocab 32k, batch 4 × 256, 2
- * cores): full SoFT 24.2 tokens/s = 50 GFLOP/s, full SFT 37.8 = 56; SoFT +
- * LoRA r16 62.6 tokens/s = 86 GFLOP/s. (150 GFLOP/s, a plain MatMul's rate,
- * made predicted steps about 3× too short.)
+ * cores): full SFT 147.6 tokens/s = 218 GFLOP/s, full SoFT 101.9 = 210;
+ * SFT + LoRA r16 255.3 = 258, SoFT + LoRA 177.5 = 249 (with recomputation
+ * 228 and 297: its extra forward is counted). Until AdamW ran in place and
+ * the weights were read without transposed copies, the rates were 52 and 86.
  */
-export const cpuFlopsPerSecond = { full: 52e9, adapter: 86e9 } as const
+export const cpuFlopsPerSecond = { full: 215e9, adapter: 255e9 } as const
 
 /**
  * fp32 values per hidden unit, per token, per layer, the backward pass keeps:

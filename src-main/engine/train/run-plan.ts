@@ -10,6 +10,7 @@ import { quantizedMatrixBytes } from '../model/weight-size'
 import { slotSize, weightSlots } from '../model/weight-map'
 import { estimateRun, modelShape } from './estimate'
 import { planMemory, type MemoryPlan } from './memory-plan'
+import { logitChunkValues } from '../onnx/ops/fused'
 import { savedActivations } from './saved-activations'
 import { trainedTensors, type QuantizedBase, type TrainedAdapter } from './sorted-graph'
 import type { TrainMode } from './trainer'
@@ -64,6 +65,12 @@ export function quantizedBaseBytes(config: ModelConfig, base: QuantizedBase): nu
   return bytes + 2 * 4 * largest
 }
 
+/** One chunk of an exit's logits as the fused LM head + cross-entropy computes them (onnx/ops/fused.ts). */
+export function logitChunkBytes(config: ModelConfig, batchSize: number, seqLen: number): number {
+  const rows = batchSize * (seqLen - 1)
+  return Math.min(rows, Math.max(1, Math.floor(logitChunkValues / config.vocabSize))) * config.vocabSize * 4
+}
+
 export function planStep(config: ModelConfig, step: StepShape): StepPlan {
   const shape = modelShape(config)
   const trainableParameters = trainableParameterCount(config, step.adapter)
@@ -74,6 +81,7 @@ export function planStep(config: ModelConfig, step: StepShape): StepPlan {
     trainedParameters: trainableParameters,
     savedActivationBytes: saved.savedBytes,
     recomputedLayerBytes: saved.recomputedLayerBytes,
+    logitChunkBytes: logitChunkBytes(config, step.batchSize, step.seqLen),
     ...(base ? { weightBytes: quantizedBaseBytes(config, base) } : {}),
   })
   const time = estimateRun(shape, { mode: step.mode, exits: step.exits, batchSize: step.batchSize, seqLen: step.seqLen, gradAccum: 1, steps: 1, validationBatches: 0, validations: 0, trainedParameters: trainableParameters, recompute: step.recompute })

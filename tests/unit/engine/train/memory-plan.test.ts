@@ -4,9 +4,9 @@ import { Graph } from '../../../../src-main/engine/onnx/graph'
 import { add, mul } from '../../../../src-main/engine/onnx/ops/basic'
 import { matmul } from '../../../../src-main/engine/onnx/ops/matmul'
 import { transpose } from '../../../../src-main/engine/onnx/ops/shape'
-import { arenaFactor, planMemory, runtimeBytes } from '../../../../src-main/engine/train/memory-plan'
+import { arenaFactor, logitChunks, planMemory, recomputedLayerFactor, runtimeBytes } from '../../../../src-main/engine/train/memory-plan'
 import { fitMemory, proposal, resolveRecompute } from '../../../../src-main/engine/train/memory-budget'
-import { planStep, quantizedBaseBytes } from '../../../../src-main/engine/train/run-plan'
+import { logitChunkBytes, planStep, quantizedBaseBytes } from '../../../../src-main/engine/train/run-plan'
 import { graphSavedBytes, savedActivationBytes } from '../../../../src-main/engine/train/saved-activations'
 import { buildSortedTrainGraph, type TrainedAdapter } from '../../../../src-main/engine/train/sorted-graph'
 import { benchConfig } from '../../../bench/shapes'
@@ -17,7 +17,19 @@ describe('the memory planner arithmetic', () => {
   it('adds weights for every parameter, 12 bytes of training state per trained one (gradient, two moments), the saved tensors, the arena and the runtime', () => {
     const plan = planMemory({ parameters: 1000, trainedParameters: 100, savedActivationBytes: 2000 })
     expect(plan.breakdown).toEqual({ weightBytes: 4000, trainingStateBytes: 1200, activationBytes: 2000, arenaBytes: 2000 * arenaFactor, runtimeBytes })
-    expect(plan.peakBytes).toBe(4000 + 1200 + 2000 + 2000 * 0.82 + 160e6)
+    expect(plan.peakBytes).toBe(4000 + 1200 + 2000 + 2000 * 0.3 + 200e6)
+  })
+
+  it('adds a recomputed layer\'s activations with their backward\'s transients, and the LM head\'s logit chunks', () => {
+    const plan = planMemory({ parameters: 1000, trainedParameters: 100, savedActivationBytes: 2000, recomputedLayerBytes: 500, logitChunkBytes: 300 })
+    expect(plan.breakdown.activationBytes).toBe(2000 + 500 + logitChunks * 300)
+    expect(plan.breakdown.arenaBytes).toBe(2000 * arenaFactor + 500 * (recomputedLayerFactor - 1))
+  })
+
+  it('counts one chunk of logits as the fused head computes it: 16 M values at most, fewer when the rows are fewer', () => {
+    const qwen = { ...benchConfig({ layers: 24, d: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936 }), tieWordEmbeddings: true }
+    expect(logitChunkBytes(qwen, 1, 512)).toBe(Math.floor((16 * 1024 * 1024) / 151936) * 151936 * 4)
+    expect(logitChunkBytes(qwen, 1, 8)).toBe(7 * 151936 * 4)
   })
 
   it('holds 16 bytes a parameter when every weight trains: the weight, its gradient and two moments, nothing more', () => {
@@ -105,16 +117,32 @@ describe('predicted peaks against the peak RSS (MiB) measured by tests/bench/tra
   const qwen = { ...benchConfig({ layers: 24, d: 896, heads: 14, kvHeads: 2, ffn: 4864, vocab: 151936 }), tieWordEmbeddings: true }
   const quick = benchConfig({ layers: 4, d: 256, heads: 4, kvHeads: 2, ffn: 704, vocab: 4096 })
   const llama1b = { ...benchConfig({ layers: 16, d: 2048, heads: 32, kvHeads: 8, ffn: 8192, vocab: 128256 }), tieWordEmbeddings: true }
+  const qlora16 = { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } }
+  const d1024 = { exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }
+  const qwenStep = { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512 }
+  const quickStep = { exits: [2, 4], batchSize: 2, seqLen: 64 }
+  // Measured with glibc's allocator tuned as the app starts it (scripts/malloc-tuning.mjs), the trainer's ORT arena off.
   const cases = [
-    { name: 'd1024 full SFT 4×256', config: bench, step: { mode: 'sft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 7_385 },
-    { name: 'd1024 full SoFT 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256 }, measuredMib: 7_941 },
-    { name: 'd1024 SoFT + LoRA r16 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: lora16 }, measuredMib: 5_294 },
-    { name: 'd1024 SoFT + QLoRA r16 (4-bit base, block 32) 4×256', config: bench, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 4, seqLen: 256, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 4_765 },
-    { name: 'Qwen2.5-0.5B SoFT + LoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: lora16 }, measuredMib: 7_269 },
-    { name: 'Qwen2.5-0.5B SoFT + QLoRA r16 1×512', config: qwen, step: { mode: 'soft' as const, exits: [6, 12, 18, 24], batchSize: 1, seqLen: 512, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 6_447 },
-    { name: 'Llama-3.2-1B SoFT + QLoRA r16 1×512 (`sorted tune`)', config: llama1b, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 1, seqLen: 512, adapter: { ...lora16, quantizedBase: { bits: 4 as const, blockSize: 32 as const } } }, measuredMib: 7_457 },
-    { name: 'quick full SoFT 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64 }, measuredMib: 275 },
-    { name: 'quick SoFT + LoRA r16 2×64', config: quick, step: { mode: 'soft' as const, exits: [2, 4], batchSize: 2, seqLen: 64, adapter: lora16 }, measuredMib: 215 },
+    { name: 'd1024 full SFT 4×256', config: bench, step: { ...d1024, mode: 'sft' as const }, measuredMib: 6_101 },
+    { name: 'd1024 full SoFT 4×256', config: bench, step: { ...d1024, mode: 'soft' as const }, measuredMib: 6_649 },
+    { name: 'd1024 SFT + LoRA r16 4×256', config: bench, step: { ...d1024, mode: 'sft' as const, adapter: lora16 }, measuredMib: 3_412 },
+    { name: 'd1024 SoFT + LoRA r16 4×256', config: bench, step: { ...d1024, mode: 'soft' as const, adapter: lora16 }, measuredMib: 3_537 },
+    { name: 'd1024 SoFT + QLoRA r16 4×256', config: bench, step: { ...d1024, mode: 'soft' as const, adapter: qlora16 }, measuredMib: 3_013 },
+    { name: 'd1024 full SoFT 4×256, recomputed', config: bench, step: { ...d1024, mode: 'soft' as const, recompute: true }, measuredMib: 4_941 },
+    { name: 'd1024 SoFT + LoRA r16 4×256, recomputed', config: bench, step: { ...d1024, mode: 'soft' as const, adapter: lora16, recompute: true }, measuredMib: 1_887 },
+    { name: 'd1024 SoFT + QLoRA r16 4×256, recomputed', config: bench, step: { ...d1024, mode: 'soft' as const, adapter: qlora16, recompute: true }, measuredMib: 1_432 },
+    { name: 'Qwen2.5-0.5B SoFT + LoRA r16 1×512', config: qwen, step: { ...qwenStep, adapter: lora16 }, measuredMib: 4_834 },
+    { name: 'Qwen2.5-0.5B SoFT + QLoRA r16 1×512', config: qwen, step: { ...qwenStep, adapter: qlora16 }, measuredMib: 3_726 },
+    { name: 'Qwen2.5-0.5B SoFT + LoRA r16 1×512, recomputed', config: qwen, step: { ...qwenStep, adapter: lora16, recompute: true }, measuredMib: 2_816 },
+    { name: 'Qwen2.5-0.5B SoFT + QLoRA r16 1×512, recomputed', config: qwen, step: { ...qwenStep, adapter: qlora16, recompute: true }, measuredMib: 1_751 },
+    { name: 'Llama-3.2-1B SoFT + QLoRA r16 1×512, recomputed', config: llama1b, step: { mode: 'soft' as const, exits: [4, 8, 12, 16], batchSize: 1, seqLen: 512, adapter: qlora16, recompute: true }, measuredMib: 3_147 },
+    { name: 'quick full SFT 2×64', config: quick, step: { ...quickStep, mode: 'sft' as const }, measuredMib: 269 },
+    { name: 'quick full SoFT 2×64', config: quick, step: { ...quickStep, mode: 'soft' as const }, measuredMib: 277 },
+    { name: 'quick full SortedNet 2×64', config: quick, step: { ...quickStep, mode: 'sortednet' as const }, measuredMib: 293 },
+    { name: 'quick SoFT + LoRA r16 2×64', config: quick, step: { ...quickStep, mode: 'soft' as const, adapter: lora16 }, measuredMib: 209 },
+    { name: 'quick SoFT + QLoRA r16 2×64', config: quick, step: { ...quickStep, mode: 'soft' as const, adapter: qlora16 }, measuredMib: 221 },
+    { name: 'quick full SoFT 2×64, recomputed', config: quick, step: { ...quickStep, mode: 'soft' as const, recompute: true }, measuredMib: 259 },
+    { name: 'quick SoFT + LoRA r16 2×64, recomputed', config: quick, step: { ...quickStep, mode: 'soft' as const, adapter: lora16, recompute: true }, measuredMib: 207 },
   ]
   for (const { name, config, step, measuredMib } of cases) {
     it(`${name}: within ±20 % of ${measuredMib} MiB`, () => {
