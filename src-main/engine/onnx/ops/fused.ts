@@ -107,8 +107,8 @@ export function linearCrossEntropy(hidden: Tensor, weight: Tensor, targets: Tens
       const recomputed = gemm(h, weight, { transA: false, transB: true })
       const dLogits = crossEntropyLogitsGrad(recomputed, rowsOf(targets, chunk), scale, ignoreIndex)
       dHidden.push(gemm(dLogits, weight, { transA: false, transB: false }))
-      const dW = gemm(dLogits, h, { transA: true, transB: false })
-      dWeight = dWeight ? add(dWeight, dW) : dW
+      // Each chunk's head gradient is added onto the sum so far by the product itself: no [vocab, d] tensor per chunk.
+      dWeight = gemm(dLogits, h, { transA: true, transB: false }, dWeight)
     }
     return [dHidden.length === 1 ? dHidden[0]! : concat(dHidden, 0), dWeight!]
   })

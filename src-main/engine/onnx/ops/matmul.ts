@@ -76,12 +76,15 @@ export interface GemmParams {
 /** 2-D op(A)·op(B), op = optional transpose read in place by the kernel. */
 const gemmDef: OpDef<GemmParams> = {
   type: 'Gemm',
-  infer: ([a, b], { transA, transB }) => {
+  infer: ([a, b, c], { transA, transB }) => {
     if (a!.dtype !== b!.dtype) throw new Error(`dtypes differ: ${a!.dtype} vs ${b!.dtype}`)
     if (a!.shape.length !== 2 || b!.shape.length !== 2) throw new Error('needs 2-D operands')
     const [m, k] = (transA ? [...a!.shape].reverse() : a!.shape) as Dim[]
     const [kb, n] = (transB ? [...b!.shape].reverse() : b!.shape) as Dim[]
     if (!sameDim(k!, kb!)) throw new Error(`inner dims differ: contracts ${k} with ${kb}`)
+    if (c && (c.dtype !== a!.dtype || c.shape.length !== 2 || !sameDim(c.shape[0]!, m!) || !sameDim(c.shape[1]!, n!))) {
+      throw new Error(`the added term must be ${a!.dtype}[${m}, ${n}], got ${c.dtype}${formatShape(c.shape)}`)
+    }
     return [{ dtype: a!.dtype, shape: [m!, n!] }]
   },
   attrs: ({ transA, transB }) => ({ transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 } }),
@@ -89,9 +92,13 @@ const gemmDef: OpDef<GemmParams> = {
   // takes second derivatives.
 }
 
-/** Gemm on 2-D operands: op(a)·op(b) with op = transpose where flagged (read in place, no copy). */
-export function gemm(a: Tensor, b: Tensor, params: GemmParams): Tensor {
-  return a.graph.apply(gemmDef, [a, b], params)[0]!
+/**
+ * Gemm on 2-D operands: op(a)·op(b) (+ c) with op = transpose where flagged
+ * (read in place, no copy). With `c`, a sum of products is built without a
+ * separate tensor for each product.
+ */
+export function gemm(a: Tensor, b: Tensor, params: GemmParams, c?: Tensor): Tensor {
+  return a.graph.apply(gemmDef, c ? [a, b, c] : [a, b], params)[0]!
 }
 
 // ------------------------------------------------------------------ Flatten
