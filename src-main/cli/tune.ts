@@ -116,7 +116,7 @@ DIR.checkpoints beside it.`,
         'lora-targets': { type: 'string' },
         'train-norm': { type: 'boolean' },
         'block-size': { type: 'string' },
-        recompute: { type: 'string', default: 'auto' },
+        recompute: { type: 'string' },
       },
     })
     const training = trainingRequestFrom(values)
@@ -126,10 +126,10 @@ DIR.checkpoints beside it.`,
     if (values.force && !values.resume) throw new UsageError('--force only goes with --resume.')
     const say = (line: string) => process.stderr.write(`${line}\n`)
     if (values.adapter !== undefined && !['lora', 'dylora', 'qlora'].includes(values.adapter)) throw new UsageError(`--adapter must be lora, dylora or qlora (got "${values.adapter}").`)
-    if (!(RECOMPUTE_SETTINGS as readonly string[]).includes(values.recompute)) throw new UsageError(`--recompute must be auto, on or off (got "${values.recompute}").`)
+    if (values.recompute !== undefined && !(RECOMPUTE_SETTINGS as readonly string[]).includes(values.recompute)) throw new UsageError(`--recompute must be auto, on or off (got "${values.recompute}").`)
     const request: TuneRequest = {
       ...training,
-      recompute: values.recompute as RecomputeSetting,
+      ...(values.recompute !== undefined ? { recompute: values.recompute as RecomputeSetting } : {}),
       outDir: values.out!,
       provider: provider.data,
       ...(values.adapter !== undefined ? { adapter: values.adapter as AdapterMethod } : {}),
