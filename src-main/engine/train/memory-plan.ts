@@ -32,8 +32,9 @@
  * the Qwen2.5-0.5B shape 1 × 512 (LoRA and QLoRA with and without), the
  * Llama-3.2-1B shape 1 × 512 (QLoRA with) and the quick shape (every mode):
  * every prediction is within 12 % of its measurement. Not within: full SoFT
- * of the Qwen2.5-0.5B shape, whose tied 152k-vocabulary head and embedding
- * gradients this model does not hold (predicted 8.3 GB, measured 14.0 GB)
+ * of the Qwen2.5-0.5B shape (predicted 8.3 GB, measured 11.9 GB): ONNX
+ * Runtime's gradients and Node's copy of them, together as the run returns,
+ * and its tied 152k-vocabulary head's gradient transients are not modelled
  * (README, "memory planner" row).
  */
 
