@@ -14,6 +14,11 @@ const isNaNDef: OpDef<void> = { type: 'IsNaN', infer: ([x]) => [{ dtype: 'bool',
 /** Where(cond, x, x) with cond of x's rank: x, never differentiated (it is built inside gradient rules). */
 const passThroughDef: OpDef<void> = { type: 'Where', infer: ([, x]) => [x!] }
 
+/** One element of `x` (its first), as a tensor of x's rank: enough to make a node wait for x. */
+function firstElement(x: Tensor): Tensor {
+  return x.rank === 0 ? x : slice(x, { starts: x.shape.map(() => 0), ends: x.shape.map(() => 1) })
+}
+
 /**
  * `x` itself, as a tensor that only exists once `signal` does. Measured on
  * QLoRA: every layer's backward dequantization ran before the forward, and
@@ -26,8 +31,7 @@ const passThroughDef: OpDef<void> = { type: 'Where', infer: ([, x]) => [x!] }
  * what is computed from it with the forward's nodes either.
  */
 export function availableAfter(x: Tensor, signal: Tensor): Tensor {
-  const first = signal.rank === 0 ? signal : slice(signal, { starts: signal.shape.map(() => 0), ends: signal.shape.map(() => 1) })
-  const cond = x.graph.apply(isNaNDef, [reshape(first, x.shape.map(() => 1))], undefined)[0]!
+  const cond = x.graph.apply(isNaNDef, [reshape(firstElement(signal), x.shape.map(() => 1))], undefined)[0]!
   return x.graph.apply(passThroughDef, [cond, x, x], undefined)[0]!
 }
 
@@ -43,6 +47,6 @@ export function availableAfter(x: Tensor, signal: Tensor): Tensor {
 export function availableAfterAll(x: Tensor, signals: readonly Tensor[]): Tensor {
   if (signals.length === 0) return x
   if (signals.length === 1) return availableAfter(x, signals[0]!)
-  const firsts = signals.map((s) => reshape(s.rank === 0 ? s : slice(s, { starts: s.shape.map(() => 0), ends: s.shape.map(() => 1) }), [1]))
+  const firsts = signals.map((s) => reshape(firstElement(s), [1]))
   return availableAfter(x, reduceSum(concat(firsts, 0), [0]))
 }
